@@ -1,0 +1,29 @@
+"""lumina: local, private, real-time speech-to-text.
+
+Public names are re-exported here; everything else is private.
+"""
+
+from lumina._core import BufferPool
+from lumina.errors import (
+    AudioFormatError,
+    BackendError,
+    DeviceError,
+    LuminaError,
+    ModelError,
+    ModelIntegrityError,
+    ModelNotFoundError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AudioFormatError",
+    "BackendError",
+    "BufferPool",
+    "DeviceError",
+    "LuminaError",
+    "ModelError",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
+    "__version__",
+]

@@ -1,0 +1,15 @@
+"""Private compiled core of lumina (Cython, built by CMake into this package).
+
+Nothing here is public API: use the names re-exported by :mod:`lumina`.
+"""
+
+try:
+    from lumina._core.pool import BufferPool
+except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
+    raise ImportError(
+        "lumina's compiled core is not built. Install the package with "
+        "`pip install .` (or `pip install -e .`), or build it in place with "
+        "`python tools/build_inplace.py` from the repository root."
+    ) from exc
+
+__all__ = ["BufferPool"]

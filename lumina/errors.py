@@ -1,0 +1,46 @@
+"""The one exception hierarchy of lumina.
+
+Every error lumina raises on bad input or a failed resource is a
+:class:`LuminaError`, so callers can catch one class.  Messages say what
+was wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LuminaError",
+    "AudioFormatError",
+    "ModelError",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
+    "BackendError",
+    "DeviceError",
+]
+
+
+class LuminaError(Exception):
+    """Base class of every error lumina raises."""
+
+
+class AudioFormatError(LuminaError, ValueError):
+    """Audio could not be decoded or is not valid (bad header, NaN samples, ...)."""
+
+
+class ModelError(LuminaError):
+    """A model could not be used."""
+
+
+class ModelIntegrityError(ModelError):
+    """A model file is malformed, truncated or does not match its published hash."""
+
+
+class ModelNotFoundError(ModelError, FileNotFoundError):
+    """A model is neither in the store nor at the given path."""
+
+
+class BackendError(LuminaError):
+    """The inference backend (whisper.cpp) failed."""
+
+
+class DeviceError(LuminaError):
+    """A compute or audio device could not be used."""
