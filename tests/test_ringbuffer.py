@@ -627,3 +627,21 @@ def test_latest_zero_is_an_empty_read_only_array():
     assert empty.shape == (0,) and empty.dtype == np.float32
     assert not empty.flags.writeable
     assert ring.open_views == 0
+
+
+def test_a_bare_view_exporter_cannot_export():
+    ring = RingBuffer(2)
+    ring.write([1.0])
+    exporter = type(ring.latest(1).base.obj)()
+    with pytest.raises(BufferError, match="created by RingBuffer.latest"):
+        memoryview(exporter)
+
+
+def test_writing_a_latest_view_back_into_its_own_ring():
+    ring = RingBuffer(10)
+    ring.write(_seq(0, 10))
+    ring.read(10)
+    assert ring.write(ring.latest(4)) == 4  # samples 6..9 copied to clock 10..13
+    assert ring.read(10).tolist() == [6.0, 7.0, 8.0, 9.0]
+    assert ring.latest(10).tolist() == [4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 6.0, 7.0, 8.0, 9.0]
+    assert ring.open_views == 0

@@ -534,6 +534,8 @@ cdef class _LatestView:
     def __getbuffer__(self, Py_buffer* buffer, int flags):
         cdef RingBuffer ring = self._ring
         cdef uint64_t newest
+        if ring is None:
+            raise BufferError("_LatestView is created by RingBuffer.latest(), not directly")
         if flags & PyBUF_WRITABLE:
             raise BufferError("latest() views are read-only; copy with np.array(view) to modify")
         if self._exports == 0:
