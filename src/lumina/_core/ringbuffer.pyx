@@ -58,7 +58,18 @@ clock past ``a + capacity`` for the oldest open view.  Writes that leave
 every open window alone proceed, so a decoder can keep a view of the newest
 second of a larger ring while audio streams in.  ``read``, ``read_into`` and
 ``clear`` only move ``tail`` and never touch memory, so they are allowed
-while views are open.  View bookkeeping is done with the GIL held.
+while views are open.  View bookkeeping is done with the GIL held, and a
+view is only opened (in ``__getbuffer__``) on a window that no finished or
+running write has reached.
+
+The GIL
+-------
+The atomics make the ring safe without any lock; the GIL is only a matter of
+latency.  Copies of at least ``release_gil_at`` samples (default 16384) run
+with the GIL released.  Shorter ones keep it on purpose: an audio callback
+that drops the GIL for a 2 KB ``memcpy`` must take it back afterwards, and if
+another thread is running Python code meanwhile that wait can last a whole
+switch interval (5 ms), far longer than the copy.
 """
 
 import operator
