@@ -3,7 +3,7 @@
 Public names are re-exported here; everything else is private.
 """
 
-from lumina._core import BufferPool
+from lumina._core import BufferPool, RingBuffer
 from lumina.errors import (
     AudioFormatError,
     BackendError,
@@ -25,5 +25,6 @@ __all__ = [
     "ModelError",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "RingBuffer",
     "__version__",
 ]
