@@ -4,6 +4,7 @@ Public names are re-exported here; everything else is private.
 """
 
 from lumina._core import BufferPool
+from lumina.audio import AudioInfo, audio_info, load_audio, read_wav, write_wav
 from lumina.errors import (
     AudioFormatError,
     BackendError,
@@ -18,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AudioFormatError",
+    "AudioInfo",
     "BackendError",
     "BufferPool",
     "DeviceError",
@@ -26,4 +28,8 @@ __all__ = [
     "ModelIntegrityError",
     "ModelNotFoundError",
     "__version__",
+    "audio_info",
+    "load_audio",
+    "read_wav",
+    "write_wav",
 ]
