@@ -64,8 +64,12 @@ class WavLayout:
 
 
 def is_wav(head: bytes) -> bool:
-    """True when the first 12 bytes look like a RIFF or RF64 WAVE header."""
-    return len(head) >= 12 and head[:4] in (b"RIFF", b"RF64") and head[8:12] == b"WAVE"
+    """True when the first 12 bytes look like a RIFF or RF64 WAVE header.
+
+    A RIFF file cut before its form type counts as WAV, so that it gets
+    the WAV parser's precise "truncated" message.
+    """
+    return head[:4] in (b"RIFF", b"RF64") and (len(head) < 12 or head[8:12] == b"WAVE")
 
 
 # ---------------------------------------------------------------- parsing
