@@ -23,6 +23,7 @@ from lumina.errors import AudioFormatError
 
 MAX_CHANNELS = 1024
 MAX_RATE = 1_000_000
+MAP_THRESHOLD = 1 << 20  # bytes; paths at least this large are memory-mapped
 
 # 0 and 0xFFFFFFFF in a size field mean "unknown" (streaming writers, RF64).
 _UNKNOWN_SIZES = (0, 0xFFFFFFFF)
@@ -223,11 +224,13 @@ def open_buffer(source) -> Iterator[memoryview]:
 
 @contextlib.contextmanager
 def _map(file) -> Iterator[memoryview]:
+    mapping = None
     try:
-        mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        # Small files are cheaper to read than to map and unmap.
+        if os.fstat(file.fileno()).st_size >= MAP_THRESHOLD:
+            mapping = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):
-        # Empty files, pipes and special files cannot be mapped: read them.
-        mapping = None
+        pass  # pipes and special files cannot be mapped: read them
     if mapping is None:
         yield memoryview(file.read())
         return

@@ -371,3 +371,24 @@ def test_written_file_mode_follows_the_umask(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "m.wav").stat().st_mode & 0o777 == 0o640
+
+
+def test_large_paths_are_memory_mapped_and_the_map_is_closed(tmp_path, noise, monkeypatch):
+    import mmap
+    path = tmp_path / "big.wav"
+    sf.write(path, noise[:, :2], 16000, subtype="PCM_24")
+    maps, real_mmap = [], mmap.mmap
+
+    def spy(*args, **kwargs):
+        maps.append(real_mmap(*args, **kwargs))
+        return maps[-1]
+
+    monkeypatch.setattr(_wav, "MAP_THRESHOLD", 0)
+    monkeypatch.setattr(_wav.mmap, "mmap", spy)
+    got, _ = read_wav(path)
+    np.testing.assert_array_equal(got, sf.read(path, dtype="float32")[0])
+    assert len(maps) == 1 and maps[0].closed
+    with pytest.raises(AudioFormatError, match="no 'data' chunk"):
+        path.write_bytes(CANONICAL[:36])
+        read_wav(path)
+    assert len(maps) == 2 and maps[1].closed
