@@ -4,6 +4,8 @@ Public names are re-exported here; everything else is private.
 """
 
 from lumina._core import BufferPool, RingBuffer
+
+from lumina.audio import AudioInfo, audio_info, load_audio, read_wav, write_wav
 from lumina.errors import (
     AudioFormatError,
     BackendError,
@@ -18,6 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AudioFormatError",
+    "AudioInfo",
     "BackendError",
     "BufferPool",
     "DeviceError",
@@ -27,4 +30,8 @@ __all__ = [
     "ModelNotFoundError",
     "RingBuffer",
     "__version__",
+    "audio_info",
+    "load_audio",
+    "read_wav",
+    "write_wav",
 ]

@@ -28,6 +28,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_subcommands(sub: argparse._SubParsersAction) -> None:
     """Register every sub-command (one ``add_parser`` block each)."""
+    info = sub.add_parser("info", help="show format, length and peak level of audio files")
+    info.add_argument("files", nargs="+", metavar="FILE")
+    info.set_defaults(handler=_cmd_info)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    """Print one line per file; a bad file prints an error line and makes the exit code 1."""
+    status = 0
+    for path in args.files:
+        try:
+            info = lumina.audio_info(path)
+        except (LuminaError, OSError) as exc:
+            print(f"lumina: error: {path}: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        plural = "" if info.channels == 1 else "s"
+        print(f"{path}: {info.format} {info.subtype}, {info.sample_rate} Hz, "
+              f"{info.channels} channel{plural}, {info.duration:.2f} s, "
+              f"peak {info.peak_dbfs:.2f} dBFS")
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@ Nothing here is public API: use the names re-exported by :mod:`lumina`.
 """
 
 try:
+    from lumina._core import pcm
     from lumina._core.pool import BufferPool
     from lumina._core.ringbuffer import RingBuffer
 except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
@@ -13,4 +14,5 @@ except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
         "`python tools/build_inplace.py` from the repository root."
     ) from exc
 
-__all__ = ["BufferPool", "RingBuffer"]
+
+__all__ = ["BufferPool", "RingBuffer", "pcm"]
