@@ -3,16 +3,19 @@
 Public names are re-exported here; everything else is private.
 """
 
-from lumina._core import BufferPool
+from lumina._core import BufferPool, EnergyVAD
 from lumina.errors import (
     AudioFormatError,
     BackendError,
     DeviceError,
     LuminaError,
+    MissingDependencyError,
     ModelError,
     ModelIntegrityError,
     ModelNotFoundError,
 )
+from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
+from lumina.sources import FileSource, IterableSource, MicrophoneSource
 
 __version__ = "0.1.0"
 
@@ -21,9 +24,17 @@ __all__ = [
     "BackendError",
     "BufferPool",
     "DeviceError",
+    "EnergyVAD",
+    "FileSource",
+    "IterableSource",
     "LuminaError",
+    "MicrophoneSource",
+    "MissingDependencyError",
     "ModelError",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "Segmenter",
+    "SpeechEnd",
+    "SpeechStart",
     "__version__",
 ]
