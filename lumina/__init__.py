@@ -3,7 +3,11 @@
 Public names are re-exported here; everything else is private.
 """
 
+<<<<<<< HEAD
 from lumina._core import BufferPool, EnergyVAD
+=======
+from lumina._core import BufferPool, RingBuffer
+>>>>>>> ring
 from lumina.errors import (
     AudioFormatError,
     BackendError,
@@ -33,8 +37,12 @@ __all__ = [
     "ModelError",
     "ModelIntegrityError",
     "ModelNotFoundError",
+<<<<<<< HEAD
     "Segmenter",
     "SpeechEnd",
     "SpeechStart",
+=======
+    "RingBuffer",
+>>>>>>> ring
     "__version__",
 ]

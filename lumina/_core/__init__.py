@@ -5,6 +5,7 @@ Nothing here is public API: use the names re-exported by :mod:`lumina`.
 
 try:
     from lumina._core.pool import BufferPool
+    from lumina._core.ringbuffer import RingBuffer
     from lumina._core.vad import EnergyVAD, Hysteresis, frame_db
 except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
     raise ImportError(
@@ -13,4 +14,4 @@ except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
         "`python tools/build_inplace.py` from the repository root."
     ) from exc
 
-__all__ = ["BufferPool", "EnergyVAD", "Hysteresis", "frame_db"]
+__all__ = ["BufferPool", "EnergyVAD", "Hysteresis", "RingBuffer", "frame_db"]
