@@ -3,11 +3,7 @@
 Public names are re-exported here; everything else is private.
 """
 
-<<<<<<< HEAD
-from lumina._core import BufferPool, EnergyVAD
-=======
-from lumina._core import BufferPool, RingBuffer
->>>>>>> ring
+from lumina._core import BufferPool, EnergyVAD, RingBuffer
 from lumina.errors import (
     AudioFormatError,
     BackendError,
@@ -37,12 +33,9 @@ __all__ = [
     "ModelError",
     "ModelIntegrityError",
     "ModelNotFoundError",
-<<<<<<< HEAD
+    "RingBuffer",
     "Segmenter",
     "SpeechEnd",
     "SpeechStart",
-=======
-    "RingBuffer",
->>>>>>> ring
     "__version__",
 ]

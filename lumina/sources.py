@@ -230,15 +230,15 @@ def find_input_device(device: int | str | None) -> dict:
         if index is None or index < 0:
             index = next((d["index"] for d in inputs if d["name"] == "default"), -1)
         matches = [d for d in inputs if d["index"] == index]
-        what = "the default input device"
+        what = "default input device"
     elif isinstance(device, (int, np.integer)) and not isinstance(device, bool):
         matches = [d for d in inputs if d["index"] == int(device)]
-        what = f"input device index {int(device)}"
+        what = f"input device with index {int(device)}"
     elif isinstance(device, str):
         needle = device.lower()
         exact = [d for d in inputs if d["name"].lower() == needle]
         matches = exact or [d for d in inputs if needle in d["name"].lower()]
-        what = f"an input device whose name contains {device!r}"
+        what = f"input device whose name contains {device!r}"
     else:
         raise TypeError(f"device must be None, an int or a str, got {type(device).__name__}")
     if not matches:
