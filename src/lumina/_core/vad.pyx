@@ -22,13 +22,21 @@ cdef double _SILENT_DB = -100.0   # dB reported for digital silence (avoids log1
 
 cdef inline double _frame_db(const float* x, Py_ssize_t n) noexcept nogil:
     """Mean-square energy of ``n`` samples in dBFS (full-scale square wave = 0 dB)."""
-    cdef double acc = 0.0
-    cdef double v
-    cdef Py_ssize_t i
-    for i in range(n):
-        v = x[i]
-        acc += v * v
-    acc /= n
+    # Four independent float lanes let the compiler vectorise; a frame is at most
+    # a few thousand samples, so float32 partial sums lose nothing that matters in dB.
+    cdef float a0 = 0, a1 = 0, a2 = 0, a3 = 0
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t n4 = n - n % 4
+    while i < n4:
+        a0 += x[i] * x[i]
+        a1 += x[i + 1] * x[i + 1]
+        a2 += x[i + 2] * x[i + 2]
+        a3 += x[i + 3] * x[i + 3]
+        i += 4
+    while i < n:
+        a0 += x[i] * x[i]
+        i += 1
+    cdef double acc = (<double>a0 + a1 + a2 + a3) / n
     if acc <= 1e-10:
         return _SILENT_DB
     return 10.0 * log10(acc)
