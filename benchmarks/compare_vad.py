@@ -20,7 +20,9 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))   # _sound_util: the private PulseAudio server
 
 from benchmarks.bench_vad import _signal, numpy_vad  # noqa: E402
 from lumina import EnergyVAD, MicrophoneSource, Segmenter  # noqa: E402
@@ -72,7 +74,7 @@ def listen_cpu(seconds):
     if shutil.which("pulseaudio") is None:
         print("listening CPU: skipped (pulseaudio is not installed)")
         return
-    from tests._sound_util import PulseServer, rescan_portaudio
+    from _sound_util import PulseServer, rescan_portaudio
     server = PulseServer(pathlib.Path(tempfile.mkdtemp(prefix="lumina-pulse-")))
     server.start()
     server.point_this_process_here()

@@ -89,7 +89,7 @@ class _WebRtcVAD:
         except ImportError as exc:
             raise MissingDependencyError(
                 "vad='webrtc' needs the optional package webrtcvad, which is not installed; "
-                "install it with `pip install webrtcvad-wheels` (prebuilt) or "
+                "install it with `pip install 'lumina[webrtc]'` (prebuilt webrtcvad-wheels) or "
                 "`pip install webrtcvad`, or use vad='energy'") from exc
         if sample_rate not in (8000, 16000, 32000, 48000):
             raise ValueError(f"webrtcvad supports 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lumina import AudioFormatError, MissingDependencyError, Segmenter, SpeechEnd, SpeechStart
-from tests._vad_util import (
+from _vad_util import (
     SR, events_summary, pink_noise, silence, sox_edges, speak, white_noise, write_wav)
 
 TOLERANCE = round(0.150 * SR)   # boundaries within 150 ms

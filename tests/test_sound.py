@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from lumina import DeviceError, MicrophoneSource, Segmenter, SpeechEnd
-from tests._sound_util import PulseServer, missing_tools, rescan_portaudio
-from tests._vad_util import SR, silence, sox_edges, speak, write_wav
+from _sound_util import PulseServer, missing_tools, rescan_portaudio
+from _vad_util import SR, silence, sox_edges, speak, write_wav
 
 pytestmark = pytest.mark.sound
 

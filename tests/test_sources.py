@@ -9,7 +9,7 @@ import soxr
 
 from lumina import AudioFormatError, DeviceError, FileSource, IterableSource, MicrophoneSource
 from lumina.sources import find_input_device
-from tests._vad_util import SR, white_noise
+from _vad_util import SR, white_noise
 
 
 def test_iterable_source_passes_float32_mono_through_unchanged():

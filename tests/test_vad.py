@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from lumina import EnergyVAD
 from lumina._core.vad import Hysteresis, frame_db
-from tests._vad_util import SR, pink_noise, silence, white_noise
+from _vad_util import SR, pink_noise, silence, white_noise
 
 
 def reference_hysteresis(raw, start_frames, end_frames):
