@@ -28,7 +28,8 @@ cdef class RingBuffer:
 
     cdef Py_ssize_t _write_ptr(self, const float* src, Py_ssize_t n) except -1
     cdef uint64_t _oldest_view_start(self)
-    cdef void _produce(self, const float* src, uint64_t m, uint64_t end) noexcept nogil
+    cdef uint64_t _accept_count(self, uint64_t n) noexcept nogil
+    cdef void _produce(self, const float* src, uint64_t n, uint64_t accepted) noexcept nogil
     cdef Py_ssize_t _read_ptr(self, float* dst, Py_ssize_t n) except -1
     cdef Py_ssize_t _consume(self, float* dst, Py_ssize_t n) noexcept nogil
 

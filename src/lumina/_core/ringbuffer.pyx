@@ -261,42 +261,27 @@ cdef class RingBuffer:
             PyBuffer_Release(&view)
 
     cdef Py_ssize_t _write_ptr(self, const float* src, Py_ssize_t n) except -1:
-        cdef uint64_t head, end, m, accepted
-        cdef Py_ssize_t src_start
+        cdef uint64_t accepted, end
         if self._writing:
             raise BufferError(
                 "write() is already running in another thread; "
                 "a RingBuffer has exactly one producer thread")
-        head = lm_head_relaxed(&self._ctr)
-        if self.overwrite:
-            accepted = <uint64_t>n
-            m = accepted if accepted < self._cap else self._cap
-        else:
-            accepted = self._cap - (head - lm_tail_acquire(&self._ctr))
-            if <uint64_t>n < accepted:
-                accepted = <uint64_t>n
-            m = accepted
-        end = head + accepted
+        accepted = self._accept_count(<uint64_t>n)
+        end = lm_head_relaxed(&self._ctr) + accepted
         if self._views and end > self._oldest_view_start() + self._cap:
             raise BufferError(
                 f"write() of {n} samples would overwrite samples still shown by an "
                 f"open latest() view (oldest at sample {self._oldest_view_start()}, "
-                f"total_written {head}); release the view first or use a larger capacity")
-        if m:
-            if not self.overwrite:
-                src_start = 0
-            else:
-                src_start = n - <Py_ssize_t>m
-            self._writing = True
-            self._writing_end = end
-            if m >= <uint64_t>self.release_gil_at:
-                with nogil:
-                    self._produce(src + src_start, m, end)
-            else:
-                self._produce(src + src_start, m, end)
-            self._writing = False
-        if <uint64_t>n > accepted:
-            lm_dropped_add(&self._ctr, <uint64_t>n - accepted)
+                f"total_written {end - accepted}); release the view first or use a "
+                "larger capacity")
+        self._writing = True
+        self._writing_end = end
+        if n >= self.release_gil_at and self.capacity >= self.release_gil_at:
+            with nogil:
+                self._produce(src, <uint64_t>n, accepted)
+        else:
+            self._produce(src, <uint64_t>n, accepted)
+        self._writing = False
         return <Py_ssize_t>accepted
 
     cdef uint64_t _oldest_view_start(self):
@@ -308,11 +293,29 @@ cdef class RingBuffer:
                 oldest = v._start
         return oldest
 
-    cdef void _produce(self, const float* src, uint64_t m, uint64_t end) noexcept nogil:
-        """Store the last ``m`` samples of the clock up to ``end`` and publish."""
-        cdef uint64_t cap = self._cap, tail, floor, p, a
+    cdef uint64_t _accept_count(self, uint64_t n) noexcept nogil:
+        """How far a write of ``n`` samples advances the clock (producer side)."""
+        cdef uint64_t space
+        if self.overwrite:
+            return n
+        space = self._cap - (lm_head_relaxed(&self._ctr) - lm_tail_acquire(&self._ctr))
+        return n if n < space else space
+
+    cdef void _produce(self, const float* src, uint64_t n, uint64_t accepted) noexcept nogil:
+        """Store a write of ``n`` samples that ``_accept_count`` sized to ``accepted``.
+
+        Only the newest ``min(accepted, capacity)`` samples reach memory: with
+        overwrite the rest would be dropped at once, without it ``accepted``
+        is at most the free space.  Everything not stored counts as dropped.
+        """
+        cdef uint64_t cap = self._cap, head, end, m, tail, floor, p, a
+        head = lm_head_relaxed(&self._ctr)
+        end = head + accepted
+        m = accepted if accepted < cap else cap
+        if self.overwrite:
+            src += n - m
         if self.overwrite and end > cap:
-            floor = end - cap
+            floor = end - cap  # the oldest sample that may stay unread
             while True:
                 tail = lm_tail_acquire(&self._ctr)
                 if tail >= floor:
@@ -320,6 +323,10 @@ cdef class RingBuffer:
                 if lm_tail_cas(&self._ctr, tail, floor):
                     lm_dropped_add(&self._ctr, floor - tail)
                     break
+        if n > accepted:
+            lm_dropped_add(&self._ctr, n - accepted)
+        if m == 0:
+            return
         p = (end - m) % cap
         a = cap - p if m > cap - p else m
         # [p, p+m) is one run in the doubled buffer; then the mirror copies of
