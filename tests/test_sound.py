@@ -57,6 +57,7 @@ def capture_while_playing(server, wav, extra_s=1.5):
                 fed_after_end = seg.samples_fed
             if fed_after_end is not None and seg.samples_fed - fed_after_end >= extra_s * SR:
                 break
+            assert seg.samples_fed < 30 * SR, "paplay never finished playing the file"
         _, err = player.communicate(timeout=10)
         assert player.returncode == 0, err
         overflows = mic.overflows
