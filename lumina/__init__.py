@@ -2,19 +2,20 @@
 
 Public names are re-exported here; everything else is private.
 """
-
-from lumina._core import BufferPool, RingBuffer
-
+from lumina._core import BufferPool, EnergyVAD, RingBuffer
 from lumina.audio import AudioInfo, audio_info, load_audio, read_wav, write_wav
 from lumina.errors import (
     AudioFormatError,
     BackendError,
     DeviceError,
     LuminaError,
+    MissingDependencyError,
     ModelError,
     ModelIntegrityError,
     ModelNotFoundError,
 )
+from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
+from lumina.sources import FileSource, IterableSource, MicrophoneSource
 
 __version__ = "0.1.0"
 
@@ -24,11 +25,19 @@ __all__ = [
     "BackendError",
     "BufferPool",
     "DeviceError",
+    "EnergyVAD",
+    "FileSource",
+    "IterableSource",
     "LuminaError",
+    "MicrophoneSource",
+    "MissingDependencyError",
     "ModelError",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "RingBuffer",
+    "Segmenter",
+    "SpeechEnd",
+    "SpeechStart",
     "__version__",
     "audio_info",
     "load_audio",

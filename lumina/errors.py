@@ -15,6 +15,7 @@ __all__ = [
     "ModelNotFoundError",
     "BackendError",
     "DeviceError",
+    "MissingDependencyError",
 ]
 
 
@@ -44,3 +45,7 @@ class BackendError(LuminaError):
 
 class DeviceError(LuminaError):
     """A compute or audio device could not be used."""
+
+
+class MissingDependencyError(LuminaError, ImportError):
+    """An optional package a chosen feature needs is not installed (the message says how to get it)."""

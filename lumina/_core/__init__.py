@@ -7,6 +7,7 @@ try:
     from lumina._core import pcm
     from lumina._core.pool import BufferPool
     from lumina._core.ringbuffer import RingBuffer
+    from lumina._core.vad import EnergyVAD, Hysteresis, frame_db
 except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
     raise ImportError(
         "lumina's compiled core is not built. Install the package with "
@@ -14,5 +15,4 @@ except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
         "`python tools/build_inplace.py` from the repository root."
     ) from exc
 
-
-__all__ = ["BufferPool", "RingBuffer", "pcm"]
+__all__ = ["BufferPool", "EnergyVAD", "Hysteresis", "RingBuffer", "frame_db", "pcm"]
