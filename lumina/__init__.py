@@ -13,6 +13,7 @@ from lumina.errors import (
     ModelIntegrityError,
     ModelNotFoundError,
 )
+from lumina.models import REGISTRY, ModelInfo, ModelStore, validate_model_file
 
 __version__ = "0.1.0"
 
@@ -23,7 +24,11 @@ __all__ = [
     "DeviceError",
     "LuminaError",
     "ModelError",
+    "ModelInfo",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "ModelStore",
+    "REGISTRY",
     "__version__",
+    "validate_model_file",
 ]
