@@ -44,7 +44,8 @@ class Behaviour:
     cuts_left: int = 0                # ...this many times
     fail_status: list[int] = field(default_factory=list)  # statuses to answer first, in order
     html: bool = False                # answer with an HTML error page (status 200)
-    chunk_delay: float = 0.0          # seconds between 64 KiB chunks (keeps a transfer open)
+    chunk_delay: float = 0.0          # seconds between 64 KiB chunks
+    gate: threading.Event | None = None  # after the first chunk, wait for this to be set
 
 
 class HubServer:
@@ -58,7 +59,8 @@ class HubServer:
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
@@ -89,8 +91,9 @@ class HubServer:
 
     def store(self, root: Path, registry: dict[str, RegistryEntry], **kw) -> ModelStore:
         kw.setdefault("retry", FAST_RETRY)
-        return ModelStore(root, url_base=self.url_base, api_url=self.api_url,
-                          registry=registry, offline=kw.pop("offline", False), **kw)
+        kw.setdefault("api_url", self.api_url)
+        kw.setdefault("offline", False)
+        return ModelStore(root, url_base=self.url_base, registry=registry, **kw)
 
     def close(self) -> None:
         self.httpd.shutdown()
@@ -103,6 +106,11 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:  # noqa: N802 - http.server naming
+            # Recorded before anything is sent: the client may finish reading
+            # (and the test assert) before this thread runs another line.
+            self.seen = Seen(self.path, self.headers.get("Range"), 0, 0)
+            with hub.lock:
+                hub.seen.append(self.seen)
             if self.path == API_PATH:
                 self._send(200, json.dumps(list(hub.listing.values())).encode(),
                            "application/json")
@@ -125,22 +133,21 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             self._range_or_full(hub.files[name])
 
         def _range_or_full(self, data: bytes) -> None:
-            rng = self.headers.get("Range")
-            m = re.fullmatch(r"bytes=(\d+)-", rng or "")
+            m = re.fullmatch(r"bytes=(\d+)-", self.seen.range or "")
             start = int(m.group(1)) if (m and hub.behaviour.honour_range) else 0
-            if m and hub.behaviour.honour_range and start >= len(data):
-                return self._send(416, b"", rng=rng)
+            if start >= len(data) > 0:
+                return self._send(416, b"")
             body = data[start:]
-            self.send_response(206 if start else 200)
+            self.seen.status = 206 if start else 200
+            self.send_response(self.seen.status)
             if start:
                 self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Content-Type", "application/octet-stream")
             self.end_headers()
-            sent = self._body(body)
-            self._record(rng, 206 if start else 200, sent)
+            self._body(body)
 
-        def _body(self, body: bytes) -> int:
+        def _body(self, body: bytes) -> None:
             b = hub.behaviour
             with hub.lock:
                 cut = b.cut_after if b.cuts_left > 0 else None
@@ -150,28 +157,24 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
             sent = 0
             while sent < limit:
                 n = min(1 << 16, limit - sent)
+                self.seen.body_bytes += n  # counted before the client can see them
                 self.wfile.write(body[sent:sent + n])
                 sent += n
+                if b.gate is not None:
+                    b.gate.wait(30)
                 if b.chunk_delay:
                     time.sleep(b.chunk_delay)
             self.wfile.flush()
             if cut is not None:
                 self.connection.shutdown(socket.SHUT_RDWR)
-            return sent
 
-        def _send(self, status: int, body: bytes, ctype: str = "text/plain",
-                  rng: str | None = None) -> None:
+        def _send(self, status: int, body: bytes, ctype: str = "text/plain") -> None:
+            self.seen.status, self.seen.body_bytes = status, len(body)
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-            self._record(rng if rng is not None else self.headers.get("Range"), status,
-                         len(body))
-
-        def _record(self, rng: str | None, status: int, sent: int) -> None:
-            with hub.lock:
-                hub.seen.append(Seen(self.path, rng, status, sent))
 
     return Handler
 
@@ -199,6 +202,7 @@ def download_in_child(root: str, url_base: str, api_url: str, entry: RegistryEnt
     """Child-process body of the concurrency test: wait for *go*, download, report."""
     store = ModelStore(root, url_base=url_base, api_url=api_url, retry=FAST_RETRY,
                        registry={entry.name: entry}, offline=False)
+    out.put(("ready", None))
     go.wait(30)
     try:
         path = store.download(entry.name, progress=False)
