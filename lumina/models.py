@@ -302,9 +302,10 @@ class ModelStore:
                 raise ModelNotFoundError(self._instructions(entry, "is not installed"))
             stamp = _read_stamp(dest)
             info = validate_model_file(
-                dest, expected_sha1=entry.sha1 or stamp.get("sha1"),
+                dest, expected_sha1=entry.sha1,
                 expected_sha256=None if entry.sha1 else stamp.get("sha256"))
-            _write_stamp(dest, info.sha1, info.sha256)
+            if info.sha1 or info.sha256:  # something was compared: record it
+                _write_stamp(dest, info.sha1, info.sha256)
             return info
         return validate_model_file(self.find(name_or_path))
 
