@@ -38,6 +38,7 @@ _HPARAM_NAMES = (
 )
 _HEADER = struct.Struct("<I11i")
 _TENSOR_HEAD = struct.Struct("<3i")
+_TOKEN_LEN = struct.Struct("<I")
 
 #: ggml file type (``ftype % 1000``) -> quantization name.
 FTYPE_NAMES = {0: "f32", 1: "f16", 2: "q4_0", 3: "q4_1", 7: "q8_0", 8: "q5_0", 9: "q5_1"}
@@ -312,13 +313,18 @@ def _skip_vocab(r: _Reader, hp: HParams) -> int:
     # Parse from large chunks: one read() per token would be slow for 50k tokens.
     base = r.f.tell()          # file offset of buf[0]
     buf, pos = b"", 0
+    unpack_len = _TOKEN_LEN.unpack_from
     for i in range(n_tokens):
-        buf, pos, base = _ensure(r, buf, pos, base, 4)
-        (length,) = struct.unpack_from("<I", buf, pos)
+        if pos + 4 > len(buf):
+            buf, pos, base = _ensure(r, buf, pos, base, 4)
+        (length,) = unpack_len(buf, pos)
         if length > _MAX_TOKEN_LEN:
             raise r.fail(f"vocabulary token {i} claims {length} bytes; the file is corrupt")
-        buf, pos, base = _ensure(r, buf, pos, base, 4 + length)
-        pos += 4 + length
+        end = pos + 4 + length
+        if end > len(buf):
+            buf, pos, base = _ensure(r, buf, pos, base, 4 + length)
+            end = pos + 4 + length
+        pos = end
     r.f.seek(base + pos)
     return n_tokens
 

@@ -210,6 +210,14 @@ def test_vocabulary_larger_than_n_vocab(tmp_path, micro_bytes):
         validate_model_file(_write(tmp_path, data))
 
 
+def test_absurd_token_length(tmp_path, micro_bytes):
+    n_mel, n_fft = struct.unpack_from("<2i", micro_bytes, 48)
+    first_token = HEADER_END + 4 * n_mel * n_fft + 4
+    data = _patch(micro_bytes, first_token, "<I", 70_000)
+    with pytest.raises(ModelIntegrityError, match="vocabulary token 0 claims 70000 bytes"):
+        validate_model_file(_write(tmp_path, data))
+
+
 def test_tensor_entry_errors(tmp_path, micro_bytes):
     table = tensor_table(_write(tmp_path, micro_bytes, "full.bin"))
     at = table[0][1]  # encoder.positional_embedding, 2 dims
