@@ -65,12 +65,17 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """What landed in the partial file: its size and hex digests of all of it."""
+    """What landed in the partial file: its size and hex digests of all of it.
+
+    ``reused`` counts the bytes that were already in the partial file and kept
+    (0 when the transfer started from zero).
+    """
 
     size: int
     sha1: str
     sha256: str
     attempts: int
+    reused: int
 
 
 class _Hashes:
@@ -80,6 +85,7 @@ class _Hashes:
         self.reset()
 
     def reset(self) -> None:
+        self.reused = 0  # bytes from before this fetch() still in the file
         self.sha1 = hashlib.sha1(usedforsecurity=False)
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -95,6 +101,7 @@ class _Hashes:
         with open(path, "rb") as f:
             while chunk := f.read(1 << 20):
                 h.update(chunk)
+        h.reused = h.size
         return h
 
 
@@ -139,7 +146,7 @@ def fetch(url: str, partial: Path, *, policy: RetryPolicy, progress: bool = True
         try:
             _transfer(url, partial, hashes, policy.timeout, progress, desc)
             return FetchResult(hashes.size, hashes.sha1.hexdigest(),
-                               hashes.sha256.hexdigest(), failures + 1)
+                               hashes.sha256.hexdigest(), failures + 1, hashes.reused)
         except DownloadError as exc:
             failures += 1
             if exc.permanent or failures >= policy.attempts:

@@ -369,20 +369,32 @@ class ModelStore:
     def _fetch_checked(self, entry: RegistryEntry, dest: Path, progress: bool) -> None:
         remote = self._remote(entry)
         partial = _sibling(dest, ".partial")
-        url = self.url(entry.name)
+        got = self._fetch(entry, partial, progress)
         try:
-            got = fetch(url, partial, policy=self.retry, progress=progress, desc=entry.filename)
-        except DownloadError as exc:
-            raise ModelNotFoundError(self._instructions(
-                entry, f"could not be downloaded from {url} ({exc.reason})")) from None
-        try:
-            _check_fetched(entry, url, partial, got, remote)
+            _check_fetched(entry, self.url(entry.name), partial, got, remote)
         except ModelIntegrityError:
             partial.unlink(missing_ok=True)
-            raise
+            if not got.reused:
+                raise
+            # Bytes kept from an earlier attempt may be junk or a stale version
+            # of the file: one more try from zero before giving up.
+            got = self._fetch(entry, partial, progress)
+            try:
+                _check_fetched(entry, self.url(entry.name), partial, got, remote)
+            except ModelIntegrityError:
+                partial.unlink(missing_ok=True)
+                raise
         os.replace(partial, dest)
         _fsync_dir(dest.parent)
         _write_stamp(dest, got.sha1, got.sha256)
+
+    def _fetch(self, entry: RegistryEntry, partial: Path, progress: bool) -> FetchResult:
+        url = self.url(entry.name)
+        try:
+            return fetch(url, partial, policy=self.retry, progress=progress, desc=entry.filename)
+        except DownloadError as exc:
+            raise ModelNotFoundError(self._instructions(
+                entry, f"could not be downloaded from {url} ({exc.reason})")) from None
 
     def _remote(self, entry: RegistryEntry) -> _Remote:
         """Exact size and SHA-256 from the hub listing; unknown when unavailable."""

@@ -135,6 +135,7 @@ def test_wrong_published_sha1_installs_nothing(hub, model_bytes, tmp_path):
                        match=f"SHA-1 \\(published by whisper.cpp\\) is {sha1} where {'1' * 40}"):
         store.download("m", progress=False)
     assert not store.path("m").exists() and not _partial(store, "m").exists()
+    assert len(hub.file_requests("ggml-m.bin")) == 1  # a fresh transfer is not repeated
 
 
 def test_wrong_listed_sha256_installs_nothing(hub, model_bytes, tmp_path):
@@ -145,15 +146,24 @@ def test_wrong_listed_sha256_installs_nothing(hub, model_bytes, tmp_path):
     assert not store.path("m").exists()
 
 
-def test_corrupt_partial_is_discarded_and_the_next_try_succeeds(hub, served, tmp_path,
-                                                                model_bytes):
+def test_junk_partial_is_discarded_and_fetched_again_from_zero(hub, served, tmp_path,
+                                                               model_bytes):
     store = hub.store(tmp_path, served)
     _partial(store, "m").write_bytes(b"\xff" * 4096)  # junk from some earlier crash
-    with pytest.raises(ModelIntegrityError, match="SHA-1"):
-        store.download("m", progress=False)
-    assert not _partial(store, "m").exists()
     assert store.download("m", progress=False).read_bytes() == model_bytes
     assert [r.range for r in hub.file_requests("ggml-m.bin")] == ["bytes=4096-", None]
+    assert not _partial(store, "m").exists()
+
+
+def test_fresh_transfer_with_a_bad_hash_is_not_repeated(hub, model_bytes, tmp_path):
+    hub.add("ggml-m.bin", model_bytes)
+    store = hub.store(tmp_path, {"m": entry_for("m", model_bytes, sha1="1" * 40)})
+    _partial(store, "m").write_bytes(model_bytes[:4096])
+    with pytest.raises(ModelIntegrityError, match="SHA-1"):
+        store.download("m", progress=False)
+    # Resumed try, then one from zero; both fail the check; nothing is kept.
+    assert [r.range for r in hub.file_requests("ggml-m.bin")] == ["bytes=4096-", None]
+    assert not _partial(store, "m").exists() and not store.path("m").exists()
 
 
 def test_html_answer_is_not_installed(hub, model_bytes, tmp_path):
