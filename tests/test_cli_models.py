@@ -7,7 +7,10 @@ import hashlib
 import pytest
 
 from lumina.cli import main
-from _tmp_model_writer import make_model  # TEMP
+try:
+    from lumina.testing import make_model
+except ImportError:  # TEMP until main's lumina.testing is merged; then delete this fallback
+    from _tmp_model_writer import make_model
 from _models_util import HubServer
 
 
