@@ -14,6 +14,7 @@ from lumina.errors import (
     ModelIntegrityError,
     ModelNotFoundError,
 )
+from lumina.models import ModelInfo, ModelStore, REGISTRY, validate_model_file
 from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
 from lumina.sources import FileSource, IterableSource, MicrophoneSource
 
@@ -32,8 +33,11 @@ __all__ = [
     "MicrophoneSource",
     "MissingDependencyError",
     "ModelError",
+    "ModelInfo",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "ModelStore",
+    "REGISTRY",
     "RingBuffer",
     "Segmenter",
     "SpeechEnd",
@@ -42,5 +46,6 @@ __all__ = [
     "audio_info",
     "load_audio",
     "read_wav",
+    "validate_model_file",
     "write_wav",
 ]
