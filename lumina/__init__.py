@@ -6,6 +6,7 @@ from lumina._core import BufferPool, EnergyVAD, RingBuffer
 from lumina.audio import AudioInfo, audio_info, load_audio, read_wav, write_wav
 from lumina.errors import (
     AudioFormatError,
+    AudioNotFoundError,
     BackendError,
     DeviceError,
     LuminaError,
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AudioFormatError",
     "AudioInfo",
+    "AudioNotFoundError",
     "BackendError",
     "BufferPool",
     "DeviceError",

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lumina._core import pcm
-from lumina.errors import AudioFormatError
+from lumina.errors import AudioFormatError, AudioNotFoundError
 
 MAX_CHANNELS = 1024
 MAX_RATE = 1_000_000
@@ -196,6 +196,16 @@ def _layout(fmt: tuple[int, int, int], offset: int, size: int, available: int) -
 
 # ---------------------------------------------------------------- sources
 
+def _open_path(path):
+    """Open an audio file for reading; failures become lumina errors naming the path."""
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise AudioNotFoundError(f"{os.fspath(path)}: no such file") from None
+    except OSError as exc:
+        raise AudioFormatError(f"{os.fspath(path)}: cannot open: {exc.strerror}") from None
+
+
 @contextlib.contextmanager
 def open_buffer(source) -> Iterator[memoryview]:
     """Yield the bytes of ``source`` (path, bytes-like or binary file object).
@@ -209,7 +219,7 @@ def open_buffer(source) -> Iterator[memoryview]:
         with view.cast("B") as flat:
             yield flat
     elif isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as file, _map(file) as view:
+        with _open_path(source) as file, _map(file) as view:
             yield view
     elif hasattr(source, "read"):
         data = source.read()

@@ -85,8 +85,9 @@ def read_wav(source) -> tuple[np.ndarray, int]:
         The data is not a WAV file lumina can decode; the message says why.
         A data chunk whose size is 0, 0xFFFFFFFF or larger than the file is
         read to the end of the file (whole frames only).
-    OSError
-        A path cannot be opened.
+    AudioNotFoundError
+        A path does not exist (an :class:`AudioFormatError` and a
+        :class:`FileNotFoundError`).
     """
     with _wav.open_buffer(source) as buf:
         layout = _wav.parse(buf)

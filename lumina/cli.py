@@ -34,6 +34,14 @@ def _add_subcommands(sub: argparse._SubParsersAction) -> None:
     _add_models_command(sub)
 
 
+def _print_file_error(path: str, exc: Exception) -> None:
+    """One error line that names the file once, whether or not the message already does."""
+    message = str(exc)
+    if path not in message:
+        message = f"{path}: {message}"
+    print(f"lumina: error: {message}", file=sys.stderr)
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
     """Print one line per file; a bad file prints an error line and makes the exit code 1."""
     status = 0
@@ -41,7 +49,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
         try:
             info = lumina.audio_info(path)
         except (LuminaError, OSError) as exc:
-            print(f"lumina: error: {path}: {exc}", file=sys.stderr)
+            _print_file_error(path, exc)
             status = 1
             continue
         plural = "" if info.channels == 1 else "s"

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "LuminaError",
     "AudioFormatError",
+    "AudioNotFoundError",
     "ModelError",
     "ModelIntegrityError",
     "ModelNotFoundError",
@@ -25,6 +26,10 @@ class LuminaError(Exception):
 
 class AudioFormatError(LuminaError, ValueError):
     """Audio could not be decoded or is not valid (bad header, NaN samples, ...)."""
+
+
+class AudioNotFoundError(AudioFormatError, FileNotFoundError):
+    """An audio file does not exist (also a :class:`FileNotFoundError`)."""
 
 
 class ModelError(LuminaError):

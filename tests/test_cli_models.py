@@ -7,10 +7,7 @@ import hashlib
 import pytest
 
 from lumina.cli import main
-try:
-    from lumina.testing import make_model
-except ImportError:  # TEMP until main's lumina.testing is merged; then delete this fallback
-    from _tmp_model_writer import make_model
+from lumina.testing import make_model
 from _models_util import HubServer
 
 

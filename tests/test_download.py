@@ -12,10 +12,7 @@ import pytest
 
 from lumina import ModelIntegrityError, ModelNotFoundError
 from lumina.models import ModelStore, RetryPolicy
-try:
-    from lumina.testing import make_model
-except ImportError:  # TEMP until main's lumina.testing is merged; then delete this fallback
-    from _tmp_model_writer import make_model
+from lumina.testing import make_model
 from _models_util import FAST_RETRY, HubServer, closed_port, download_in_child, entry_for
 
 

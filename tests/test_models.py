@@ -15,10 +15,7 @@ from lumina import ModelIntegrityError, ModelNotFoundError
 from lumina import _modelfile
 from lumina._modelfile import expected_tensor_names, tensor_table
 from lumina.models import REGISTRY, ModelStore, validate_model_file
-try:
-    from lumina.testing import make_model
-except ImportError:  # TEMP until main's lumina.testing is merged; then delete this fallback
-    from _tmp_model_writer import make_model
+from lumina.testing import make_model
 
 HEADER_END = 4 + 11 * 4 + 8  # magic, hparams, mel filter dims
 

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from lumina import AudioFormatError, DeviceError, FileSource, IterableSource, MicrophoneSource
+from lumina import AudioFormatError, AudioNotFoundError, DeviceError, FileSource, IterableSource, MicrophoneSource
 from lumina.sources import find_input_device
 from _vad_util import SR, white_noise
 
@@ -73,8 +73,8 @@ def test_file_source_yields_the_whole_file_in_chunks(wav44):
     np.testing.assert_allclose(np.concatenate(chunks), expected, atol=1e-4)
 
 
-def test_file_source_missing_file_is_an_audio_format_error(tmp_path):
-    with pytest.raises(AudioFormatError, match="no such file"):
+def test_file_source_missing_file_is_an_audio_not_found_error(tmp_path):
+    with pytest.raises(AudioNotFoundError, match="nope.wav: no such file"):
         FileSource(tmp_path / "nope.wav")
 
 
