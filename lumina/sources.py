@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import soxr
 
+from lumina.audio import load_audio
 from lumina.errors import AudioFormatError, DeviceError
 
 __all__ = ["AudioSource", "MicrophoneSource", "FileSource", "IterableSource", "TARGET_RATE"]
@@ -130,24 +131,8 @@ class IterableSource(AudioSource):
 
 
 def _load_file(path: str | os.PathLike) -> np.ndarray:
-    """Decode a file to float32 mono 16 kHz (lumina.audio.load_audio when present)."""
-    try:
-        from lumina.audio import load_audio
-    except ImportError:
-        load_audio = None
-    if load_audio is not None:
-        return np.ascontiguousarray(load_audio(path), dtype=np.float32)
-    import soundfile as sf
-    if not os.path.exists(path):
-        raise AudioFormatError(f"cannot read audio file {os.fspath(path)!r}: no such file")
-    try:
-        data, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise AudioFormatError(f"cannot decode audio file {os.fspath(path)!r}: {exc}") from exc
-    mono = data.mean(axis=1, dtype=np.float32)
-    if rate != TARGET_RATE:
-        mono = soxr.resample(mono, rate, TARGET_RATE, quality="HQ").astype(np.float32)
-    return np.ascontiguousarray(mono)
+    """Decode a file to float32 mono 16 kHz."""
+    return np.ascontiguousarray(load_audio(path, TARGET_RATE), dtype=np.float32)
 
 
 class FileSource(AudioSource):
