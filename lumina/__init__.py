@@ -4,6 +4,8 @@ Public names are re-exported here; everything else is private.
 """
 from lumina._core import BufferPool, EnergyVAD, RingBuffer
 from lumina.audio import AudioInfo, audio_info, load_audio, read_wav, write_wav
+from lumina.devices import DeviceInfo, devices
+from lumina.engine import Engine
 from lumina.errors import (
     AudioFormatError,
     AudioNotFoundError,
@@ -18,6 +20,7 @@ from lumina.errors import (
 from lumina.models import ModelInfo, ModelStore, REGISTRY, validate_model_file
 from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
 from lumina.sources import FileSource, IterableSource, MicrophoneSource
+from lumina.transcript import Segment, Timings, Token, Transcript
 
 __version__ = "0.1.0"
 
@@ -28,7 +31,9 @@ __all__ = [
     "BackendError",
     "BufferPool",
     "DeviceError",
+    "DeviceInfo",
     "EnergyVAD",
+    "Engine",
     "FileSource",
     "IterableSource",
     "LuminaError",
@@ -41,11 +46,16 @@ __all__ = [
     "ModelStore",
     "REGISTRY",
     "RingBuffer",
+    "Segment",
     "Segmenter",
     "SpeechEnd",
     "SpeechStart",
+    "Timings",
+    "Token",
+    "Transcript",
     "__version__",
     "audio_info",
+    "devices",
     "load_audio",
     "read_wav",
     "validate_model_file",

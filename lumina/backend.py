@@ -1,0 +1,356 @@
+"""whisper.cpp through pywhispercpp's low-level API.
+
+This is the only module that imports pywhispercpp. It owns whisper.cpp
+contexts and turns one inference call into plain Python data.
+
+Why the low-level API: pywhispercpp's ``Model.transcribe(**params)`` keeps the
+parameters it was given for later calls. Here every call builds a fresh
+``whisper_full_params`` from whisper.cpp's defaults plus the call's options,
+so nothing leaks from one call into the next.
+
+Concurrency: a whisper.cpp context must not be used by two threads at once,
+and pywhispercpp releases the GIL inside ``whisper_full``, so each
+:class:`WhisperModel` serialises its calls with a lock.
+"""
+
+from __future__ import annotations
+
+import atexit
+import dataclasses
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import _pywhispercpp as _pw
+import numpy as np
+
+from lumina.errors import BackendError
+
+__all__ = [
+    "DecodeOptions",
+    "RunResult",
+    "TokenData",
+    "SegmentData",
+    "WhisperModel",
+    "compiled_gpu_backends",
+    "system_info",
+]
+
+_log = logging.getLogger("lumina.whisper")
+SAMPLE_RATE = 16000
+_CENTISECOND = 0.01  # whisper.cpp reports times in units of 10 ms
+
+
+# --------------------------------------------------------------------------- logging
+
+class _LogCapture:
+    """Route whisper.cpp's log lines to :mod:`logging`, and let a load read its own lines.
+
+    whisper.cpp reports load failures only through its log (the binding hands
+    back a context object even when loading failed), so a load captures the
+    lines it produces under a lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lines: list[tuple[int, str]] | None = None
+
+    def __call__(self, level: int, text: str) -> None:
+        line = text.rstrip("\n")
+        if self._lines is not None:
+            self._lines.append((level, line))
+        if line:
+            _log.debug("%s", line)
+
+    def capture(self) -> _Captured:
+        return _Captured(self)
+
+
+class _Captured:
+    def __init__(self, sink: _LogCapture) -> None:
+        self._sink = sink
+        self.lines: list[tuple[int, str]] = []
+
+    def __enter__(self) -> _Captured:
+        self._sink._lock.acquire()
+        self._sink._lines = self.lines
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sink._lines = None
+        self._sink._lock.release()
+
+
+_LOG_ERROR = 4  # GGML_LOG_LEVEL_ERROR
+_logs = _LogCapture()
+_pw.whisper_log_set(_logs)
+# At interpreter exit whisper.cpp may still log (contexts freed late) when no
+# Python thread state exists; hand logging back to whisper.cpp's own printer first.
+atexit.register(_pw.whisper_log_set, None)
+
+
+# --------------------------------------------------------------------------- facts
+
+def system_info() -> str:
+    """whisper.cpp's description of the features it was built with."""
+    return _pw.whisper_print_system_info()
+
+
+def compiled_gpu_backends() -> list[str]:
+    """GPU backends the installed whisper.cpp was built with (``"cuda"``, ``"vulkan"``, ``"metal"``).
+
+    ggml builds each backend as its own shared library next to the binding,
+    so their presence is what decides it.
+    """
+    import pywhispercpp
+
+    roots = [Path(pywhispercpp.__file__).parent, Path(pywhispercpp.__file__).parent.parent]
+    names = {p.name.lower() for root in roots if root.is_dir()
+             for p in root.rglob("libggml-*") if p.is_file()}
+    found = [kind for kind in ("cuda", "vulkan", "metal") if any(f"ggml-{kind}" in n for n in names)]
+    info = system_info().upper()
+    for kind in ("CUDA", "VULKAN", "METAL"):
+        if f"{kind} =" in info or f"{kind} :" in info:
+            if kind.lower() not in found:
+                found.append(kind.lower())
+    return found
+
+
+# --------------------------------------------------------------------------- data
+
+@dataclasses.dataclass(frozen=True)
+class DecodeOptions:
+    """Parameters of one inference call; everything else is whisper.cpp's default.
+
+    Attributes
+    ----------
+    n_threads : int
+        CPU threads for this call.
+    language : str or None
+        Language code or ``"auto"``; ``None`` keeps whisper.cpp's default (``"en"``).
+    prompt : str or None
+        Initial prompt text.
+    audio_ctx : int
+        Encoder context in frames of 20 ms (0: the full 30 s window). Cutting
+        it changes what the model sees; only the engine's ``speed="fast"`` does.
+    max_tokens : int
+        Most tokens per segment (0: no limit).
+    token_timestamps : bool
+        Compute per-token start and end times.
+    translate : bool
+        Translate to English.
+    """
+
+    n_threads: int
+    language: str | None = None
+    prompt: str | None = None
+    audio_ctx: int = 0
+    max_tokens: int = 0
+    token_timestamps: bool = False
+    translate: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenData:
+    """One decoded token: id, text (raw bytes decoded leniently), probability, times in seconds."""
+
+    id: int
+    text: str
+    p: float
+    start: float
+    end: float
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentData:
+    """One decoded segment with its tokens (special tokens included)."""
+
+    start: float
+    end: float
+    text: str
+    tokens: tuple[TokenData, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What one ``whisper_full`` call produced, with its stage timings in seconds."""
+
+    segments: tuple[SegmentData, ...]
+    language: str
+    mel_s: float
+    encode_s: float
+    decode_s: float
+    aborted: bool
+
+
+# --------------------------------------------------------------------------- model
+
+class WhisperModel:
+    """One whisper.cpp context, used by one thread at a time.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ggml model file. Validate it first (:func:`lumina.models.validate_model_file`):
+        whisper.cpp aborts the process on some malformed files.
+    use_gpu : bool
+        Let whisper.cpp use a GPU backend if it was built with one.
+    gpu_device : int
+        Index of the GPU.
+    flash_attn : bool
+        Use flash attention (whisper.cpp's default).
+
+    Raises
+    ------
+    BackendError
+        whisper.cpp could not load the model; the message carries its error lines.
+    """
+
+    def __init__(self, path: str | Path, *, use_gpu: bool = False, gpu_device: int = 0,
+                 flash_attn: bool = True) -> None:
+        params = _pw.whisper_context_default_params()
+        params.use_gpu = use_gpu
+        params.gpu_device = gpu_device
+        params.flash_attn = flash_attn
+        with _logs.capture() as captured:
+            ctx = _pw.whisper_init_from_file_with_params(str(path), params)
+        errors = [text for level, text in captured.lines if level >= _LOG_ERROR and text]
+        if ctx is None or errors:
+            raise BackendError(f"whisper.cpp could not load {path}: " + ("; ".join(errors) or "unknown error"))
+        self._ctx = ctx
+        self._lock = threading.Lock()
+        self.path = Path(path)
+        self.load_log = tuple(text for _, text in captured.lines)
+        self.gpu_backend = _gpu_backend_in(self.load_log) if use_gpu else None
+        self.english_only = not _pw.whisper_is_multilingual(ctx)
+        self.n_audio_ctx = _pw.whisper_model_n_audio_ctx(ctx)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has freed the context."""
+        return self._ctx is None
+
+    def run(self, audio: np.ndarray, options: DecodeOptions,
+            should_abort: Callable[[], bool] | None = None) -> RunResult:
+        """Transcribe float32 mono 16 kHz audio (C-contiguous; it is not copied).
+
+        ``should_abort`` is polled by whisper.cpp during inference; returning
+        True stops the call early (``RunResult.aborted``).
+        """
+        if audio.dtype != np.float32 or audio.ndim != 1 or not audio.flags.c_contiguous:
+            raise BackendError("audio must be a C-contiguous 1-D float32 array")
+        params = _full_params(options)
+        marks = _StageClock(params)
+        aborted = [False]
+
+        def abort() -> bool:
+            if should_abort():
+                aborted[0] = True
+            return aborted[0]
+
+        if should_abort is not None:  # polled often, with the GIL: only when asked for
+            _pw.assign_abort_callback(params, abort)
+        with self._lock:
+            if self._ctx is None:
+                raise BackendError("the model is closed")
+            marks.start()
+            status = _pw.whisper_full(self._ctx, params, audio, len(audio))
+            marks.stop()
+            if status != 0 and not aborted[0]:
+                raise BackendError(f"whisper_full failed with status {status}")
+            segments = () if aborted[0] else self._segments(options.token_timestamps)
+            language = _pw.whisper_lang_str(_pw.whisper_full_lang_id(self._ctx))
+        return RunResult(segments, language, *marks.stages(), aborted[0])
+
+    def _segments(self, with_times: bool) -> tuple[SegmentData, ...]:
+        ctx = self._ctx
+        result = []
+        for i in range(_pw.whisper_full_n_segments(ctx)):
+            tokens = []
+            for j in range(_pw.whisper_full_n_tokens(ctx, i)):
+                data = _pw.whisper_full_get_token_data(ctx, i, j)
+                start, end = (data.t0 * _CENTISECOND, data.t1 * _CENTISECOND) if with_times else (0.0, 0.0)
+                text = _pw.whisper_token_to_bytes(ctx, data.id).decode("utf-8", "replace")
+                tokens.append(TokenData(data.id, text, float(data.p), start, end))
+            text = _pw.whisper_full_get_segment_text(ctx, i).decode("utf-8", "replace")
+            result.append(SegmentData(_pw.whisper_full_get_segment_t0(ctx, i) * _CENTISECOND,
+                                      _pw.whisper_full_get_segment_t1(ctx, i) * _CENTISECOND,
+                                      text, tuple(tokens)))
+        return tuple(result)
+
+    def is_special(self, token_id: int) -> bool:
+        """Whether a token id is a special token (end-of-text and above: timestamps, language...)."""
+        return token_id >= _pw.whisper_token_eot(self._ctx)
+
+    def close(self) -> None:
+        """Free the context; waits for a call in progress. Calling it twice is harmless."""
+        with self._lock:
+            if self._ctx is not None:
+                _pw.whisper_free(self._ctx)
+                self._ctx = None
+
+
+def _full_params(options: DecodeOptions):
+    params = _pw.whisper_full_default_params(_pw.WHISPER_SAMPLING_GREEDY)
+    params.n_threads = options.n_threads
+    params.print_progress = False
+    params.print_realtime = False
+    params.print_timestamps = False
+    if options.language is not None:
+        params.language = options.language
+    params.translate = options.translate
+    params.audio_ctx = options.audio_ctx
+    params.max_tokens = options.max_tokens
+    params.token_timestamps = options.token_timestamps
+    if options.prompt:
+        params.initial_prompt = options.prompt
+    return params
+
+
+class _StageClock:
+    """Times mel, encoder and decoder inside one ``whisper_full`` call.
+
+    whisper.cpp calls the encoder-begin callback after the mel spectrogram and
+    the logits-filter callback before each sampled token, so the first
+    logits callback marks the end of the encoder.
+    """
+
+    def __init__(self, params) -> None:
+        self._t0 = self._t_encode = self._t_decode = self._t1 = 0.0
+        _pw.assign_encoder_begin_callback(params, self._on_encode)
+        _pw.assign_logits_filter_callback(params, self._on_logits)
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def stop(self) -> None:
+        self._t1 = time.perf_counter()
+
+    def _on_encode(self, *_: object) -> bool:
+        if not self._t_encode:
+            self._t_encode = time.perf_counter()
+        return True
+
+    def _on_logits(self, *_: object) -> None:
+        if not self._t_decode:
+            self._t_decode = time.perf_counter()
+
+    def stages(self) -> tuple[float, float, float]:
+        encode_start = self._t_encode or self._t1
+        decode_start = self._t_decode or self._t1
+        return encode_start - self._t0, decode_start - encode_start, self._t1 - decode_start
+
+
+_GPU_LINE = re.compile(r"using (\w+?)\d* backend", re.IGNORECASE)
+
+
+def _gpu_backend_in(lines: tuple[str, ...]) -> str | None:
+    """The GPU backend whisper.cpp reports using while loading, if any."""
+    for line in lines:
+        match = _GPU_LINE.search(line)
+        if match and match.group(1).lower() in ("cuda", "vulkan", "metal"):
+            return match.group(1).lower()
+    return None

@@ -1,0 +1,409 @@
+"""The transcription engine: audio in, :class:`~lumina.transcript.Transcript` out.
+
+An :class:`Engine` owns one whisper.cpp model. Its constructor returns at
+once; a background thread finds, validates, loads and warms up the model.
+Calls wait for that (``Timings.load`` says how long) and then run one at a
+time on the model (whisper.cpp contexts are not safe for concurrent use), so
+many threads and asyncio tasks may share one engine and get what a
+sequential run would give.
+
+Two speeds, never switched silently:
+
+``speed="accurate"`` (default)
+    Exactly what whisper.cpp gives with its default parameters: the encoder
+    sees the full 30 s window.
+``speed="fast"``
+    The encoder context is cut to the audio's length plus a margin, never
+    below :data:`FAST_MIN_AUDIO_CTX` frames (see :func:`fast_audio_ctx`), and
+    decoding gets a token budget proportional to the duration. This changes
+    what the model sees: on stock weights a short context can loop on a
+    phrase, so a result that repeats itself (:func:`has_repetition_loop`) or
+    exhausts its budget is decoded again in accurate mode
+    (``Transcript.speed`` then says ``"accurate"``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import math
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable, Hashable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lumina.audio import load_audio
+from lumina.backend import DecodeOptions, RunResult, WhisperModel
+from lumina.devices import choose_device
+from lumina.errors import AudioFormatError, LuminaError
+from lumina.models import ModelStore
+from lumina.transcript import Segment, Timings, Token, Transcript
+
+__all__ = ["Engine", "FAST_MIN_AUDIO_CTX", "fast_audio_ctx", "has_repetition_loop"]
+
+SAMPLE_RATE = 16000
+MIN_SAMPLES = SAMPLE_RATE // 10  # whisper.cpp returns nothing for less than 100 ms
+FRAMES_PER_SECOND = 50  # encoder positions per second of audio (1500 per 30 s)
+#: Smallest encoder context ``speed="fast"`` uses, in 20 ms frames (5.12 s).
+FAST_MIN_AUDIO_CTX = 256
+_FAST_MARGIN_FRAMES = 32  # 0.64 s of right context past the end of the audio
+_FAST_TOKENS_PER_SECOND = 8  # about twice the rate of fast speech
+_FAST_MIN_TOKENS = 16
+_WARMUP_SECONDS = 1.0
+
+
+def fast_audio_ctx(n_samples: int, full_ctx: int = 1500) -> int:
+    """Encoder context ``speed="fast"`` uses for ``n_samples`` of 16 kHz audio.
+
+    The audio's own frames plus a 0.64 s margin, at least
+    :data:`FAST_MIN_AUDIO_CTX`, at most the model's full context.
+    """
+    frames = math.ceil(n_samples * FRAMES_PER_SECOND / SAMPLE_RATE) + _FAST_MARGIN_FRAMES
+    return int(min(full_ctx, max(FAST_MIN_AUDIO_CTX, frames)))
+
+
+def has_repetition_loop(token_ids: Sequence[int], *, min_repeats: int = 4, max_period: int = 8) -> bool:
+    """Whether the token sequence ends in a phrase of up to ``max_period`` tokens repeated ``min_repeats`` times."""
+    n = len(token_ids)
+    for period in range(1, max_period + 1):
+        span = period * min_repeats
+        if span > n:
+            break
+        tail = token_ids[n - span:]
+        if all(tail[i] == tail[i % period] for i in range(span)):
+            return True
+    return False
+
+
+@dataclasses.dataclass(frozen=True)
+class _LoadedModel:
+    model: WhisperModel
+    device: str
+    identity: tuple
+    load_s: float
+
+
+class Engine:
+    """Speech-to-text on one whisper.cpp model, loaded in the background.
+
+    Parameters
+    ----------
+    model : str or path-like, default "base.en"
+        A registry name (``lumina models list``) installed in the model store,
+        or the path of a ggml model file.
+    device : {"auto", "cpu", "gpu", "cuda", "vulkan", "metal"}, default "auto"
+        ``"auto"`` uses a GPU when the installed whisper.cpp has a GPU backend
+        that initialises, and otherwise the CPU (with a warning if a GPU
+        backend failed). A named GPU that is not available raises
+        :class:`~lumina.errors.DeviceError`.
+    threads : int, optional
+        CPU threads per inference; default ``min(4, os.cpu_count())``.
+    preload : bool, default True
+        Start loading now, in a background thread. With False the first call loads.
+    warmup : bool, default True
+        After loading, run one inference on 1 s of synthetic audio so the
+        first real call does not pay for first-use allocations.
+    cache : PhraseCache, True or None
+        A phrase cache to answer repeated phrases from (``True`` makes a
+        default in-memory :class:`~lumina.cache.PhraseCache`).
+    store : ModelStore, optional
+        Where registry names are looked up; default ``ModelStore()``.
+    download : bool, default False
+        Download a registry model that is not installed (otherwise a missing
+        model raises :class:`~lumina.errors.ModelNotFoundError` saying how to get it).
+
+    Examples
+    --------
+    >>> with Engine("tiny.en") as engine:                       # doctest: +SKIP
+    ...     print(engine.transcribe("meeting.wav").text)
+    """
+
+    def __init__(self, model: str | os.PathLike[str] = "base.en", *, device: str = "auto",
+                 threads: int | None = None, preload: bool = True, warmup: bool = True,
+                 cache=None, store: ModelStore | None = None, download: bool = False) -> None:
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        self.model_name = os.fspath(model)
+        self.threads = threads or min(4, os.cpu_count() or 1)
+        self._device_request = device
+        self._warmup = warmup
+        self._store = store
+        self._download = download
+        self.cache = _make_cache(cache)
+        self._load_lock = threading.Lock()
+        self._future: concurrent.futures.Future[_LoadedModel] | None = None
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="lumina-engine")
+        self._closed = False
+        if preload:
+            self._start_load()
+
+    # ------------------------------------------------------------------ loading
+
+    def _start_load(self) -> concurrent.futures.Future[_LoadedModel]:
+        with self._load_lock:
+            if self._closed:
+                raise LuminaError("the engine is closed")
+            if self._future is None:
+                self._future = concurrent.futures.Future()
+                threading.Thread(target=self._load, name="lumina-load", daemon=True).start()
+            return self._future
+
+    def _load(self) -> None:
+        future = self._future
+        try:
+            future.set_result(self._load_model())
+        except BaseException as exc:  # handed to whoever waits; never lost in the thread
+            future.set_exception(exc)
+
+    def _load_model(self) -> _LoadedModel:
+        started = time.perf_counter()
+        store = self._store or ModelStore()
+        path = self._find_model(store)
+        plan = choose_device(self._device_request)
+        model = WhisperModel(path, use_gpu=plan.use_gpu)
+        device = model.gpu_backend or "cpu"
+        if plan.use_gpu and device == "cpu" and plan.warn_on_cpu:
+            warnings.warn(f"GPU initialisation failed ({plan.reason}); running on the CPU",
+                          RuntimeWarning, stacklevel=2)
+        if self._warmup:
+            model.run(_warmup_audio(), DecodeOptions(n_threads=self.threads, language=_default_language(model)))
+        stat = path.stat()
+        identity = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        return _LoadedModel(model, device, identity, time.perf_counter() - started)
+
+    def _find_model(self, store: ModelStore) -> Path:
+        name = self.model_name
+        if self._download and name in store.registry and not store.path(name).is_file():
+            return store.download(name)
+        return store.find(name)
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Block until the model is loaded and warmed up.
+
+        Raises
+        ------
+        ModelNotFoundError, ModelIntegrityError, BackendError, DeviceError
+            What loading raised.
+        TimeoutError
+            ``timeout`` seconds passed first.
+        """
+        try:
+            self._start_load().result(timeout)
+        except concurrent.futures.TimeoutError:
+            raise TimeoutError(f"model {self.model_name!r} not ready after {timeout} s") from None
+
+    async def ready(self) -> None:
+        """Wait, without blocking the event loop, until the model is loaded; raises what loading raised."""
+        await asyncio.wrap_future(self._start_load())
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether the model has loaded successfully (never blocks)."""
+        f = self._future
+        return f is not None and f.done() and f.exception() is None
+
+    @property
+    def device(self) -> str | None:
+        """The device the model runs on, once loaded; None before."""
+        return self._future.result().device if self.is_ready else None
+
+    def _loaded(self) -> tuple[_LoadedModel, float]:
+        waited = time.perf_counter()
+        future = self._start_load()
+        loaded = future.result()
+        return loaded, time.perf_counter() - waited
+
+    # ------------------------------------------------------------------ transcription
+
+    def transcribe(self, audio, *, language: str | None = None, prompt: str | None = None,
+                   speed: str = "accurate", word_timestamps: bool = False,
+                   sample_rate: int | None = None,
+                   should_abort: Callable[[], bool] | None = None) -> Transcript:
+        """Transcribe audio.
+
+        Parameters
+        ----------
+        audio : path, bytes, binary file object or numpy.ndarray
+            Files are decoded and resampled to 16 kHz mono; an array is taken
+            as mono (or ``[frames, channels]``) at ``sample_rate``.
+        language : str, optional
+            Language code (``"en"``, ``"de"``...) or ``"auto"``; default
+            English for English-only models, detection for multilingual ones.
+        prompt : str, optional
+            Text that conditions the decoder (names, spelling, style).
+        speed : {"accurate", "fast"}, default "accurate"
+            See the module documentation.
+        word_timestamps : bool, default False
+            Per-token times in ``Token.start`` / ``Token.end``.
+        sample_rate : int, optional
+            Rate of an array ``audio``; default 16000.
+        should_abort : callable, optional
+            Polled between decoding steps; returning True stops the call with
+            :class:`asyncio.CancelledError`.
+
+        Returns
+        -------
+        Transcript
+
+        Raises
+        ------
+        AudioFormatError
+            Undecodable audio or NaN/Inf samples.
+        ModelNotFoundError, ModelIntegrityError, BackendError, DeviceError
+            The model could not be loaded.
+        """
+        started = time.perf_counter()
+        if speed not in ("accurate", "fast"):
+            raise ValueError(f"speed must be 'accurate' or 'fast', not {speed!r}")
+        samples = _load_samples(audio, sample_rate)
+        audio_s = time.perf_counter() - started
+        loaded, load_s = self._loaded()
+        language = language or _default_language(loaded.model)
+        key = (loaded.identity, language, prompt, speed, word_timestamps)
+        early = self._answer_without_model(samples, key, language)
+        if early is not None:
+            return _with_timings(early, load_s, audio_s, 0.0, 0.0, started)
+        options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
+                                token_timestamps=word_timestamps)
+        result, used_speed = self._run(loaded.model, samples, options, speed, should_abort)
+        transcript = _transcript(result, loaded.model, loaded.device, used_speed)
+        if self.cache is not None and transcript.text:
+            self.cache.put(samples, key, transcript.text)
+        return _with_timings(transcript, load_s, audio_s, result.encode_s + result.mel_s,
+                             result.decode_s, started)
+
+    def _answer_without_model(self, samples: np.ndarray, key: Hashable, language: str) -> Transcript | None:
+        if len(samples) < MIN_SAMPLES:
+            reason = f"audio is {len(samples) / SAMPLE_RATE * 1000:.0f} ms long; whisper needs at least 100 ms"
+            return Transcript("", (), language, "none", Timings(), reason=reason)
+        if self.cache is not None:
+            text = self.cache.get(samples, key)
+            if text is not None:
+                segment = Segment(0.0, len(samples) / SAMPLE_RATE, text, ())
+                return Transcript(text, (segment,), language, "cache", Timings(), from_cache=True)
+        return None
+
+    def _run(self, model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
+             should_abort: Callable[[], bool] | None) -> tuple[RunResult, str]:
+        if speed == "fast" and len(samples) < model.n_audio_ctx * SAMPLE_RATE // FRAMES_PER_SECOND:
+            budget = max(_FAST_MIN_TOKENS, math.ceil(len(samples) / SAMPLE_RATE * _FAST_TOKENS_PER_SECOND))
+            fast = dataclasses.replace(options, audio_ctx=fast_audio_ctx(len(samples), model.n_audio_ctx),
+                                       max_tokens=budget)
+            result = _checked(model.run(samples, fast, should_abort))
+            if not _fast_result_suspect(result, model, budget):
+                return result, "fast"
+        return _checked(model.run(samples, options, should_abort)), "accurate"
+
+    async def transcribe_async(self, audio, **options) -> Transcript:
+        """:meth:`transcribe` in a worker thread; the event loop never waits on loading or inference.
+
+        Cancelling the awaiting task stops the inference at its next decoding step.
+        """
+        cancelled = threading.Event()
+        user_abort = options.pop("should_abort", None)
+
+        def should_abort() -> bool:
+            return cancelled.is_set() or (user_abort is not None and user_abort())
+
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self._executor, lambda: self.transcribe(
+            audio, should_abort=should_abort, **options))
+        try:
+            return await asyncio.shield(job)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    # ------------------------------------------------------------------ lifetime
+
+    def close(self) -> None:
+        """Free the model after calls in progress finish. Further calls raise LuminaError."""
+        with self._load_lock:
+            self._closed = True
+            future = self._future
+        self._executor.shutdown(wait=True)
+        if future is not None:
+            try:
+                future.result().model.close()
+            except Exception:  # a failed load left nothing to free
+                pass
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "ready" if self.is_ready else ("closed" if self._closed else "loading")
+        return f"Engine({self.model_name!r}, threads={self.threads}, {state})"
+
+
+# ---------------------------------------------------------------------- helpers
+
+def _make_cache(cache):
+    if cache is True:
+        from lumina.cache import PhraseCache
+        return PhraseCache()
+    if cache is False:
+        return None
+    return cache
+
+
+def _load_samples(audio, sample_rate: int | None) -> np.ndarray:
+    if isinstance(audio, np.ndarray):
+        samples = load_audio(audio, SAMPLE_RATE, source_sr=sample_rate or SAMPLE_RATE, validate=True)
+    else:
+        if sample_rate is not None:
+            raise AudioFormatError("sample_rate applies only to arrays; files carry their own rate")
+        samples = load_audio(audio, SAMPLE_RATE, validate=True)
+    return np.ascontiguousarray(samples, dtype=np.float32)
+
+
+def _default_language(model: WhisperModel) -> str:
+    return "en" if model.english_only else "auto"
+
+
+def _warmup_audio() -> np.ndarray:
+    """1 s of quiet noise: long enough that whisper.cpp runs encoder and decoder."""
+    rng = np.random.default_rng(0)
+    return (rng.standard_normal(int(_WARMUP_SECONDS * SAMPLE_RATE)) * 0.01).astype(np.float32)
+
+
+def _checked(result: RunResult) -> RunResult:
+    if result.aborted:
+        raise asyncio.CancelledError("transcription aborted")
+    return result
+
+
+def _fast_result_suspect(result: RunResult, model: WhisperModel, budget: int) -> bool:
+    """A fast result that loops or used up its token budget is not trusted."""
+    for segment in result.segments:
+        ids = [t.id for t in segment.tokens if not model.is_special(t.id)]
+        if len(ids) >= budget or has_repetition_loop(ids):
+            return True
+    return False
+
+
+def _transcript(result: RunResult, model: WhisperModel, device: str, speed: str) -> Transcript:
+    segments = tuple(
+        Segment(s.start, s.end, s.text.strip(),
+                tuple(Token(t.id, t.text, t.p, t.start, t.end)
+                      for t in s.tokens if not model.is_special(t.id)))
+        for s in result.segments)
+    text = " ".join(s.text for s in segments if s.text).strip()
+    return Transcript(text, segments, result.language, device, Timings(), speed=speed)
+
+
+def _with_timings(t: Transcript, load: float, audio: float, encode: float, decode: float,
+                  started: float) -> Transcript:
+    timings = Timings(load=load, audio=audio, encode=encode, decode=decode,
+                      total=time.perf_counter() - started)
+    return dataclasses.replace(t, timings=timings)
+

@@ -1,0 +1,114 @@
+"""Results of a transcription: frozen dataclasses, times in float seconds."""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["Segment", "Timings", "Token", "Transcript"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Token:
+    """One text token of a segment.
+
+    Attributes
+    ----------
+    id : int
+        Token id in the model's vocabulary.
+    text : str
+        The token's text (a token may hold part of a multi-byte character;
+        such bytes are shown as U+FFFD).
+    probability : float
+        Probability the decoder gave the token.
+    start, end : float
+        Seconds from the start of the audio; both 0.0 unless word
+        timestamps were asked for.
+    """
+
+    id: int
+    text: str
+    probability: float
+    start: float
+    end: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Segment:
+    """A stretch of transcribed speech.
+
+    Attributes
+    ----------
+    start, end : float
+        Seconds from the start of the audio.
+    text : str
+        The segment's text.
+    tokens : tuple of Token
+        Its text tokens (special tokens such as timestamps left out).
+    """
+
+    start: float
+    end: float
+    text: str
+    tokens: tuple[Token, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Timings:
+    """Where the time of one transcription went, in seconds.
+
+    Attributes
+    ----------
+    load : float
+        Waiting for the model to be loaded and warmed up (0.0 once it is ready).
+    audio : float
+        Decoding and resampling the input audio.
+    encode : float
+        Mel spectrogram and encoder.
+    decode : float
+        Token decoding.
+    total : float
+        The whole call, from entry to return.
+    """
+
+    load: float = 0.0
+    audio: float = 0.0
+    encode: float = 0.0
+    decode: float = 0.0
+    total: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Transcript:
+    """The result of :meth:`lumina.Engine.transcribe`.
+
+    Attributes
+    ----------
+    text : str
+        The whole text, segments joined, outer whitespace stripped.
+    segments : tuple of Segment
+        The segments in order.
+    language : str
+        Language code the model decoded in.
+    device : str
+        What ran the model: ``"cpu"``, ``"cuda"``, ``"vulkan"``, ``"metal"``;
+        ``"cache"`` when the phrase cache answered; ``"none"`` when nothing
+        had to run (see ``reason``).
+    timings : Timings
+        Stage timings of this call.
+    from_cache : bool
+        True when the phrase cache answered and the model did not run.
+    reason : str or None
+        Why the transcript is empty without the model having run
+        (for example audio shorter than 100 ms); None otherwise.
+    speed : str
+        ``"accurate"`` or ``"fast"``: the decoding mode that produced the text.
+    """
+
+    text: str
+    segments: tuple[Segment, ...]
+    language: str
+    device: str
+    timings: Timings
+    from_cache: bool = False
+    reason: str | None = None
+    speed: str = "accurate"
