@@ -4,7 +4,7 @@ Public names are re-exported here; everything else is private.
 """
 from lumina._core import BufferPool, EnergyVAD, RingBuffer
 from lumina.audio import AudioInfo, audio_info, load_audio, read_wav, write_wav
-from lumina.devices import DeviceInfo, devices
+from lumina.device import DeviceInfo, devices
 from lumina.engine import Engine
 from lumina.errors import (
     AudioFormatError,

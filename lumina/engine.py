@@ -39,7 +39,7 @@ import numpy as np
 
 from lumina.audio import load_audio
 from lumina.backend import DecodeOptions, RunResult, WhisperModel
-from lumina.devices import choose_device
+from lumina.device import choose_device
 from lumina.errors import AudioFormatError, LuminaError
 from lumina.models import ModelStore
 from lumina.transcript import Segment, Timings, Token, Transcript

@@ -1,0 +1,357 @@
+"""Engine: loading, transcription equal to the reference path, concurrency, bad input."""
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+from _engine_util import HELLO_WAV, hello, reference_tokens, speechlike
+
+import lumina
+import lumina.backend
+from lumina import (
+    AudioFormatError,
+    Engine,
+    ModelIntegrityError,
+    ModelNotFoundError,
+    ModelStore,
+)
+from lumina.engine import FAST_MIN_AUDIO_CTX, fast_audio_ctx, has_repetition_loop
+
+
+def _token_ids(transcript):
+    return [[t.id for t in s.tokens] for s in transcript.segments]
+
+
+@pytest.fixture(scope="module")
+def micro_engine(micro_model):
+    with Engine(micro_model) as engine:
+        engine.wait_ready()
+        yield engine
+
+
+# ----------------------------------------------------------------------------- accuracy
+
+@pytest.mark.parametrize("model_fixture", ["micro_model", "tiny_en_model"])
+def test_accurate_tokens_equal_pywhispercpp_model_transcribe(request, model_fixture):
+    path = request.getfixturevalue(model_fixture)
+    audio = hello()
+    with Engine(path, threads=2) as engine:
+        transcript = engine.transcribe(audio)
+    assert _token_ids(transcript) == reference_tokens(path, audio)
+    assert transcript.text == " ".join(s.text for s in transcript.segments)
+    assert transcript.text != ""
+    assert (transcript.device, transcript.speed, transcript.from_cache) == ("cpu", "accurate", False)
+    assert transcript.language == "en"
+
+
+def test_parameters_do_not_leak_between_calls(micro_engine, micro_model):
+    audio = hello()
+    first = micro_engine.transcribe(audio)
+    micro_engine.transcribe(audio[:16000], speed="fast", prompt="hello there", word_timestamps=True)
+    again = micro_engine.transcribe(audio)
+    assert _token_ids(first) == _token_ids(again) == reference_tokens(micro_model, audio)
+    assert all(t.start == t.end == 0.0 for s in again.segments for t in s.tokens)
+
+
+def test_a_prompt_is_passed_to_the_decoder(micro_engine, micro_model):
+    audio = speechlike(2.0)
+    with_prompt = micro_engine.transcribe(audio, prompt="lumina")
+    assert _token_ids(with_prompt) == reference_tokens(micro_model, audio, initial_prompt="lumina")
+
+
+def test_word_timestamps_fill_token_times_within_the_audio(micro_engine):
+    transcript = micro_engine.transcribe(hello(), word_timestamps=True)
+    tokens = [t for s in transcript.segments for t in s.tokens]
+    assert tokens
+    assert all(0.0 <= t.start <= t.end <= 4.7 + 0.01 for t in tokens)
+    assert any(t.end > 0 for t in tokens)
+
+
+def test_inputs_of_every_kind_give_the_same_transcript(micro_engine, tmp_path):
+    audio = hello()
+    reference = _token_ids(micro_engine.transcribe(audio))
+    stereo48k = lumina.load_audio(HELLO_WAV, 48000)
+    lumina.write_wav(tmp_path / "hello48.wav", np.stack([stereo48k, stereo48k], axis=1), 48000,
+                     subtype="FLOAT")
+    assert _token_ids(micro_engine.transcribe(HELLO_WAV)) == reference
+    assert _token_ids(micro_engine.transcribe(str(HELLO_WAV))) == reference
+    assert _token_ids(micro_engine.transcribe(HELLO_WAV.read_bytes())) == reference
+    with open(HELLO_WAV, "rb") as f:
+        assert _token_ids(micro_engine.transcribe(f)) == reference
+    assert _token_ids(micro_engine.transcribe(audio.astype(np.float64)[::-1][::-1])) == reference
+    resampled = micro_engine.transcribe(tmp_path / "hello48.wav")
+    assert resampled.segments  # a resampled copy: same speech, tokens may differ by rounding
+
+
+# ----------------------------------------------------------------------------- fast mode
+
+def test_fast_audio_ctx_covers_the_audio_with_a_floor():
+    assert fast_audio_ctx(16000) == FAST_MIN_AUDIO_CTX == 256
+    assert fast_audio_ctx(16000 * 4) == 256  # 200 frames + 32 margin, raised to the floor
+    assert fast_audio_ctx(16000 * 5) == 282  # 250 frames + 32 margin
+    assert fast_audio_ctx(16000 * 10) == 532
+    assert fast_audio_ctx(16000 * 29) == 1482
+    assert fast_audio_ctx(16000 * 40) == 1500
+
+
+def test_repetition_loops_are_detected():
+    assert has_repetition_loop([5, 5, 5, 5])
+    assert has_repetition_loop([1, 2, 3, 7, 8, 7, 8, 7, 8, 7, 8])
+    assert not has_repetition_loop([7, 8, 7, 8, 7, 8])
+    assert not has_repetition_loop([1, 2, 3, 4, 5, 6, 7, 8, 9])
+    assert not has_repetition_loop([])
+
+
+def test_fast_mode_is_never_the_default_and_says_what_ran(micro_engine):
+    audio = hello()
+    assert micro_engine.transcribe(audio).speed == "accurate"
+    fast = micro_engine.transcribe(audio[:32000], speed="fast")
+    assert fast.speed == "fast"
+    assert fast.segments and all(s.end <= 2.0 + 0.64 for s in fast.segments)
+
+
+def test_fast_mode_on_audio_longer_than_the_window_runs_accurately(micro_engine):
+    long_audio = np.tile(speechlike(5.0), 7)  # 35 s
+    assert micro_engine.transcribe(long_audio, speed="fast").speed == "accurate"
+
+
+def test_unknown_speed_is_refused(micro_engine):
+    with pytest.raises(ValueError, match="speed must be 'accurate' or 'fast'"):
+        micro_engine.transcribe(hello(), speed="turbo")
+
+
+# ----------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("n", [0, 1, 1599])
+def test_audio_under_100_ms_gives_an_empty_transcript_with_a_reason(micro_engine, n):
+    transcript = micro_engine.transcribe(np.zeros(n, np.float32))
+    assert transcript.text == "" and transcript.segments == ()
+    assert transcript.reason == f"audio is {n / 16:.0f} ms long; whisper needs at least 100 ms"
+    assert transcript.device == "none"
+
+
+def test_exactly_100_ms_runs_the_model(micro_engine):
+    transcript = micro_engine.transcribe(speechlike(0.1))
+    assert transcript.reason is None and transcript.device == "cpu"
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_samples_raise_audio_format_error(micro_engine, bad):
+    audio = speechlike(1.0)
+    audio[1234] = bad
+    with pytest.raises(AudioFormatError, match="1234"):
+        micro_engine.transcribe(audio)
+    assert micro_engine.transcribe(speechlike(1.0)).device == "cpu"  # still usable
+
+
+def test_undecodable_audio_raises_audio_format_error(micro_engine):
+    with pytest.raises(AudioFormatError):
+        micro_engine.transcribe(b"RIFF\x00\x00\x00\x00WAVEjunk")
+
+
+def test_missing_model_is_raised_by_wait_ready_and_by_the_next_call(tmp_path):
+    store = ModelStore(tmp_path / "store", offline=True)
+    engine = Engine("tiny.en", store=store)  # returns at once; the error comes later
+    with pytest.raises(ModelNotFoundError) as raised:
+        engine.wait_ready()
+    message = str(raised.value)
+    assert "ggml-tiny.en.bin" in message and str(tmp_path / "store") in message
+    with pytest.raises(ModelNotFoundError):
+        engine.transcribe(hello())
+    engine.close()
+
+
+def test_missing_model_path_names_the_file(tmp_path):
+    with Engine(tmp_path / "nope.bin") as engine:
+        with pytest.raises(ModelNotFoundError, match="nope.bin"):
+            engine.wait_ready()
+
+
+def test_malformed_model_is_refused_before_whisper_cpp_sees_it(tmp_path, micro_model):
+    truncated = tmp_path / "truncated.bin"
+    truncated.write_bytes(micro_model.read_bytes()[:1_000_000])
+    with Engine(truncated) as engine:
+        with pytest.raises(ModelIntegrityError, match="truncated"):
+            engine.wait_ready()
+
+
+def test_invalid_thread_count_is_refused():
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        Engine("tiny.en", threads=0, preload=False)
+
+
+def test_closed_engine_refuses_calls(micro_model):
+    engine = Engine(micro_model)
+    engine.wait_ready()
+    engine.close()
+    with pytest.raises(lumina.LuminaError, match="closed"):
+        engine.transcribe(hello())
+
+
+# ----------------------------------------------------------------------------- loading
+
+def test_preload_false_loads_on_first_call(micro_model):
+    with Engine(micro_model, preload=False) as engine:
+        assert not engine.is_ready and engine.device is None
+        transcript = engine.transcribe(speechlike(1.0))
+        assert engine.is_ready and engine.device == "cpu"
+        assert transcript.timings.load > 0
+
+
+def test_timings_add_up(micro_engine):
+    t = micro_engine.transcribe(HELLO_WAV).timings
+    assert t.audio > 0 and t.encode > 0 and t.decode > 0
+    assert t.load + t.audio + t.encode + t.decode <= t.total
+
+
+# ----------------------------------------------------------------------------- concurrency
+
+def test_many_threads_get_what_a_sequential_run_gives(micro_engine):
+    clips = [speechlike(1.0 + i / 2, seed=i) for i in range(6)]
+    sequential = [_token_ids(micro_engine.transcribe(c)) for c in clips]
+    results = [None] * len(clips)
+
+    def work(i):
+        results[i] = _token_ids(micro_engine.transcribe(clips[i]))
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(clips))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == sequential
+
+
+def test_asyncio_tasks_get_what_a_sequential_run_gives(micro_engine):
+    clips = [speechlike(1.5, seed=i) for i in range(4)]
+    sequential = [_token_ids(micro_engine.transcribe(c)) for c in clips]
+
+    async def main():
+        return await asyncio.gather(*(micro_engine.transcribe_async(c) for c in clips))
+
+    assert [_token_ids(t) for t in asyncio.run(main())] == sequential
+
+
+def test_the_event_loop_keeps_running_while_loading_and_transcribing(tiny_en_model):
+    async def main():
+        ticks = 0
+        done = asyncio.Event()
+
+        async def ticker():
+            nonlocal ticks
+            while not done.is_set():
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        task = asyncio.create_task(ticker())
+        engine = Engine(tiny_en_model)
+        await engine.ready()
+        ticks_after_load = ticks
+        await engine.transcribe_async(hello())
+        done.set()
+        await task
+        engine.close()
+        return ticks_after_load, ticks
+
+    after_load, total = asyncio.run(main())
+    # The ticker kept running during the load and during inference (each takes > 0.1 s).
+    assert after_load >= 3 and total - after_load >= 3
+
+
+def test_cancelling_an_async_transcription_stops_it_and_keeps_the_engine(tiny_en_model):
+    async def main():
+        engine = Engine(tiny_en_model)
+        await engine.ready()
+        task = asyncio.create_task(engine.transcribe_async(hello()))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        after = await engine.transcribe_async(speechlike(1.0))
+        engine.close()
+        return after
+
+    assert asyncio.run(main()).device == "cpu"
+
+
+def test_ready_raises_the_load_error_in_asyncio(tmp_path):
+    async def main():
+        engine = Engine(tmp_path / "missing.bin")
+        try:
+            await engine.ready()
+        finally:
+            engine.close()
+
+    with pytest.raises(ModelNotFoundError, match="missing.bin"):
+        asyncio.run(main())
+
+
+# ----------------------------------------------------------------------------- cache hook
+
+class RecordingCache:
+    """The PhraseCache interface, exact-match only, recording what it is asked."""
+
+    def __init__(self):
+        self.entries, self.calls = {}, []
+
+    def get(self, audio, key):
+        self.calls.append(("get", key))
+        return self.entries.get((audio.tobytes(), key))
+
+    def put(self, audio, key, text):
+        self.calls.append(("put", key))
+        self.entries[(audio.tobytes(), key)] = text
+
+
+def test_the_cache_answers_repeats_and_the_key_carries_the_options(micro_model):
+    cache = RecordingCache()
+    audio = hello()
+    with Engine(micro_model, cache=cache) as engine:
+        first = engine.transcribe(audio)
+        second = engine.transcribe(audio)
+        other_prompt = engine.transcribe(audio, prompt="names")
+    assert (first.from_cache, second.from_cache, other_prompt.from_cache) == (False, True, False)
+    assert second.text == first.text and second.device == "cache"
+    assert second.segments[0].end == pytest.approx(len(audio) / 16000)
+    keys = [k for op, k in cache.calls]
+    assert keys[0] == keys[1] == keys[2] != keys[4]
+    assert [op for op, _ in cache.calls] == ["get", "put", "get", "get", "put"]
+
+
+# ----------------------------------------------------------------------------- devices
+
+def test_devices_lists_cpu_first_and_what_the_build_lacks():
+    found = lumina.devices()
+    assert [d.name for d in found] == ["cpu", "cuda", "vulkan", "metal"]
+    assert found[0].available and found[0].detail == lumina.backend.system_info().split("CPU :")[1].strip(" |")
+
+
+def test_a_named_gpu_the_build_lacks_is_a_device_error(micro_model, monkeypatch):
+    import lumina.device as devices_module
+
+    monkeypatch.setattr(devices_module, "compiled_gpu_backends", lambda: [])
+    with Engine(micro_model, device="cuda") as engine:
+        with pytest.raises(lumina.DeviceError, match="device='cuda' needs the CUDA backend"):
+            engine.wait_ready()
+    with Engine(micro_model, device="auto") as engine:
+        engine.wait_ready()
+        assert engine.device == "cpu"
+
+
+def test_auto_falls_back_to_the_cpu_with_a_warning_when_the_gpu_fails(micro_model, monkeypatch):
+    import lumina.device as devices_module
+
+    # A build that claims CUDA, on a machine where whisper.cpp finds no GPU to use.
+    monkeypatch.setattr(devices_module, "compiled_gpu_backends", lambda: ["cuda"])
+    with pytest.warns(RuntimeWarning, match="GPU initialisation failed"):
+        with Engine(micro_model, device="auto") as engine:
+            engine.wait_ready()
+            transcript = engine.transcribe(speechlike(1.0))
+    assert transcript.device == "cpu"
+
+
+def test_unknown_device_is_a_device_error(micro_model):
+    with Engine(micro_model, device="tpu") as engine:
+        with pytest.raises(lumina.DeviceError, match="unknown device 'tpu'"):
+            engine.wait_ready()
