@@ -9,11 +9,16 @@ print a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
 
 import lumina
 from lumina.errors import LuminaError
+from lumina.formats import FORMATS, render
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,6 +37,8 @@ def _add_subcommands(sub: argparse._SubParsersAction) -> None:
     info.add_argument("files", nargs="+", metavar="FILE")
     info.set_defaults(handler=_cmd_info)
     _add_models_command(sub)
+    _add_transcribe_command(sub)
+    _add_devices_command(sub)
 
 
 def _print_file_error(path: str, exc: Exception) -> None:
@@ -117,6 +124,69 @@ def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:
+    """``lumina transcribe FILE... [--model M] [--speed fast] [--format F] [--output DIR]``."""
+    p = sub.add_parser("transcribe", help="transcribe audio files",
+                       description="Transcribe audio files with a whisper.cpp model. --model takes a "
+                                   "registry name installed with `lumina models download` or a path "
+                                   "to a ggml model file.")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--model", default="base.en", help="registry name or model path (default base.en)")
+    p.add_argument("--speed", choices=("accurate", "fast"), default="accurate",
+                   help="fast cuts the encoder context to the audio (see the docs); default accurate")
+    p.add_argument("--format", choices=FORMATS, default="txt", dest="fmt")
+    p.add_argument("--output", metavar="DIR", help="write FILE's stem + format extension into DIR "
+                                                   "instead of printing")
+    p.add_argument("--language", help="language code or 'auto' (default: the model's)")
+    p.add_argument("--threads", type=int, help="CPU threads (default min(4, cores))")
+    p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, vulkan or metal")
+    p.set_defaults(handler=_cmd_transcribe)
+
+
+def _cmd_transcribe(args: argparse.Namespace) -> int:
+    """Transcribe each file; one failing file prints an error and the others go on."""
+    output = Path(args.output) if args.output else None
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+    status = 0
+    with lumina.Engine(args.model, device=args.device, threads=args.threads) as engine:
+        engine.wait_ready()
+        files = tqdm(args.files, unit="file", disable=len(args.files) < 2 or not sys.stderr.isatty())
+        for path in files:
+            try:
+                transcript = engine.transcribe(path, speed=args.speed, language=args.language)
+            except (LuminaError, OSError) as exc:
+                _print_file_error(path, exc)
+                status = 1
+                continue
+            _emit(render(transcript, args.fmt), path, output, args.fmt)
+    return status
+
+
+def _emit(text: str, source: str, output: Path | None, fmt: str) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    target = output / f"{Path(source).stem}.{fmt}"
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+    print(target)
+
+
+def _add_devices_command(sub: argparse._SubParsersAction) -> None:
+    """``lumina devices``."""
+    p = sub.add_parser("devices", help="list the compute devices this installation can use")
+    p.set_defaults(handler=_cmd_devices)
+
+
+def _cmd_devices(args: argparse.Namespace) -> int:
+    for device in lumina.devices():
+        state = "available" if device.available else "not available"
+        print(f"{device.name:<7} {state:<14} {device.detail}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

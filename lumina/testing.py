@@ -312,3 +312,25 @@ def quantize_q8_0(data: np.ndarray) -> bytes:
     blocks["d"] = scale.astype(np.float16)
     blocks["q"] = quants
     return blocks.tobytes()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lumina.testing ARCH PATH [--ftype F] [--seed N]``: write a random-weight model."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m lumina.testing",
+        description="Write a whisper.cpp model with random weights (real format and compute cost, "
+                    "meaningless text) for offline tests, demos and benchmarks.")
+    parser.add_argument("arch", choices=sorted(SHAPES))
+    parser.add_argument("path")
+    parser.add_argument("--ftype", choices=sorted(_FILE_FTYPE), default="f16")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    path = make_model(args.path, args.arch, args.ftype, args.seed)
+    print(f"{path}: random-weight {args.arch} ({args.ftype}), {path.stat().st_size:,} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
