@@ -19,6 +19,7 @@ from tqdm import tqdm
 import lumina
 from lumina.errors import LuminaError
 from lumina.formats import FORMATS, render
+from lumina.testing import SHAPES, make_model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +68,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _add_models_command(sub: argparse._SubParsersAction) -> None:
-    """``lumina models list|download|verify|path|remove``."""
+    """``lumina models list|download|verify|path|remove|random``."""
     p = sub.add_parser(
         "models", help="list, download, verify and remove whisper.cpp models",
         description="Manage the model store ($LUMINA_HOME/models, else the user cache). "
@@ -82,6 +83,12 @@ def _add_models_command(sub: argparse._SubParsersAction) -> None:
         .add_argument("name", metavar="NAME|PATH")
     actions.add_parser("path", help="print where a model lives").add_argument("name")
     actions.add_parser("remove", help="delete an installed model").add_argument("name")
+    rnd = actions.add_parser("random", help="write a random-weight model (real shape and cost, "
+                                            "gibberish text) for offline tests and demos")
+    rnd.add_argument("arch", choices=sorted(SHAPES))
+    rnd.add_argument("path")
+    rnd.add_argument("--ftype", choices=("f16", "f32", "q8_0"), default="f16")
+    rnd.add_argument("--seed", type=int, default=0)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -102,6 +109,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
               f"{info.n_tensors} tensors, {info.file_size} bytes, {digest}")
     elif args.action == "path":
         print(store.path(args.name))
+    elif args.action == "random":
+        path = make_model(args.path, args.arch, args.ftype, args.seed)
+        print(f"{path}: random-weight {args.arch} ({args.ftype}), {path.stat().st_size:,} bytes")
     elif not store.remove(args.name):
         print(f"lumina: model {args.name!r} is not installed in {store.root}", file=sys.stderr)
         return 1

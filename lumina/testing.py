@@ -94,8 +94,8 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
     Parameters
     ----------
     path : str or PathLike
-        Where to write the ``.bin`` file. Written to a temporary name first and
-        renamed, so a reader never sees half a model.
+        Where to write the ``.bin`` file (missing folders are created). Written
+        to a temporary name first and renamed, so a reader never sees half a model.
     arch : str
         A name from :data:`SHAPES` (``"micro"``, ``"tiny.en"``, ``"tiny"``,
         ``"base.en"``, ``"base"``, ``"small.en"``).
@@ -117,6 +117,7 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
         raise ValueError(f"unknown ftype {ftype!r}; choose one of {sorted(_FILE_FTYPE)}")
     shape = SHAPES[arch]
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     rng = np.random.default_rng(seed)
     try:

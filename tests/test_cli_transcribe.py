@@ -85,3 +85,10 @@ def test_python_m_lumina_testing_writes_a_model(tmp_path, capsys):
     assert make_main(["micro", str(tmp_path / "m.bin"), "--ftype", "q8_0"]) == 0
     assert capsys.readouterr().out == f"{tmp_path / 'm.bin'}: random-weight micro (q8_0), 4,705,163 bytes\n"
     assert lumina.validate_model_file(tmp_path / "m.bin").quantization == "q8_0"
+
+
+def test_models_random_writes_a_model_in_a_new_folder(tmp_path, capsys):
+    target = tmp_path / "new" / "tiny.bin"
+    assert main(["models", "random", "micro", str(target), "--seed", "3"]) == 0
+    assert capsys.readouterr().out == f"{target}: random-weight micro (f16), 7,924,523 bytes\n"
+    assert lumina.validate_model_file(target).n_tensors == 5 + 2 + 15 + 4 + 24
