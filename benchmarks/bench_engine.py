@@ -1,0 +1,158 @@
+"""asv: the engine against plain pywhispercpp on random-weight models of the real shapes.
+
+Each timing has its baseline in the same suite: ``Transcribe`` times lumina's
+accurate and fast modes and pywhispercpp's ``Model.transcribe`` on the same audio.
+"""
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _models import model_path  # noqa: E402
+
+THREADS = 2
+
+
+def _speechlike(seconds):
+    t = np.arange(int(seconds * 16000)) / 16000
+    phase = 2 * np.pi * np.cumsum(120 + 20 * np.sin(2 * np.pi * 0.5 * t)) / 16000
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
+    return (0.2 * voice * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)).astype(np.float32)
+
+
+class Startup:
+    params = ["tiny.en", "base.en"]
+    param_names = ["model"]
+    timeout = 300
+
+    def setup(self, arch):
+        self.path = model_path(arch)
+
+    def track_constructor_ms(self, arch):
+        import lumina
+
+        start = time.perf_counter()
+        engine = lumina.Engine(self.path, threads=THREADS)
+        elapsed = time.perf_counter() - start
+        engine.close()
+        return elapsed * 1000
+
+    track_constructor_ms.unit = "ms"
+
+    def time_until_ready(self, arch):
+        import lumina
+
+        engine = lumina.Engine(self.path, threads=THREADS)
+        engine.wait_ready()
+        engine.close()
+
+    def time_pywhispercpp_load(self, arch):
+        from pywhispercpp.model import Model
+
+        Model(str(self.path), n_threads=THREADS, print_progress=False)
+
+
+class Transcribe:
+    params = (["tiny.en", "base.en"], [1, 2, 5, 10], ["accurate", "fast", "pywhispercpp"])
+    param_names = ["model", "seconds", "path"]
+    timeout = 600
+    number = 1
+    repeat = 5
+
+    def setup(self, arch, seconds, how):
+        self.audio = _speechlike(seconds)
+        if how == "pywhispercpp":
+            from pywhispercpp.model import Model
+
+            model = Model(str(model_path(arch)), n_threads=THREADS, print_progress=False)
+            self.run = lambda: model.transcribe(self.audio)
+        else:
+            import lumina
+
+            self.engine = lumina.Engine(model_path(arch), threads=THREADS)
+            self.engine.wait_ready()
+            self.run = lambda: self.engine.transcribe(self.audio, speed=how)
+        self.run()  # steady state: first call done
+
+    def teardown(self, arch, seconds, how):
+        if how != "pywhispercpp":
+            self.engine.close()
+
+    def time_transcribe(self, arch, seconds, how):
+        self.run()
+
+
+class FirstCall:
+    """The first transcription after ready, to compare with Transcribe's steady state."""
+
+    params = ["tiny.en"]
+    param_names = ["model"]
+    number = 1
+    repeat = 3
+    timeout = 300
+
+    def setup(self, arch):
+        import lumina
+
+        self.engine = lumina.Engine(model_path(arch), threads=THREADS)
+        self.engine.wait_ready()
+        self.audio = _speechlike(2)
+
+    def teardown(self, arch):
+        self.engine.close()
+
+    def time_first_transcription(self, arch):
+        self.engine.transcribe(self.audio)
+
+
+class EventLoop:
+    params = ["tiny.en"]
+    param_names = ["model"]
+    timeout = 300
+
+    def track_max_stall_ms(self, arch):
+        import lumina
+
+        async def main():
+            worst, done = 0.0, False
+
+            async def watch():
+                nonlocal worst
+                last = time.perf_counter()
+                while not done:
+                    await asyncio.sleep(0.001)
+                    now = time.perf_counter()
+                    worst = max(worst, now - last - 0.001)
+                    last = now
+
+            watcher = asyncio.create_task(watch())
+            engine = lumina.Engine(model_path(arch), threads=THREADS)
+            await engine.ready()
+            await engine.transcribe_async(_speechlike(2))
+            done = True
+            await watcher
+            engine.close()
+            return worst * 1000
+
+        return asyncio.run(main())
+
+    track_max_stall_ms.unit = "ms"
+
+
+class Memory:
+    params = (["tiny.en", "base.en"], ["f16", "q8_0"])
+    param_names = ["model", "ftype"]
+    timeout = 300
+
+    def setup(self, arch, ftype):
+        self.path = model_path(arch, ftype)
+
+    def peakmem_load_and_transcribe(self, arch, ftype):
+        import lumina
+
+        with lumina.Engine(self.path, threads=THREADS) as engine:
+            engine.transcribe(_speechlike(5))

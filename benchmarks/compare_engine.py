@@ -1,0 +1,155 @@
+"""Engine against plain pywhispercpp, in one run (random-weight models of the real shapes).
+
+Run: PYTHONPATH=. python benchmarks/compare_engine.py [--archs tiny.en,base.en] [--repeat 5]
+
+Prints, per model shape:
+  - Engine() constructor return time and time until ready (load + warm-up);
+  - the first transcription after ready vs the steady state;
+  - steady-state latency of lumina accurate, lumina fast and pywhispercpp Model.transcribe
+    on 1/2/5/10 s of audio (medians), with the ratios;
+  - the largest asyncio event-loop stall while a model loads and transcribes;
+  - peak RSS of a process that loads the model and transcribes (per quantization).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import numpy as np  # noqa: E402
+from _models import model_path  # noqa: E402
+from pywhispercpp.model import Model  # noqa: E402
+
+import lumina  # noqa: E402
+
+THREADS = 2
+DURATIONS = (1, 2, 5, 10)
+
+
+def speechlike(seconds: float) -> np.ndarray:
+    t = np.arange(int(seconds * 16000)) / 16000
+    phase = 2 * np.pi * np.cumsum(120 + 20 * np.sin(2 * np.pi * 0.5 * t)) / 16000
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
+    return (0.2 * voice * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)).astype(np.float32)
+
+
+def median_time(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def startup(path: Path) -> tuple[float, float, float, float]:
+    start = time.perf_counter()
+    engine = lumina.Engine(path, threads=THREADS)
+    constructed = time.perf_counter() - start
+    engine.wait_ready()
+    ready = time.perf_counter() - start
+    audio = speechlike(2)
+    first = median_time(lambda: engine.transcribe(audio), 1)
+    steady = median_time(lambda: engine.transcribe(audio), 3)
+    engine.close()
+    return constructed, ready, first, steady
+
+
+def latency_table(path: Path, repeat: int) -> list[tuple[int, float, float, float]]:
+    engine = lumina.Engine(path, threads=THREADS)
+    engine.wait_ready()
+    plain = Model(str(path), n_threads=THREADS, print_progress=False)
+    rows = []
+    for seconds in DURATIONS:
+        audio = speechlike(seconds)
+        plain.transcribe(audio)  # warm
+        t_plain = median_time(lambda: plain.transcribe(audio), repeat)
+        t_acc = median_time(lambda: engine.transcribe(audio), repeat)
+        t_fast = median_time(lambda: engine.transcribe(audio, speed="fast"), repeat)
+        rows.append((seconds, t_plain, t_acc, t_fast))
+    engine.close()
+    return rows
+
+
+def loop_stall(path: Path) -> float:
+    async def main() -> float:
+        worst, stop = 0.0, False
+
+        async def watch():
+            nonlocal worst
+            last = time.perf_counter()
+            while not stop:
+                await asyncio.sleep(0.001)
+                now = time.perf_counter()
+                worst = max(worst, now - last - 0.001)
+                last = now
+
+        watcher = asyncio.create_task(watch())
+        engine = lumina.Engine(path, threads=THREADS)
+        await engine.ready()
+        for seconds in (1, 5):
+            await engine.transcribe_async(speechlike(seconds))
+        stop = True
+        await watcher
+        engine.close()
+        return worst
+
+    return asyncio.run(main())
+
+
+PEAK_RSS_CHILD = """
+import resource, sys, numpy as np, lumina
+e = lumina.Engine(sys.argv[1], threads=2); e.wait_ready()
+e.transcribe(np.zeros(16000 * 5, np.float32) + 0.01)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def peak_rss(path: Path) -> int:
+    out = subprocess.run([sys.executable, "-c", PEAK_RSS_CHILD, str(path)], check=True,
+                         capture_output=True, text=True).stdout
+    return int(out.split()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--archs", default="tiny.en,base.en")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--json", help="also write the numbers here")
+    args = parser.parse_args()
+    report = {}
+    for arch in args.archs.split(","):
+        path = model_path(arch)
+        constructed, ready, first, steady = startup(path)
+        print(f"\n== {arch} (f16, {THREADS} threads)")
+        print(f"Engine() returns in {constructed * 1000:.2f} ms; ready (load + warm-up) after {ready * 1000:.0f} ms")
+        print(f"first transcription after ready {first * 1000:.0f} ms vs steady state {steady * 1000:.0f} ms "
+              f"(ratio {first / steady:.2f})")
+        rows = latency_table(path, args.repeat)
+        print(f"{'audio':>6} {'pywhispercpp':>13} {'accurate':>9} {'acc/plain':>10} {'fast':>8} {'plain/fast':>11}")
+        for seconds, t_plain, t_acc, t_fast in rows:
+            print(f"{seconds:>5}s {t_plain * 1000:>11.0f}ms {t_acc * 1000:>7.0f}ms {t_acc / t_plain:>10.3f} "
+                  f"{t_fast * 1000:>6.0f}ms {t_plain / t_fast:>10.2f}x")
+        stall = loop_stall(path)
+        print(f"largest event-loop stall while loading and transcribing: {stall * 1000:.1f} ms")
+        report[arch] = dict(constructor_s=constructed, ready_s=ready, first_s=first, steady_s=steady,
+                            latency=rows, loop_stall_s=stall)
+    print("\npeak RSS (load + one 5 s transcription, separate process)")
+    for arch, ftype in (("tiny.en", "f16"), ("tiny.en", "q8_0"), ("base.en", "f16"), ("base.en", "q8_0")):
+        rss = peak_rss(model_path(arch, ftype))
+        print(f"  {arch:<8} {ftype:<5} {rss / 1e6:7.0f} MB")
+        report.setdefault("peak_rss", {})[f"{arch}-{ftype}"] = rss
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
