@@ -272,7 +272,8 @@ class Engine:
         options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
                                 token_timestamps=word_timestamps)
         result, used_speed = self._run(loaded.model, samples, options, speed, should_abort)
-        transcript = _transcript(result, loaded.model, loaded.device, used_speed)
+        transcript = _transcript(result, loaded.model, loaded.device, used_speed,
+                                 len(samples) / SAMPLE_RATE)
         if self.cache is not None and transcript.text:
             self.cache.put(samples, key, transcript.text)
         return _with_timings(transcript, load_s, audio_s, result.encode_s + result.mel_s,
@@ -391,9 +392,15 @@ def _fast_result_suspect(result: RunResult, model: WhisperModel, budget: int) ->
     return False
 
 
-def _transcript(result: RunResult, model: WhisperModel, device: str, speed: str) -> Transcript:
+def _transcript(result: RunResult, model: WhisperModel, device: str, speed: str,
+                duration: float) -> Transcript:
+    # whisper.cpp reports nonsense times (e.g. -1007 s) for a segment decoded
+    # without timestamp tokens; times outside the audio are clamped into it.
+    def clamp(t: float) -> float:
+        return min(max(t, 0.0), duration)
+
     segments = tuple(
-        Segment(s.start, s.end, s.text.strip(),
+        Segment(clamp(s.start), clamp(s.end), s.text.strip(),
                 tuple(Token(t.id, t.text, t.p, t.start, t.end)
                       for t in s.tokens if not model.is_special(t.id)))
         for s in result.segments)

@@ -49,6 +49,7 @@ _Q8_BLOCK = 32
 # of the logits' standard deviation, ends a transcript after a few tokens.
 _DECODER_POSITION_STD = 8.0
 _EOT_BONUS = 1.2
+_LOGIT_GAIN = 4.0  # sharpens every logit: confident tokens, so no temperature fallback
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,8 +231,8 @@ def _tensors(shape: ModelShape, ftype: str, rng: np.random.Generator
     yield "decoder.token_embedding.weight", embedding, matrix
     for i in range(shape.n_text_layer):
         yield from _block(f"decoder.blocks.{i}", t, rng, matrix, cross=True)
-    yield "decoder.ln.weight", np.ones(t, np.float32), "f32"
-    yield "decoder.ln.bias", ln_bias, "f32"
+    yield "decoder.ln.weight", np.full(t, _LOGIT_GAIN, np.float32), "f32"
+    yield "decoder.ln.bias", ln_bias * np.float32(_LOGIT_GAIN), "f32"
 
 
 def _block(prefix: str, n: int, rng: np.random.Generator, matrix: str, *, cross: bool
@@ -277,7 +278,11 @@ def _decoder_bias(rng: np.random.Generator, shape: ModelShape) -> tuple[np.ndarr
     ``embedding @ b`` to every logit, so giving a few tokens a component along
     ``b`` makes it likely. Only the end-of-text token gets one, so the decoder
     stops after a short run of tokens, as a trained model does on a short
-    utterance, instead of looping until the 224-token limit.
+    utterance, instead of looping until the 224-token limit. The final norm's
+    gain (:data:`_LOGIT_GAIN`, applied to its bias too) then scales every logit,
+    which keeps the argmax but makes it confident: a trained model's average
+    log-probability stays above whisper.cpp's -1.0 fallback threshold, and so
+    must ours, or every call would re-decode at five temperatures.
     """
     t = shape.n_text_state
     embedding = _weights(rng, (shape.n_vocab, t), 1.0)  # unit variance: logits ~ N(0, t)

@@ -355,3 +355,15 @@ def test_unknown_device_is_a_device_error(micro_model):
     with Engine(micro_model, device="tpu") as engine:
         with pytest.raises(lumina.DeviceError, match="unknown device 'tpu'"):
             engine.wait_ready()
+
+
+def test_segment_times_lie_within_the_audio(micro_engine, tiny_en_model):
+    # The tiny.en-shaped model decodes without timestamp tokens, for which
+    # whisper.cpp reports a start of -1007 s; the engine clamps into the audio.
+    with Engine(tiny_en_model) as engine:
+        short = engine.transcribe(speechlike(2.0))
+    cases = [(micro_engine.transcribe(hello()), len(hello()) / 16000), (short, 2.0)]
+    for transcript, duration in cases:
+        assert transcript.segments
+        assert all(0.0 <= s.start <= s.end <= duration for s in transcript.segments)
+    assert (short.segments[0].start, short.segments[-1].end) == (0.0, 2.0)
