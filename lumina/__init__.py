@@ -4,6 +4,7 @@ Public names are re-exported here; everything else is private.
 """
 
 from lumina._core import BufferPool
+from lumina.cache import CacheStats, PhraseCache
 from lumina.errors import (
     AudioFormatError,
     BackendError,
@@ -13,6 +14,7 @@ from lumina.errors import (
     ModelIntegrityError,
     ModelNotFoundError,
 )
+from lumina.fingerprints import Fingerprint, fingerprint
 
 __version__ = "0.1.0"
 
@@ -20,10 +22,14 @@ __all__ = [
     "AudioFormatError",
     "BackendError",
     "BufferPool",
+    "CacheStats",
     "DeviceError",
+    "Fingerprint",
     "LuminaError",
     "ModelError",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "PhraseCache",
     "__version__",
+    "fingerprint",
 ]

@@ -4,6 +4,7 @@ Nothing here is public API: use the names re-exported by :mod:`lumina`.
 """
 
 try:
+    from lumina._core.fingerprint import Fingerprint
     from lumina._core.pool import BufferPool
 except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
     raise ImportError(
@@ -12,4 +13,4 @@ except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
         "`python tools/build_inplace.py` from the repository root."
     ) from exc
 
-__all__ = ["BufferPool"]
+__all__ = ["BufferPool", "Fingerprint"]
