@@ -42,7 +42,7 @@ from lumina.fingerprints import SAMPLE_RATE, fingerprint
 __all__ = ["CacheStats", "CacheWarning", "PhraseCache", "DEFAULT_THRESHOLD"]
 
 #: Similarity a fuzzy hit needs by default (see the module docstring for the calibration).
-DEFAULT_THRESHOLD = 0.62
+DEFAULT_THRESHOLD = 0.50
 #: Default bound on the memory the entries use.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 # Prefilter bounds, loose on purpose: the largest seen on true re-takes is 1.05 for the
