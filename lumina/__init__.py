@@ -2,34 +2,58 @@
 
 Public names are re-exported here; everything else is private.
 """
-
-from lumina._core import BufferPool
+from lumina._core import BufferPool, EnergyVAD, RingBuffer
+from lumina.audio import AudioInfo, audio_info, load_audio, read_wav, write_wav
 from lumina.cache import CacheStats, PhraseCache
 from lumina.errors import (
     AudioFormatError,
+    AudioNotFoundError,
     BackendError,
     DeviceError,
     LuminaError,
+    MissingDependencyError,
     ModelError,
     ModelIntegrityError,
     ModelNotFoundError,
 )
 from lumina.fingerprints import Fingerprint, fingerprint
+from lumina.models import ModelInfo, ModelStore, REGISTRY, validate_model_file
+from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
+from lumina.sources import FileSource, IterableSource, MicrophoneSource
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AudioFormatError",
+    "AudioInfo",
+    "AudioNotFoundError",
     "BackendError",
     "BufferPool",
     "CacheStats",
     "DeviceError",
+    "EnergyVAD",
+    "FileSource",
     "Fingerprint",
+    "IterableSource",
     "LuminaError",
+    "MicrophoneSource",
+    "MissingDependencyError",
     "ModelError",
+    "ModelInfo",
     "ModelIntegrityError",
     "ModelNotFoundError",
+    "ModelStore",
     "PhraseCache",
+    "REGISTRY",
+    "RingBuffer",
+    "Segmenter",
+    "SpeechEnd",
+    "SpeechStart",
     "__version__",
+    "audio_info",
     "fingerprint",
+    "load_audio",
+    "read_wav",
+    "validate_model_file",
+    "write_wav",
 ]

@@ -10,11 +10,13 @@ from __future__ import annotations
 __all__ = [
     "LuminaError",
     "AudioFormatError",
+    "AudioNotFoundError",
     "ModelError",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "BackendError",
     "DeviceError",
+    "MissingDependencyError",
 ]
 
 
@@ -24,6 +26,10 @@ class LuminaError(Exception):
 
 class AudioFormatError(LuminaError, ValueError):
     """Audio could not be decoded or is not valid (bad header, NaN samples, ...)."""
+
+
+class AudioNotFoundError(AudioFormatError, FileNotFoundError):
+    """An audio file does not exist (also a :class:`FileNotFoundError`)."""
 
 
 class ModelError(LuminaError):
@@ -44,3 +50,7 @@ class BackendError(LuminaError):
 
 class DeviceError(LuminaError):
     """A compute or audio device could not be used."""
+
+
+class MissingDependencyError(LuminaError, ImportError):
+    """An optional package a chosen feature needs is not installed (the message says how to get it)."""

@@ -1,0 +1,50 @@
+"""asv: model-file validation vs hashing / reading the whole file."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+from lumina.models import validate_model_file
+from lumina.testing import make_model
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ValidateModel:
+    params = [["micro", "tiny.en"]]
+    param_names = ["arch"]
+    timeout = 300
+
+    def setup_cache(self):
+        d = tempfile.mkdtemp(prefix="lumina-bench-models-")
+        return {arch: str(make_model(Path(d) / f"ggml-{arch}.bin", arch=arch))
+                for arch in self.params[0]}
+
+    def setup(self, paths, arch):
+        self.path = Path(paths[arch])
+
+    def time_validate(self, paths, arch):
+        validate_model_file(self.path)
+
+    def time_baseline_sha256(self, paths, arch):
+        _sha256(self.path)
+
+    def time_baseline_read_all(self, paths, arch):
+        self.path.read_bytes()
+
+    def peakmem_validate(self, paths, arch):
+        validate_model_file(self.path)
+
+    def peakmem_baseline_read_all(self, paths, arch):
+        self.path.read_bytes()
+
+    def track_n_tensors(self, paths, arch):
+        return validate_model_file(self.path).n_tensors

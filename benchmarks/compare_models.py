@@ -1,0 +1,59 @@
+"""Model-file check: lumina's header walk vs reading or hashing the whole file.
+
+Run without asv::
+
+    PYTHONPATH=. python benchmarks/compare_models.py
+
+Baselines are what a loader does without a structural check: hash the file
+(``hashlib.sha256`` in 1 MiB chunks, what pywhispercpp's downloader does
+not do and a careful user would) or read it all into memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from lumina.models import validate_model_file
+from lumina.testing import make_model
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _median_ms(fn, path: Path, repeat: int) -> float:
+    fn(path)  # warm the page cache: every contender reads from memory
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn(path)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def main() -> None:
+    contenders = {
+        "lumina validate_model_file": validate_model_file,
+        "baseline sha256 of file": _sha256,
+        "baseline read whole file": lambda p: len(p.read_bytes()),
+    }
+    with tempfile.TemporaryDirectory() as d:
+        print(f"{'model':<10} {'size MiB':>9}  {'contender':<28} {'median ms':>10}")
+        for arch in ("micro", "tiny.en"):
+            path = make_model(Path(d) / f"ggml-{arch}.bin", arch=arch)
+            mib = path.stat().st_size / 2**20
+            for label, fn in contenders.items():
+                ms = _median_ms(fn, path, repeat=7)
+                print(f"{arch:<10} {mib:>9.1f}  {label:<28} {ms:>10.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,358 @@
+"""Audio in and out: WAV decoding, loading any file as float32 mono, writing WAV.
+
+The compiled core (``lumina._core.pcm``) converts samples; this module
+validates everything first, so the core only ever sees valid buffers.
+WAV is decoded by lumina itself (memory-mapped, no copy of the file);
+other formats go through soundfile (libsndfile) and, when that fails,
+through ``ffmpeg`` if it is on PATH.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile
+import soxr
+
+from lumina import _wav
+from lumina._core import pcm
+from lumina.errors import AudioFormatError
+
+__all__ = ["AudioInfo", "audio_info", "load_audio", "read_wav", "write_wav"]
+
+_PEAK_BLOCK = 1 << 16  # frames decoded at a time when measuring the peak
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What :func:`audio_info` found out about an audio file.
+
+    Attributes
+    ----------
+    format : str
+        Container, e.g. ``"WAV"`` or ``"FLAC"``.
+    subtype : str
+        Sample encoding, soundfile's names: ``"PCM_16"``, ``"FLOAT"``, ...
+    sample_rate : int
+        Frames per second.
+    channels : int
+        Samples per frame.
+    frames : int
+        Number of whole frames.
+    duration : float
+        ``frames / sample_rate`` in seconds.
+    peak_dbfs : float
+        Largest absolute sample in dB relative to full scale (1.0);
+        ``-inf`` for silence.
+    """
+
+    format: str
+    subtype: str
+    sample_rate: int
+    channels: int
+    frames: int
+    duration: float
+    peak_dbfs: float
+
+
+# ---------------------------------------------------------------- public API
+
+def read_wav(source) -> tuple[np.ndarray, int]:
+    """Decode a WAV file to float32.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes, bytearray, memoryview or binary file object
+        Paths are memory-mapped, not read into memory.  Supported encodings:
+        PCM unsigned 8-bit, signed 16/24/32-bit, IEEE float 32/64-bit, plain or
+        WAVE_FORMAT_EXTENSIBLE, RIFF or RF64.
+
+    Returns
+    -------
+    samples : ndarray of float32, shape (frames, channels)
+        Integer samples scaled by ``1 / 2**(bits - 1)`` (libsndfile's convention).
+    sample_rate : int
+
+    Raises
+    ------
+    AudioFormatError
+        The data is not a WAV file lumina can decode; the message says why.
+        A data chunk whose size is 0, 0xFFFFFFFF or larger than the file is
+        read to the end of the file (whole frames only).
+    AudioNotFoundError
+        A path does not exist (an :class:`AudioFormatError` and a
+        :class:`FileNotFoundError`).
+    """
+    with _wav.open_buffer(source) as buf:
+        layout = _wav.parse(buf)
+        return _wav.decode(buf, layout), layout.sample_rate
+
+
+def load_audio(source, sr: int = 16000, *, source_sr: int | None = None,
+               validate: bool = False) -> np.ndarray:
+    """Load audio as float32 mono at ``sr`` Hz.
+
+    Parameters
+    ----------
+    source : path, bytes-like, binary file object or numpy.ndarray
+        Files: WAV is decoded by lumina; anything else by soundfile
+        (FLAC, OGG, ...), then by ``ffmpeg`` (MP3, M4A, ...) if soundfile
+        cannot read it and ffmpeg is on PATH.  Arrays: 1-D mono or 2-D
+        ``[frames, channels]`` of float16/32/64, int16, int32 or uint8 (integers
+        are scaled by ``1 / 2**(bits - 1)``); any memory layout or byte order.
+    sr : int, default 16000
+        Rate of the result.  Resampling uses soxr (quality ``"HQ"``).
+    source_sr : int, optional
+        Rate of an array source; defaults to ``sr`` (no resampling).  Only for arrays.
+    validate : bool, default False
+        Check that every sample is finite before downmixing.
+
+    Returns
+    -------
+    ndarray of float32, shape (frames,)
+        A new array; channels are averaged.
+
+    Raises
+    ------
+    AudioFormatError
+        Undecodable input, unsupported array dtype or shape, bad rates, or
+        (with ``validate``) a NaN/Inf sample, named by its index.
+    """
+    _check_rate(sr, "sr")
+    if isinstance(source, np.ndarray):
+        rate = sr if source_sr is None else _check_rate(source_sr, "source_sr")
+        frames = as_frames(source)
+        mono = _finish_frames(frames, validate, copy=True)
+    else:
+        if source_sr is not None:
+            raise AudioFormatError("source_sr applies only to array sources; files carry their rate")
+        mono, rate = _load_file_mono(source, validate)
+    if rate == sr:
+        return mono
+    return soxr.resample(mono, rate, sr, quality="HQ")
+
+
+def write_wav(path, samples, sr: int, *, subtype: str = "PCM_16") -> None:
+    """Write samples to a WAV file atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination; written to a temporary file in the same folder first and
+        moved into place with :func:`os.replace`, so a failure never leaves a
+        partial file.
+    samples : numpy.ndarray
+        1-D mono or 2-D ``[frames, channels]``; dtypes as for :func:`load_audio`.
+    sr : int
+        Sample rate in Hz.
+    subtype : {"PCM_16", "PCM_24", "PCM_32", "FLOAT"}, default "PCM_16"
+        Integer subtypes scale by ``2**(bits - 1)``, round half to even and
+        clip, so 1.0 -> 32767 and -1.0 -> -32768 for PCM_16.
+
+    Raises
+    ------
+    AudioFormatError
+        Unknown subtype, bad rate, unsupported array, NaN/Inf samples for an
+        integer subtype, or more than 4 GiB of samples.
+    """
+    if subtype not in _wav.WRITE_SUBTYPES:
+        raise AudioFormatError(
+            f"subtype {subtype!r} is not supported; use one of {sorted(_wav.WRITE_SUBTYPES)}")
+    _check_rate(sr, "sr")
+    frames = as_frames(samples)
+    if subtype != "FLOAT":
+        _check_finite(frames, "cannot be written as integer PCM; use subtype='FLOAT' or fix the samples")
+    _wav.write_atomic(path, frames, _wav.WRITE_SUBTYPES[subtype], sr)
+
+
+def audio_info(source) -> AudioInfo:
+    """Describe an audio file: format, rate, channels, length and peak level.
+
+    Parameters
+    ----------
+    source : path, bytes-like or binary file object
+        WAV (read by lumina) or any format soundfile reads.
+
+    Raises
+    ------
+    AudioFormatError
+        The file cannot be decoded.
+    """
+    with _wav.open_buffer(source) as buf:
+        if _wav.is_wav(bytes(buf[:12])):
+            layout = _wav.parse(buf)
+            return _wav_info(buf, layout)
+        if len(buf) == 0:
+            raise AudioFormatError("file is empty (0 bytes); expected audio")
+        # Paths stay paths so soundfile can seek; other sources become bytes.
+        other = source if isinstance(source, (str, os.PathLike)) else io.BytesIO(bytes(buf))
+    return _soundfile_info(other)
+
+
+# ---------------------------------------------------------------- arrays
+
+_INT_CONVERTERS = {np.dtype(np.int16): pcm.s16_to_f32, np.dtype(np.int32): pcm.s32_to_f32,
+                   np.dtype(np.uint8): pcm.u8_to_f32}
+
+
+def as_frames(samples) -> np.ndarray:
+    """Return ``samples`` as a new C-contiguous float32 [frames, channels] array."""
+    if not isinstance(samples, np.ndarray):
+        raise TypeError(f"samples must be a numpy.ndarray, not {type(samples).__name__}")
+    dtype = samples.dtype
+    if dtype.kind != "f" and dtype.newbyteorder("=") not in _INT_CONVERTERS:
+        raise AudioFormatError(
+            f"arrays of dtype {dtype} cannot hold audio; use float32 in [-1, 1), "
+            "float64, int16, int32 or uint8")
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    elif samples.ndim != 2:
+        raise AudioFormatError(
+            f"audio arrays must be 1-D or 2-D [frames, channels], got shape {samples.shape}")
+    channels = samples.shape[1]
+    if not 1 <= channels <= _wav.MAX_CHANNELS:
+        raise AudioFormatError(
+            f"array of shape {samples.shape} has {channels} channels; expected 1 to "
+            f"{_wav.MAX_CHANNELS} (for a [channels, frames] array pass array.T)")
+    # Native byte order and C order first, so the core reads plain strides.
+    native = np.ascontiguousarray(samples, dtype=dtype.newbyteorder("="))
+    return _to_float32(native)
+
+
+def _to_float32(native: np.ndarray) -> np.ndarray:
+    out = np.empty(native.shape, dtype=np.float32)
+    flat_in, flat_out = native.reshape(-1), out.reshape(-1)
+    if native.dtype in _INT_CONVERTERS:
+        _INT_CONVERTERS[native.dtype](flat_in, flat_out)
+    elif native.dtype == np.float64:
+        pcm.f64_to_f32(flat_in, flat_out)
+    else:
+        flat_out[:] = flat_in  # float32 copy, or float16/longdouble rounding
+    return out
+
+
+def _check_finite(frames: np.ndarray, consequence: str) -> None:
+    index = pcm.first_nonfinite(frames.reshape(-1))
+    if index >= 0:
+        frame, channel = divmod(index, frames.shape[1])
+        value = frames.reshape(-1)[index]
+        raise AudioFormatError(
+            f"sample {index} (frame {frame}, channel {channel}) is {value}; audio {consequence}")
+
+
+def _finish_frames(frames: np.ndarray, validate: bool, copy: bool) -> np.ndarray:
+    """Validate (optionally) and average [frames, channels] to mono."""
+    if validate:
+        _check_finite(frames, "must be finite (validate=True)")
+    if frames.shape[1] == 1:
+        mono = frames.reshape(-1)
+        return mono.copy() if copy else mono
+    mono = np.empty(frames.shape[0], dtype=np.float32)
+    pcm.downmix(frames, mono)
+    return mono
+
+
+def _check_rate(rate, name: str) -> int:
+    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
+        raise AudioFormatError(f"{name} must be an integer number of Hz, got {rate!r}")
+    if not 1 <= rate <= _wav.MAX_RATE:
+        raise AudioFormatError(f"{name} must be between 1 and {_wav.MAX_RATE} Hz, got {rate}")
+    return int(rate)
+
+
+# ---------------------------------------------------------------- files
+
+def _load_file_mono(source, validate: bool) -> tuple[np.ndarray, int]:
+    with _wav.open_buffer(source) as buf:
+        if _wav.is_wav(bytes(buf[:12])):
+            try:
+                layout = _wav.parse(buf)
+            except _wav.UnsupportedEncoding:
+                pass  # e.g. ADPCM or mu-law: libsndfile or ffmpeg may decode it
+            else:
+                if validate:
+                    return _finish_frames(_wav.decode(buf, layout), True, False), layout.sample_rate
+                return _wav.decode_mono(buf, layout), layout.sample_rate
+        if len(buf) == 0:
+            raise AudioFormatError("file is empty (0 bytes); expected audio")
+        # Paths stay paths for soundfile/ffmpeg (they may seek); other sources become bytes.
+        other = source if isinstance(source, (str, os.PathLike)) else bytes(buf)
+    frames, rate = _decode_other(other)
+    return _finish_frames(frames, validate, False), rate
+
+
+def _decode_other(source) -> tuple[np.ndarray, int]:
+    """Decode a non-WAV source with soundfile, then ffmpeg."""
+    try:
+        opened = io.BytesIO(source) if isinstance(source, bytes) else source
+        frames, rate = soundfile.read(opened, dtype="float32", always_2d=True)
+        return np.ascontiguousarray(frames), rate
+    except (soundfile.SoundFileError, RuntimeError) as exc:
+        soundfile_error = exc
+    return _decode_with_ffmpeg(source, soundfile_error)
+
+
+def _decode_with_ffmpeg(source, soundfile_error: Exception) -> tuple[np.ndarray, int]:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise AudioFormatError(
+            f"cannot decode audio: soundfile says {soundfile_error}; install ffmpeg "
+            "(it reads MP3, M4A, ...) or convert the file to WAV or FLAC")
+    if isinstance(source, bytes):
+        target, stdin = "pipe:0", source
+    else:
+        target, stdin = "file:" + os.path.abspath(os.fspath(source)), None
+    # ffmpeg writes native-rate float WAV; lumina downmixes and resamples it
+    # exactly as it does every other source.
+    command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-i", target,
+               "-vn", "-f", "wav", "-c:a", "pcm_f32le", "pipe:1"]
+    result = subprocess.run(command, input=stdin, capture_output=True,
+                            stdin=None if stdin is not None else subprocess.DEVNULL)
+    if result.returncode != 0:
+        detail = result.stderr.decode(errors="replace").strip().splitlines()
+        raise AudioFormatError(
+            f"cannot decode audio: soundfile says {soundfile_error}; ffmpeg says "
+            f"{detail[-1] if detail else f'exit status {result.returncode}'}")
+    return read_wav(result.stdout)
+
+
+# ---------------------------------------------------------------- info
+
+def _dbfs(peak: float) -> float:
+    return 20.0 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def _wav_info(buf: memoryview, layout) -> AudioInfo:
+    width = layout.block_align
+    scratch = np.empty(_PEAK_BLOCK * layout.channels, dtype=np.float32)
+    peak = 0.0
+    for start in range(0, layout.frames, _PEAK_BLOCK):
+        count = min(_PEAK_BLOCK, layout.frames - start) * layout.channels
+        offset = layout.data_offset + start * width
+        part = scratch[:count]
+        pcm.decode(buf[offset:offset + count * _wav.WIDTH[layout.sample_format]],
+                   layout.sample_format, part)
+        peak = max(peak, pcm.peak(part))
+    return AudioInfo("WAV", _wav.SUBTYPE_NAMES[layout.sample_format], layout.sample_rate,
+                     layout.channels, layout.frames, layout.frames / layout.sample_rate,
+                     _dbfs(peak))
+
+
+def _soundfile_info(source) -> AudioInfo:
+    try:
+        with soundfile.SoundFile(source) as file:
+            peak = 0.0
+            for block in file.blocks(_PEAK_BLOCK, dtype="float32", always_2d=True):
+                peak = max(peak, pcm.peak(np.ascontiguousarray(block).reshape(-1)))
+            return AudioInfo(file.format, file.subtype, file.samplerate, file.channels,
+                             file.frames, file.frames / file.samplerate, _dbfs(peak))
+    except (soundfile.SoundFileError, RuntimeError) as exc:
+        raise AudioFormatError(
+            f"cannot read audio: {exc}; audio_info reads WAV and the formats libsndfile "
+            "reads (FLAC, OGG, ...)") from None

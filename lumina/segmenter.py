@@ -1,0 +1,365 @@
+"""Cut a stream of float32 mono audio into utterances with a voice activity detector.
+
+The :class:`Segmenter` is the front end of streaming recognition: it is fed chunks
+of any size and answers with :class:`SpeechStart` and :class:`SpeechEnd` events.
+Events depend only on the audio, never on how it was chunked.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lumina._core.vad import EnergyVAD, Hysteresis, frame_db
+from lumina.errors import AudioFormatError, MissingDependencyError
+
+__all__ = ["Segmenter", "SpeechStart", "SpeechEnd", "SegmentEvent"]
+
+# Large chunks are cut into slices of this many seconds so the history buffer
+# stays bounded however much audio one feed() call brings.
+_SLICE_S = 1.0
+# A split for the maximum utterance length looks for the quietest frame this far
+# back from the limit.
+_SPLIT_SEARCH_S = 1.0
+
+
+@dataclass(frozen=True)
+class SpeechStart:
+    """Speech began.
+
+    Attributes
+    ----------
+    utterance_id : int
+        Counts utterances from 0 over the life of the segmenter.
+    start_sample : int
+        Stream position (in samples) of the first speech frame.
+    """
+
+    utterance_id: int
+    start_sample: int
+
+
+@dataclass(frozen=True, eq=False)
+class SpeechEnd:
+    """Speech ended (or was split at the maximum utterance length, or the stream ended).
+
+    Attributes
+    ----------
+    utterance_id : int
+        The id its :class:`SpeechStart` carried.
+    start_sample, end_sample : int
+        Stream positions of the first speech sample and one past the last.
+    audio : ndarray of float32, read-only
+        The utterance's samples, including the pre-roll before ``start_sample``;
+        it ends at ``end_sample`` and starts at :attr:`audio_start_sample`.
+    """
+
+    utterance_id: int
+    start_sample: int
+    end_sample: int
+    audio: np.ndarray = field(repr=False)
+
+    @property
+    def audio_start_sample(self) -> int:
+        """Stream position of ``audio[0]`` (``start_sample`` minus the pre-roll kept)."""
+        return self.end_sample - len(self.audio)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SpeechEnd):
+            return NotImplemented
+        return ((self.utterance_id, self.start_sample, self.end_sample)
+                == (other.utterance_id, other.start_sample, other.end_sample)
+                and np.array_equal(self.audio, other.audio))
+
+    __hash__ = None  # type: ignore[assignment]  # holds an array: not hashable
+
+
+SegmentEvent = SpeechStart | SpeechEnd
+
+
+class _WebRtcVAD:
+    """Adapter giving webrtcvad the EnergyVAD interface (frames, process, flush, reset)."""
+
+    def __init__(self, sample_rate: int, frame_ms: int, aggressiveness: int,
+                 start_frames: int, end_frames: int) -> None:
+        try:
+            import webrtcvad
+        except ImportError as exc:
+            raise MissingDependencyError(
+                "vad='webrtc' needs the optional package webrtcvad, which is not installed; "
+                "install it with `pip install 'lumina[webrtc]'` (prebuilt webrtcvad-wheels) or "
+                "`pip install webrtcvad`, or use vad='energy'") from exc
+        if sample_rate not in (8000, 16000, 32000, 48000):
+            raise ValueError(f"webrtcvad supports 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")
+        self._vad = webrtcvad.Vad(aggressiveness)
+        self.sample_rate = sample_rate
+        self.frame_samples = sample_rate * frame_ms // 1000
+        self._hyst = Hysteresis(start_frames, end_frames)
+        self._partial = np.empty(0, dtype=np.float32)
+
+    def process(self, samples: np.ndarray) -> np.ndarray:
+        buf = np.concatenate([self._partial, samples]) if len(self._partial) else samples
+        n_frames = len(buf) // self.frame_samples
+        whole = n_frames * self.frame_samples
+        self._partial = buf[whole:].copy()
+        pcm = (np.clip(buf[:whole], -1.0, 1.0) * 32767.0).astype("<i2")
+        raw = np.fromiter(
+            (self._vad.is_speech(frame.tobytes(), self.sample_rate)
+             for frame in pcm.reshape(n_frames, self.frame_samples)),
+            dtype=np.int8, count=n_frames)
+        return self._hyst.push(raw)
+
+    def flush(self) -> np.ndarray:
+        self._partial = np.empty(0, dtype=np.float32)
+        return self._hyst.flush()
+
+    def reset(self) -> None:
+        self._partial = np.empty(0, dtype=np.float32)
+        self._hyst.reset()
+
+    @property
+    def pending_frames(self) -> int:
+        return self._hyst.pending
+
+
+class Segmenter:
+    """Find utterances in a stream of float32 mono audio.
+
+    Parameters
+    ----------
+    sample_rate : int, default 16000
+        Rate of the audio fed in.
+    vad : {"energy", "webrtc"}, default "energy"
+        The detector: lumina's compiled energy VAD with an adaptive noise floor,
+        or Google's WebRTC VAD (needs the optional package ``webrtcvad``).
+    frame_ms : {10, 20, 30}, default 20
+        VAD frame length; boundaries are multiples of it.
+    min_speech_ms : int, default 100
+        Speech shorter than this is ignored (clicks, knocks).
+    hangover_ms : int, default 300
+        Silence needed to end an utterance; shorter pauses stay inside it.
+        ``SpeechEnd`` comes this late after the speech stopped.
+    pre_roll_ms : int, default 200
+        Audio kept before the detected start, so soft onsets are not cut.
+    max_utterance_s : float, default 30.0
+        Longest utterance; a longer one is split at the quietest frame of the
+        last second before the limit and continues as a new utterance.
+    threshold_db : float or None, default None
+        Energy VAD only: a fixed threshold in dBFS instead of the adaptive one.
+    webrtc_aggressiveness : int, default 2
+        WebRTC VAD only: 0 (least) to 3 (most aggressive at calling audio non-speech).
+
+    Raises
+    ------
+    ValueError
+        For out-of-range settings (the message says which).
+    MissingDependencyError
+        For ``vad="webrtc"`` when ``webrtcvad`` is not installed.
+    """
+
+    def __init__(self, sample_rate: int = 16000, *, vad: str = "energy", frame_ms: int = 20,
+                 min_speech_ms: int = 100, hangover_ms: int = 300, pre_roll_ms: int = 200,
+                 max_utterance_s: float = 30.0, threshold_db: float | None = None,
+                 webrtc_aggressiveness: int = 2) -> None:
+        _check_settings(frame_ms, min_speech_ms, hangover_ms, pre_roll_ms, max_utterance_s)
+        start_frames = max(1, math.ceil(min_speech_ms / frame_ms))
+        end_frames = max(1, math.ceil(hangover_ms / frame_ms))
+        if vad == "energy":
+            self._vad = EnergyVAD(sample_rate, frame_ms, threshold_db=threshold_db,
+                                  start_frames=start_frames, end_frames=end_frames)
+        elif vad == "webrtc":
+            if webrtc_aggressiveness not in (0, 1, 2, 3):
+                raise ValueError(
+                    f"webrtc_aggressiveness must be 0, 1, 2 or 3, got {webrtc_aggressiveness}")
+            self._vad = _WebRtcVAD(sample_rate, frame_ms, webrtc_aggressiveness,
+                                   start_frames, end_frames)
+        else:
+            raise ValueError(f"vad must be 'energy' or 'webrtc', got {vad!r}")
+        self.sample_rate = sample_rate
+        self.frame_samples = self._vad.frame_samples
+        self.pre_roll_samples = pre_roll_ms * sample_rate // 1000
+        # A whole number of frames, so splits land on frame boundaries.
+        self.max_utterance_samples = (
+            round(max_utterance_s * sample_rate / self.frame_samples) * self.frame_samples)
+        self._slice = int(_SLICE_S * sample_rate)
+        lag = (max(start_frames, end_frames) + 2) * self.frame_samples
+        # Twice what an open utterance can need, so compaction is amortised O(1) per sample.
+        self._hist = np.empty(
+            2 * (self.max_utterance_samples + self.pre_roll_samples + lag + self._slice),
+            dtype=np.float32)
+        self._next_id = 0
+        self._reset_stream()
+
+    def _reset_stream(self) -> None:
+        self._base = 0           # stream position of _hist[0]
+        self._len = 0            # valid samples in _hist
+        self._frame = 0          # next frame index the VAD will decide
+        self._open = False
+        self._utt_id = -1
+        self._utt_start = 0
+        self._utt_audio_start = 0
+        self._last_end = 0       # pre-roll never reaches back into the previous utterance
+
+    # ------------------------------------------------------------------ public
+
+    def feed(self, chunk: np.ndarray) -> list[SegmentEvent]:
+        """Feed a chunk of audio (any length, including 0); return the events it completes.
+
+        Parameters
+        ----------
+        chunk : array_like of float, 1-D
+            Mono samples in [-1, 1] at ``sample_rate``; other float dtypes are converted.
+
+        Returns
+        -------
+        list of SpeechStart and SpeechEnd, in stream order
+
+        Raises
+        ------
+        AudioFormatError
+            When ``chunk`` is not 1-D real floating-point audio or holds NaN/inf.
+        """
+        samples = _as_mono_float32(chunk)
+        events: list[SegmentEvent] = []
+        for pos in range(0, len(samples), self._slice):
+            piece = samples[pos:pos + self._slice]
+            self._append(piece)
+            self._on_decisions(self._vad.process(piece), events)
+        return events
+
+    def flush(self) -> list[SegmentEvent]:
+        """End of stream: close an open utterance and return the final events.
+
+        The segmenter is then ready for a new stream: stream positions restart
+        at 0, utterance ids keep counting.
+        """
+        events: list[SegmentEvent] = []
+        self._on_decisions(self._vad.flush(), events)
+        if self._open:
+            self._close(self._frame * self.frame_samples, events)
+        self._reset_stream()
+        return events
+
+    def current_audio(self) -> np.ndarray | None:
+        """A copy of the open utterance's audio so far (pre-roll included), or None.
+
+        It runs to the last sample fed, which may be a little past the last
+        frame the VAD has decided.
+        """
+        if not self._open:
+            return None
+        return self._hist[self._utt_audio_start - self._base:self._len].copy()
+
+    @property
+    def in_speech(self) -> bool:
+        """True while an utterance is open."""
+        return self._open
+
+    @property
+    def samples_fed(self) -> int:
+        """Samples fed since construction or the last :meth:`flush`."""
+        return self._base + self._len
+
+    # ---------------------------------------------------------------- internal
+
+    def _append(self, piece: np.ndarray) -> None:
+        if self._len + len(piece) > len(self._hist):
+            self._compact()
+        self._hist[self._len:self._len + len(piece)] = piece
+        self._len += len(piece)
+
+    def _compact(self) -> None:
+        """Drop history nothing can need any more: before the open utterance, or the pre-roll."""
+        if self._open:
+            keep = self._utt_audio_start
+        else:
+            keep = max(self._base, self._frame * self.frame_samples - self.pre_roll_samples)
+        drop = keep - self._base
+        self._hist[:self._len - drop] = self._hist[drop:self._len]
+        self._len -= drop
+        self._base = keep
+
+    def _on_decisions(self, decisions: np.ndarray, events: list[SegmentEvent]) -> None:
+        first = self._frame
+        self._frame += len(decisions)
+        if len(decisions) == 0:
+            return
+        # Walk runs of equal decisions rather than frames.
+        edges = np.flatnonzero(np.diff(decisions)) + 1
+        starts = [0, *edges.tolist()]
+        ends = [*edges.tolist(), len(decisions)]
+        F = self.frame_samples
+        for a, b in zip(starts, ends):
+            if decisions[a]:
+                if not self._open:
+                    self._start((first + a) * F, events)
+                self._split_while_too_long((first + b) * F, events)
+            elif self._open:
+                self._close((first + a) * F, events)
+
+    def _start(self, start: int, events: list[SegmentEvent], pre_roll: bool = True) -> None:
+        self._open = True
+        self._utt_id = self._next_id
+        self._next_id += 1
+        self._utt_start = start
+        reach = self.pre_roll_samples if pre_roll else 0
+        self._utt_audio_start = max(start - reach, self._base, self._last_end)
+        events.append(SpeechStart(self._utt_id, start))
+
+    def _close(self, end: int, events: list[SegmentEvent]) -> None:
+        audio = self._hist[self._utt_audio_start - self._base:end - self._base].copy()
+        audio.flags.writeable = False
+        events.append(SpeechEnd(self._utt_id, self._utt_start, end, audio))
+        self._open = False
+        self._last_end = end
+
+    def _split_while_too_long(self, frontier: int, events: list[SegmentEvent]) -> None:
+        while self._open and frontier - self._utt_start >= self.max_utterance_samples:
+            split = self._quietest_point(self._utt_start + self.max_utterance_samples)
+            self._close(split, events)
+            self._start(split, events, pre_roll=False)
+
+    def _quietest_point(self, limit: int) -> int:
+        """Start of the quietest frame in the second before ``limit`` (never the utterance start)."""
+        F = self.frame_samples
+        n_frames = min(int(_SPLIT_SEARCH_S * self.sample_rate) // F,
+                       (limit - self._utt_start) // F - 1)
+        if n_frames <= 0:
+            return limit
+        lo = limit - n_frames * F
+        energy = frame_db(self._hist[lo - self._base:limit - self._base], F)
+        # The last minimum: keep as much of the utterance together as possible.
+        quietest = len(energy) - 1 - int(np.argmin(energy[::-1]))
+        return lo + quietest * F
+
+
+def _check_settings(frame_ms: int, min_speech_ms: int, hangover_ms: int,
+                    pre_roll_ms: int, max_utterance_s: float) -> None:
+    if frame_ms not in (10, 20, 30):
+        raise ValueError(f"frame_ms must be 10, 20 or 30, got {frame_ms}")
+    if min_speech_ms < 0 or hangover_ms < 0 or pre_roll_ms < 0:
+        raise ValueError(
+            "min_speech_ms, hangover_ms and pre_roll_ms must be >= 0, got "
+            f"{min_speech_ms}, {hangover_ms} and {pre_roll_ms}")
+    if not max_utterance_s >= 2 * _SPLIT_SEARCH_S:
+        raise ValueError(
+            f"max_utterance_s must be >= {2 * _SPLIT_SEARCH_S}, got {max_utterance_s}")
+
+
+def _as_mono_float32(chunk: np.ndarray) -> np.ndarray:
+    """Validate a chunk and return it as contiguous float32 (no copy when it already is)."""
+    arr = np.asarray(chunk)
+    if arr.ndim != 1:
+        raise AudioFormatError(
+            f"Segmenter.feed() needs 1-D mono audio, got an array of shape {arr.shape}; "
+            "mix channels down first (e.g. audio.mean(axis=1))")
+    if arr.dtype.kind != "f":
+        raise AudioFormatError(
+            f"Segmenter.feed() needs floating-point samples in [-1, 1], got dtype {arr.dtype}; "
+            "convert integer PCM first (e.g. pcm.astype(np.float32) / 32768)")
+    arr = np.ascontiguousarray(arr, dtype=np.float32)
+    if not np.isfinite(arr).all():
+        raise AudioFormatError("Segmenter.feed() got NaN or infinite samples; the audio is corrupt")
+    return arr

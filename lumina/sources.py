@@ -1,0 +1,337 @@
+"""Audio sources: iterators of float32 mono 16 kHz chunks from a microphone, a file or an iterable.
+
+Every source is an iterator and a context manager.  :meth:`AudioSource.stop` may be
+called from any thread; the iteration then ends promptly (within one wait of a few
+milliseconds) and the source leaves no thread behind.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import soxr
+
+from lumina.audio import load_audio
+from lumina.errors import AudioFormatError, DeviceError
+
+__all__ = ["AudioSource", "MicrophoneSource", "FileSource", "IterableSource", "TARGET_RATE"]
+
+TARGET_RATE = 16000
+"""Sample rate of every chunk a source yields."""
+
+
+class AudioSource:
+    """Base of the sources: iteration, ``stop()``, ``close()`` and the context manager."""
+
+    def __init__(self) -> None:
+        self._stopped = threading.Event()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self
+
+    def __next__(self) -> np.ndarray:
+        if self._stopped.is_set():
+            raise StopIteration
+        chunk = self._next_chunk()
+        if chunk is None:
+            raise StopIteration
+        return chunk
+
+    def _next_chunk(self) -> np.ndarray | None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """End the iteration promptly; safe to call from any thread, more than once."""
+        self._stopped.set()
+
+    def close(self) -> None:
+        """Stop and release what the source holds (a device stream, a file's samples)."""
+        self.stop()
+        self._release()
+
+    def _release(self) -> None:
+        """Free resources; called once stopped (subclasses override)."""
+
+    @property
+    def stopped(self) -> bool:
+        """True once :meth:`stop` or :meth:`close` was called."""
+        return self._stopped.is_set()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _as_float32_mono(chunk, where: str) -> np.ndarray:
+    """Float32 mono from float or signed integer PCM, 1-D or (frames, channels)."""
+    arr = np.asarray(chunk)
+    if arr.dtype.kind not in "fi":
+        raise AudioFormatError(
+            f"{where} needs float samples in [-1, 1] or signed integer PCM, got dtype {arr.dtype}")
+    if arr.ndim not in (1, 2):
+        raise AudioFormatError(
+            f"{where} needs 1-D mono or (frames, channels) audio, got shape {arr.shape}")
+    if arr.dtype.kind == "i":
+        arr = arr.astype(np.float32) * np.float32(1.0 / 2 ** (8 * arr.dtype.itemsize - 1))
+    if arr.ndim == 2:
+        arr = arr.mean(axis=1)
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+class _Resampler:
+    """Streaming rate conversion to 16 kHz (a pass-through when the rate already matches)."""
+
+    def __init__(self, rate: int) -> None:
+        self._stream = None if rate == TARGET_RATE else soxr.ResampleStream(
+            rate, TARGET_RATE, 1, dtype="float32", quality="HQ")
+
+    def __call__(self, x: np.ndarray, last: bool = False) -> np.ndarray:
+        if self._stream is None:
+            return x
+        return self._stream.resample_chunk(x, last=last)
+
+
+class IterableSource(AudioSource):
+    """Chunks from any iterable of arrays (float in [-1, 1] or int PCM, mono or (frames, channels)).
+
+    Parameters
+    ----------
+    iterable : iterable of array_like
+        The chunks, of any length.
+    sr : int, default 16000
+        Their sample rate; other rates are resampled to 16 kHz (soxr, streaming).
+    """
+
+    def __init__(self, iterable: Iterable, sr: int = TARGET_RATE) -> None:
+        super().__init__()
+        if int(sr) != sr or sr <= 0:
+            raise ValueError(f"sr must be a positive integer, got {sr!r}")
+        self._it = iter(iterable)
+        self._resample = _Resampler(int(sr))
+        self._done = False
+
+    def _next_chunk(self) -> np.ndarray | None:
+        while not self._done and not self._stopped.is_set():
+            try:
+                raw = next(self._it)
+            except StopIteration:
+                self._done = True
+                tail = self._resample(np.zeros(0, np.float32), last=True)
+                return tail if len(tail) else None
+            out = self._resample(_as_float32_mono(raw, "IterableSource"))
+            if len(out):
+                return out
+        return None
+
+
+def _load_file(path: str | os.PathLike) -> np.ndarray:
+    """Decode a file to float32 mono 16 kHz."""
+    return np.ascontiguousarray(load_audio(path, TARGET_RATE), dtype=np.float32)
+
+
+class FileSource(AudioSource):
+    """Chunks of an audio file, by default at real-time pace (like a microphone).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any file lumina can decode; it is converted to float32 mono 16 kHz.
+    realtime : bool, default True
+        Yield chunk ``k`` no earlier than ``(k + 1) * chunk_ms`` after the first,
+        as a live microphone would; False yields as fast as the caller reads.
+    chunk_ms : int, default 20
+        Chunk length (the last chunk may be shorter).
+    """
+
+    def __init__(self, path: str | os.PathLike, *, realtime: bool = True, chunk_ms: int = 20) -> None:
+        super().__init__()
+        if chunk_ms <= 0:
+            raise ValueError(f"chunk_ms must be > 0, got {chunk_ms}")
+        self.path = path
+        self.realtime = realtime
+        self.chunk_samples = chunk_ms * TARGET_RATE // 1000
+        self._audio = _load_file(path)
+        self._pos = 0
+        self._t0: float | None = None
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the file in seconds."""
+        return len(self._audio) / TARGET_RATE
+
+    def _next_chunk(self) -> np.ndarray | None:
+        if self._pos >= len(self._audio):
+            return None
+        end = min(self._pos + self.chunk_samples, len(self._audio))
+        if self.realtime:
+            if self._t0 is None:
+                self._t0 = time.monotonic()
+            due = self._t0 + end / TARGET_RATE
+            # Waiting on the stop event (not sleeping) lets stop() end the wait at once.
+            if self._stopped.wait(max(0.0, due - time.monotonic())):
+                return None
+        chunk = self._audio[self._pos:end]
+        self._pos = end
+        return chunk
+
+    def _release(self) -> None:
+        self._audio = np.zeros(0, np.float32)
+
+
+def list_input_devices() -> list[dict]:
+    """The audio input devices PortAudio sees: dicts with index, name, channels and rate."""
+    import sounddevice as sd
+    return [
+        {"index": dev["index"], "name": dev["name"], "channels": dev["max_input_channels"],
+         "default_samplerate": dev["default_samplerate"]}
+        for dev in sd.query_devices() if dev["max_input_channels"] > 0]
+
+
+def _describe(devices: list[dict]) -> str:
+    if not devices:
+        return "no input devices are available (is a sound server or card present?)"
+    return "available input devices: " + "; ".join(
+        f"{d['index']}: {d['name']!r}" for d in devices)
+
+
+def find_input_device(device: int | str | None) -> dict:
+    """Resolve ``device`` (None = default, an index, or a name substring) to an input device.
+
+    Raises
+    ------
+    DeviceError
+        When no input device matches; the message lists the available ones.
+    """
+    import sounddevice as sd
+    inputs = list_input_devices()
+    if device is None:
+        index = sd.default.device[0]
+        if index is None or index < 0:
+            index = next((d["index"] for d in inputs if d["name"] == "default"), -1)
+        matches = [d for d in inputs if d["index"] == index]
+        what = "default input device"
+    elif isinstance(device, (int, np.integer)) and not isinstance(device, bool):
+        matches = [d for d in inputs if d["index"] == int(device)]
+        what = f"input device with index {int(device)}"
+    elif isinstance(device, str):
+        needle = device.lower()
+        exact = [d for d in inputs if d["name"].lower() == needle]
+        matches = exact or [d for d in inputs if needle in d["name"].lower()]
+        what = f"input device whose name contains {device!r}"
+    else:
+        raise TypeError(f"device must be None, an int or a str, got {type(device).__name__}")
+    if not matches:
+        raise DeviceError(f"found no {what}; {_describe(inputs)}")
+    return matches[0]
+
+
+class MicrophoneSource(AudioSource):
+    """Chunks captured live from an input device (sounddevice / PortAudio).
+
+    The PortAudio callback only copies each block into a lock-free ring buffer;
+    the iterating thread reads the ring, resamples to 16 kHz and yields.
+
+    Parameters
+    ----------
+    device : None, int or str, default None
+        The default input, a device index, or a (case-insensitive) name substring.
+    samplerate : int or None, default None
+        Capture rate; None uses the device's native rate.
+    block_ms : int, default 20
+        PortAudio block length, and roughly the chunk length yielded.
+    ring_seconds : float, default 2.0
+        Audio the ring holds when the reader falls behind; older audio is then
+        overwritten (counted in :attr:`dropped`).
+
+    Raises
+    ------
+    DeviceError
+        When the device is not found or cannot be opened.
+    """
+
+    def __init__(self, device: int | str | None = None, *, samplerate: int | None = None,
+                 block_ms: int = 20, ring_seconds: float = 2.0) -> None:
+        super().__init__()
+        import sounddevice as sd
+        from lumina._core.ringbuffer import RingBuffer
+        if block_ms <= 0:
+            raise ValueError(f"block_ms must be > 0, got {block_ms}")
+        info = find_input_device(device)
+        self.device_name: str = info["name"]
+        self.samplerate = int(samplerate or info["default_samplerate"])
+        self.block_frames = max(1, self.samplerate * block_ms // 1000)
+        if ring_seconds * self.samplerate < 2 * self.block_frames:
+            raise ValueError(f"ring_seconds must hold at least two blocks, got {ring_seconds}")
+        self._ring = RingBuffer(int(ring_seconds * self.samplerate), overwrite=True)
+        self._overflows = 0
+        self._poll_s = block_ms / 2000.0
+        self._resample = _Resampler(self.samplerate)
+        self._close_lock = threading.Lock()
+        try:
+            self._stream = sd.InputStream(
+                device=info["index"], channels=1, samplerate=self.samplerate, dtype="float32",
+                blocksize=self.block_frames, callback=self._callback)
+        except (sd.PortAudioError, ValueError) as exc:
+            raise DeviceError(
+                f"cannot open input device {self.device_name!r} at {self.samplerate} Hz: {exc}; "
+                "try another samplerate or device") from exc
+        self._started = False
+
+    def _callback(self, indata, frames, time_info, status) -> None:
+        # Real-time thread: copy into the ring and count overflows; nothing else.
+        if status.input_overflow:
+            self._overflows += 1
+        self._ring.write(indata[:, 0])
+
+    def start(self) -> None:
+        """Start capturing (iteration starts it too)."""
+        with self._close_lock:
+            if not self._started and self._stream is not None:
+                self._started = True
+                self._stream.start()
+
+    def _next_chunk(self) -> np.ndarray | None:
+        self.start()
+        while not self._stopped.is_set():
+            available = len(self._ring)
+            if available >= self.block_frames:
+                out = self._resample(self._ring.read(available))
+                if len(out):
+                    return out
+                continue
+            stream = self._stream  # stop() from another thread may clear it
+            if stream is None:
+                return None
+            if not stream.active:
+                raise DeviceError(f"input device {self.device_name!r} stopped delivering audio")
+            self._stopped.wait(self._poll_s)
+        return None
+
+    def stop(self) -> None:
+        """Stop capturing and close the device stream: the iteration ends promptly.
+
+        Safe from any thread and idempotent; PortAudio's callback thread is gone
+        when this returns.
+        """
+        self._stopped.set()
+        with self._close_lock:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.abort(ignore_errors=True)
+            stream.close(ignore_errors=True)
+
+    @property
+    def overflows(self) -> int:
+        """Blocks PortAudio reported as overflowed (audio lost before it reached lumina)."""
+        return self._overflows
+
+    @property
+    def dropped(self) -> int:
+        """Samples overwritten in the ring because the reader fell behind."""
+        return self._ring.dropped

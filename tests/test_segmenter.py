@@ -1,0 +1,212 @@
+"""Segmenter: utterance events from synthetic signals and espeak-ng speech."""
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from lumina import AudioFormatError, MissingDependencyError, Segmenter, SpeechEnd, SpeechStart
+from _vad_util import (
+    SR, events_summary, pink_noise, silence, sox_edges, speak, white_noise, write_wav)
+
+TOLERANCE = round(0.150 * SR)   # boundaries within 150 ms
+
+
+@pytest.fixture(scope="module")
+def two_utterances(tmp_path_factory):
+    """Speech, 1 s silence, speech, with 1 s silence around; and the true speech spans."""
+    tmp = tmp_path_factory.mktemp("speech")
+    a = speak("The quick brown fox jumps over the lazy dog", tmp / "a.wav")
+    b = speak("Hello world, this is a test", tmp / "b.wav")
+    signal = np.concatenate([silence(1.0), a, silence(1.0), b, silence(1.0)])
+    first = (SR, SR + len(a))
+    second = (2 * SR + len(a), 2 * SR + len(a) + len(b))
+    path = write_wav(tmp / "both.wav", signal)
+    return signal, [first, second], path, tmp
+
+
+def segment(signal, chunk, **kwargs):
+    seg = Segmenter(**kwargs)
+    events = []
+    for i in range(0, len(signal), chunk):
+        events += seg.feed(signal[i:i + chunk])
+    return events + seg.flush()
+
+
+def tone(seconds, dbfs, freq=300.0):
+    t = np.arange(round(seconds * SR)) / SR
+    return (np.sqrt(2) * 10 ** (dbfs / 20) * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_silence_gives_no_utterance():
+    assert segment(silence(10.0), 1600) == []
+
+
+@pytest.mark.parametrize("noise", [white_noise, pink_noise])
+def test_steady_noise_at_minus_30_dbfs_gives_no_utterance(noise):
+    assert segment(noise(15.0, -30.0, seed=3), 320) == []
+
+
+def test_ground_truth_agrees_with_sox(two_utterances):
+    signal, truth, path, tmp = two_utterances
+    first, last = sox_edges(path, tmp)
+    assert abs(first - truth[0][0]) <= 320
+    assert abs(last - truth[1][1]) <= 320
+
+
+def test_speech_silence_speech_gives_two_utterances_at_the_right_places(two_utterances):
+    signal, truth, _, _ = two_utterances
+    events = segment(signal, 320)
+    assert [type(e) for e in events] == [SpeechStart, SpeechEnd, SpeechStart, SpeechEnd]
+    ends = [e for e in events if isinstance(e, SpeechEnd)]
+    assert [e.utterance_id for e in ends] == [0, 1]
+    for end, (start_true, end_true) in zip(ends, truth):
+        assert abs(end.start_sample - start_true) <= TOLERANCE
+        assert abs(end.end_sample - end_true) <= TOLERANCE
+
+
+def test_speech_over_steady_noise_still_gives_two_utterances(two_utterances):
+    signal, truth, _, _ = two_utterances
+    noisy = signal + pink_noise(len(signal) / SR, -45.0, seed=9)
+    ends = [e for e in segment(noisy, 509) if isinstance(e, SpeechEnd)]
+    assert len(ends) == 2
+    for end, (start_true, end_true) in zip(ends, truth):
+        assert abs(end.start_sample - start_true) <= TOLERANCE
+        assert abs(end.end_sample - end_true) <= TOLERANCE
+
+
+@pytest.mark.parametrize("chunk", [1, 17, 160, 509, 4096])
+def test_events_do_not_depend_on_chunk_size(two_utterances, chunk):
+    signal = two_utterances[0]
+    if chunk == 1:
+        signal = signal[:3 * SR]   # one utterance is enough at one sample per call
+    whole = segment(signal, len(signal))
+    assert len(whole) >= 2
+    assert segment(signal, chunk) == whole
+
+
+def test_audio_includes_the_pre_roll(two_utterances):
+    signal = two_utterances[0]
+    for end in (e for e in segment(signal, 4096) if isinstance(e, SpeechEnd)):
+        assert end.audio_start_sample == end.start_sample - 3200
+        assert np.array_equal(end.audio, signal[end.start_sample - 3200:end.end_sample])
+        assert end.audio.dtype == np.float32 and not end.audio.flags.writeable
+
+
+def test_pre_roll_never_reaches_into_the_previous_utterance():
+    signal = np.concatenate([silence(1.0), tone(0.5, -20.0), silence(0.4), tone(0.5, -20.0),
+                             silence(1.0)])
+    ends = [e for e in segment(signal, 160, pre_roll_ms=1000) if isinstance(e, SpeechEnd)]
+    assert [(e.audio_start_sample, e.start_sample, e.end_sample) for e in ends] == [
+        (0, 16000, 24000), (24000, 30400, 38400)]
+
+
+def test_short_clicks_are_not_utterances():
+    signal = np.concatenate([silence(1.0), tone(0.06, -10.0), silence(1.0)])
+    assert segment(signal, 160, min_speech_ms=100) == []
+
+
+# A steady tone longer than the noise-floor window becomes background for the
+# adaptive threshold, so the split tests use a fixed one.
+def test_long_utterance_is_split_at_the_quietest_frame():
+    speech = tone(4.0, -20.0)
+    dip = round(2.4 * SR)
+    speech[dip:dip + 320] *= 0.5          # one frame 6 dB quieter, 2.4 s into the speech
+    signal = np.concatenate([silence(1.0), speech, silence(1.0)])
+    events = segment(signal, 509, max_utterance_s=3.0, threshold_db=-40.0)
+    assert events_summary(events) == [
+        ("start", 0, 16000), ("end", 0, 16000, 54400, 54400 - 12800),
+        ("start", 1, 54400), ("end", 1, 54400, 80000, 80000 - 54400)]
+
+
+def test_split_utterances_are_contiguous_and_never_too_long():
+    signal = np.concatenate([silence(1.0), tone(10.0, -20.0), silence(1.0)])
+    ends = [e for e in segment(signal, 4096, max_utterance_s=2.5, threshold_db=-40.0) if isinstance(e, SpeechEnd)]
+    assert ends[0].start_sample == SR and ends[-1].end_sample == 11 * SR
+    assert all(e.end_sample - e.start_sample <= 2.5 * SR for e in ends)
+    assert all(a.end_sample == b.start_sample for a, b in zip(ends, ends[1:]))
+    assert np.array_equal(np.concatenate([e.audio for e in ends])[3200:], signal[SR:11 * SR])
+    assert len(ends) == 5
+
+
+def test_a_steady_tone_becomes_background_after_the_floor_window():
+    # The adaptive floor is the quietest frame of the last 3 s: a sound that never
+    # pauses for that long is treated as background, like a fan.
+    signal = np.concatenate([silence(1.0), tone(10.0, -20.0), silence(1.0)])
+    ends = [e for e in segment(signal, 4096) if isinstance(e, SpeechEnd)]
+    assert [(e.start_sample, e.end_sample) for e in ends] == [(16000, 65280)]
+
+
+def test_current_audio_holds_the_open_utterance():
+    seg = Segmenter()
+    signal = np.concatenate([silence(1.0), tone(1.0, -20.0)])
+    assert seg.current_audio() is None
+    events = seg.feed(signal)
+    assert events == [SpeechStart(0, SR)]
+    assert seg.in_speech
+    assert np.array_equal(seg.current_audio(), signal[SR - 3200:])
+    ends = seg.flush()
+    assert events_summary(ends) == [("end", 0, SR, 2 * SR, SR + 3200)]
+    assert seg.current_audio() is None and seg.samples_fed == 0
+
+
+def test_ids_keep_counting_across_flush():
+    seg = Segmenter()
+    speech = np.concatenate([silence(0.5), tone(0.5, -20.0)])
+    first = seg.feed(speech) + seg.flush()
+    second = seg.feed(speech) + seg.flush()
+    assert events_summary(first) == [("start", 0, 8000), ("end", 0, 8000, 16000, 11200)]
+    assert events_summary(second) == [("start", 1, 8000), ("end", 1, 8000, 16000, 11200)]
+
+
+@pytest.mark.parametrize(("chunk", "message"), [
+    (np.zeros((10, 2), np.float32), r"needs 1-D mono audio, got an array of shape \(10, 2\)"),
+    (np.zeros(10, np.int16), "needs floating-point samples in \\[-1, 1\\], got dtype int16"),
+    (np.array([0.0, np.nan], np.float32), "NaN or infinite samples"),
+])
+def test_bad_chunks_raise_audio_format_error_and_lose_nothing(chunk, message):
+    seg = Segmenter()
+    seg.feed(silence(0.5))
+    with pytest.raises(AudioFormatError, match=message):
+        seg.feed(chunk)
+    assert seg.samples_fed == 8000
+
+
+def test_float64_chunks_are_accepted():
+    signal = np.concatenate([silence(1.0), tone(0.5, -20.0), silence(1.0)])
+    assert segment(signal.astype(np.float64), 800) == segment(signal, 800)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"vad": "silero"}, "vad must be 'energy' or 'webrtc', got 'silero'"),
+    ({"frame_ms": 15}, "frame_ms must be 10, 20 or 30, got 15"),
+    ({"max_utterance_s": 1.0}, "max_utterance_s must be >= 2.0, got 1.0"),
+    ({"hangover_ms": -1}, "must be >= 0"),
+])
+def test_bad_settings_raise_value_error(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Segmenter(**kwargs)
+
+
+def test_webrtc_without_the_package_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "webrtcvad", None)   # import fails
+    with pytest.raises(MissingDependencyError, match="pip install webrtcvad"):
+        Segmenter(vad="webrtc")
+
+
+def test_webrtc_adapter_frames_and_smooths_like_the_energy_vad(monkeypatch):
+    class FakeVad:
+        """Stands in for webrtcvad.Vad: speech when the 16-bit frame is loud."""
+
+        def __init__(self, mode):
+            self.mode = mode
+
+        def is_speech(self, frame: bytes, rate: int) -> bool:
+            assert rate == SR and len(frame) == 640
+            return int(np.abs(np.frombuffer(frame, "<i2")).max()) > 1000
+
+    monkeypatch.setitem(sys.modules, "webrtcvad", types.SimpleNamespace(Vad=FakeVad))
+    signal = np.concatenate([silence(1.0), tone(0.5, -20.0), silence(1.0)])
+    events = segment(signal, 509, vad="webrtc")
+    assert events_summary(events) == [("start", 0, 16000), ("end", 0, 16000, 24000, 11200)]

@@ -1,0 +1,134 @@
+"""IterableSource, FileSource and device lookup (no sound server needed)."""
+
+import threading
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from lumina import AudioFormatError, AudioNotFoundError, DeviceError, FileSource, IterableSource, MicrophoneSource
+from lumina.sources import find_input_device
+from _vad_util import SR, white_noise
+
+
+def test_iterable_source_passes_float32_mono_through_unchanged():
+    chunks = [np.arange(5, dtype=np.float32) / 10, np.zeros(0, np.float32), np.ones(3, np.float32)]
+    with IterableSource(chunks) as src:
+        out = list(src)
+    assert len(out) == 2       # the empty chunk is skipped
+    assert np.array_equal(out[0], chunks[0]) and np.array_equal(out[1], chunks[2])
+    assert all(c.dtype == np.float32 for c in out)
+
+
+def test_iterable_source_converts_int16_and_mixes_down_channels():
+    stereo = np.array([[16384, -16384], [32767, 32767], [-32768, 0]], np.int16)
+    (out,) = list(IterableSource([stereo]))
+    assert out.dtype == np.float32
+    assert out.tolist() == [0.0, pytest.approx(32767 / 32768), -0.5]
+
+
+def test_iterable_source_resamples_48k_like_one_shot_soxr():
+    audio = white_noise(1.0, -20.0)
+    audio48 = soxr.resample(audio, SR, 48000).astype(np.float32)
+    chunks = [audio48[i:i + 999] for i in range(0, len(audio48), 999)]
+    out = np.concatenate(list(IterableSource(chunks, sr=48000)))
+    expected = soxr.resample(audio48, 48000, SR, quality="HQ")
+    assert len(out) == len(expected) == SR
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize(("chunk", "message"), [
+    (np.zeros(4, np.uint8), "got dtype uint8"),
+    (np.zeros((2, 2, 2), np.float32), r"got shape \(2, 2, 2\)"),
+])
+def test_iterable_source_rejects_bad_chunks(chunk, message):
+    with pytest.raises(AudioFormatError, match=message):
+        list(IterableSource([chunk]))
+
+
+def test_iterable_source_rejects_bad_rate():
+    with pytest.raises(ValueError, match="sr must be a positive integer, got 0"):
+        IterableSource([], sr=0)
+
+
+@pytest.fixture()
+def wav44(tmp_path):
+    """1 s of noise at 44.1 kHz stereo, and what it must become (16 kHz mono)."""
+    audio = np.stack([white_noise(1.0, -20.0, 1), white_noise(1.0, -20.0, 2)], axis=1)
+    audio44 = soxr.resample(audio, SR, 44100)
+    path = tmp_path / "noise.wav"
+    sf.write(path, audio44, 44100, subtype="FLOAT")
+    expected = soxr.resample(audio44.mean(axis=1), 44100, SR, quality="HQ")
+    return path, expected
+
+
+def test_file_source_yields_the_whole_file_in_chunks(wav44):
+    path, expected = wav44
+    with FileSource(path, realtime=False, chunk_ms=20) as src:
+        chunks = list(src)
+        assert src.duration_s == pytest.approx(1.0, abs=1e-3)
+    assert [len(c) for c in chunks[:-1]] == [320] * (len(chunks) - 1)
+    assert 0 < len(chunks[-1]) <= 320
+    np.testing.assert_allclose(np.concatenate(chunks), expected, atol=1e-4)
+
+
+def test_file_source_missing_file_is_an_audio_not_found_error(tmp_path):
+    with pytest.raises(AudioNotFoundError, match="nope.wav: no such file"):
+        FileSource(tmp_path / "nope.wav")
+
+
+def test_file_source_stop_from_another_thread_ends_the_iteration(wav44):
+    baseline = set(threading.enumerate())
+    src = FileSource(wav44[0], realtime=True, chunk_ms=20)
+    first = threading.Event()
+    got = []
+
+    def consume():
+        for chunk in src:
+            got.append(len(chunk))
+            first.set()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    assert first.wait(timeout=10)
+    src.stop()
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert 1 <= len(got) < 50          # the file holds 50 chunks: it did not play to the end
+    assert list(src) == []             # stopped for good
+    assert set(threading.enumerate()) == baseline
+
+
+def test_stop_before_iteration_yields_nothing():
+    src = IterableSource([np.ones(10, np.float32)])
+    src.stop()
+    assert list(src) == [] and src.stopped
+
+
+def test_device_lookup_errors_list_what_exists(monkeypatch):
+    import sounddevice as sd
+    fake = [
+        {"index": 0, "name": "HDA Intel PCH: ALC892 Analog", "max_input_channels": 2,
+         "max_output_channels": 2, "default_samplerate": 44100.0},
+        {"index": 1, "name": "HDMI 0", "max_input_channels": 0,
+         "max_output_channels": 8, "default_samplerate": 48000.0},
+    ]
+    monkeypatch.setattr(sd, "query_devices", lambda: fake)
+    assert find_input_device("alc892")["index"] == 0
+    assert find_input_device(0)["name"] == "HDA Intel PCH: ALC892 Analog"
+    with pytest.raises(DeviceError, match=(
+            r"found no input device with index 1; available input devices: "
+            r"0: 'HDA Intel PCH: ALC892 Analog'")):
+        find_input_device(1)
+    with pytest.raises(DeviceError, match="found no input device whose name contains 'usb'"):
+        MicrophoneSource("usb")
+    with pytest.raises(TypeError, match="device must be None, an int or a str, got float"):
+        find_input_device(1.5)
+
+
+def test_no_devices_at_all_says_so(monkeypatch):
+    import sounddevice as sd
+    monkeypatch.setattr(sd, "query_devices", lambda: [])
+    with pytest.raises(DeviceError, match="no input devices are available"):
+        find_input_device("mic")
