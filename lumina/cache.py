@@ -43,13 +43,14 @@ from lumina.fingerprints import SAMPLE_RATE, fingerprint
 __all__ = ["CacheStats", "CacheWarning", "PhraseCache", "DEFAULT_THRESHOLD"]
 
 #: Similarity a fuzzy hit needs by default (see the module docstring for the calibration).
-DEFAULT_THRESHOLD = 0.50
+DEFAULT_THRESHOLD = 0.44
 #: Default bound on the memory the entries use.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-# Prefilter bounds, loose on purpose: the largest seen on true re-takes is 1.05 for the
-# summary distance; the DTW decides.
-_MAX_DURATION_RATIO = 1.6
-_MAX_SUMMARY_DISTANCE = 1.5
+# Prefilter bounds, calibrated on the test re-takes with a margin: speech-duration ratios
+# after trimming fall in 1/1.23..1.23 (tempo +-10% plus trimming jitter; two noisy takes
+# of a short phrase reach 1.75 and 1.88 and are accepted misses), summary distances reach 0.98.
+_MAX_DURATION_RATIO = 1.3
+_MAX_SUMMARY_DISTANCE = 1.2
 _ENTRY_OVERHEAD = 256  # bytes of Python objects around each entry's arrays and text
 _TIMINGS_KEPT = 10000
 _NONSTR_PREFIX = "\x1fkey:"
@@ -359,15 +360,16 @@ class PhraseCache:
         with db:
             db.execute("BEGIN")
             db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+            row = db.execute("SELECT value FROM meta WHERE name = 'feature_version'").fetchone()
+            if row is not None and row[0] != str(FEATURE_VERSION):
+                # Fingerprints of another feature version would never match (and the table
+                # may lack columns): start over.
+                db.execute("DROP TABLE IF EXISTS entries")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS entries (key TEXT NOT NULL, exact TEXT NOT NULL, "
                 "text TEXT NOT NULL, features BLOB NOT NULL, n_frames INTEGER NOT NULL, "
                 "n_feat INTEGER NOT NULL, summary BLOB NOT NULL, duration REAL NOT NULL, "
-                "used INTEGER NOT NULL, PRIMARY KEY (key, exact))")
-            row = db.execute("SELECT value FROM meta WHERE name = 'feature_version'").fetchone()
-            if row is not None and row[0] != str(FEATURE_VERSION):
-                # Fingerprints of another feature version would never match: start over.
-                db.execute("DELETE FROM entries")
+                "wideband INTEGER NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (key, exact))")
             db.execute("INSERT OR REPLACE INTO meta VALUES ('feature_version', ?)",
                        (str(FEATURE_VERSION),))
             db.execute("COMMIT")
@@ -375,11 +377,12 @@ class PhraseCache:
 
     def _load(self) -> None:
         rows = self._db.execute(
-            "SELECT key, exact, text, features, n_frames, n_feat, summary, duration, used "
-            "FROM entries ORDER BY used").fetchall()
-        for key, exact, text, feats, n_frames, n_feat, summ, duration, used in rows:
+            "SELECT key, exact, text, features, n_frames, n_feat, summary, duration, wideband, "
+            "used FROM entries ORDER BY used").fetchall()
+        for key, exact, text, feats, n_frames, n_feat, summ, duration, wide, used in rows:
             features = np.frombuffer(feats, dtype="<f4").reshape(n_frames, n_feat)
-            fp = Fingerprint(features, np.frombuffer(summ, dtype="<f4"), int(exact, 16), duration)
+            fp = Fingerprint(features, np.frombuffer(summ, dtype="<f4"), int(exact, 16), duration,
+                             bool(wide))
             self._insert(key, fp, text, persist=False, tick=used)
 
     def _recover(self, path: pathlib.Path, exc: BaseException) -> None:
@@ -404,9 +407,9 @@ class PhraseCache:
         fp = entry.fp
         row = (entry.key, f"{fp.exact_key:016x}", entry.text,
                fp.features.astype("<f4").tobytes(), fp.n_frames, fp.features.shape[1],
-               fp.summary.astype("<f4").tobytes(), fp.duration, self._tick)
+               fp.summary.astype("<f4").tobytes(), fp.duration, int(fp.wideband), self._tick)
         self._db_many([
-            ("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [row]),
+            ("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [row]),
             ("DELETE FROM entries WHERE key = ? AND exact = ?",
              [(e.key, f"{e.fp.exact_key:016x}") for e in evicted if isinstance(e.key, str)]),
         ])

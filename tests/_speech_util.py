@@ -8,6 +8,7 @@ sample rate, channels) from those renderings with numpy and soxr, seeded.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import pathlib
 import subprocess
 
@@ -69,11 +70,15 @@ class SpeechBank:
         """Float32 mono samples at espeak's native rate (22.05 kHz) and that rate."""
         key = (text, voice, speed, pitch)
         if key not in self._memo:
-            name = f"{abs(hash(key)) & 0xFFFFFFFF:08x}-{len(self._memo)}.wav"
+            # A stable name lets a directory that outlives the process skip espeak next time.
+            name = hashlib.sha1(repr(key).encode()).hexdigest()[:16] + ".wav"
             path = self.directory / name
-            subprocess.run(
-                ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(path), text],
-                check=True, capture_output=True)
+            if not path.exists():
+                tmp = path.with_suffix(".part.wav")
+                subprocess.run(
+                    ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(tmp), text],
+                    check=True, capture_output=True)
+                tmp.replace(path)
             audio, sr = soundfile.read(path, dtype="float32")
             self._memo[key] = (audio, sr)
         return self._memo[key]

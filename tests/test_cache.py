@@ -125,7 +125,8 @@ def test_persistence_round_trip_and_permissions(tmp_path):
     assert second.stats().exact_hits == 2
     # Only fingerprints and text are stored, never audio.
     cols = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(entries)")]
-    assert cols == ["key", "exact", "text", "features", "n_frames", "n_feat", "summary", "duration", "used"]
+    assert cols == ["key", "exact", "text", "features", "n_frames", "n_feat", "summary", "duration",
+                    "wideband", "used"]
     second.forget("zero")
     second.close()
     assert PhraseCache(path=path).get(tone(0), "k") is None
@@ -183,3 +184,33 @@ def test_fingerprint_of_silence_and_empty_audio():
     a = fingerprint(np.zeros(16000, dtype=np.float32))
     b = fingerprint(np.zeros(16100, dtype=np.float32))
     assert a.similarity(a) == 1.0 and a.similarity(b) == 0.0
+
+
+def test_wideband_flag_follows_the_high_band_and_survives_reopen(tmp_path):
+    import soxr
+    x = tone(7)
+    narrow = soxr.resample(soxr.resample(x, 16000, 8000), 8000, 16000).astype(np.float32)
+    assert (fingerprint(x).wideband, fingerprint(narrow).wideband) == (True, False)
+    path = tmp_path / "c.sqlite"
+    with PhraseCache(path=path) as c:
+        c.put(x, "k", "wide")
+        c.put(narrow, "k", "narrow")
+    again = PhraseCache(path=path)
+    flags = sorted((e.text, bool(e.fp.wideband)) for e in again._entries.values())
+    assert flags == [("narrow", False), ("wide", True)]
+
+
+def test_old_feature_version_file_is_started_over(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
+    db.execute("INSERT INTO meta VALUES ('feature_version', '1')")
+    db.execute("CREATE TABLE entries (key TEXT, exact TEXT, text TEXT)")
+    db.execute("INSERT INTO entries VALUES ('k', '00', 'stale')")
+    db.commit()
+    db.close()
+    cache = PhraseCache(path=path)
+    assert len(cache) == 0
+    cache.put(tone(0), "k", "zero")
+    cache.close()
+    assert PhraseCache(path=path).get(tone(0), "k") == "zero"

@@ -74,10 +74,6 @@ def test_every_take_of_these_kinds_hits(retake_results, label):
     assert [p for p, got in results if got != p] == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "KNOWN GAP: 'send the email' spoken by en-us fuzzily hits the cached 'send the emails' "
-    "(en-us), similarity 0.88 > threshold 0.50; the same-voice one-phoneme pair is not yet "
-    "separated by the DTW distance"))
 def test_zero_false_hits_on_the_confusable_set(bank, filled):
     false_hits = [(name, got) for name, audio in confusables(bank)
                   if (got := filled.get(audio, KEY)) is not None]
@@ -111,9 +107,10 @@ def test_similarity_properties(bank, i, j, t):
     assert ref.similarity(again) == again.similarity(ref)
     assert ref.similarity(other) == other.similarity(ref)
     assert 0.0 <= ref.similarity(other) <= 1.0
-    if j != i and take.label not in ("noise 20 dB SNR", "combined"):
-        # Noisy takes are the cache's accepted misses; every other take is closer to its
-        # own phrase than any different phrase is.
+    if j != i and take.label != "combined":
+        # Every single perturbation (noise included) leaves a take closer to its own phrase
+        # than any different phrase is; the combined take (all at once) does not always:
+        # 5 of its 44 takes fall below some other phrase (see lumina.cache's docstring).
         assert ref.similarity(again) > ref.similarity(other)
 
 
@@ -128,10 +125,6 @@ def test_similarity_is_symmetric_and_bounded_on_arbitrary_audio(samples, seed):
     assert 0.0 <= fa.similarity(fb) <= 1.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "KNOWN GAP: 'send the email' spoken by en-us fuzzily hits the cached 'send the emails' "
-    "(en-us), similarity 0.88 > threshold 0.50; the same-voice one-phoneme pair is not yet "
-    "separated by the DTW distance"))
 def test_report_calibration(bank, filled, retake_results, capsys):
     """Prints the numbers the module docstring quotes (always passes only if they hold)."""
     refs = {p: fingerprint(bank.at_16k(p, su.VOICES[i % 4])) for i, p in enumerate(su.PHRASES)}

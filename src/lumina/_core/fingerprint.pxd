@@ -8,7 +8,8 @@ cdef enum:
     FP_HOP = 160         # frame hop (10 ms)
     FP_NMEL = 24         # mel bands, 100-3800 Hz so 8 kHz sources lose nothing
     FP_NCEP = 12         # cepstra c1..c12 kept per frame (c0 is replaced by energy)
-    FP_NFEAT = 13        # FP_NCEP + one relative log-energy column
+    FP_NBASE = 13        # FP_NCEP + one relative log-energy column: compared for every pair
+    FP_NFEAT = 14        # FP_NBASE + high-band tilt, compared when both sides are wideband
     FP_NBIN = 257        # FP_NFFT // 2 + 1
     FP_NHALF = 256       # FP_NFFT // 2 (twiddle count)
 
@@ -19,5 +20,6 @@ cdef class Fingerprint:
     cdef readonly uint64_t exact_key   # 64-bit hash of the canonical 16 kHz samples
     cdef readonly double duration      # seconds of speech after trimming silence
     cdef readonly Py_ssize_t n_frames
+    cdef readonly bint wideband        # the audio carries the 4-7.8 kHz band (frication)
 
     cdef double _distance(self, Fingerprint other, double abandon)

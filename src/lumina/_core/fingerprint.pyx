@@ -27,16 +27,25 @@ import numpy as np
 
 
 # Tuning constants; changing any of them changes stored fingerprints, so bump FEATURE_VERSION.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 cdef double TRIM_DB = 30.0        # frames this far below the loudest are silence at the edges
 cdef double FLOOR_LN = 4.605      # 20 dB dynamic range kept in log-mel (natural log units)
 cdef double ENERGY_WEIGHT = 0.3   # weight of the relative log-energy column
 cdef double BAND = 0.2            # Sakoe-Chiba half-width, as a fraction of the normalised time axis
 cdef double SCALE = 1.4426950408889634  # 1/ln 2: distance 1.0 is similarity 0.5
-cdef Py_ssize_t SLACK = 2         # frames either sequence may leave unmatched at each end
+cdef double WINDOW = 8.0          # frames (80 ms) of the worst-stretch window: about one phoneme
+cdef double WORST_WEIGHT = 0.3    # weight of the worst stretch against the whole-path mean
 cdef Py_ssize_t MIN_FRAMES = 10   # under 100 ms of speech there is nothing to match fuzzily
 cdef double F_LO = 100.0
 cdef double F_HI = 3800.0
+cdef double HB_LO = 4000.0        # high band: frication ("s", "z", "f") lives here
+cdef double HB_HI = 7800.0
+cdef double WIDEBAND_DB = -50.0   # high band this far under the low band: band-limited source
+cdef double TILT_WEIGHT = 0.2     # weight per dB of the high/low band tilt column
+cdef double TILT_MIN_DB = -25.0   # vowels sit at the floor, so broadband noise barely moves them
+cdef double TILT_MAX_DB = 10.0
+cdef double NOISE_MARGIN_DB = 6.0  # trim frames less than this above the noise floor
+cdef double TRIM_MIN_DB = 15.0     # ...but never trim frames within this of the loudest
 
 cdef double _hann[FP_WIN]
 cdef double _cos_tw[FP_NHALF]
@@ -48,6 +57,8 @@ cdef int _mel_lo[FP_NMEL]
 cdef int _mel_hi[FP_NMEL]
 cdef int _band_lo
 cdef int _band_hi
+cdef int _hb_lo
+cdef int _hb_hi
 
 
 cdef double _hz_to_mel(double hz) noexcept nogil:
@@ -59,7 +70,7 @@ cdef double _mel_to_hz(double mel) noexcept nogil:
 
 
 cdef void _init_tables() noexcept nogil:
-    global _band_lo, _band_hi
+    global _band_lo, _band_hi, _hb_lo, _hb_hi
     cdef int i, j, b, bits = 0, r
     cdef double edges[FP_NMEL + 2]
     cdef double lo_mel = _hz_to_mel(F_LO), hi_mel = _hz_to_mel(F_HI), f, w
@@ -98,6 +109,8 @@ cdef void _init_tables() noexcept nogil:
                 _mel_hi[b] = j + 1
     _band_lo = <int>ceil(F_LO * FP_NFFT / FP_SR)
     _band_hi = <int>floor(F_HI * FP_NFFT / FP_SR) + 1
+    _hb_lo = <int>ceil(HB_LO * FP_NFFT / FP_SR)
+    _hb_hi = <int>floor(HB_HI * FP_NFFT / FP_SR) + 1
 
 
 _init_tables()
@@ -132,8 +145,8 @@ cdef void _fft(double* re, double* im) noexcept nogil:
         size *= 2
 
 
-cdef void _analyse_frame(const float* x, double* mel) noexcept nogil:
-    """Mel band powers of one FP_WIN-sample frame."""
+cdef void _analyse_frame(const float* x, double* mel, double* high) noexcept nogil:
+    """Mel band powers of one FP_WIN-sample frame, and its high-band power."""
     cdef double re[FP_NFFT]
     cdef double im[FP_NFFT]
     cdef double power[FP_NBIN]
@@ -153,6 +166,10 @@ cdef void _analyse_frame(const float* x, double* mel) noexcept nogil:
         for i in range(_mel_lo[b], _mel_hi[b]):
             s += _mel_w[b][i] * power[i]
         mel[b] = s
+    s = 0.0
+    for i in range(_hb_lo, _hb_hi):
+        s += power[i]
+    high[0] = s
 
 
 cdef void _band_energy(const double* mel, double* energy, Py_ssize_t n) noexcept nogil:
@@ -181,8 +198,14 @@ cdef uint64_t _hash_samples(const float* x, Py_ssize_t n) noexcept nogil:
     return h
 
 
-cdef void _trim(const double* energy, Py_ssize_t n, Py_ssize_t* first, Py_ssize_t* last) noexcept nogil:
-    """First and last frame within TRIM_DB of the loudest; first > last when all is silent."""
+cdef void _trim(const double* energy, Py_ssize_t n, double floor_e,
+                Py_ssize_t* first, Py_ssize_t* last) noexcept nogil:
+    """First and last speech frame; first > last when all is silent.
+
+    Speech is within TRIM_DB of the loudest frame and NOISE_MARGIN_DB above ``floor_e``, the
+    background level, so that a steady noise is trimmed like digital silence; frames within
+    TRIM_MIN_DB of the loudest always count as speech.
+    """
     cdef double emax = 0.0, thr
     cdef Py_ssize_t i
     for i in range(n):
@@ -193,6 +216,11 @@ cdef void _trim(const double* energy, Py_ssize_t n, Py_ssize_t* first, Py_ssize_
     if emax <= 1e-10:
         return
     thr = emax * 10.0 ** (-TRIM_DB / 10.0)
+    if floor_e * 10.0 ** (NOISE_MARGIN_DB / 10.0) > thr:
+        thr = floor_e * 10.0 ** (NOISE_MARGIN_DB / 10.0)
+    # A take with no pause at all has its quietest speech as "floor": keep the loud part.
+    if thr > emax * 10.0 ** (-TRIM_MIN_DB / 10.0):
+        thr = emax * 10.0 ** (-TRIM_MIN_DB / 10.0)
     for i in range(n):
         if energy[i] >= thr:
             first[0] = i
@@ -205,8 +233,8 @@ cdef void _trim(const double* energy, Py_ssize_t n, Py_ssize_t* first, Py_ssize_
         i -= 1
 
 
-cdef void _features(double* logmel, const double* energy, Py_ssize_t n,
-                    float* out, float* summary) noexcept nogil:
+cdef void _features(double* logmel, const double* energy, const double* high, Py_ssize_t n,
+                    bint wideband, float* out, float* summary) noexcept nogil:
     """Normalised cepstra + relative energy of n analysed frames, and the spectral summary."""
     cdef double mmax = -INFINITY, emax = 0.0, c, mean, floor_v, le
     cdef Py_ssize_t t, k, b
@@ -234,6 +262,7 @@ cdef void _features(double* logmel, const double* energy, Py_ssize_t n,
         if le < -FLOOR_LN:
             le = -FLOOR_LN
         out[t * FP_NFEAT + FP_NCEP] = <float>(ENERGY_WEIGHT * le)
+        out[t * FP_NFEAT + FP_NBASE] = <float>(TILT_WEIGHT * _tilt_db(high[t], energy[t])) if wideband else 0.0
     _normalise(out, n)
     mean = 0.0
     for b in range(FP_NMEL):
@@ -241,6 +270,16 @@ cdef void _features(double* logmel, const double* energy, Py_ssize_t n,
     mean /= FP_NMEL
     for b in range(FP_NMEL):
         summary[b] = <float>(summary[b] - mean)
+
+
+cdef double _tilt_db(double high, double low) noexcept nogil:
+    """High over low band level in dB, clamped: above the top it is frication all the same."""
+    cdef double db = 10.0 * log(high / (low + 1e-20) + 1e-20) / log(10.0)
+    if db < TILT_MIN_DB:
+        db = TILT_MIN_DB
+    if db > TILT_MAX_DB:
+        db = TILT_MAX_DB
+    return db - TILT_MIN_DB
 
 
 cdef void _normalise(float* out, Py_ssize_t n) noexcept nogil:
@@ -260,75 +299,144 @@ cdef void _normalise(float* out, Py_ssize_t n) noexcept nogil:
             out[t * FP_NFEAT + k] = <float>((out[t * FP_NFEAT + k] - mean) / var)
 
 
-cdef double _dtw(const float* a, Py_ssize_t n, const float* b, Py_ssize_t m,
-                 double abandon) noexcept nogil:
-    """Root mean squared frame distance along the best banded path, or INFINITY.
+cdef double _frame_d(const float* x, const float* y, int nf) noexcept nogil:
+    cdef double d = 0.0, diff
+    cdef Py_ssize_t k
+    for k in range(nf):
+        diff = x[k] - y[k]
+        d += diff * diff
+    return d
 
-    ``abandon`` is a distance above which the caller has no use for the result: once every
-    cell of a row exceeds it, no path can come back under it (costs are non-negative).
-    Returns -1.0 when the work buffer cannot be allocated.
+
+cdef void _band(Py_ssize_t i, Py_ssize_t n, Py_ssize_t m, double r,
+                Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """Columns of row i inside the Sakoe-Chiba band (normalised time axis, half-width r)."""
+    cdef double pos = (<double>i) / (n - 1)
+    lo[0] = <Py_ssize_t>ceil((pos - r) * (m - 1) - 1e-9)
+    hi[0] = <Py_ssize_t>floor((pos + r) * (m - 1) + 1e-9)
+    if lo[0] < 0:
+        lo[0] = 0
+    if hi[0] > m - 1:
+        hi[0] = m - 1
+
+
+cdef double _worst_window(const float* a, Py_ssize_t n, const float* b, Py_ssize_t m,
+                          const unsigned char* step, double span, int nf) noexcept nogil:
+    """Largest weighted mean frame cost over any stretch of the path weighing ``span``.
+
+    Walks the best path back from the end; a diagonal step weighs 2, a horizontal or
+    vertical one 1 (the same weights as the alignment), so ``span`` is twice the window
+    length in frames.  A missing or extra word leaves a stretch of high cost that the mean
+    over the whole path dilutes but this maximum does not.
+    """
+    cdef Py_ssize_t i = n - 1, j = m - 1, length = 0, s = 0, e
+    cdef double* w = <double*>malloc(2 * (n + m) * sizeof(double))
+    cdef double* c
+    cdef double wsum = 0.0, csum = 0.0, worst = 0.0, mean
+    cdef unsigned char st
+    if w == NULL:
+        return -1.0
+    c = w + (n + m)
+    while True:
+        st = step[i * m + j]
+        c[length] = _frame_d(a + i * FP_NFEAT, b + j * FP_NFEAT, nf)
+        w[length] = 1.0 if st == 1 or st == 2 else 2.0
+        length += 1
+        if st == 0:
+            break
+        elif st == 3:
+            i -= 1
+            j -= 1
+        elif st == 1:
+            i -= 1
+        else:
+            j -= 1
+    # Two pointers over the path (its order does not matter for the maximum).
+    for e in range(length):
+        wsum += w[e]
+        csum += w[e] * c[e]
+        while s < e and wsum - w[s] >= span:
+            wsum -= w[s]
+            csum -= w[s] * c[s]
+            s += 1
+        if wsum >= span or (s == 0 and e == length - 1):
+            mean = csum / wsum
+            if mean > worst:
+                worst = mean
+    free(w)
+    return worst
+
+
+cdef int _dtw(const float* a, Py_ssize_t n, const float* b, Py_ssize_t m,
+              double abandon, double span, int nf, double* mean_out, double* worst_out) noexcept nogil:
+    """Mean and worst-window squared frame distance along the best banded path.
+
+    Both ends are anchored: silence is trimmed before, so every frame of speech must be
+    matched (an extra final "s" cannot slip out unmatched).  ``abandon`` is a mean cost above
+    which the caller has no use for the result: once every cell of a row exceeds it, no path
+    can come back under it (costs are non-negative); then ``mean_out`` is INFINITY.
+    Returns -1 when the work buffers cannot be allocated, else 0.
     """
     cdef double* prev = <double*>malloc(2 * m * sizeof(double))
+    cdef unsigned char* step = <unsigned char*>malloc(n * m)
     cdef double* cur
     cdef double* tmp
-    cdef double r = BAND, limit, pos, best, d, diff, row_min, end_best = INFINITY
-    cdef Py_ssize_t i, j, k, lo, hi
-    if prev == NULL:
-        return -1.0
+    cdef double r = BAND, limit, best, d, row_min, v
+    cdef Py_ssize_t i, j, lo, hi
+    cdef unsigned char how
+    if prev == NULL or step == NULL:
+        free(prev)
+        free(step)
+        return -1
     cur = prev + m
-    limit = abandon * abandon * (n + m) if abandon < INFINITY else INFINITY
-    # A band narrower than one cell on the short side would forbid every path.
-    if r < 1.5 / (n - 1):
-        r = 1.5 / (n - 1)
-    if r < 1.5 / (m - 1):
-        r = 1.5 / (m - 1)
+    mean_out[0] = INFINITY
+    worst_out[0] = INFINITY
+    limit = abandon * (n + m) if abandon < INFINITY else INFINITY
     for j in range(m):
         prev[j] = INFINITY
     for i in range(n):
-        pos = (<double>i) / (n - 1)
-        lo = <Py_ssize_t>ceil((pos - r) * (m - 1))
-        hi = <Py_ssize_t>floor((pos + r) * (m - 1))
-        if lo < 0:
-            lo = 0
-        if hi > m - 1:
-            hi = m - 1
+        _band(i, n, m, r, &lo, &hi)
         for j in range(m):
             cur[j] = INFINITY
         row_min = INFINITY
         for j in range(lo, hi + 1):
-            d = 0.0
-            for k in range(FP_NFEAT):
-                diff = a[i * FP_NFEAT + k] - b[j * FP_NFEAT + k]
-                d += diff * diff
+            d = _frame_d(a + i * FP_NFEAT, b + j * FP_NFEAT, nf)
             best = INFINITY
-            # Open begin: an onset frame that straddles the start of speech may go unmatched.
-            if (i == 0 and j <= SLACK) or (j == 0 and i <= SLACK):
+            how = 0
+            if i == 0 and j == 0:
                 best = 2.0 * d
-            if i > 0 and j > 0 and prev[j - 1] + 2.0 * d < best:
-                best = prev[j - 1] + 2.0 * d
-            if i > 0 and prev[j] + d < best:
-                best = prev[j] + d
-            if j > 0 and cur[j - 1] + d < best:
-                best = cur[j - 1] + d
+            if i > 0 and j > 0:
+                v = prev[j - 1] + 2.0 * d
+                if v < best:
+                    best = v
+                    how = 3
+            if i > 0:
+                v = prev[j] + d
+                if v < best:
+                    best = v
+                    how = 1
+            if j > 0:
+                v = cur[j - 1] + d
+                if v < best:
+                    best = v
+                    how = 2
             cur[j] = best
+            step[i * m + j] = how
             if best < row_min:
                 row_min = best
-        # Open end, symmetric to the open begin.
-        if i >= n - 1 - SLACK and cur[m - 1] / (i + 1 + m) < end_best:
-            end_best = cur[m - 1] / (i + 1 + m)
         if row_min > limit:
-            free(prev if prev < cur else cur)
-            return INFINITY
+            break
         tmp = prev
         prev = cur
         cur = tmp
-    for j in range(m - 1 - SLACK if m - 1 - SLACK > 0 else 0, m):
-        if prev[j] / (n + j + 1) < end_best:
-            end_best = prev[j] / (n + j + 1)
+    if row_min <= limit and prev[m - 1] < INFINITY:
+        mean_out[0] = prev[m - 1] / (n + m)
+        worst_out[0] = _worst_window(a, n, b, m, step, span, nf)
     free(prev if prev < cur else cur)
-    if end_best == INFINITY:
-        return INFINITY
-    return sqrt(end_best)
+    free(step)
+    if worst_out[0] < 0.0:
+        return -1
+    return 0
 
 
 cdef double _similarity_of(double distance) noexcept nogil:
@@ -359,9 +467,12 @@ cdef class Fingerprint:
         64-bit key of the canonical samples.
     duration : float
         Seconds of speech after trimming silence.
+    wideband : bool, default False
+        Whether the audio carries the 4-7.8 kHz band; the last feature column (the high/low
+        band tilt) is compared only when both fingerprints are wideband.
     """
 
-    def __init__(self, features, summary, exact_key, double duration):
+    def __init__(self, features, summary, exact_key, double duration, bint wideband=False):
         feats = np.ascontiguousarray(features, dtype=np.float32)
         summ = np.ascontiguousarray(summary, dtype=np.float32)
         if feats.ndim != 2 or feats.shape[1] != FP_NFEAT:
@@ -383,10 +494,11 @@ cdef class Fingerprint:
         self.exact_key = exact_key
         self.duration = duration
         self.n_frames = feats.shape[0]
+        self.wideband = wideband
 
     def __repr__(self):
         return (f"Fingerprint(n_frames={self.n_frames}, duration={self.duration:.3f}, "
-                f"exact_key=0x{self.exact_key:016x})")
+                f"wideband={bool(self.wideband)}, exact_key=0x{self.exact_key:016x})")
 
     @property
     def nbytes(self):
@@ -398,7 +510,6 @@ cdef class Fingerprint:
         cdef Fingerprint a = self, b = other
         cdef const float[:, ::1] fa
         cdef const float[:, ::1] fb
-        cdef double d
         if a.exact_key == b.exact_key and a.n_frames == b.n_frames and (
                 a.n_frames == 0 or np.array_equal(a.features, b.features)):
             return 0.0
@@ -409,11 +520,16 @@ cdef class Fingerprint:
             a, b = b, a
         fa = a.features
         fb = b.features
+        cdef double mean, worst, lim = abandon * abandon if abandon < INFINITY else INFINITY
+        cdef int rc
         with nogil:
-            d = _dtw(&fa[0, 0], fa.shape[0], &fb[0, 0], fb.shape[0], abandon)
-        if d < 0.0:
+            rc = _dtw(&fa[0, 0], fa.shape[0], &fb[0, 0], fb.shape[0], lim, 2.0 * WINDOW,
+                      FP_NFEAT if a.wideband and b.wideband else FP_NBASE, &mean, &worst)
+        if rc < 0:
             raise MemoryError("no memory for the alignment of two fingerprints")
-        return d
+        if mean == INFINITY:
+            return INFINITY
+        return sqrt(max(mean, WORST_WEIGHT * worst))
 
     def similarity(self, Fingerprint other not None):
         """Similarity in [0, 1]: 1.0 for identical audio, 0.0 when nothing aligns.
@@ -432,28 +548,57 @@ def fingerprint_16k(const float[::1] samples):
     cdef Py_ssize_t t, first = 0, last = -1, kept
     cdef uint64_t key
     cdef double[:, ::1] logmel = np.empty((max(n_all, 1), FP_NMEL), dtype=np.float64)
-    cdef double[::1] energy = np.empty(max(n_all, 1), dtype=np.float64)
+    energy_arr = np.zeros(max(n_all, 1), dtype=np.float64)
+    cdef double[::1] energy = energy_arr
+    cdef double[::1] high = np.zeros(max(n_all, 1), dtype=np.float64)
     cdef float[:, ::1] out
     cdef float[::1] summ = np.zeros(FP_NMEL, dtype=np.float32)
     cdef Py_ssize_t padded = 0 if n == 0 else (n_all - 1) * FP_HOP + FP_WIN
     cdef float[::1] buf = np.zeros(max(padded, 1), dtype=np.float32)
     cdef const float* x
+    cdef double floor_e, hsum = 0.0, lsum = 0.0
+    cdef bint wide
     if n > 0:
         buf[:n] = samples
     x = &buf[0]
     with nogil:
         key = _hash_samples(x, n)  # the canonical samples; padding is not hashed
         for t in range(n_all):
-            _analyse_frame(x + t * FP_HOP, &logmel[t, 0])
+            _analyse_frame(x + t * FP_HOP, &logmel[t, 0], &high[t])
         _band_energy(&logmel[0, 0], &energy[0], n_all)
-        _trim(&energy[0], n_all, &first, &last)
+    # The background level: the quietest tenth of the frames (0 where there is digital
+    # silence, so clean speech trims exactly as before).
+    floor_e = float(np.percentile(energy_arr[:max(n_all, 1)], 10.0))
+    with nogil:
+        _trim(&energy[0], n_all, floor_e, &first, &last)
     kept = last - first + 1
     features = np.zeros((max(kept, 0), FP_NFEAT), dtype=np.float32)
+    wide = False
     if kept > 0:
+        for t in range(first, last + 1):
+            hsum += high[t]
+            lsum += energy[t]
+        wide = hsum > lsum * 10.0 ** (WIDEBAND_DB / 10.0)
         out = features
         with nogil:
-            _features(&logmel[first, 0], &energy[first], kept, &out[0, 0], &summ[0])
-    return Fingerprint(features, summ.base, key, max(kept, 0) * FP_HOP / <double>FP_SR)
+            _features(&logmel[first, 0], &energy[first], &high[first], kept, wide, &out[0, 0], &summ[0])
+    return Fingerprint(features, summ.base, key, max(kept, 0) * FP_HOP / <double>FP_SR, wide)
+
+
+def _tune(**values):
+    """Set tuning constants (calibration scripts only; changes every later fingerprint)."""
+    global WINDOW, WORST_WEIGHT, TILT_WEIGHT, NOISE_MARGIN_DB, TRIM_DB, FLOOR_LN, ENERGY_WEIGHT, TILT_MIN_DB, WIDEBAND_DB
+    for name, v in values.items():
+        if name == "WINDOW": WINDOW = v
+        elif name == "WORST_WEIGHT": WORST_WEIGHT = v
+        elif name == "TILT_WEIGHT": TILT_WEIGHT = v
+        elif name == "NOISE_MARGIN_DB": NOISE_MARGIN_DB = v
+        elif name == "TRIM_DB": TRIM_DB = v
+        elif name == "FLOOR_LN": FLOOR_LN = v
+        elif name == "ENERGY_WEIGHT": ENERGY_WEIGHT = v
+        elif name == "TILT_MIN_DB": TILT_MIN_DB = v
+        elif name == "WIDEBAND_DB": WIDEBAND_DB = v
+        else: raise ValueError(name)
 
 
 def best_match(Fingerprint query not None, list candidates, double min_similarity):
@@ -475,3 +620,19 @@ def best_match(Fingerprint query not None, list candidates, double min_similarit
         return -1, 0.0
     return best, _similarity_of(abandon)
 
+
+
+def alignment_costs(Fingerprint a not None, Fingerprint b not None, double window_frames):
+    """(mean, worst-window) squared frame cost of the best banded path; for calibration."""
+    cdef const float[:, ::1] fa = a.features
+    cdef const float[:, ::1] fb = b.features
+    cdef double mean, worst
+    cdef int rc
+    if a.n_frames < 2 or b.n_frames < 2:
+        return float("inf"), float("inf")
+    with nogil:
+        rc = _dtw(&fa[0, 0], fa.shape[0], &fb[0, 0], fb.shape[0], INFINITY, 2.0 * window_frames,
+                  FP_NFEAT if a.wideband and b.wideband else FP_NBASE, &mean, &worst)
+    if rc < 0:
+        raise MemoryError("no memory for the alignment of two fingerprints")
+    return mean, worst
