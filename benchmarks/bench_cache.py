@@ -4,7 +4,7 @@ import numpy as np
 
 from lumina import PhraseCache, fingerprint
 
-from .compare_cache import numpy_logmel, speechlike
+from .compare_cache import SPEECH_DIR, accuracy, numpy_logmel, speechlike, su
 
 
 class Fingerprinting:
@@ -51,3 +51,18 @@ class Lookup:
     def time_baseline_scan_100(self, entries):
         for f in self.fps:
             self.qf.similarity(f)
+
+
+class Accuracy:
+    """Re-take hit rate and confusable false-hit rate on the espeak-ng test set."""
+
+    timeout = 600
+
+    def setup(self):
+        self.hit, self.false = accuracy(su.SpeechBank(SPEECH_DIR))
+
+    def track_retake_hit_rate(self):
+        return self.hit
+
+    def track_confusable_false_hit_rate(self):
+        return self.false

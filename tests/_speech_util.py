@@ -160,3 +160,19 @@ def tones(seed: int, seconds: float = 1.5) -> np.ndarray:
 def noise(seed: int, seconds: float = 1.5) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return (0.05 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
+
+
+def confusables(bank: SpeechBank):
+    """(name, 16 kHz audio) of everything that must never hit the cached PHRASES: near
+    misses, every phrase in the three other voices, silence, noise and tones."""
+    for j, phrase in enumerate(NEAR_MISSES):
+        yield f"near miss {phrase!r}", bank.at_16k(phrase, VOICES[j % len(VOICES)])
+    for i, phrase in enumerate(PHRASES):
+        own = VOICES[i % len(VOICES)]
+        for voice in VOICES:
+            if voice != own:
+                yield f"{phrase!r} by {voice}", bank.at_16k(phrase, voice)
+    for k in range(5):
+        yield f"silence {k}", np.zeros(16000 + 160 * k, dtype=np.float32)
+        yield f"noise {k}", noise(k)
+        yield f"tones {k}", tones(k)

@@ -6,16 +6,20 @@ resamples) and computes, without the GIL:
 
 * 10 ms frames of mel-cepstra (24 mel bands between 100 Hz and 3.8 kHz, so that an 8 kHz
   source carries the same band as a 48 kHz one), after trimming leading and trailing frames
-  more than ``TRIM_DB`` below the loudest frame;
+  more than ``TRIM_DB`` below the loudest frame or within ``NOISE_MARGIN_DB`` of the
+  background level (the quietest tenth of the frames), so steady noise trims like silence;
 * per-utterance mean and variance normalisation of each cepstral column, which removes gain
   (a constant in the log domain) and most of a fixed channel colouring;
 * a relative log-energy column, floored, so the rhythm of the phrase takes part in matching;
+* a high/low band tilt column (4-7.8 kHz over 100-3800 Hz, clamped), compared only when
+  both takes carry the high band, because a final "s" or "z" lives mostly up there;
 * an exact 64-bit key of the samples, for the identical-audio case.
 
 Similarity aligns two frame sequences with dynamic time warping inside a Sakoe-Chiba band
-(spoken repetitions differ in tempo) and maps the root mean squared frame distance along the
-best path to [0, 1].  Squared frame distances make one mismatched word weigh more than a
-spread of small differences, which is what separates "send the email" from "send the emails".
+(spoken repetitions differ in tempo), both ends anchored (silence is trimmed first), and
+scores the larger of the mean squared frame cost along the best path and a weighted worst
+80 ms stretch of it: a missing or extra word or final "s" is a short stretch of high cost
+that the mean alone dilutes.  The result maps to [0, 1].
 """
 
 from libc.math cimport cos, sin, log, exp, sqrt, ceil, floor, M_PI, INFINITY
