@@ -214,3 +214,14 @@ def test_old_feature_version_file_is_started_over(tmp_path):
     cache.put(tone(0), "k", "zero")
     cache.close()
     assert PhraseCache(path=path).get(tone(0), "k") == "zero"
+
+
+def test_lookup_takes_a_fingerprint_and_counts_like_get():
+    cache = PhraseCache()
+    cache.put(tone(3), "k", "three")
+    assert cache.lookup(fingerprint(tone(3)), "k") == "three"
+    assert cache.lookup(fingerprint(tone(4)), "k") is None
+    s = cache.stats()
+    assert (s.lookups, s.exact_hits, s.misses) == (2, 1, 1)
+    with pytest.raises(TypeError, match="fp must be a lumina.Fingerprint"):
+        cache.lookup(tone(3), "k")
