@@ -4,6 +4,7 @@ Public names are re-exported here; everything else is private.
 """
 from lumina._core import BufferPool, EnergyVAD, RingBuffer
 from lumina.audio import AudioInfo, audio_info, load_audio, read_wav, write_wav
+from lumina.cache import CacheStats, PhraseCache
 from lumina.device import DeviceInfo, devices
 from lumina.engine import Engine
 from lumina.errors import (
@@ -17,6 +18,7 @@ from lumina.errors import (
     ModelIntegrityError,
     ModelNotFoundError,
 )
+from lumina.fingerprints import Fingerprint, fingerprint
 from lumina.models import ModelInfo, ModelStore, REGISTRY, validate_model_file
 from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
 from lumina.sources import FileSource, IterableSource, MicrophoneSource
@@ -30,11 +32,13 @@ __all__ = [
     "AudioNotFoundError",
     "BackendError",
     "BufferPool",
+    "CacheStats",
     "DeviceError",
     "DeviceInfo",
     "EnergyVAD",
     "Engine",
     "FileSource",
+    "Fingerprint",
     "IterableSource",
     "LuminaError",
     "MicrophoneSource",
@@ -44,6 +48,7 @@ __all__ = [
     "ModelIntegrityError",
     "ModelNotFoundError",
     "ModelStore",
+    "PhraseCache",
     "REGISTRY",
     "RingBuffer",
     "Segment",
@@ -56,6 +61,7 @@ __all__ = [
     "__version__",
     "audio_info",
     "devices",
+    "fingerprint",
     "load_audio",
     "read_wav",
     "validate_model_file",

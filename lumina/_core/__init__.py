@@ -5,6 +5,7 @@ Nothing here is public API: use the names re-exported by :mod:`lumina`.
 
 try:
     from lumina._core import pcm
+    from lumina._core.fingerprint import Fingerprint
     from lumina._core.pool import BufferPool
     from lumina._core.ringbuffer import RingBuffer
     from lumina._core.vad import EnergyVAD, Hysteresis, frame_db
@@ -15,4 +16,4 @@ except ImportError as exc:  # pragma: no cover - only in an unbuilt checkout
         "`python tools/build_inplace.py` from the repository root."
     ) from exc
 
-__all__ = ["BufferPool", "EnergyVAD", "Hysteresis", "RingBuffer", "frame_db", "pcm"]
+__all__ = ["BufferPool", "Fingerprint", "EnergyVAD", "Hysteresis", "RingBuffer", "frame_db", "pcm"]

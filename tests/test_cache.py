@@ -1,0 +1,227 @@
+import dataclasses
+import os
+import sqlite3
+import stat
+import threading
+
+import numpy as np
+import pytest
+
+from lumina import AudioFormatError, CacheStats, PhraseCache, fingerprint
+from lumina.cache import DEFAULT_THRESHOLD, CacheWarning, canonical_key
+
+
+def tone(seed: int, seconds: float = 0.6) -> np.ndarray:
+    """A distinct chirp-like signal per seed (unrelated seeds never match fuzzily)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    f = rng.uniform(200, 1500, size=3)
+    x = sum(np.sin(2 * np.pi * (fi + 400 * k * t) * t) for k, fi in enumerate(f))
+    return (0.1 * x + 0.02 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+def test_identical_audio_is_an_exact_hit_and_counts():
+    cache = PhraseCache()
+    cache.put(tone(1), "m", "one")
+    assert cache.get(tone(1), "m") == "one"
+    assert cache.get(tone(2), "m") is None
+    s = cache.stats()
+    assert isinstance(s, CacheStats)
+    assert (s.entries, s.lookups, s.exact_hits, s.fuzzy_hits, s.misses) == (1, 2, 1, 0, 1)
+    assert s.mean_lookup_s > 0.0 and s.p99_lookup_s >= s.mean_lookup_s * 0.5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.lookups = 3  # type: ignore[misc]
+
+
+def test_entries_under_another_key_never_match():
+    cache = PhraseCache()
+    cache.put(tone(1), ("tiny.en", "abc123", "en"), "one")
+    assert cache.get(tone(1), ("tiny.en", "abc123", "de")) is None
+    assert cache.get(tone(1), "tiny.en") is None
+    assert cache.get(tone(1), ("tiny.en", "abc123", "en")) == "one"
+
+
+def test_keys_one_one_point_zero_and_true_are_distinct():
+    assert len({canonical_key(1), canonical_key(1.0), canonical_key(True), canonical_key("1")}) == 4
+    cache = PhraseCache()
+    cache.put(tone(1), 1, "int")
+    assert cache.get(tone(1), True) is None
+    assert cache.get(tone(1), 1.0) is None
+    assert cache.get(tone(1), 1) == "int"
+
+
+def test_lru_eviction_order_by_entries():
+    cache = PhraseCache(max_entries=3)
+    for i in range(3):
+        cache.put(tone(i), "k", f"t{i}")
+    assert cache.get(tone(0), "k") == "t0"  # t0 becomes most recent
+    cache.put(tone(3), "k", "t3")           # evicts t1, the least recently used
+    assert [cache.get(tone(i), "k") for i in range(4)] == ["t0", None, "t2", "t3"]
+    assert len(cache) == 3
+
+
+def test_byte_bound_evicts_oldest():
+    one = PhraseCache()
+    one.put(tone(0), "k", "t0")
+    per_entry = one.stats().bytes
+    cache = PhraseCache(max_bytes=2 * per_entry + per_entry // 2)
+    for i in range(3):
+        cache.put(tone(i), "k", f"t{i}")
+    assert [cache.get(tone(i), "k") for i in range(3)] == [None, "t1", "t2"]
+    assert cache.stats().entries == 2 and cache.stats().bytes == 2 * per_entry
+
+
+def test_forget_and_clear():
+    cache = PhraseCache()
+    cache.put(tone(0), "a", "same")
+    cache.put(tone(1), "b", "same")
+    cache.put(tone(2), "a", "other")
+    assert cache.forget("same") == 2
+    assert cache.forget("same") == 0
+    assert cache.get(tone(0), "a") is None and cache.get(tone(2), "a") == "other"
+    cache.clear()
+    assert cache.stats() == CacheStats(0, 0, 0, 0, 0, 0, 0.0, 0.0)
+    assert cache.get(tone(2), "a") is None
+
+
+def test_other_rates_and_channels_via_sr_keyword():
+    cache = PhraseCache()
+    x = tone(5)
+    cache.put(x, "k", "five")
+    stereo = np.stack([x, x], axis=1)
+    assert cache.get(stereo, "k") == "five"  # averaging identical channels: the same samples
+    assert cache.stats().exact_hits == 1
+
+
+def test_bad_input_raises_clear_errors():
+    cache = PhraseCache()
+    with pytest.raises(AudioFormatError, match="NaN"):
+        cache.get(np.array([np.nan] * 100, dtype=np.float32), "k")
+    with pytest.raises(AudioFormatError, match="shape"):
+        cache.get(np.zeros((2, 2, 2), dtype=np.float32), "k")
+    with pytest.raises(AudioFormatError, match="sr must be"):
+        cache.get(tone(0), "k", sr=0)
+    with pytest.raises(TypeError, match="text must be a str"):
+        cache.put(tone(0), "k", b"bytes")
+    with pytest.raises(TypeError):
+        cache.get(tone(0), ["unhashable"])
+    with pytest.raises(ValueError, match="max_entries"):
+        PhraseCache(0)
+    with pytest.raises(ValueError, match="threshold"):
+        PhraseCache(threshold=1.5)
+    assert PhraseCache().threshold == DEFAULT_THRESHOLD
+
+
+def test_persistence_round_trip_and_permissions(tmp_path):
+    path = tmp_path / "sub" / "cache.sqlite"
+    with PhraseCache(path=path) as first:
+        first.put(tone(0), "k", "zero")
+        first.put(tone(1), ("m", 1, 2.5, None, True), "one")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    second = PhraseCache(path=path)
+    assert second.get(tone(0), "k") == "zero"
+    assert second.get(tone(1), ("m", 1, 2.5, None, True)) == "one"
+    assert second.stats().exact_hits == 2
+    # Only fingerprints and text are stored, never audio.
+    cols = [r[1] for r in sqlite3.connect(path).execute("PRAGMA table_info(entries)")]
+    assert cols == ["key", "exact", "text", "features", "n_frames", "n_feat", "summary", "duration",
+                    "wideband", "used"]
+    second.forget("zero")
+    second.close()
+    assert PhraseCache(path=path).get(tone(0), "k") is None
+
+
+def test_persistent_cache_rejects_unstable_keys(tmp_path):
+    cache = PhraseCache(path=tmp_path / "c.sqlite")
+    with pytest.raises(TypeError, match="persistent cache"):
+        cache.put(tone(0), frozenset({"a"}), "x")
+
+
+def test_lru_order_survives_reopen(tmp_path):
+    path = tmp_path / "c.sqlite"
+    with PhraseCache(max_entries=2, path=path) as c:
+        c.put(tone(0), "k", "t0")
+        c.put(tone(1), "k", "t1")
+        assert c.get(tone(0), "k") == "t0"
+    with PhraseCache(max_entries=2, path=path) as c:
+        c.put(tone(2), "k", "t2")  # t1 is the least recently used
+        assert [c.get(tone(i), "k") for i in range(3)] == ["t0", None, "t2"]
+
+
+def test_corrupt_file_warns_and_gives_a_working_empty_cache(tmp_path):
+    path = tmp_path / "c.sqlite"
+    path.write_bytes(b"this is not a sqlite database" * 100)
+    with pytest.warns(CacheWarning, match="unreadable"):
+        cache = PhraseCache(path=path)
+    assert len(cache) == 0
+    cache.put(tone(0), "k", "zero")
+    assert cache.get(tone(0), "k") == "zero"
+    cache.close()
+    assert PhraseCache(path=path).get(tone(0), "k") == "zero"
+
+
+def test_thread_safety_counts_every_lookup():
+    cache = PhraseCache()
+    cache.put(tone(0), "k", "zero")
+    x = tone(0)
+
+    def work():
+        for _ in range(20):
+            assert cache.get(x, "k") == "zero"
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert cache.stats().exact_hits == 80
+
+
+def test_fingerprint_of_silence_and_empty_audio():
+    assert fingerprint(np.zeros(16000, dtype=np.float32)).n_frames == 0
+    assert fingerprint(np.zeros(0, dtype=np.float32)).n_frames == 0
+    a = fingerprint(np.zeros(16000, dtype=np.float32))
+    b = fingerprint(np.zeros(16100, dtype=np.float32))
+    assert a.similarity(a) == 1.0 and a.similarity(b) == 0.0
+
+
+def test_wideband_flag_follows_the_high_band_and_survives_reopen(tmp_path):
+    import soxr
+    x = tone(7)
+    narrow = soxr.resample(soxr.resample(x, 16000, 8000), 8000, 16000).astype(np.float32)
+    assert (fingerprint(x).wideband, fingerprint(narrow).wideband) == (True, False)
+    path = tmp_path / "c.sqlite"
+    with PhraseCache(path=path) as c:
+        c.put(x, "k", "wide")
+        c.put(narrow, "k", "narrow")
+    again = PhraseCache(path=path)
+    flags = sorted((e.text, bool(e.fp.wideband)) for e in again._entries.values())
+    assert flags == [("narrow", False), ("wide", True)]
+
+
+def test_old_feature_version_file_is_started_over(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT)")
+    db.execute("INSERT INTO meta VALUES ('feature_version', '1')")
+    db.execute("CREATE TABLE entries (key TEXT, exact TEXT, text TEXT)")
+    db.execute("INSERT INTO entries VALUES ('k', '00', 'stale')")
+    db.commit()
+    db.close()
+    cache = PhraseCache(path=path)
+    assert len(cache) == 0
+    cache.put(tone(0), "k", "zero")
+    cache.close()
+    assert PhraseCache(path=path).get(tone(0), "k") == "zero"
+
+
+def test_lookup_takes_a_fingerprint_and_counts_like_get():
+    cache = PhraseCache()
+    cache.put(tone(3), "k", "three")
+    assert cache.lookup(fingerprint(tone(3)), "k") == "three"
+    assert cache.lookup(fingerprint(tone(4)), "k") is None
+    s = cache.stats()
+    assert (s.lookups, s.exact_hits, s.misses) == (2, 1, 1)
+    with pytest.raises(TypeError, match="fp must be a lumina.Fingerprint"):
+        cache.lookup(tone(3), "k")
