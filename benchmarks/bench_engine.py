@@ -4,24 +4,14 @@ Each timing has its baseline in the same suite: ``Transcribe`` times lumina's
 accurate and fast modes and pywhispercpp's ``Model.transcribe`` on the same audio.
 """
 
-import asyncio
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _models import model_path  # noqa: E402
+from _common import max_loop_stall, model_path, speechlike  # noqa: E402
 
 THREADS = 2
-
-
-def _speechlike(seconds):
-    t = np.arange(int(seconds * 16000)) / 16000
-    phase = 2 * np.pi * np.cumsum(120 + 20 * np.sin(2 * np.pi * 0.5 * t)) / 16000
-    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
-    return (0.2 * voice * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)).astype(np.float32)
 
 
 class Startup:
@@ -64,7 +54,7 @@ class Transcribe:
     repeat = 5
 
     def setup(self, arch, seconds, how):
-        self.audio = _speechlike(seconds)
+        self.audio = speechlike(seconds)
         if how == "pywhispercpp":
             from pywhispercpp.model import Model
 
@@ -100,7 +90,7 @@ class FirstCall:
 
         self.engine = lumina.Engine(model_path(arch), threads=THREADS)
         self.engine.wait_ready()
-        self.audio = _speechlike(2)
+        self.audio = speechlike(2)
 
     def teardown(self, arch):
         self.engine.close()
@@ -115,30 +105,7 @@ class EventLoop:
     timeout = 300
 
     def track_max_stall_ms(self, arch):
-        import lumina
-
-        async def main():
-            worst, done = 0.0, False
-
-            async def watch():
-                nonlocal worst
-                last = time.perf_counter()
-                while not done:
-                    await asyncio.sleep(0.001)
-                    now = time.perf_counter()
-                    worst = max(worst, now - last - 0.001)
-                    last = now
-
-            watcher = asyncio.create_task(watch())
-            engine = lumina.Engine(model_path(arch), threads=THREADS)
-            await engine.ready()
-            await engine.transcribe_async(_speechlike(2))
-            done = True
-            await watcher
-            engine.close()
-            return worst * 1000
-
-        return asyncio.run(main())
+        return max_loop_stall(model_path(arch), seconds=(2,)) * 1000
 
     track_max_stall_ms.unit = "ms"
 
@@ -155,4 +122,4 @@ class Memory:
         import lumina
 
         with lumina.Engine(self.path, threads=THREADS) as engine:
-            engine.transcribe(_speechlike(5))
+            engine.transcribe(speechlike(5))

@@ -14,7 +14,6 @@ Prints, per model shape:
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import statistics
 import subprocess
@@ -24,21 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from _models import model_path  # noqa: E402
+from _common import max_loop_stall, model_path, speechlike  # noqa: E402
 from pywhispercpp.model import Model  # noqa: E402
 
 import lumina  # noqa: E402
 
 THREADS = 2
 DURATIONS = (1, 2, 5, 10)
-
-
-def speechlike(seconds: float) -> np.ndarray:
-    t = np.arange(int(seconds * 16000)) / 16000
-    phase = 2 * np.pi * np.cumsum(120 + 20 * np.sin(2 * np.pi * 0.5 * t)) / 16000
-    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
-    return (0.2 * voice * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)).astype(np.float32)
 
 
 def median_time(fn, repeat: int) -> float:
@@ -79,32 +70,6 @@ def latency_table(path: Path, repeat: int) -> list[tuple[int, float, float, floa
     return rows
 
 
-def loop_stall(path: Path) -> float:
-    async def main() -> float:
-        worst, stop = 0.0, False
-
-        async def watch():
-            nonlocal worst
-            last = time.perf_counter()
-            while not stop:
-                await asyncio.sleep(0.001)
-                now = time.perf_counter()
-                worst = max(worst, now - last - 0.001)
-                last = now
-
-        watcher = asyncio.create_task(watch())
-        engine = lumina.Engine(path, threads=THREADS)
-        await engine.ready()
-        for seconds in (1, 5):
-            await engine.transcribe_async(speechlike(seconds))
-        stop = True
-        await watcher
-        engine.close()
-        return worst
-
-    return asyncio.run(main())
-
-
 PEAK_RSS_CHILD = """
 import resource, sys, numpy as np, lumina
 e = lumina.Engine(sys.argv[1], threads=2); e.wait_ready()
@@ -138,7 +103,7 @@ def main() -> None:
         for seconds, t_plain, t_acc, t_fast in rows:
             print(f"{seconds:>5}s {t_plain * 1000:>11.0f}ms {t_acc * 1000:>7.0f}ms {t_acc / t_plain:>10.3f} "
                   f"{t_fast * 1000:>6.0f}ms {t_plain / t_fast:>10.2f}x")
-        stall = loop_stall(path)
+        stall = max_loop_stall(path)
         print(f"largest event-loop stall while loading and transcribing: {stall * 1000:.1f} ms")
         report[arch] = dict(constructor_s=constructed, ready_s=ready, first_s=first, steady_s=steady,
                             latency=rows, loop_stall_s=stall)
