@@ -55,6 +55,7 @@ _FAST_MARGIN_FRAMES = 32  # 0.64 s of right context past the end of the audio
 _FAST_TOKENS_PER_SECOND = 8  # about twice the rate of fast speech
 _FAST_MIN_TOKENS = 16
 _WARMUP_SECONDS = 1.0
+_WARMUP_AUDIO_CTX = FAST_MIN_AUDIO_CTX  # measured: first call within 1.1x of steady state
 
 
 def fast_audio_ctx(n_samples: int, full_ctx: int = 1500) -> int:
@@ -172,7 +173,7 @@ class Engine:
             warnings.warn(f"GPU initialisation failed ({plan.reason}); running on the CPU",
                           RuntimeWarning, stacklevel=2)
         if self._warmup:
-            model.run(_warmup_audio(), DecodeOptions(n_threads=self.threads, language=_default_language(model)))
+            _warm_up(model, self.threads)
         stat = path.stat()
         identity = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         return _LoadedModel(model, device, identity, time.perf_counter() - started)
@@ -369,6 +370,20 @@ def _load_samples(audio, sample_rate: int | None) -> np.ndarray:
 
 def _default_language(model: WhisperModel) -> str:
     return "en" if model.english_only else "auto"
+
+
+def _warm_up(model: WhisperModel, threads: int) -> None:
+    """One short inference so the first real call pays no first-use costs.
+
+    What is cold after loading is the thread pool, the weights in the CPU
+    caches and first-touch page faults of the compute buffers (whisper.cpp
+    reserves them at load for the full context). A run with a short encoder
+    context touches all of that at a fraction of a full window's cost; the
+    run's parameters are built for it alone, so nothing carries over.
+    """
+    options = DecodeOptions(n_threads=threads, language=_default_language(model),
+                            audio_ctx=_WARMUP_AUDIO_CTX, max_tokens=_FAST_MIN_TOKENS)
+    model.run(_warmup_audio(), options)
 
 
 def _warmup_audio() -> np.ndarray:
