@@ -17,9 +17,11 @@ from lumina.errors import (
     ModelIntegrityError,
     ModelNotFoundError,
 )
+from lumina.events import DeviceLost, Dropped, Final, Partial
 from lumina.models import ModelInfo, ModelStore, REGISTRY, validate_model_file
 from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
 from lumina.sources import FileSource, IterableSource, MicrophoneSource
+from lumina.stream import Stream
 from lumina.transcript import Segment, Timings, Token, Transcript
 
 __version__ = "0.1.0"
@@ -32,9 +34,12 @@ __all__ = [
     "BufferPool",
     "DeviceError",
     "DeviceInfo",
+    "DeviceLost",
+    "Dropped",
     "EnergyVAD",
     "Engine",
     "FileSource",
+    "Final",
     "IterableSource",
     "LuminaError",
     "MicrophoneSource",
@@ -44,12 +49,14 @@ __all__ = [
     "ModelIntegrityError",
     "ModelNotFoundError",
     "ModelStore",
+    "Partial",
     "REGISTRY",
     "RingBuffer",
     "Segment",
     "Segmenter",
     "SpeechEnd",
     "SpeechStart",
+    "Stream",
     "Timings",
     "Token",
     "Transcript",
