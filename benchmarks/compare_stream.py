@@ -15,7 +15,8 @@ Measured per pipeline (all in the same run, on a random-weight model of the
   partial covering it (the goal: under 200 ms);
 - end -> final: from the arrival of the last speech sample to the final
   (includes the VAD's hangover, 300 ms by default, before the end is known);
-- decode of the final: the final decode alone;
+- end-hangover -> final: end -> final less the hangover, i.e. from the moment
+  the VAD could know the utterance had ended (the final decode and delivery);
 - CPU while listening to silence and during speech, as process CPU time over
   wall time (100% = one core);
 - RTF: time spent working (decoding + VAD) over audio time at real-time pace,
@@ -43,7 +44,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))   # _vad_util: espeak-ng speech trimmed by sox
 
-from lumina import Engine, Final, Partial, Stream  # noqa: E402
+from lumina import Engine, Final, Partial, Segmenter, Stream  # noqa: E402
 from lumina.testing import make_model  # noqa: E402
 
 SR = 16000
@@ -97,9 +98,10 @@ class Feeder:
         return 100 * (c1 - c0) / (w1 - w0)
 
 
-def run_lumina(engine, audio, spans, quiet_from, **options):
+def run_lumina(engine, audio, spans, quiet_from, hangover_ms=HANGOVER_MS, **options):
     events: list[tuple[float, object]] = []
-    stream = Stream(engine=engine, on_event=lambda e: events.append((time.monotonic(), e)), **options)
+    stream = Stream(engine=engine, on_event=lambda e: events.append((time.monotonic(), e)),
+                    segmenter=Segmenter(hangover_ms=hangover_ms), **options)
     feeder = Feeder(audio, stream.feed, quiet_from)
     stream.start()
     feeder.run()
@@ -118,6 +120,7 @@ def run_lumina(engine, audio, spans, quiet_from, **options):
         end.append(done[0] - feeder.arrival(stop - 1) if done else float("nan"))
     return {
         "utterances": len(finals), "first": first, "half": half, "end": end,
+        "after_vad": [e - hangover_ms / 1000 for e in end],
         "speech_cpu": feeder.cpu_percent("start", "quiet"),
         "silence_cpu": feeder.cpu_percent("quiet", "end"),
         "rtf": (stats.decode_s + stats.segment_s) / stats.audio_s,
@@ -177,10 +180,10 @@ def run_naive(model, audio, spans, quiet_from):
     }
 
 
-def offline_rtf_lumina(engine, audio, **options) -> float:
+def offline_rtf_lumina(engine, audio, hangover_ms=HANGOVER_MS, **options) -> float:
     chunks = [audio[i:i + CHUNK] for i in range(0, len(audio), CHUNK)]
     t0 = time.perf_counter()
-    for _ in Stream(engine=engine, source=chunks, **options):
+    for _ in Stream(engine=engine, source=chunks, segmenter=Segmenter(hangover_ms=hangover_ms), **options):
         pass
     return (time.perf_counter() - t0) / (len(audio) / SR)
 
@@ -193,10 +196,12 @@ def fmt(values) -> str:
 
 
 def print_table(rows) -> None:
-    print(f"{'pipeline':<34} {'onset->1st partial':>24} {'0.5 s->partial':>24} {'end->final':>24} "
+    print(f"{'pipeline':<38} {'onset->1st partial':>22} {'0.5 s->partial':>22} {'end->final':>22} "
+          f"{'end-hangover->final':>22} "
           f"{'CPU silence':>12} {'CPU speech':>11} {'RTF busy':>9} {'RTF offline':>12}")
     for name, r in rows:
-        print(f"{name:<34} {fmt(r['first']):>24} {fmt(r['half']):>24} {fmt(r['end']):>24} "
+        print(f"{name:<38} {fmt(r['first']):>22} {fmt(r['half']):>22} {fmt(r['end']):>22} "
+              f"{fmt(r.get('after_vad', [])):>22} "
               f"{r['silence_cpu']:>11.1f}% {r['speech_cpu']:>10.1f}% "
               f"{r['rtf']:>9.3f} {r.get('offline', float('nan')):>12.3f}")
 
@@ -219,7 +224,9 @@ def main() -> None:
     with Engine(model_path, threads=args.threads) as engine:
         engine.wait_ready()
         for name, options in (("lumina (fast partials, accurate finals)", {}),
-                              ("lumina final_speed='fast'", {"final_speed": "fast"})):
+                              ("lumina final_speed='fast'", {"final_speed": "fast"}),
+                              ("lumina fast finals, hangover 150 ms",
+                               {"final_speed": "fast", "hangover_ms": 150})):
             result = run_lumina(engine, audio, spans, quiet_from, **options)
             result["offline"] = offline_rtf_lumina(engine, audio, **options)
             rows.append((name, result))

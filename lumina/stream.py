@@ -33,8 +33,8 @@ from lumina.agreement import LocalAgreement
 from lumina.errors import DeviceError, LuminaError
 from lumina.events import DeviceLost, Dropped, Final, Partial, StreamEvent
 from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
-from lumina.sources import AudioSource, FileSource, IterableSource, MicrophoneSource, TARGET_RATE, \
-    _as_float32_mono
+from lumina.sources import (TARGET_RATE, AudioSource, FileSource, IterableSource, MicrophoneSource,
+                            _as_float32_mono, find_input_device)
 
 __all__ = ["Stream", "StreamStats"]
 
@@ -250,6 +250,7 @@ class Stream:
             push = _PushSource(self._ring_seconds)
             return None, push, push
         if isinstance(source, str) and source == "microphone":
+            find_input_device(device)  # a wrong device name fails here, not in a retry loop
             seconds = self._ring_seconds
             return (lambda: MicrophoneSource(device, ring_seconds=seconds)), None, None
         if device is not None:
@@ -314,14 +315,7 @@ class Stream:
         utterance gets no final (use :meth:`close_input` or let a source end
         for that). Engines the stream created are closed. Idempotent.
         """
-        self._stopping.set()
-        with self._lock:
-            source = self._current_source
-            self._idle.notify_all()
-        if source is not None:
-            source.stop()
-        if self._fixed_source is not None:
-            self._fixed_source.stop()
+        self._halt()
         me = threading.current_thread()
         for t in self._threads:
             if t is not me:
@@ -329,6 +323,19 @@ class Stream:
         if not self._started:
             self._close_owned_engines()
             self._finish()
+
+    def _halt(self) -> None:
+        """Set the stop flag and end the source's iteration (never joins: safe on any thread)."""
+        self._stopping.set()
+        with self._lock:
+            source = self._current_source
+            self._idle.notify_all()
+        if source is not None:
+            source.stop()
+        if self._push is not None:
+            self._push.end()  # a later feed() raises instead of filling a ring nobody reads
+        if self._fixed_source is not None:
+            self._fixed_source.stop()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the stream has ended (source exhausted, input closed or stopped).
@@ -576,6 +583,11 @@ class Stream:
                 if force and self._stopping.is_set():
                     self._drain_jobs()
 
+    def _drain_until_end(self) -> None:
+        """Discard jobs until the pipeline's end marker, so it never blocks on a full queue."""
+        while self._jobs.get() is not _END:
+            pass
+
     def _drain_jobs(self) -> None:
         try:
             while True:
@@ -600,10 +612,10 @@ class Stream:
                         with self._lock:
                             self._inflight -= 1
                             self._idle.notify_all()
-        except BaseException as exc:
+        except BaseException as exc:  # a failed decode (model missing...) ends the stream
             self._fail(exc)
-            self._stopping.set()
-            self._drain_jobs()
+            self._halt()
+            self._drain_until_end()
         finally:
             self._close_owned_engines()
             self._finish()

@@ -182,12 +182,15 @@ def test_cancelling_an_async_consumer_then_stopping(tmp_path, speech, no_new_thr
     assert asyncio.run(main()) == []
 
 
-def test_model_that_cannot_load_is_raised_by_the_iteration_and_join(tmp_path, speech):
-    stream = Stream(model=tmp_path / "missing.bin", source=chunks_of(speech))
-    with pytest.raises(ModelNotFoundError):
+def test_model_that_cannot_load_ends_a_live_stream_and_is_raised(tmp_path, speech, no_new_threads):
+    source = FileSource(write_wav(tmp_path / "long.wav", np.concatenate([speech] * 8)), realtime=True)
+    stream = Stream(model=tmp_path / "missing.bin", source=source)
+    with pytest.raises(ModelNotFoundError, match="missing.bin"):
         list(stream)
     with pytest.raises(ModelNotFoundError):
         stream.join(timeout=10)
+    assert source.stopped
+    assert stream.stats.audio_s < 8 * len(speech) / SR  # the failure stopped the playback early
 
 
 def test_misuse_raises_clear_errors(speech, tmp_path):

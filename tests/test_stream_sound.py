@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from lumina import Engine, Final, Partial, Stream
+from lumina import DeviceError, Engine, Final, Partial, Stream
 from lumina.testing import make_model
 from _stream_util import MICRO_SEED
 from _vad_util import SR
@@ -48,3 +48,8 @@ def test_stream_segments_and_transcribes_what_the_microphone_hears(pulse, played
     for final, (start_true, end_true) in zip(finals, spans):
         assert abs(round(final.start * SR) - offset - start_true) <= TOLERANCE
         assert abs(round(final.end * SR) - offset - end_true) <= TOLERANCE
+
+
+def test_unknown_microphone_fails_at_construction(pulse):  # noqa: F811
+    with pytest.raises(DeviceError, match="found no input device whose name contains 'no-such-mic'"):
+        Stream(engine=object(), source="microphone", device="no-such-mic")
