@@ -239,6 +239,7 @@ class Stream:
         self._idle = threading.Condition(self._lock)
         self._arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=_ARRIVALS_KEPT)
         self._last_partial_pos = 0
+        self._last_skip_pos = 0
         self._open_utterance = -1
         self._partial_job: _Job | None = None
         self._dropped_total = 0
@@ -550,7 +551,10 @@ class Stream:
             return
         with self._lock:
             if self._inflight and not self.lockstep:
-                self._stats = dataclasses.replace(self._stats, skipped_steps=self._stats.skipped_steps + 1)
+                # Count each step interval spent waiting once, not every chunk of it.
+                if fed - max(self._last_partial_pos, self._last_skip_pos) >= self.step * SR:
+                    self._last_skip_pos = fed
+                    self._stats = dataclasses.replace(self._stats, skipped_steps=self._stats.skipped_steps + 1)
                 return
             while self._inflight and not self._stopping.is_set():
                 self._idle.wait(_POLL_S)

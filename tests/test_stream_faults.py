@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lumina import (AudioFormatError, DeviceError, DeviceLost, Dropped, FileSource, Final, LuminaError,
-                    ModelNotFoundError, Partial, Stream)
+                    ModelNotFoundError, Partial, Segmenter, SpeechStart, Stream)
 from lumina.sources import AudioSource
 from _stream_util import ScriptedEngine, chunks_of, two_utterances
 from _vad_util import SR, silence, write_wav
@@ -218,3 +218,33 @@ def test_misuse_raises_clear_errors(speech, tmp_path):
         Stream(engine=ScriptedEngine(), source=42)
     with pytest.raises(ValueError, match="device applies only to source='microphone'"):
         Stream(engine=ScriptedEngine(), source=chunks_of(speech), device=1)
+
+
+def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech):
+    gate = threading.Event()                  # closed until the source is exhausted
+    engine = ScriptedEngine(lambda i, a, s: [1], gate=gate)
+
+    def source():
+        yield from chunks_of(speech)
+        wait_until(lambda: engine.aborted == 1, "the partial decode to be aborted")
+        gate.set()
+
+    stream = Stream(engine=engine, source=source())
+    events = list(stream)
+    # Reference: the first partial step submits a decode that never finishes in time; every
+    # later step interval of speech is skipped once (never queued).
+    seg, last, last_skip, submitted, skipped = Segmenter(), 0, 0, 0, 0
+    for chunk in chunks_of(speech):
+        for e in seg.feed(chunk):
+            if isinstance(e, SpeechStart):
+                last = e.start_sample
+        if seg.in_speech and seg.samples_fed - last >= 0.25 * SR:
+            if not submitted:
+                submitted, last = 1, seg.samples_fed
+            elif seg.samples_fed - max(last, last_skip) >= 0.25 * SR:
+                skipped, last_skip = skipped + 1, seg.samples_fed
+    assert skipped > 10
+    assert engine.aborted == 1                # the partial was aborted when its utterance ended
+    assert [s for s, _ in engine.calls] == ["fast", "accurate", "accurate"]  # nothing queued up
+    assert stream.stats.skipped_steps == skipped
+    assert [type(e) for e in events] == [Final, Final]
