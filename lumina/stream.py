@@ -172,6 +172,7 @@ class Stream:
         gets every event, the others their kind). A stream with callbacks
         cannot also be iterated. Keep them short: a slow callback holds up
         decoding, and a live source then drops audio (reported by :class:`Dropped`).
+        An exception in a callback ends the stream; :meth:`join` raises it.
     threads : int, optional
         CPU threads of the engines the stream creates.
     cache : PhraseCache, optional
@@ -314,7 +315,15 @@ class Stream:
 
         A running decode is aborted at its next decoding step and the open
         utterance gets no final (use :meth:`close_input` or let a source end
-        for that). Engines the stream created are closed. Idempotent.
+        for that). Engines the stream created are closed. Idempotent; may be
+        called from a callback (the calling thread then ends after it returns).
+
+        Parameters
+        ----------
+        timeout : float, default 10.0
+            Longest wait for each thread; only an engine that ignores its
+            abort callback (not :class:`~lumina.Engine`) or one still loading
+            its model can make the wait that long.
         """
         self._halt()
         me = threading.current_thread()
