@@ -18,10 +18,12 @@ from lumina.errors import (
     ModelIntegrityError,
     ModelNotFoundError,
 )
+from lumina.events import DeviceLost, Dropped, Final, Partial
 from lumina.fingerprints import Fingerprint, fingerprint
 from lumina.models import ModelInfo, ModelStore, REGISTRY, validate_model_file
 from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
 from lumina.sources import FileSource, IterableSource, MicrophoneSource
+from lumina.stream import Stream
 from lumina.transcript import Segment, Timings, Token, Transcript
 
 __version__ = "0.1.0"
@@ -35,9 +37,12 @@ __all__ = [
     "CacheStats",
     "DeviceError",
     "DeviceInfo",
+    "DeviceLost",
+    "Dropped",
     "EnergyVAD",
     "Engine",
     "FileSource",
+    "Final",
     "Fingerprint",
     "IterableSource",
     "LuminaError",
@@ -48,6 +53,7 @@ __all__ = [
     "ModelIntegrityError",
     "ModelNotFoundError",
     "ModelStore",
+    "Partial",
     "PhraseCache",
     "REGISTRY",
     "RingBuffer",
@@ -55,6 +61,7 @@ __all__ = [
     "Segmenter",
     "SpeechEnd",
     "SpeechStart",
+    "Stream",
     "Timings",
     "Token",
     "Transcript",

@@ -40,6 +40,7 @@ def _add_subcommands(sub: argparse._SubParsersAction) -> None:
     _add_models_command(sub)
     _add_transcribe_command(sub)
     _add_devices_command(sub)
+    _add_dictate_command(sub)
 
 
 def _print_file_error(path: str, exc: Exception) -> None:
@@ -197,6 +198,66 @@ def _cmd_devices(args: argparse.Namespace) -> int:
         state = "available" if device.available else "not available"
         print(f"{device.name:<7} {state:<14} {device.detail}")
     return 0
+
+
+def _add_dictate_command(sub: argparse._SubParsersAction) -> None:
+    """``lumina dictate``: live partial on one line, finals committed; optionally typed."""
+    p = sub.add_parser(
+        "dictate", help="transcribe the microphone live (partial text while you speak)",
+        description="Shows the live partial on one line and commits each final. "
+                    "Ctrl-C stops.")
+    p.add_argument("--model", default="base.en", help="model of the finals (default base.en)")
+    p.add_argument("--partial-model", default=None,
+                   help="faster model of the partials (default: --model in fast mode)")
+    p.add_argument("--device", default=None,
+                   help="input device: index or part of its name (default: the system default)")
+    p.add_argument("--type", action="store_true",
+                   help="also type the text into the focused window (xdotool, wtype or ydotool)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads per model")
+    # Hidden: dictate a file instead of the microphone (demos and tests); --realtime paces it.
+    p.add_argument("--file", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--realtime", action="store_true", help=argparse.SUPPRESS)
+    p.set_defaults(handler=_cmd_dictate)
+
+
+def _cmd_dictate(args: argparse.Namespace) -> int:
+    from lumina.dictation import LineView, Typer, detect_typing_tool
+    from lumina.events import Final, Partial
+    from lumina.sources import FileSource
+    from lumina.stream import Stream
+
+    device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
+    typer = Typer(detect_typing_tool()) if args.type else None
+    if args.file is not None:
+        source, options = FileSource(args.file, realtime=args.realtime), {"lockstep": not args.realtime}
+    else:
+        source, options = "microphone", {"device": device}
+    view = LineView()
+    stream = Stream(final_model=args.model, partial_model=args.partial_model or args.model,
+                    source=source, threads=args.threads, **options)
+    try:
+        for event in stream:
+            if isinstance(event, (Partial, Final)):
+                for out in (view, typer):
+                    if out is not None:
+                        (out.partial if isinstance(event, Partial) else out.final)(event)
+            else:
+                view.close()
+                print(_status_line(event), file=sys.stderr)
+    finally:
+        stream.stop()
+        view.close()
+    return 0
+
+
+def _status_line(event) -> str:
+    """One line for a Dropped or DeviceLost event."""
+    from lumina.events import Dropped
+    if isinstance(event, Dropped):
+        return (f"lumina: dropped {event.samples / 16000:.2f} s of audio "
+                "(the computer could not keep up)")
+    retry = "giving up" if event.retry_in is None else f"retrying in {event.retry_in:.1f} s"
+    return f"lumina: lost input device {event.device!r} ({event.reason}); {retry}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,33 @@
+"""Minimal dictation: live partial text on one line, each final on its own line.
+
+    python examples/dictate.py                  # default microphone, base.en
+    python examples/dictate.py --file talk.wav  # a file played at real-time pace
+
+Ctrl-C stops.
+"""
+import argparse
+
+import lumina
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--model", default="base.en")
+parser.add_argument("--partial-model", default="tiny.en")
+parser.add_argument("--device", default=None, help="microphone index or name")
+parser.add_argument("--file", default=None, help="dictate this file instead")
+args = parser.parse_args()
+
+source = lumina.FileSource(args.file) if args.file else "microphone"
+stream = lumina.Stream(final_model=args.model, partial_model=args.partial_model,
+                       source=source, device=None if args.file else args.device)
+try:
+    for event in stream:
+        if isinstance(event, lumina.Partial):
+            print(f"\r\x1b[K{event.stable}\x1b[2m{event.unstable}\x1b[0m", end="", flush=True)
+        elif isinstance(event, lumina.Final):
+            print(f"\r\x1b[K{event.text}")
+        else:  # Dropped or DeviceLost
+            print(f"\r\x1b[K[{event}]")
+except KeyboardInterrupt:
+    pass
+finally:
+    stream.stop()

@@ -1,0 +1,126 @@
+"""Events a :class:`~lumina.stream.Stream` delivers: frozen dataclasses, times in float seconds.
+
+Stream times (``audio_time``, ``start``, ``end``) count seconds of audio since the
+stream started; latencies are wall-clock seconds from the moment the last sample
+an event covers reached lumina to the moment the event was emitted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lumina.transcript import Segment
+
+__all__ = ["DeviceLost", "Dropped", "Final", "Partial", "StreamEvent"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Partial:
+    """Text so far of an utterance that is still open.
+
+    Attributes
+    ----------
+    text : str
+        The whole hypothesis; always ``stable + unstable``.
+    stable : str
+        The prefix two consecutive hypotheses agreed on (LocalAgreement-2). Later
+        partials of the same utterance start with it: it never changes or shrinks.
+    unstable : str
+        The tail that may still change.
+    utterance_id : int
+        The utterance (counts from 0 over the stream).
+    audio_time : float
+        Stream time of the end of the audio this hypothesis covers.
+    latency : float
+        Seconds from the arrival of that audio to the emission of this event.
+    """
+
+    text: str
+    stable: str
+    unstable: str
+    utterance_id: int
+    audio_time: float
+    latency: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Final:
+    """The text of a finished utterance, decoded once by the final (accurate) path.
+
+    Every utterance gets exactly one ``Final``, after its partials. Its ``text`` is
+    authoritative and may differ from the last partial (another model or speed
+    decoded it); it is ``""`` when the model heard no words in the utterance.
+
+    Attributes
+    ----------
+    text : str
+        The transcript of the utterance.
+    segments : tuple of Segment
+        Its segments, with tokens (empty when the phrase cache answered
+        without segment detail, or when ``text`` is empty).
+    utterance_id : int
+        The utterance.
+    from_cache : bool
+        True when the phrase cache answered and the model did not run.
+    latency : float
+        Seconds from the arrival of the utterance's last sample (the end the
+        VAD found, ``hangover_ms`` before it could know) to the emission.
+    start, end : float
+        Stream times of the first and one past the last speech sample.
+    """
+
+    text: str
+    segments: tuple[Segment, ...]
+    utterance_id: int
+    from_cache: bool
+    latency: float
+    start: float = 0.0
+    end: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Dropped:
+    """Audio was lost because the pipeline fell behind a live source.
+
+    Audio is dropped only at the ring buffer between the source and the
+    pipeline (the oldest unread samples are overwritten).
+
+    Attributes
+    ----------
+    samples : int
+        Samples (16 kHz) lost since the previous ``Dropped`` event.
+    total : int
+        Samples lost since the stream started.
+    audio_time : float
+        Stream time at which the loss was noticed.
+    """
+
+    samples: int
+    total: int
+    audio_time: float
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceLost:
+    """The audio device stopped delivering audio.
+
+    Attributes
+    ----------
+    device : str
+        What was lost (the device name, or the source's description).
+    reason : str
+        The error that ended the capture.
+    attempt : int
+        Reconnection attempts made so far for this loss (0 on the first report).
+    retry_in : float or None
+        Seconds until the next reconnection attempt; None when the source
+        cannot be reopened and the stream ends.
+    """
+
+    device: str
+    reason: str
+    attempt: int
+    retry_in: float | None
+
+
+StreamEvent = Partial | Final | Dropped | DeviceLost

@@ -1,0 +1,99 @@
+"""Helpers of the stream tests: espeak speech signals, engine stand-ins and a reference schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import pathlib
+import threading
+
+import numpy as np
+
+from lumina import Segmenter, SpeechEnd, SpeechStart
+from lumina.transcript import Segment, Timings, Token, Transcript
+from _vad_util import SR, silence, speak
+
+CHUNK = 320  # 20 ms, what FileSource yields by default
+# The micro model with this seed gives hypotheses whose tails change as audio grows.
+MICRO_SEED = 2
+
+
+def two_utterances(tmp: pathlib.Path) -> np.ndarray:
+    """0.5 s silence, a phrase, 1 s silence, another phrase, 0.5 s silence."""
+    a = speak("Open the pod bay doors please", tmp / "a.wav")
+    b = speak("Turn on the kitchen lights", tmp / "b.wav")
+    return np.concatenate([silence(0.5), a, silence(1.0), b, silence(0.5)]).astype(np.float32)
+
+
+def chunks_of(audio: np.ndarray, n: int = CHUNK) -> list[np.ndarray]:
+    return [audio[i:i + n] for i in range(0, len(audio), n)]
+
+
+def reference_schedule(audio: np.ndarray, step: float = 0.25, chunk: int = CHUNK):
+    """What a lockstep Stream must do, from a plain Segmenter fed the same chunks.
+
+    Returns ``(partials, ends)``: partials as ``(utterance_id, audio window)`` in
+    order, and the SpeechEnd events (the flush's included).
+    """
+    seg = Segmenter()
+    partials, ends = [], []
+    last, open_id = 0, -1
+    for piece in chunks_of(audio, chunk):
+        for event in seg.feed(piece):
+            if isinstance(event, SpeechStart):
+                last, open_id = event.start_sample, event.utterance_id
+            else:
+                ends.append(event)
+        if seg.in_speech and seg.samples_fed - last >= step * SR:
+            last = seg.samples_fed
+            partials.append((open_id, seg.current_audio()))
+    ends += [e for e in seg.flush() if isinstance(e, SpeechEnd)]
+    return partials, ends
+
+
+def transcript(ids: list[int], text_of=lambda i: f" w{i}") -> Transcript:
+    tokens = tuple(Token(i, text_of(i), 1.0, 0.0, 0.0) for i in ids)
+    segments = (Segment(0.0, 1.0, "".join(t.text for t in tokens).strip(), tokens),) if tokens else ()
+    return Transcript("".join(t.text for t in tokens).strip(), segments, "en", "cpu", Timings())
+
+
+class ScriptedEngine:
+    """An engine stand-in: answers each call from a script and records what it was asked.
+
+    ``script(call_index, audio, speed)`` returns the token ids of the answer.
+    ``gate``, when given, makes every call wait for it (while honouring
+    ``should_abort``), so tests can hold the decoder still.
+    """
+
+    def __init__(self, script=lambda i, audio, speed: [], gate: threading.Event | None = None,
+                 from_cache: bool = False) -> None:
+        self.script = script
+        self.gate = gate
+        self.from_cache = from_cache
+        self.calls: list[tuple[str, int]] = []   # (speed, number of samples)
+        self.entered = threading.Event()
+        self.aborted = 0
+        self._lock = threading.Lock()
+
+    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+        with self._lock:
+            index = len(self.calls)
+            self.calls.append((speed, len(audio)))
+        self.entered.set()
+        while self.gate is not None and not self.gate.wait(0.01):
+            if should_abort is not None and should_abort():
+                self.aborted += 1
+                raise asyncio.CancelledError("aborted")
+        return dataclasses.replace(transcript(self.script(index, audio, speed)), from_cache=self.from_cache)
+
+
+class CountingEngine:
+    """Wraps a real Engine and counts its calls."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.calls = 0
+
+    def transcribe(self, audio, **options):
+        self.calls += 1
+        return self.engine.transcribe(audio, **options)

@@ -1,0 +1,229 @@
+"""Stream pipeline: order of events, partial schedule and texts, stable prefixes, finals, silence."""
+
+import collections
+import threading
+
+import numpy as np
+import pytest
+
+from lumina import Engine, FileSource, load_audio, Final, LuminaError, Partial, Segmenter, SpeechEnd, Stream
+from lumina.agreement import LocalAgreement
+from lumina.testing import make_model
+from _stream_util import (MICRO_SEED, CountingEngine, ScriptedEngine, chunks_of, reference_schedule,
+                          two_utterances)
+from _vad_util import SR, pink_noise, silence, white_noise, write_wav
+
+
+@pytest.fixture(scope="module")
+def micro(tmp_path_factory):
+    path = make_model(tmp_path_factory.mktemp("m") / "micro.bin", "micro", seed=MICRO_SEED)
+    with Engine(path, threads=1) as engine:
+        engine.wait_ready()
+        yield engine
+
+
+@pytest.fixture(scope="module")
+def speech_wav(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("speech")
+    return write_wav(tmp / "two.wav", two_utterances(tmp))
+
+
+@pytest.fixture(scope="module")
+def speech(speech_wav):
+    """The samples FileSource reads from speech_wav (16-bit quantised)."""
+    return load_audio(speech_wav, SR)
+
+
+def agreed(engine, partials_ref):
+    """(text, stable, unstable) of each reference window: its fast decode through LocalAgreement-2."""
+    policies = collections.defaultdict(LocalAgreement)
+    return [policies[u].update([t for s in engine.transcribe(a, speed="fast").segments for t in s.tokens])
+            for u, a in partials_ref]
+
+
+def run_lockstep(engine, wav, **options):
+    stream = Stream(engine=engine, source=FileSource(wav, realtime=False), lockstep=True, **options)
+    return list(stream)
+
+
+def test_file_stream_matches_the_reference_schedule_exactly(micro, speech, speech_wav):
+    events = run_lockstep(micro, speech_wav)
+    partials_ref, ends = reference_schedule(speech)
+    assert len(ends) == 2
+    partials = [e for e in events if isinstance(e, Partial)]
+    finals = [e for e in events if isinstance(e, Final)]
+    # One partial per step, each the fast decode of the utterance so far.
+    assert [p.utterance_id for p in partials] == [u for u, _ in partials_ref]
+    assert [(p.text, p.stable, p.unstable) for p in partials] == agreed(micro, partials_ref)
+    # One final per utterance, the accurate decode of exactly the segmenter's utterance audio.
+    assert [(f.utterance_id, f.start, f.end) for f in finals] == [
+        (e.utterance_id, e.start_sample / SR, e.end_sample / SR) for e in ends]
+    assert [f.text for f in finals] == [micro.transcribe(e.audio).text for e in ends]
+    assert all(not f.from_cache and f.segments for f in finals)
+    assert len(events) == len(partials) + len(finals)
+
+
+def test_events_arrive_in_order_and_every_utterance_gets_one_final(micro, speech_wav):
+    events = run_lockstep(micro, speech_wav)
+    seen_final = set()
+    order = []
+    for e in events:
+        assert e.utterance_id not in seen_final  # nothing of an utterance after its final
+        if not order or order[-1] != e.utterance_id:
+            order.append(e.utterance_id)
+        if isinstance(e, Final):
+            seen_final.add(e.utterance_id)
+    assert order == [0, 1]
+    assert seen_final == {0, 1}
+    assert [type(e) for e in events].count(Final) == 2
+    times = [e.audio_time for e in events if isinstance(e, Partial)]
+    assert times == sorted(times)
+
+
+def test_stable_prefixes_never_change(micro, speech_wav):
+    events = run_lockstep(micro, speech_wav)
+    last_stable: dict[int, str] = {}
+    grew = 0
+    for p in (e for e in events if isinstance(e, Partial)):
+        assert p.text == p.stable + p.unstable
+        before = last_stable.get(p.utterance_id, "")
+        assert p.stable.startswith(before)
+        grew += len(p.stable) > len(before)
+        last_stable[p.utterance_id] = p.stable
+    assert grew >= 2  # the seed's hypotheses do agree, in both utterances
+    assert all(last_stable.values())
+
+
+def test_stream_is_deterministic_in_lockstep(micro, speech_wav):
+    def key(events):
+        return [(type(e).__name__, e.utterance_id, e.text) for e in events]
+    assert key(run_lockstep(micro, speech_wav)) == key(run_lockstep(micro, speech_wav))
+
+
+@pytest.mark.parametrize("quiet", [silence(8.0), pink_noise(8.0, -30.0, seed=3),
+                                   white_noise(8.0, -30.0, seed=4)], ids=["silence", "pink", "white"])
+def test_silence_and_steady_noise_give_no_events_and_never_run_the_model(micro, tmp_path, quiet):
+    counting = CountingEngine(micro)
+    stream = Stream(engine=counting, source=FileSource(write_wav(tmp_path / "q.wav", quiet),
+                                                       realtime=False), lockstep=True)
+    assert list(stream) == []
+    assert counting.calls == 0
+    assert stream.stats.audio_s == pytest.approx(8.0)
+
+
+def test_iterable_source_and_push_feed_give_the_file_stream_events(micro, speech, speech_wav):
+    expected = [(type(e), e.utterance_id, e.text) for e in run_lockstep(micro, speech_wav)]
+    from_iterable = list(Stream(engine=micro, source=chunks_of(speech), lockstep=True))
+    assert [(type(e), e.utterance_id, e.text) for e in from_iterable] == expected
+
+    stream = Stream(engine=micro, lockstep=True)
+    # Pushed from another thread in 20 ms chunks; the pipeline may read several at once,
+    # so only the finals (not the partial schedule) are comparable.
+    pusher = threading.Thread(target=lambda: ([stream.feed(c) for c in chunks_of(speech)],
+                                              stream.close_input()))
+    pusher.start()
+    got = list(stream)
+    pusher.join()
+    assert [(type(e), e.utterance_id, e.text) for e in got if isinstance(e, Final)] == [
+        x for x in expected if x[0] is Final]
+
+
+def test_progressive_refinement_uses_each_model_for_its_path(tmp_path, speech, speech_wav):
+    fast_path = make_model(tmp_path / "p.bin", "micro", seed=3)
+    final_path = make_model(tmp_path / "f.bin", "micro", seed=MICRO_SEED)
+    stream = Stream(partial_model=fast_path, final_model=final_path, threads=1,
+                    source=FileSource(speech_wav, realtime=False), lockstep=True)
+    events = list(stream)
+    partials_ref, ends = reference_schedule(speech)
+    with Engine(fast_path, threads=1) as fast, Engine(final_path, threads=1) as accurate:
+        assert [(e.text, e.stable, e.unstable) for e in events if isinstance(e, Partial)] == agreed(
+            fast, partials_ref)
+        assert [e.text for e in events if isinstance(e, Final)] == [
+            accurate.transcribe(e.audio).text for e in ends]
+    # The stream created both engines and closed them when it ended.
+    for engine in (stream._partial_engine, stream._final_engine):
+        with pytest.raises(LuminaError, match="the engine is closed"):
+            engine.transcribe(speech[:SR])
+
+
+def test_final_speed_fast_decodes_finals_in_fast_mode(micro, speech, speech_wav):
+    events = run_lockstep(micro, speech_wav, final_speed="fast")
+    _, ends = reference_schedule(speech)
+    assert [e.text for e in events if isinstance(e, Final)] == [
+        micro.transcribe(e.audio, speed="fast").text for e in ends]
+
+
+def test_one_model_serves_partials_fast_and_finals_accurate(speech):
+    engine = ScriptedEngine(lambda i, audio, speed: [1, 2])
+    list(Stream(engine=engine, source=chunks_of(speech), lockstep=True))
+    speeds = [s for s, _ in engine.calls]
+    partials_ref, ends = reference_schedule(speech)
+    assert speeds.count("accurate") == 2
+    assert speeds.count("fast") == len(partials_ref)
+
+
+def test_local_agreement_in_the_pipeline(speech):
+    hypotheses = [[5, 6], [5, 6, 7], [5, 8, 9], [5, 8, 9, 10]]
+    engine = ScriptedEngine(lambda i, audio, speed: hypotheses[min(i, 3)] if speed == "fast" else [5, 8, 9, 10])
+    one = speech[:round(2.2 * SR)]  # only the first utterance
+    events = list(Stream(engine=engine, source=chunks_of(one), lockstep=True))
+    partials = [(e.stable, e.unstable) for e in events if isinstance(e, Partial)]
+    assert partials[:4] == [("", "w5 w6"), ("w5 w6", " w7"), ("w5 w6", " w9"), ("w5 w6", " w9 w10")]
+    final = events[-1]
+    assert isinstance(final, Final) and final.text == "w5 w8 w9 w10"
+
+
+def test_utterance_with_no_words_still_gets_one_empty_final(speech):
+    # The VAD passed the audio (it is speech); the model found no words: Final(text="").
+    engine = ScriptedEngine(lambda i, audio, speed: [])
+    events = list(Stream(engine=engine, source=chunks_of(speech), lockstep=True))
+    finals = [e for e in events if isinstance(e, Final)]
+    assert [(f.utterance_id, f.text, f.segments) for f in finals] == [(0, "", ()), (1, "", ())]
+    assert all(p.text == "" and p.stable == "" for p in events if isinstance(p, Partial))
+
+
+def test_from_cache_is_passed_through(speech):
+    engine = ScriptedEngine(lambda i, audio, speed: [3], from_cache=True)
+    events = list(Stream(engine=engine, source=chunks_of(speech), lockstep=True))
+    assert [f.from_cache for f in events if isinstance(f, Final)] == [True, True]
+
+
+def test_max_utterance_split_gives_each_part_its_final(micro):
+    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(5 * SR) / SR)).astype(np.float32)
+    audio = np.concatenate([silence(0.5), tone, silence(1.0)])
+    engine = ScriptedEngine(lambda i, a, speed: [len(a)])
+    seg = Segmenter(max_utterance_s=2.0, threshold_db=-30.0)  # fixed: a steady tone stays speech
+    events = list(Stream(engine=engine, source=chunks_of(audio), segmenter=seg, lockstep=True))
+    finals = [e for e in events if isinstance(e, Final)]
+    assert [f.utterance_id for f in finals] == [0, 1, 2]
+    ref = Segmenter(max_utterance_s=2.0, threshold_db=-30.0)
+    ends = [e for c in chunks_of(audio) for e in ref.feed(c) if isinstance(e, SpeechEnd)]
+    ends += [e for e in ref.flush() if isinstance(e, SpeechEnd)]
+    assert [(f.start, f.end) for f in finals] == [(e.start_sample / SR, e.end_sample / SR) for e in ends]
+    assert all(f.end - f.start <= 2.0 for f in finals)
+    # The final of each part decoded exactly that part's audio (the script answers its length).
+    assert [f.segments[0].tokens[0].id for f in finals] == [len(e.audio) for e in ends]
+    assert finals[1].start == finals[0].end and finals[2].start == finals[1].end
+
+
+def test_callbacks_receive_the_events_in_order(micro, speech_wav):
+    expected = run_lockstep(micro, speech_wav)
+    partials, finals, every = [], [], []
+    stream = Stream(engine=micro, source=FileSource(speech_wav, realtime=False), lockstep=True,
+                    on_partial=partials.append, on_final=finals.append, on_event=every.append)
+    stream.start()
+    stream.join(timeout=60)
+    key = lambda es: [(type(e), e.utterance_id, e.text) for e in es]  # noqa: E731
+    assert key(every) == key(expected)
+    assert key(partials) == key(e for e in expected if isinstance(e, Partial))
+    assert key(finals) == key(e for e in expected if isinstance(e, Final))
+    threads = {t.name for t in threading.enumerate()}
+    assert "lumina-stream" not in threads and "lumina-decode" not in threads
+
+
+def test_latency_fields_are_measured_from_arrival(micro, speech_wav):
+    for e in run_lockstep(micro, speech_wav):
+        assert e.latency >= 0.0
+    # audio_time is where the partial's window ends: a whole number of 20 ms chunks.
+    times = [e.audio_time for e in run_lockstep(micro, speech_wav) if isinstance(e, Partial)]
+    assert all(round(t * SR) % 320 == 0 for t in times)

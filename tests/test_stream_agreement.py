@@ -1,0 +1,77 @@
+"""LocalAgreement-2: exact stable/unstable splits, and properties against random hypothesis sequences."""
+
+from hypothesis import given, settings, strategies as st
+
+from lumina.agreement import LocalAgreement, common_prefix_length
+from lumina.transcript import Token
+
+
+def toks(*ids, text=lambda i: f" t{i}"):
+    return [Token(i, text(i), 1.0, 0.0, 0.0) for i in ids]
+
+
+def test_common_prefix_length():
+    assert common_prefix_length([], []) == 0
+    assert common_prefix_length([1, 2, 3], [1, 2, 4]) == 2
+    assert common_prefix_length([1, 2], [1, 2, 3]) == 2
+    assert common_prefix_length([5], [6]) == 0
+
+
+def test_first_hypothesis_is_all_unstable():
+    assert LocalAgreement().update(toks(1, 2)) == ("t1 t2", "", "t1 t2")
+
+
+def test_agreement_of_two_hypotheses_becomes_stable():
+    la = LocalAgreement()
+    la.update(toks(1, 2, 3))
+    assert la.update(toks(1, 2, 4, 5)) == ("t1 t2 t4 t5", "t1 t2", " t4 t5")
+    assert [t.id for t in la.stable_tokens] == [1, 2]
+
+
+def test_stable_never_shrinks_when_the_model_changes_its_mind():
+    la = LocalAgreement()
+    la.update(toks(1, 2, 3))
+    la.update(toks(1, 2, 3))
+    # Contradicts the committed tokens: they stay, the new tail follows them.
+    assert la.update(toks(9, 8, 7, 6)) == ("t1 t2 t3 t6", "t1 t2 t3", " t6")
+    assert la.update(toks(9, 8, 7, 6, 5)) == ("t1 t2 t3 t6 t5", "t1 t2 t3", " t6 t5")
+
+
+def test_tokens_are_compared_by_id_not_text():
+    la = LocalAgreement()
+    la.update([Token(1, " a", 1.0, 0, 0)])
+    assert la.update([Token(2, " a", 1.0, 0, 0)]) == ("a", "", "a")
+
+
+def test_empty_hypotheses():
+    la = LocalAgreement()
+    assert la.update([]) == ("", "", "")
+    assert la.update([]) == ("", "", "")
+
+
+def test_outer_whitespace_is_trimmed_and_text_is_stable_plus_unstable():
+    la = LocalAgreement()
+    la.update(toks(1, 2))
+    text, stable, unstable = la.update(toks(1, 2, 3, text=lambda i: "  x " if i == 3 else f" t{i}"))
+    assert (text, stable, unstable) == ("t1 t2  x", "t1 t2", "  x")
+
+
+hypotheses = st.lists(st.lists(st.integers(0, 4), max_size=8), min_size=1, max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(hypotheses)
+def test_properties_over_random_hypothesis_sequences(seq):
+    la = LocalAgreement()
+    stable_ids: list[int] = []
+    stable_text = ""
+    previous = None
+    for ids in seq:
+        text, stable, unstable = la.update(toks(*ids))
+        now = [t.id for t in la.stable_tokens]
+        assert text == stable + unstable
+        assert now[:len(stable_ids)] == stable_ids          # never shrinks or changes
+        assert stable.startswith(stable_text)
+        if previous is not None and now != stable_ids:      # grew: both of the last two agree
+            assert ids[:len(now)] == now and previous[:len(now)] == now
+        stable_ids, stable_text, previous = now, stable, ids

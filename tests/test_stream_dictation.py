@@ -1,0 +1,172 @@
+"""Dictation: the rewritten terminal line, typing corrections, tool detection and `lumina dictate`."""
+
+import io
+import os
+import stat
+
+import pytest
+
+from lumina import DeviceError, Engine, FileSource, Final, Partial, Stream
+from lumina.cli import main
+from lumina.dictation import CLEAR_LINE, LineView, Typer, detect_typing_tool
+from lumina.testing import make_model
+from _stream_util import MICRO_SEED, two_utterances
+from _vad_util import write_wav
+
+
+def partial(text, stable="", utt=0):
+    return Partial(text, stable, text[len(stable):], utt, 1.0, 0.1)
+
+
+def final(text, utt=0):
+    return Final(text, (), utt, False, 0.1)
+
+
+def test_line_view_rewrites_one_line_and_commits_finals():
+    out = io.StringIO()
+    view = LineView(out, width=80)
+    view.partial(partial("hello"))
+    view.partial(partial("hello wor", "hello"))
+    view.final(final("Hello world."))
+    view.partial(partial("next"))
+    view.final(final(""))
+    view.close()
+    assert out.getvalue() == ("\r\x1b[Khello" "\r\x1b[Khello wor" "\r\x1b[KHello world.\n"
+                              "\r\x1b[Knext" "\r\x1b[K")
+
+
+def test_line_view_shows_the_end_of_a_partial_too_long_for_the_line():
+    out = io.StringIO()
+    LineView(out, width=10).partial(partial("abcdefghijklmnop"))
+    assert out.getvalue() == CLEAR_LINE + "…ijklmnop"  # 9 characters: never the last column
+
+
+def test_line_view_close_after_a_final_writes_nothing():
+    out = io.StringIO()
+    view = LineView(out, width=80)
+    view.final(final("done"))
+    view.close()
+    assert out.getvalue() == CLEAR_LINE + "done\n"
+
+
+@pytest.mark.parametrize("tool, back2", [
+    ("xdotool", ["xdotool", "key", "--clearmodifiers", "--repeat", "2", "BackSpace"]),
+    ("wtype", ["wtype", "-k", "BackSpace", "-k", "BackSpace"]),
+    ("ydotool", ["ydotool", "key", "14:1", "14:0", "14:1", "14:0"]),
+])
+def test_typer_corrects_a_changed_tail_with_backspaces(tool, back2):
+    commands = []
+    typer = Typer(tool, run=commands.append)
+    typer.partial(partial("hello wo"))
+    typer.partial(partial("hello wo"))       # unchanged: nothing typed
+    typer.partial(partial("hello world"))    # only the new characters
+    typer.partial(partial("hello wor"))      # shorter: erase two
+    commands_before_final = len(commands)
+    typer.final(final("hello world"))        # commit with a space
+    assert commands[0] == _type_cmd(tool, "hello wo")
+    assert commands[1] == _type_cmd(tool, "rld")
+    assert commands[2] == back2
+    assert commands[commands_before_final:] == [_type_cmd(tool, "ld ")]
+    assert typer.typed == ""
+    typer.partial(partial("next"))
+    assert commands[-1] == _type_cmd(tool, "next")
+    assert len(commands) == 5
+
+
+def _type_cmd(tool, text):
+    if tool == "xdotool":
+        return ["xdotool", "type", "--clearmodifiers", "--", text]
+    return [tool, "--", text] if tool == "wtype" else ["ydotool", "type", "--", text]
+
+
+def test_typer_replaces_a_wrong_partial_with_the_final():
+    commands = []
+    typer = Typer("wtype", run=commands.append)
+    typer.partial(partial("abc"))
+    typer.final(final("xyz"))
+    assert commands == [["wtype", "--", "abc"], ["wtype", "-k", "BackSpace", "-k", "BackSpace", "-k", "BackSpace"],
+                        ["wtype", "--", "xyz "]]
+
+
+def test_typer_empty_final_erases_the_partial():
+    commands = []
+    typer = Typer("xdotool", run=commands.append)
+    typer.partial(partial("uh"))
+    typer.final(final(""))
+    assert commands[-1] == ["xdotool", "key", "--clearmodifiers", "--repeat", "2", "BackSpace"]
+    assert typer.typed == ""
+
+
+def test_typer_rejects_unknown_tools():
+    with pytest.raises(ValueError, match="tool must be 'xdotool', 'wtype' or 'ydotool', got 'xte'"):
+        Typer("xte")
+
+
+@pytest.fixture()
+def fake_path(tmp_path):
+    """A PATH directory; `install(name)` puts an executable stub there."""
+    def install(*names):
+        for name in names:
+            exe = tmp_path / name
+            exe.write_text("#!/bin/sh\nexit 0\n")
+            exe.chmod(exe.stat().st_mode | stat.S_IEXEC)
+        return str(tmp_path)
+    return install
+
+
+def _which_in(path):
+    import shutil
+    return lambda name: shutil.which(name, path=path)
+
+
+@pytest.mark.parametrize("env, tools, expected", [
+    ({"DISPLAY": ":0"}, ["xdotool", "wtype"], "xdotool"),
+    ({"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}, ["xdotool", "wtype", "ydotool"], "wtype"),
+    ({"WAYLAND_DISPLAY": "wayland-0"}, ["ydotool"], "ydotool"),
+    ({"XDG_SESSION_TYPE": "wayland"}, ["wtype"], "wtype"),
+])
+def test_typing_tool_detection(fake_path, env, tools, expected):
+    assert detect_typing_tool(env, which=_which_in(fake_path(*tools))) == expected
+
+
+@pytest.mark.parametrize("env, tools, message", [
+    ({"DISPLAY": ":0"}, ["wtype"], "typing on X11 needs xdotool on the PATH"),
+    ({"WAYLAND_DISPLAY": "w"}, ["xdotool"], "typing on Wayland needs wtype or ydotool on the PATH"),
+    ({}, ["xdotool"], "--type needs a graphical session (DISPLAY or WAYLAND_DISPLAY is not set)"),
+])
+def test_typing_tool_detection_errors(fake_path, env, tools, message):
+    with pytest.raises(DeviceError) as info:
+        detect_typing_tool(env, which=_which_in(fake_path(*tools)))
+    assert message in str(info.value)
+
+
+def test_dictate_type_without_a_session_fails_with_one_line(monkeypatch, capsys, tmp_path):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["dictate", "--type", "--file", str(tmp_path / "x.wav")]) == 1
+    assert capsys.readouterr().err == (
+        "lumina: error: --type needs a graphical session (DISPLAY or WAYLAND_DISPLAY is not set)\n")
+
+
+def test_dictate_prints_partials_in_place_and_finals_on_lines(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    model = make_model(tmp_path / "m.bin", "micro", seed=MICRO_SEED)
+    wav = write_wav(tmp_path / "two.wav", two_utterances(tmp_path))
+    with Engine(model, threads=1) as engine:
+        events = list(Stream(engine=engine, source=FileSource(wav, realtime=False), lockstep=True))
+    expected = "".join(CLEAR_LINE + e.text if isinstance(e, Partial) else CLEAR_LINE + e.text + "\n"
+                       for e in events)
+    assert main(["dictate", "--model", str(model), "--threads", "1", "--file", str(wav)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == expected
+    assert captured.err == ""
+    assert expected.count("\n") == 2 and expected.count(CLEAR_LINE) == len(events)
+
+
+def test_dictate_missing_model_is_one_error_line(tmp_path, capsys):
+    wav = write_wav(tmp_path / "two.wav", two_utterances(tmp_path))
+    missing = tmp_path / "nope.bin"
+    assert main(["dictate", "--model", str(missing), "--file", str(wav)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lumina: error: ") and str(missing) in err
+    assert os.path.exists(wav)

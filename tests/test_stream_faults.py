@@ -1,0 +1,250 @@
+"""Stream faults and shutdown: drops at the ring, device loss and reconnection, stop(), asyncio, errors."""
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from lumina import (AudioFormatError, DeviceError, DeviceLost, Dropped, FileSource, Final, LuminaError,
+                    ModelNotFoundError, Partial, Segmenter, SpeechStart, Stream)
+from lumina.sources import AudioSource
+from _stream_util import ScriptedEngine, chunks_of, two_utterances
+from _vad_util import SR, silence, write_wav
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    return two_utterances(tmp_path_factory.mktemp("speech"))
+
+
+@pytest.fixture()
+def no_new_threads():
+    before = set(threading.enumerate())
+    yield
+    assert set(threading.enumerate()) == before
+
+
+def wait_until(condition, what):
+    for _ in range(2000):
+        if condition():
+            return
+        threading.Event().wait(0.005)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_pipeline_behind_a_push_source_drops_at_the_ring_and_reports_it(speech, no_new_threads):
+    gate = threading.Event()
+    engine = ScriptedEngine(lambda i, a, s: [1], gate=gate)
+    stream = Stream(engine=engine, ring_seconds=1.0, lockstep=True)
+    start = round(0.5 * SR)
+    stream.feed(speech[:start + SR // 2])     # 0.5 s of speech: a partial decode starts and hangs
+    wait_until(engine.entered.is_set, "the first decode")
+    stream.feed(speech[start + SR // 2:start + SR])
+    wait_until(lambda: stream.stats.audio_s == 1.5, "the pipeline to read 1.5 s")  # then it waits (lockstep)
+    stream.feed(np.zeros(3 * SR, np.float32))  # 3 s into a 1 s ring: the oldest 2 s are lost
+    gate.set()
+    stream.close_input()
+    events = list(stream)
+    drops = [e for e in events if isinstance(e, Dropped)]
+    assert drops == [Dropped(2 * SR, 2 * SR, 1.5)]
+    assert stream.stats.dropped_samples == 2 * SR
+    assert stream.stats.audio_s == 2.5        # 1.5 s read before, the ring's last 1 s after
+    assert [type(e) for e in events].count(Final) == 1
+
+
+class FlakyMic(AudioSource):
+    """Yields its chunks, then raises DeviceError (an unplugged microphone), or ends."""
+
+    device_name = "Flaky USB mic"
+
+    def __init__(self, chunks, fail_with=None):
+        super().__init__()
+        self._chunks = list(chunks)
+        self._fail_with = fail_with
+
+    def _next_chunk(self):
+        if self._chunks:
+            return self._chunks.pop(0)
+        if self._fail_with:
+            raise DeviceError(self._fail_with)
+        return None
+
+
+def test_device_loss_reports_and_reconnects_with_backoff_keeping_the_audio(speech):
+    cut = round(1.0 * SR)                     # inside the first utterance
+    opened = []
+
+    def factory():
+        opened.append(len(opened))
+        if len(opened) == 1:
+            return FlakyMic(chunks_of(speech[:cut]), fail_with="device unplugged")
+        if len(opened) == 2:
+            raise DeviceError("no such device")
+        return FlakyMic(chunks_of(speech[cut:]))
+
+    engine = ScriptedEngine(lambda i, a, s: [len(a)])
+    events = list(Stream(engine=engine, source=factory, lockstep=True))
+    lost = [e for e in events if isinstance(e, DeviceLost)]
+    assert lost == [DeviceLost("Flaky USB mic", "device unplugged", 0, 0.1),
+                    DeviceLost("microphone", "no such device", 1, 0.2)]
+    assert len(opened) == 3
+    finals = [e for e in events if isinstance(e, Final)]
+    # The utterance cut by the loss is one utterance: the audio before the loss was kept.
+    plain = list(Stream(engine=ScriptedEngine(lambda i, a, s: [len(a)]), source=chunks_of(speech),
+                        lockstep=True))
+    assert [(f.utterance_id, f.start, f.end, f.text) for f in finals] == [
+        (f.utterance_id, f.start, f.end, f.text) for f in plain if isinstance(f, Final)]
+
+
+def test_a_source_that_cannot_reopen_ends_the_stream_after_reporting(speech):
+    mic = FlakyMic(chunks_of(speech[:round(1.2 * SR)]), fail_with="gone")
+    events = list(Stream(engine=ScriptedEngine(lambda i, a, s: [7]), source=mic, lockstep=True))
+    assert isinstance(events[-1], Final)                # the open utterance still gets its final
+    assert [e for e in events if isinstance(e, DeviceLost)] == [DeviceLost("Flaky USB mic", "gone", 0, None)]
+    assert mic.stopped
+
+
+def test_stop_from_another_thread_aborts_the_decode_and_leaves_no_thread(speech, tmp_path, no_new_threads):
+    wav = write_wav(tmp_path / "long.wav", np.concatenate([speech] * 20))
+    gate = threading.Event()                   # never set: decodes hang until aborted
+    engine = ScriptedEngine(gate=gate)
+    stream = Stream(engine=engine, source=FileSource(wav, realtime=True))
+    got = []
+    consumer = threading.Thread(target=lambda: got.extend(stream))
+    consumer.start()
+    wait_until(engine.entered.is_set, "a decode to start")
+    stopper = threading.Thread(target=stream.stop)
+    stopper.start()
+    stopper.join()
+    consumer.join()
+    assert engine.aborted == 1
+    assert got == []
+    assert list(stream) == []                 # a stopped stream's iteration ends at once
+
+
+def test_stop_from_inside_a_callback(speech, no_new_threads):
+    seen = []
+
+    def on_partial(event):
+        seen.append(event)
+        stream.stop()
+
+    stream = Stream(engine=ScriptedEngine(lambda i, a, s: [1]), source=chunks_of(speech),
+                    on_partial=on_partial)
+    stream.start()
+    stream.join(timeout=30)
+    assert len(seen) == 1 and isinstance(seen[0], Partial)
+
+
+def test_stop_before_start_and_twice():
+    stream = Stream(engine=ScriptedEngine())
+    stream.stop()
+    stream.stop()
+    with pytest.raises(LuminaError, match="this stream was stopped"):
+        iter(stream)
+
+
+def test_async_for_gets_the_same_events_and_shuts_down(speech, no_new_threads):
+    expected = list(Stream(engine=ScriptedEngine(lambda i, a, s: [i % 3]), source=chunks_of(speech),
+                           lockstep=True))
+
+    async def consume():
+        events = []
+        async with Stream(engine=ScriptedEngine(lambda i, a, s: [i % 3]), source=chunks_of(speech),
+                          lockstep=True) as stream:
+            async for event in stream:
+                events.append(event)
+        return events
+
+    got = asyncio.run(consume())
+    key = lambda es: [(type(e), e.utterance_id, e.text) for e in es]  # noqa: E731
+    assert key(got) == key(expected)
+
+
+def test_cancelling_an_async_consumer_then_stopping(tmp_path, speech, no_new_threads):
+    wav = write_wav(tmp_path / "long.wav", np.concatenate([silence(30.0)]))
+
+    async def main():
+        stream = Stream(engine=ScriptedEngine(), source=FileSource(wav, realtime=True))
+
+        async def consume():
+            return [e async for e in stream]
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        stream.stop()
+        return [e async for e in stream]     # ended: the iteration finishes at once
+
+    assert asyncio.run(main()) == []
+
+
+def test_model_that_cannot_load_ends_a_live_stream_and_is_raised(tmp_path, speech, no_new_threads):
+    source = FileSource(write_wav(tmp_path / "long.wav", np.concatenate([speech] * 8)), realtime=True)
+    stream = Stream(model=tmp_path / "missing.bin", source=source)
+    with pytest.raises(ModelNotFoundError, match="missing.bin"):
+        list(stream)
+    with pytest.raises(ModelNotFoundError):
+        stream.join(timeout=10)
+    assert source.stopped
+    assert stream.stats.audio_s < 8 * len(speech) / SR  # the failure stopped the playback early
+
+
+def test_misuse_raises_clear_errors(speech, tmp_path):
+    pull = Stream(engine=ScriptedEngine(), source=chunks_of(speech))
+    with pytest.raises(LuminaError, match=r"feed\(\) needs a stream made with source=None"):
+        pull.feed(speech)
+    with pytest.raises(LuminaError, match=r"close_input\(\) applies only to a stream made with source=None"):
+        pull.close_input()
+    with pytest.raises(LuminaError, match="delivers its events to callbacks"):
+        iter(Stream(engine=ScriptedEngine(), on_final=print))
+    push = Stream(engine=ScriptedEngine())
+    with pytest.raises(LuminaError, match="NaN or infinite samples"):
+        push.feed(np.array([0.0, np.nan], np.float32))
+    with pytest.raises(AudioFormatError, match="needs 1-D mono or"):
+        push.feed(np.zeros((2, 2, 2), np.float32))
+    push.close_input()
+    with pytest.raises(LuminaError, match=r"feed\(\) after close_input\(\) or stop\(\)"):
+        push.feed(speech[:10])
+    assert list(push) == []
+    with pytest.raises(ValueError, match="step must be > 0 seconds, got 0"):
+        Stream(engine=ScriptedEngine(), step=0)
+    with pytest.raises(ValueError, match="final_speed must be 'accurate' or 'fast', got 'best'"):
+        Stream(engine=ScriptedEngine(), final_speed="best")
+    with pytest.raises(TypeError, match="source must be None, 'microphone', a path"):
+        Stream(engine=ScriptedEngine(), source=42)
+    with pytest.raises(ValueError, match="device applies only to source='microphone'"):
+        Stream(engine=ScriptedEngine(), source=chunks_of(speech), device=1)
+
+
+def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech):
+    gate = threading.Event()                  # closed until the source is exhausted
+    engine = ScriptedEngine(lambda i, a, s: [1], gate=gate)
+
+    def source():
+        yield from chunks_of(speech)
+        wait_until(lambda: engine.aborted == 1, "the partial decode to be aborted")
+        gate.set()
+
+    stream = Stream(engine=engine, source=source())
+    events = list(stream)
+    # Reference: the first partial step submits a decode that never finishes in time; every
+    # later step interval of speech is skipped once (never queued).
+    seg, last, last_skip, submitted, skipped = Segmenter(), 0, 0, 0, 0
+    for chunk in chunks_of(speech):
+        for e in seg.feed(chunk):
+            if isinstance(e, SpeechStart):
+                last = e.start_sample
+        if seg.in_speech and seg.samples_fed - last >= 0.25 * SR:
+            if not submitted:
+                submitted, last = 1, seg.samples_fed
+            elif seg.samples_fed - max(last, last_skip) >= 0.25 * SR:
+                skipped, last_skip = skipped + 1, seg.samples_fed
+    assert skipped > 10
+    assert engine.aborted == 1                # the partial was aborted when its utterance ended
+    assert [s for s, _ in engine.calls] == ["fast", "accurate", "accurate"]  # nothing queued up
+    assert stream.stats.skipped_steps == skipped
+    assert [type(e) for e in events] == [Final, Final]
