@@ -70,16 +70,28 @@ def latency_table(path: Path, repeat: int) -> list[tuple[int, float, float, floa
     return rows
 
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child
+# started by this (large) process would report the parent's peak.
 PEAK_RSS_CHILD = """
-import resource, sys, numpy as np, lumina
+import sys, numpy as np, lumina
 e = lumina.Engine(sys.argv[1], threads=2); e.wait_ready()
 e.transcribe(np.zeros(16000 * 5, np.float32) + 0.01)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]
+print(int(hwm.split()[1]) * 1024)
+"""
+
+PLAIN_RSS_CHILD = """
+import sys, numpy as np
+from pywhispercpp.model import Model
+m = Model(sys.argv[1], n_threads=2, print_progress=False)
+m.transcribe(np.zeros(16000 * 5, np.float32) + 0.01)
+hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]
+print(int(hwm.split()[1]) * 1024)
 """
 
 
-def peak_rss(path: Path) -> int:
-    out = subprocess.run([sys.executable, "-c", PEAK_RSS_CHILD, str(path)], check=True,
+def peak_rss(path: Path, child: str = PEAK_RSS_CHILD) -> int:
+    out = subprocess.run([sys.executable, "-c", child, str(path)], check=True,
                          capture_output=True, text=True).stdout
     return int(out.split()[-1])
 
@@ -89,9 +101,10 @@ def main() -> None:
     parser.add_argument("--archs", default="tiny.en,base.en")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the numbers here")
+    parser.add_argument("--rss-only", action="store_true", help="only the peak RSS table")
     args = parser.parse_args()
     report = {}
-    for arch in args.archs.split(","):
+    for arch in ([] if args.rss_only else args.archs.split(",")):
         path = model_path(arch)
         constructed, ready, first, steady = startup(path)
         print(f"\n== {arch} (f16, {THREADS} threads)")
@@ -107,11 +120,13 @@ def main() -> None:
         print(f"largest event-loop stall while loading and transcribing: {stall * 1000:.1f} ms")
         report[arch] = dict(constructor_s=constructed, ready_s=ready, first_s=first, steady_s=steady,
                             latency=rows, loop_stall_s=stall)
-    print("\npeak RSS (load + one 5 s transcription, separate process)")
+    print("\npeak RSS (VmHWM after load + one 5 s transcription, fresh process each)")
+    print(f"  {'model':<8} {'ftype':<5} {'lumina':>8} {'pywhispercpp':>13}")
     for arch, ftype in (("tiny.en", "f16"), ("tiny.en", "q8_0"), ("base.en", "f16"), ("base.en", "q8_0")):
         rss = peak_rss(model_path(arch, ftype))
-        print(f"  {arch:<8} {ftype:<5} {rss / 1e6:7.0f} MB")
-        report.setdefault("peak_rss", {})[f"{arch}-{ftype}"] = rss
+        plain = peak_rss(model_path(arch, ftype), PLAIN_RSS_CHILD)
+        print(f"  {arch:<8} {ftype:<5} {rss / 1e6:6.0f} MB {plain / 1e6:10.0f} MB")
+        report.setdefault("peak_rss", {})[f"{arch}-{ftype}"] = (rss, plain)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 

@@ -55,7 +55,7 @@ _FAST_MARGIN_FRAMES = 32  # 0.64 s of right context past the end of the audio
 _FAST_TOKENS_PER_SECOND = 8  # about twice the rate of fast speech
 _FAST_MIN_TOKENS = 16
 _WARMUP_SECONDS = 1.0
-_WARMUP_AUDIO_CTX = FAST_MIN_AUDIO_CTX  # measured: first call within 1.1x of steady state
+_WARMUP_AUDIO_CTX = FAST_MIN_AUDIO_CTX  # measured: first call within ~1.1x of steady state
 
 
 def fast_audio_ctx(n_samples: int, full_ctx: int = 1500) -> int:

@@ -589,22 +589,6 @@ def fingerprint_16k(const float[::1] samples):
     return Fingerprint(features, summ.base, key, max(kept, 0) * FP_HOP / <double>FP_SR, wide)
 
 
-def _tune(**values):
-    """Set tuning constants (calibration scripts only; changes every later fingerprint)."""
-    global WINDOW, WORST_WEIGHT, TILT_WEIGHT, NOISE_MARGIN_DB, TRIM_DB, FLOOR_LN, ENERGY_WEIGHT, TILT_MIN_DB, WIDEBAND_DB
-    for name, v in values.items():
-        if name == "WINDOW": WINDOW = v
-        elif name == "WORST_WEIGHT": WORST_WEIGHT = v
-        elif name == "TILT_WEIGHT": TILT_WEIGHT = v
-        elif name == "NOISE_MARGIN_DB": NOISE_MARGIN_DB = v
-        elif name == "TRIM_DB": TRIM_DB = v
-        elif name == "FLOOR_LN": FLOOR_LN = v
-        elif name == "ENERGY_WEIGHT": ENERGY_WEIGHT = v
-        elif name == "TILT_MIN_DB": TILT_MIN_DB = v
-        elif name == "WIDEBAND_DB": WIDEBAND_DB = v
-        else: raise ValueError(name)
-
-
 def best_match(Fingerprint query not None, list candidates, double min_similarity):
     """Index and similarity of the most similar candidate at or above ``min_similarity``.
 
