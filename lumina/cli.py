@@ -41,6 +41,7 @@ def _add_subcommands(sub: argparse._SubParsersAction) -> None:
     _add_transcribe_command(sub)
     _add_devices_command(sub)
     _add_dictate_command(sub)
+    _add_bench_command(sub)
 
 
 def _print_file_error(path: str, exc: Exception) -> None:
@@ -258,6 +259,38 @@ def _status_line(event) -> str:
                 "(the computer could not keep up)")
     retry = "giving up" if event.retry_in is None else f"retrying in {event.retry_in:.1f} s"
     return f"lumina: lost input device {event.device!r} ({event.reason}); {retry}"
+
+
+def _add_bench_command(sub: argparse._SubParsersAction) -> None:
+    """``lumina bench [--model M] [--seconds 1,2,5,10] [--repeat N] [--audio FILE]``."""
+    p = sub.add_parser("bench", help="time a model on this machine (accurate and fast)",
+                       description="Load a model, then time transcriptions of several lengths in "
+                                   "both speeds, from the engine's own stage timings.")
+    p.add_argument("--model", default="base.en", help="registry name or model path")
+    p.add_argument("--seconds", default="1,2,5,10", help="comma-separated audio lengths")
+    p.add_argument("--repeat", type=int, default=3, help="runs per cell (median shown)")
+    p.add_argument("--audio", help="cut the clips from this file (default: synthetic speech)")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(handler=_cmd_bench)
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from lumina import bench
+
+    lengths = [float(x) for x in args.seconds.split(",")]
+    audio = lumina.load_audio(args.audio) if args.audio else bench.speechlike(max(lengths))
+    engine, startup = bench.measure_startup(args.model, device=args.device, threads=args.threads)
+    with engine:
+        print(f"model {args.model} on {engine.device}, {engine.threads} threads: constructor "
+              f"{startup.constructor * 1000:.1f} ms, ready after {startup.ready * 1000:.0f} ms")
+        print(f"{'audio':>7} {'speed':<9} {'encode':>9} {'decode':>9} {'total':>9} {'RTF':>6}")
+        for seconds in lengths:
+            for speed in ("accurate", "fast"):
+                row = bench.measure_latency(engine, audio, seconds, speed, args.repeat)
+                print(f"{row.seconds:>6.2f}s {row.speed:<9} {row.encode * 1000:>7.0f}ms "
+                      f"{row.decode * 1000:>7.0f}ms {row.total * 1000:>7.0f}ms {row.real_time_factor:>6.3f}")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -92,3 +92,24 @@ def test_models_random_writes_a_model_in_a_new_folder(tmp_path, capsys):
     assert main(["models", "random", "micro", str(target), "--seed", "3"]) == 0
     assert capsys.readouterr().out == f"{target}: random-weight micro (f16), 7,924,523 bytes\n"
     assert lumina.validate_model_file(target).n_tensors == 5 + 2 + 15 + 4 + 24
+
+
+def test_bench_prints_a_row_per_length_and_speed(micro_model, capsys):
+    assert main(["bench", "--model", str(micro_model), "--seconds", "1,2.5", "--repeat", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"model {micro_model} on cpu, ")
+    assert lines[1].split() == ["audio", "speed", "encode", "decode", "total", "RTF"]
+    assert [line.split()[:2] for line in lines[2:]] == [
+        ["1.00s", "accurate"], ["1.00s", "fast"], ["2.50s", "accurate"], ["2.50s", "fast"]]
+
+
+def test_bench_rows_come_from_the_engine_timings(micro_model):
+    from lumina import bench
+
+    engine, startup = bench.measure_startup(micro_model)
+    with engine:
+        row = bench.measure_latency(engine, bench.speechlike(2.0), 2.0, "fast", 2)
+    assert 0 < startup.constructor < startup.ready
+    assert (row.seconds, row.speed) == (2.0, "fast")
+    assert 0 < row.encode and 0 < row.decode and row.encode + row.decode <= row.total
+    assert row.real_time_factor == row.total / 2.0

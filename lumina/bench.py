@@ -1,0 +1,63 @@
+"""``lumina bench``: how fast a model runs on this machine, read from ``Transcript.timings``."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+
+import numpy as np
+
+from lumina.engine import Engine
+
+__all__ = ["BenchRow", "StartupTimes", "measure_startup", "measure_latency", "speechlike"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StartupTimes:
+    """Seconds from ``Engine(...)`` to the constructor's return and to ready (load + warm-up)."""
+
+    constructor: float
+    ready: float
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchRow:
+    """Median timings (seconds) of one audio length and speed."""
+
+    seconds: float
+    speed: str
+    encode: float
+    decode: float
+    total: float
+
+    @property
+    def real_time_factor(self) -> float:
+        """Processing time per second of audio."""
+        return self.total / self.seconds
+
+
+def speechlike(seconds: float) -> np.ndarray:
+    """Voiced-sounding float32 16 kHz test audio (harmonics, gliding pitch, syllable rhythm)."""
+    t = np.arange(int(seconds * 16000)) / 16000
+    phase = 2 * np.pi * np.cumsum(120 + 20 * np.sin(2 * np.pi * 0.5 * t)) / 16000
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
+    return (0.2 * voice * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)).astype(np.float32)
+
+
+def measure_startup(model, *, device: str = "auto", threads: int | None = None) -> tuple[Engine, StartupTimes]:
+    """Start an engine and time it; the caller owns (and closes) the engine."""
+    start = time.perf_counter()
+    engine = Engine(model, device=device, threads=threads)
+    constructed = time.perf_counter() - start
+    engine.wait_ready()
+    return engine, StartupTimes(constructed, time.perf_counter() - start)
+
+
+def measure_latency(engine: Engine, audio: np.ndarray, seconds: float, speed: str,
+                    repeat: int) -> BenchRow:
+    """Median stage timings of ``repeat`` transcriptions of the first ``seconds`` of ``audio``."""
+    clip = audio[: int(seconds * 16000)]
+    runs = [engine.transcribe(clip, speed=speed).timings for _ in range(repeat)]
+    return BenchRow(len(clip) / 16000, speed, statistics.median(t.encode for t in runs),
+                    statistics.median(t.decode for t in runs), statistics.median(t.total for t in runs))
