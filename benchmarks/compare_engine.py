@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import numpy as np  # noqa: E402
 from _common import max_loop_stall, model_path, speechlike  # noqa: E402
 from pywhispercpp.model import Model  # noqa: E402
 
@@ -55,6 +56,11 @@ def startup(path: Path) -> tuple[float, float, float, float]:
 
 
 def latency_table(path: Path, repeat: int) -> list[tuple[int, float, float, float]]:
+    """Median latency of plain pywhispercpp, lumina accurate and lumina fast per audio length.
+
+    The three are run in turn within each repetition, so drift in the
+    machine's speed affects all of them alike.
+    """
     engine = lumina.Engine(path, threads=THREADS)
     engine.wait_ready()
     plain = Model(str(path), n_threads=THREADS, print_progress=False)
@@ -62,12 +68,39 @@ def latency_table(path: Path, repeat: int) -> list[tuple[int, float, float, floa
     for seconds in DURATIONS:
         audio = speechlike(seconds)
         plain.transcribe(audio)  # warm
-        t_plain = median_time(lambda: plain.transcribe(audio), repeat)
-        t_acc = median_time(lambda: engine.transcribe(audio), repeat)
-        t_fast = median_time(lambda: engine.transcribe(audio, speed="fast"), repeat)
-        rows.append((seconds, t_plain, t_acc, t_fast))
+        contenders = (lambda: plain.transcribe(audio), lambda: engine.transcribe(audio),
+                      lambda: engine.transcribe(audio, speed="fast"))
+        times: list[list[float]] = [[], [], []]
+        for _ in range(repeat):
+            for i, run in enumerate(contenders):
+                start = time.perf_counter()
+                run()
+                times[i].append(time.perf_counter() - start)
+        rows.append((seconds, *(statistics.median(t) for t in times)))
     engine.close()
     return rows
+
+
+def cache_savings(path: Path, repeat: int) -> tuple[float, float, float]:
+    """Median seconds of a model run, an exact cache hit and a fuzzy hit (same clip, +3 dB)."""
+    cache = lumina.PhraseCache()
+    engine = lumina.Engine(path, threads=THREADS, cache=cache)
+    engine.wait_ready()
+    audio = speechlike(2)
+    louder = audio * np.float32(10 ** (3 / 20))
+    runs = []
+    for _ in range(repeat):  # a miss each time: the model runs and fills the cache
+        cache.clear()
+        start = time.perf_counter()
+        engine.transcribe(audio)
+        runs.append(time.perf_counter() - start)
+    model_s = statistics.median(runs)
+    exact = [engine.transcribe(audio) for _ in range(repeat)]
+    fuzzy = [engine.transcribe(louder) for _ in range(repeat)]
+    assert all(t.from_cache for t in exact + fuzzy), "expected cache hits"
+    engine.close()
+    return (model_s, statistics.median(t.timings.total for t in exact),
+            statistics.median(t.timings.total for t in fuzzy))
 
 
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so a child
@@ -118,8 +151,11 @@ def main() -> None:
                   f"{t_fast * 1000:>6.0f}ms {t_plain / t_fast:>10.2f}x")
         stall = max_loop_stall(path)
         print(f"largest event-loop stall while loading and transcribing: {stall * 1000:.1f} ms")
+        model_s, exact_s, fuzzy_s = cache_savings(path, args.repeat)
+        print(f"phrase cache, 2 s clip: model run {model_s * 1000:.0f} ms, exact hit {exact_s * 1000:.2f} ms, "
+              f"fuzzy hit (+3 dB) {fuzzy_s * 1000:.2f} ms: {model_s - fuzzy_s:.3f} s saved per hit")
         report[arch] = dict(constructor_s=constructed, ready_s=ready, first_s=first, steady_s=steady,
-                            latency=rows, loop_stall_s=stall)
+                            latency=rows, loop_stall_s=stall, cache=(model_s, exact_s, fuzzy_s))
     print("\npeak RSS (VmHWM after load + one 5 s transcription, fresh process each)")
     print(f"  {'model':<8} {'ftype':<5} {'lumina':>8} {'pywhispercpp':>13}")
     for arch, ftype in (("tiny.en", "f16"), ("tiny.en", "q8_0"), ("base.en", "f16"), ("base.en", "q8_0")):
