@@ -79,3 +79,27 @@ def events_summary(events) -> list[tuple]:
         else:
             out.append(("start", ev.utterance_id, ev.start_sample))
     return out
+
+
+def stop_while_consuming(source) -> list[int]:
+    """Iterate ``source`` in a thread, call ``stop()`` from here after its first chunk.
+
+    Returns the chunk lengths the thread saw; asserts the thread ended after stop().
+    """
+    import threading
+
+    got: list[int] = []
+    first = threading.Event()
+
+    def consume() -> None:
+        for chunk in source:
+            got.append(len(chunk))
+            first.set()
+
+    worker = threading.Thread(target=consume)
+    worker.start()
+    assert first.wait(timeout=10), "no chunk arrived within 10 s"
+    source.stop()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "the consumer thread did not end after stop()"
+    return got

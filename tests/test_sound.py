@@ -7,7 +7,7 @@ import pytest
 
 from lumina import DeviceError, MicrophoneSource, Segmenter, SpeechEnd
 from _sound_util import PulseServer, missing_tools, rescan_portaudio
-from _vad_util import SR, silence, sox_edges, speak, write_wav
+from _vad_util import SR, silence, sox_edges, speak, stop_while_consuming, write_wav
 
 pytestmark = pytest.mark.sound
 
@@ -90,20 +90,7 @@ def test_unknown_device_name_lists_the_available_inputs(pulse):
 def test_microphone_stop_from_another_thread_returns_promptly(pulse):
     baseline = set(threading.enumerate())
     mic = MicrophoneSource("pulse")
-    got_chunk = threading.Event()
-    chunks = []
-
-    def consume():
-        for chunk in mic:
-            chunks.append(len(chunk))
-            got_chunk.set()
-
-    worker = threading.Thread(target=consume)
-    worker.start()
-    assert got_chunk.wait(timeout=10)
-    mic.stop()
-    worker.join(timeout=10)
-    assert not worker.is_alive()
+    chunks = stop_while_consuming(mic)
     assert mic.stopped
     assert set(threading.enumerate()) == baseline
     assert chunks and all(n > 0 for n in chunks)

@@ -9,7 +9,7 @@ import soxr
 
 from lumina import AudioFormatError, AudioNotFoundError, DeviceError, FileSource, IterableSource, MicrophoneSource
 from lumina.sources import find_input_device
-from _vad_util import SR, white_noise
+from _vad_util import SR, stop_while_consuming, white_noise
 
 
 def test_iterable_source_passes_float32_mono_through_unchanged():
@@ -81,20 +81,7 @@ def test_file_source_missing_file_is_an_audio_not_found_error(tmp_path):
 def test_file_source_stop_from_another_thread_ends_the_iteration(wav44):
     baseline = set(threading.enumerate())
     src = FileSource(wav44[0], realtime=True, chunk_ms=20)
-    first = threading.Event()
-    got = []
-
-    def consume():
-        for chunk in src:
-            got.append(len(chunk))
-            first.set()
-
-    worker = threading.Thread(target=consume)
-    worker.start()
-    assert first.wait(timeout=10)
-    src.stop()
-    worker.join(timeout=10)
-    assert not worker.is_alive()
+    got = stop_while_consuming(src)
     assert 1 <= len(got) < 50          # the file holds 50 chunks: it did not play to the end
     assert list(src) == []             # stopped for good
     assert set(threading.enumerate()) == baseline
