@@ -1,6 +1,5 @@
 """asv: phrase fingerprinting speed and lookup time against cache size (baselines included)."""
 
-import numpy as np
 
 from lumina import PhraseCache, fingerprint
 

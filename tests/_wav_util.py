@@ -31,3 +31,15 @@ def riff(*chunks: bytes, magic=b"RIFF", size=None, kind=b"WAVE") -> bytes:
 
 def pcm16(frames: np.ndarray) -> bytes:
     return frames.astype("<i2").tobytes()
+
+
+# Ways to hand the same samples over in another memory layout or dtype; each
+# must give exactly what the C-contiguous float32 original gives.
+LAYOUTS = {
+    "strided": lambda x: np.repeat(x, 2, axis=0)[::2],
+    "reversed": lambda x: x[::-1].copy()[::-1],
+    "fortran": np.asfortranarray,
+    "big-endian": lambda x: x.astype(">f4"),
+    "float64": lambda x: x.astype(np.float64),
+    "big-endian float64": lambda x: x.astype(">f8"),
+}

@@ -11,6 +11,8 @@ import pytest
 import soundfile as sf
 import soxr
 
+from _wav_util import LAYOUTS
+
 import lumina
 from lumina import AudioFormatError, AudioInfo, audio_info, load_audio, read_wav, write_wav
 from lumina.cli import main
@@ -129,14 +131,6 @@ def test_bad_wav_is_not_passed_to_other_decoders(tmp_path):
 
 # ---------------------------------------------------------------- arrays
 
-LAYOUTS = {
-    "strided": lambda x: np.repeat(x, 2, axis=0)[::2],
-    "reversed": lambda x: x[::-1].copy()[::-1],
-    "fortran": np.asfortranarray,
-    "big-endian": lambda x: x.astype(">f4"),
-    "float64": lambda x: x.astype(np.float64),
-    "big-endian float64": lambda x: x.astype(">f8"),
-}
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from _wav_util import chunk, extensible_body, fmt_body, pcm16, riff
+from _wav_util import LAYOUTS, chunk, extensible_body, fmt_body, pcm16, riff
 from lumina import AudioFormatError, read_wav, write_wav
 from lumina import _wav
 
@@ -309,13 +309,6 @@ def test_odd_sized_pcm24_data_is_padded_and_readable(tmp_path):
     assert sf.read(path, dtype="float32")[0].tolist() == [0.5, -0.5, 0.25]
 
 
-LAYOUTS = {
-    "strided": lambda x: np.repeat(x, 2, axis=0)[::2],
-    "reversed": lambda x: x[::-1].copy()[::-1],
-    "fortran": np.asfortranarray,
-    "big-endian": lambda x: x.astype(">f4"),
-    "float64": lambda x: x.astype(np.float64),
-}
 
 
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
