@@ -3,10 +3,10 @@
 Public names are re-exported here; everything else is private.
 """
 from lumina._core import BufferPool, EnergyVAD, RingBuffer
-from lumina.audio import AudioInfo, audio_info, load_audio, read_wav, write_wav
-from lumina.cache import CacheStats, PhraseCache
-from lumina.device import DeviceInfo, devices
-from lumina.engine import Engine
+from lumina.asr import DeviceInfo, Engine, Segment, Timings, Token, Transcript, devices
+from lumina.audio import (AudioInfo, FileSource, IterableSource, MicrophoneSource, audio_info,
+                          load_audio, read_wav, write_wav)
+from lumina.cache import CacheStats, Fingerprint, PhraseCache, fingerprint
 from lumina.errors import (
     AudioFormatError,
     AudioNotFoundError,
@@ -18,13 +18,8 @@ from lumina.errors import (
     ModelIntegrityError,
     ModelNotFoundError,
 )
-from lumina.events import DeviceLost, Dropped, Final, Partial
-from lumina.fingerprints import Fingerprint, fingerprint
-from lumina.models import ModelInfo, ModelStore, REGISTRY, validate_model_file
-from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
-from lumina.sources import FileSource, IterableSource, MicrophoneSource
-from lumina.stream import Stream
-from lumina.transcript import Segment, Timings, Token, Transcript
+from lumina.models import REGISTRY, ModelInfo, ModelStore, validate_model_file
+from lumina.streaming import DeviceLost, Dropped, Final, Partial, Segmenter, SpeechEnd, SpeechStart, Stream
 
 __version__ = "0.1.0"
 

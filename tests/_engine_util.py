@@ -8,7 +8,7 @@ import numpy as np
 from pywhispercpp.model import Model
 import _pywhispercpp as pw
 
-from lumina.audio import load_audio
+from lumina.audio.files import load_audio
 
 
 def speechlike(seconds: float, seed: int = 0) -> np.ndarray:

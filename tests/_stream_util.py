@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from lumina import Segmenter, SpeechEnd, SpeechStart
-from lumina.transcript import Segment, Timings, Token, Transcript
+from lumina.asr.transcript import Segment, Timings, Token, Transcript
 from _vad_util import SR, silence, speak
 
 CHUNK = 320  # 20 ms, what FileSource yields by default

@@ -15,7 +15,7 @@ from _wav_util import LAYOUTS
 
 import lumina
 from lumina import AudioFormatError, AudioInfo, audio_info, load_audio, read_wav, write_wav
-from lumina.cli import main
+from lumina.apps.cli import main
 
 HELLO = pathlib.Path(__file__).resolve().parent.parent / "examples" / "hello.wav"
 

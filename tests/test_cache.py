@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lumina import AudioFormatError, CacheStats, PhraseCache, fingerprint
-from lumina.cache import DEFAULT_THRESHOLD, CacheWarning, canonical_key
+from lumina.cache.phrase_cache import DEFAULT_THRESHOLD, CacheWarning, canonical_key
 
 
 def tone(seed: int, seconds: float = 0.6) -> np.ndarray:

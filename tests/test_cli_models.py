@@ -1,4 +1,4 @@
-"""``lumina models ...`` through lumina.cli.main, against a local hub server."""
+"""``lumina models ...`` through lumina.apps.cli.main, against a local hub server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from lumina.cli import main
+from lumina.apps.cli import main
 from lumina.testing import make_model
 from _models_util import HubServer
 

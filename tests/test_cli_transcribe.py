@@ -6,9 +6,9 @@ import pytest
 from _engine_util import HELLO_WAV
 
 import lumina
-from lumina.cli import main
-from lumina.formats import render
-from lumina.transcript import Segment, Timings, Token, Transcript
+from lumina.apps.cli import main
+from lumina.asr.formats import render
+from lumina.asr.transcript import Segment, Timings, Token, Transcript
 
 SAMPLE = Transcript(
     text="Hello there. General Kenobi.",
@@ -104,7 +104,7 @@ def test_bench_prints_a_row_per_length_and_speed(micro_model, capsys):
 
 
 def test_bench_rows_come_from_the_engine_timings(micro_model):
-    from lumina import bench
+    from lumina.apps import bench
 
     engine, startup = bench.measure_startup(micro_model)
     with engine:

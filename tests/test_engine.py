@@ -8,7 +8,7 @@ import pytest
 from _engine_util import HELLO_WAV, hello, reference_tokens, speechlike
 
 import lumina
-import lumina.backend
+import lumina.asr.backend
 from lumina import (
     AudioFormatError,
     Engine,
@@ -16,7 +16,7 @@ from lumina import (
     ModelNotFoundError,
     ModelStore,
 )
-from lumina.engine import FAST_MIN_AUDIO_CTX, fast_audio_ctx, has_repetition_loop
+from lumina.asr.engine import FAST_MIN_AUDIO_CTX, fast_audio_ctx, has_repetition_loop
 
 
 def _token_ids(transcript):
@@ -324,11 +324,11 @@ def test_the_cache_answers_repeats_and_the_key_carries_the_options(micro_model):
 def test_devices_lists_cpu_first_and_what_the_build_lacks():
     found = lumina.devices()
     assert [d.name for d in found] == ["cpu", "cuda", "vulkan", "metal"]
-    assert found[0].available and found[0].detail == lumina.backend.system_info().split("CPU :")[1].strip(" |")
+    assert found[0].available and found[0].detail == lumina.asr.backend.system_info().split("CPU :")[1].strip(" |")
 
 
 def test_a_named_gpu_the_build_lacks_is_a_device_error(micro_model, monkeypatch):
-    import lumina.device as devices_module
+    import lumina.asr.device as devices_module
 
     monkeypatch.setattr(devices_module, "compiled_gpu_backends", lambda: [])
     with Engine(micro_model, device="cuda") as engine:
@@ -340,7 +340,7 @@ def test_a_named_gpu_the_build_lacks_is_a_device_error(micro_model, monkeypatch)
 
 
 def test_auto_falls_back_to_the_cpu_with_a_warning_when_the_gpu_fails(micro_model, monkeypatch):
-    import lumina.device as devices_module
+    import lumina.asr.device as devices_module
 
     # A build that claims CUDA, on a machine where whisper.cpp finds no GPU to use.
     monkeypatch.setattr(devices_module, "compiled_gpu_backends", lambda: ["cuda"])

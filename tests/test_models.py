@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import lumina
 from lumina import ModelIntegrityError, ModelNotFoundError
-from lumina import _modelfile
-from lumina._modelfile import expected_tensor_names, tensor_table
+from lumina.models import modelfile as _modelfile
+from lumina.models.modelfile import expected_tensor_names, tensor_table
 from lumina.models import REGISTRY, ModelStore, validate_model_file
 from lumina.testing import make_model
 
@@ -354,7 +354,7 @@ def test_url_base_and_api_url_from_env(tmp_path, monkeypatch):
     assert store.url("tiny") == "http://mirror.example/models/ggml-tiny.bin"
     assert store.api_url is None  # a mirror has no hub listing
     monkeypatch.delenv("LUMINA_MODEL_URL_BASE")
-    assert ModelStore(tmp_path).api_url == lumina.models.DEFAULT_API_URL
+    assert ModelStore(tmp_path).api_url == lumina.models.registry.DEFAULT_API_URL
 
 
 def test_find_missing_model_says_which_file_goes_where(tmp_path):

@@ -8,7 +8,7 @@ import soundfile as sf
 import soxr
 
 from lumina import AudioFormatError, AudioNotFoundError, DeviceError, FileSource, IterableSource, MicrophoneSource
-from lumina.sources import find_input_device
+from lumina.audio.sources import find_input_device
 from _vad_util import SR, stop_while_consuming, white_noise
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lumina import Engine, FileSource, load_audio, Final, LuminaError, Partial, Segmenter, SpeechEnd, Stream
-from lumina.agreement import LocalAgreement
+from lumina.streaming.agreement import LocalAgreement
 from lumina.testing import make_model
 from _stream_util import (MICRO_SEED, CountingEngine, ScriptedEngine, chunks_of, reference_schedule,
                           two_utterances)

@@ -2,8 +2,8 @@
 
 from hypothesis import given, settings, strategies as st
 
-from lumina.agreement import LocalAgreement, common_prefix_length
-from lumina.transcript import Token
+from lumina.streaming.agreement import LocalAgreement, common_prefix_length
+from lumina.asr.transcript import Token
 
 
 def toks(*ids, text=lambda i: f" t{i}"):

@@ -7,8 +7,8 @@ import stat
 import pytest
 
 from lumina import DeviceError, Engine, FileSource, Final, Partial, Stream
-from lumina.cli import main
-from lumina.dictation import CLEAR_LINE, LineView, Typer, detect_typing_tool
+from lumina.apps.cli import main
+from lumina.apps.dictation import CLEAR_LINE, LineView, Typer, detect_typing_tool
 from lumina.testing import make_model
 from _stream_util import MICRO_SEED, two_utterances
 from _vad_util import write_wav

@@ -8,7 +8,7 @@ import pytest
 
 from lumina import (AudioFormatError, DeviceError, DeviceLost, Dropped, FileSource, Final, LuminaError,
                     ModelNotFoundError, Partial, Segmenter, SpeechStart, Stream)
-from lumina.sources import AudioSource
+from lumina.audio.sources import AudioSource
 from _stream_util import ScriptedEngine, chunks_of, two_utterances
 from _vad_util import SR, silence, write_wav
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from lumina.transcript import Transcript
+from lumina.asr.transcript import Transcript
 
 __all__ = ["FORMATS", "render"]
 

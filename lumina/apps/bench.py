@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from lumina.engine import Engine
+from lumina.asr.engine import Engine
 
 __all__ = ["BenchRow", "StartupTimes", "measure_startup", "measure_latency", "speechlike"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from lumina.transcript import Segment
+from lumina.asr.transcript import Segment
 
 __all__ = ["DeviceLost", "Dropped", "Final", "Partial", "StreamEvent"]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 import soxr
 
-from lumina.audio import load_audio
+from lumina.audio.files import load_audio
 from lumina.errors import AudioFormatError, DeviceError
 
 __all__ = ["AudioSource", "MicrophoneSource", "FileSource", "IterableSource", "TARGET_RATE"]

@@ -37,12 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lumina.audio import load_audio
-from lumina.backend import DecodeOptions, RunResult, WhisperModel
-from lumina.device import choose_device
+from lumina.audio.files import load_audio
+from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
+from lumina.asr.device import choose_device
 from lumina.errors import AudioFormatError, LuminaError
-from lumina.models import ModelStore
-from lumina.transcript import Segment, Timings, Token, Transcript
+from lumina.models.store import ModelStore
+from lumina.asr.transcript import Segment, Timings, Token, Transcript
 
 __all__ = ["Engine", "FAST_MIN_AUDIO_CTX", "fast_audio_ctx", "has_repetition_loop"]
 
@@ -351,7 +351,7 @@ class Engine:
 
 def _make_cache(cache):
     if cache is True:
-        from lumina.cache import PhraseCache
+        from lumina.cache.phrase_cache import PhraseCache
         return PhraseCache()
     if cache is False:
         return None

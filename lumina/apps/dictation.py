@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TextIO
 
 from lumina.errors import DeviceError
-from lumina.events import Final, Partial
+from lumina.streaming.events import Final, Partial
 
 __all__ = ["LineView", "Typer", "detect_typing_tool", "CLEAR_LINE"]
 

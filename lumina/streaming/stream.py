@@ -29,11 +29,11 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from lumina.agreement import LocalAgreement
+from lumina.streaming.agreement import LocalAgreement
 from lumina.errors import DeviceError, LuminaError
-from lumina.events import DeviceLost, Dropped, Final, Partial, StreamEvent
-from lumina.segmenter import Segmenter, SpeechEnd, SpeechStart
-from lumina.sources import (TARGET_RATE, AudioSource, FileSource, IterableSource, MicrophoneSource,
+from lumina.streaming.events import DeviceLost, Dropped, Final, Partial, StreamEvent
+from lumina.streaming.segmenter import Segmenter, SpeechEnd, SpeechStart
+from lumina.audio.sources import (TARGET_RATE, AudioSource, FileSource, IterableSource, MicrophoneSource,
                             _as_float32_mono, find_input_device)
 
 __all__ = ["Stream", "StreamStats"]
@@ -705,7 +705,7 @@ def _resolve(future: asyncio.Future) -> None:
 def _resolve_engines(model, partial_model, final_model, engine, partial_engine, final_engine,
                      threads, cache):
     """(partial engine, final engine, engines the stream owns) from names and/or engines."""
-    from lumina.engine import Engine
+    from lumina.asr.engine import Engine
 
     partial = partial_engine or engine
     final = final_engine or engine

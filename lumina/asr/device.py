@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from lumina.backend import compiled_gpu_backends, system_info
+from lumina.asr.backend import compiled_gpu_backends, system_info
 from lumina.errors import DeviceError
 
 __all__ = ["DeviceInfo", "DevicePlan", "choose_device", "devices"]

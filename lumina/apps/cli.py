@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 import lumina
 from lumina.errors import LuminaError
-from lumina.formats import FORMATS, render
-from lumina.testing import SHAPES, make_model
+from lumina.asr.formats import FORMATS, render
+from lumina.models.synthetic import SHAPES, make_model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,7 +94,7 @@ def _add_models_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from lumina.models import ModelStore
+    from lumina.models.store import ModelStore
 
     store = ModelStore()
     if args.action == "list":
@@ -222,10 +222,10 @@ def _add_dictate_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_dictate(args: argparse.Namespace) -> int:
-    from lumina.dictation import LineView, Typer, detect_typing_tool
-    from lumina.events import Final, Partial
-    from lumina.sources import FileSource
-    from lumina.stream import Stream
+    from lumina.apps.dictation import LineView, Typer, detect_typing_tool
+    from lumina.streaming.events import Final, Partial
+    from lumina.audio.sources import FileSource
+    from lumina.streaming.stream import Stream
 
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     typer = Typer(detect_typing_tool()) if args.type else None
@@ -253,7 +253,7 @@ def _cmd_dictate(args: argparse.Namespace) -> int:
 
 def _status_line(event) -> str:
     """One line for a Dropped or DeviceLost event."""
-    from lumina.events import Dropped
+    from lumina.streaming.events import Dropped
     if isinstance(event, Dropped):
         return (f"lumina: dropped {event.samples / 16000:.2f} s of audio "
                 "(the computer could not keep up)")
@@ -276,7 +276,7 @@ def _add_bench_command(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from lumina import bench
+    from lumina.apps import bench
 
     lengths = [float(x) for x in args.seconds.split(",")]
     audio = lumina.load_audio(args.audio) if args.audio else bench.speechlike(max(lengths))

@@ -20,7 +20,7 @@ import numpy as np
 import soundfile
 import soxr
 
-from lumina import _wav
+from lumina.audio import wavfile as _wav
 from lumina._core import pcm
 from lumina.errors import AudioFormatError
 

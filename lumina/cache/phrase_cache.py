@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lumina._core.fingerprint import FEATURE_VERSION, Fingerprint, best_match
-from lumina.fingerprints import SAMPLE_RATE, fingerprint
+from lumina.cache.fingerprints import SAMPLE_RATE, fingerprint
 
 __all__ = ["CacheStats", "CacheWarning", "PhraseCache", "DEFAULT_THRESHOLD"]
 

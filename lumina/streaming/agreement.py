@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lumina.transcript import Token
+from lumina.asr.transcript import Token
 
 __all__ = ["LocalAgreement", "common_prefix_length"]
 

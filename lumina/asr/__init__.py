@@ -1,0 +1,10 @@
+"""Recognition layer: the whisper.cpp backend, the :class:`Engine`, devices and transcripts.
+
+``asr.backend`` is the only module in lumina that imports pywhispercpp.
+"""
+
+from lumina.asr.device import DeviceInfo, devices
+from lumina.asr.engine import Engine
+from lumina.asr.transcript import Segment, Timings, Token, Transcript
+
+__all__ = ["DeviceInfo", "Engine", "Segment", "Timings", "Token", "Transcript", "devices"]

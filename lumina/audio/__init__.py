@@ -1,0 +1,15 @@
+"""Audio layer: decoding files, converting arrays, sources of live audio.
+
+Everything here produces float32 mono samples at 16 kHz for the layers above.
+It imports only the compiled core and audio libraries (soxr, soundfile,
+sounddevice), never the recognition or streaming layers.
+"""
+
+from lumina.audio.files import AudioInfo, audio_info, load_audio, read_wav, write_wav
+from lumina.audio.sources import (TARGET_RATE, AudioSource, FileSource, IterableSource,
+                                  MicrophoneSource)
+
+__all__ = [
+    "AudioInfo", "AudioSource", "FileSource", "IterableSource", "MicrophoneSource",
+    "TARGET_RATE", "audio_info", "load_audio", "read_wav", "write_wav",
+]

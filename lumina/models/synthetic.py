@@ -1,0 +1,342 @@
+"""Whisper models with random weights, for offline tests and benchmarks.
+
+:func:`make_model` writes a real whisper.cpp model file (the legacy ggml
+format that whisper.cpp loads): the real header, a real mel filterbank, a
+vocabulary and every tensor whisper.cpp expects, with the shapes of the
+published models. Only the weights are random, so such a model costs exactly
+as much memory and compute as the real one of the same shape, while its text
+is meaningless. Tests therefore compare tokens between two code paths instead
+of expecting words.
+
+Shapes
+------
+``micro``
+    A test-sized model (a few MB): one layer of width 64, real vocabulary size.
+``tiny.en``, ``tiny``, ``base.en``, ``base``, ``small.en``
+    The shapes of the published models of the same names.
+
+The weights are scaled so that the decoder is confident (no temperature
+fallback) and stops after a few dozen tokens, as a trained model does on a
+short utterance; see :func:`_decoder_bias` for how.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+__all__ = ["ModelShape", "SHAPES", "make_model"]
+
+GGML_MAGIC = 0x67676D6C
+SAMPLE_RATE = 16000
+N_FFT = 400  # whisper's STFT size; the filterbank has N_FFT // 2 + 1 bins
+
+# File-level ftype codes (ggml_ftype) and per-tensor type codes (ggml_type).
+# A quantized file stores qnt_version * 1000 + ftype; the current version is 2.
+_FILE_FTYPE = {"f32": 0, "f16": 1, "q8_0": 2 * 1000 + 7}
+_TENSOR_TYPE = {"f32": 0, "f16": 1, "q8_0": 8}
+_Q8_BLOCK = 32
+
+# Decoder tuning, found by measurement on the tiny.en shape (see _decoder_bias):
+# a strong position signal keeps a token from predicting itself forever (the
+# embedding is tied to the output layer), and the end-of-text bonus, in units
+# of the logits' standard deviation, ends a transcript after a few tokens.
+_DECODER_POSITION_STD = 8.0
+_EOT_BONUS = 1.2
+_LOGIT_GAIN = 4.0  # sharpens every logit: confident tokens, so no temperature fallback
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelShape:
+    """Hyper-parameters of a whisper model, as stored in a ggml file header."""
+
+    n_vocab: int
+    n_audio_state: int
+    n_audio_head: int
+    n_audio_layer: int
+    n_text_state: int
+    n_text_head: int
+    n_text_layer: int
+    n_mels: int = 80
+    n_audio_ctx: int = 1500
+    n_text_ctx: int = 448
+
+    @property
+    def english_only(self) -> bool:
+        """Whether the vocabulary is the English-only one (whisper.cpp decides by size)."""
+        return self.n_vocab < 51865
+
+
+def _shape(vocab: int, state: int, heads: int, layers: int) -> ModelShape:
+    return ModelShape(vocab, state, heads, layers, state, heads, layers)
+
+
+#: The shapes :func:`make_model` can write, by name.
+SHAPES: dict[str, ModelShape] = {
+    "micro": _shape(51864, 64, 2, 1),
+    "tiny.en": _shape(51864, 384, 6, 4),
+    "tiny": _shape(51865, 384, 6, 4),
+    "base.en": _shape(51864, 512, 8, 6),
+    "base": _shape(51865, 512, 8, 6),
+    "small.en": _shape(51864, 768, 12, 12),
+}
+
+
+def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "f16",
+               seed: int = 0) -> Path:
+    """Write a whisper.cpp model with random weights and return its path.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Where to write the ``.bin`` file (missing folders are created). Written
+        to a temporary name first and renamed, so a reader never sees half a model.
+    arch : str
+        A name from :data:`SHAPES` (``"micro"``, ``"tiny.en"``, ``"tiny"``,
+        ``"base.en"``, ``"base"``, ``"small.en"``).
+    ftype : {"f16", "f32", "q8_0"}
+        Storage type of the weight matrices (biases, norms and positional
+        embeddings are always f32, convolutions f16 unless ``"f32"``),
+        as in the published files.
+    seed : int
+        Seed of the random weights; the same seed writes the same bytes.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
+    if arch not in SHAPES:
+        raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(SHAPES)}")
+    if ftype not in _FILE_FTYPE:
+        raise ValueError(f"unknown ftype {ftype!r}; choose one of {sorted(_FILE_FTYPE)}")
+    shape = SHAPES[arch]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    rng = np.random.default_rng(seed)
+    try:
+        with open(tmp, "wb") as out:
+            _write_header(out, shape, ftype)
+            for name, data, kind in _tensors(shape, ftype, rng):
+                _write_tensor(out, name, data, kind)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+# --------------------------------------------------------------------------- header
+
+def _write_header(out: BinaryIO, shape: ModelShape, ftype: str) -> None:
+    out.write(struct.pack(
+        "<I11i", GGML_MAGIC, shape.n_vocab, shape.n_audio_ctx, shape.n_audio_state,
+        shape.n_audio_head, shape.n_audio_layer, shape.n_text_ctx, shape.n_text_state,
+        shape.n_text_head, shape.n_text_layer, shape.n_mels, _FILE_FTYPE[ftype]))
+    filters = mel_filterbank(shape.n_mels)
+    out.write(struct.pack("<2i", *filters.shape))
+    out.write(filters.astype("<f4").tobytes())
+    tokens = _vocabulary(_n_text_tokens(shape))
+    out.write(struct.pack("<i", len(tokens)))
+    for token in tokens:
+        out.write(struct.pack("<I", len(token)))
+        out.write(token)
+
+
+def mel_filterbank(n_mels: int, sr: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
+    """Slaney-style mel filterbank, ``[n_mels, n_fft // 2 + 1]`` float32.
+
+    The same construction as the filters shipped in whisper's model files
+    (mel scale linear below 1 kHz and logarithmic above, area-normalised).
+    """
+    def hz_to_mel(hz: np.ndarray) -> np.ndarray:
+        hz = np.asarray(hz, dtype=np.float64)
+        linear = hz / (200.0 / 3)
+        log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+        return np.where(hz >= 1000.0, log_part, linear)
+
+    def mel_to_hz(mel: np.ndarray) -> np.ndarray:
+        linear = mel * (200.0 / 3)
+        log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
+        return np.where(mel >= 15.0, log_part, linear)
+
+    fft_freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
+    mel_points = np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2), n_mels + 2)
+    hz_points = mel_to_hz(mel_points)
+    widths = np.diff(hz_points)
+    ramps = hz_points[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (hz_points[2:] - hz_points[:n_mels]))[:, None]
+    return weights.astype(np.float32)
+
+
+def _n_text_tokens(shape: ModelShape) -> int:
+    # The file holds the ordinary tokens; whisper.cpp adds end-of-text and the
+    # special tokens itself. English-only models have one ordinary token less.
+    return 50256 if shape.english_only else 50257
+
+
+_SYLLABLES = [c + v for c in "bdfgklmnprstvz" for v in "aeiou"]
+
+
+def _vocabulary(n_tokens: int) -> list[bytes]:
+    """Pronounceable ASCII pseudo-words, half with a leading space like BPE tokens.
+
+    Plain ASCII keeps every possible token sequence valid UTF-8, so decoded
+    text can always be turned into a Python string.
+    """
+    tokens = []
+    for i in range(n_tokens):
+        if i < 95:
+            tokens.append(bytes([32 + i]))  # printable ASCII, as the byte-level tokens
+            continue
+        a, b = divmod(i, len(_SYLLABLES))
+        word = _SYLLABLES[a % len(_SYLLABLES)] + _SYLLABLES[b]
+        tokens.append(((" " if i % 2 == 0 else "") + word).encode("ascii"))
+    return tokens
+
+
+# --------------------------------------------------------------------------- tensors
+
+def _tensors(shape: ModelShape, ftype: str, rng: np.random.Generator
+             ) -> Iterator[tuple[str, np.ndarray, str]]:
+    """Yield ``(name, float32 data, storage kind)`` for every tensor whisper.cpp loads.
+
+    ``data`` has numpy shape ``reversed(ne)``: ggml's first dimension is the
+    fastest-varying, numpy's the slowest.
+    """
+    matrix = ftype
+    conv = "f32" if ftype == "f32" else "f16"
+    a, t = shape.n_audio_state, shape.n_text_state
+    yield "encoder.positional_embedding", _sinusoids(shape.n_audio_ctx, a), "f32"
+    yield "encoder.conv1.weight", _weights(rng, (a, shape.n_mels, 3), 3 * shape.n_mels), conv
+    yield "encoder.conv1.bias", np.zeros((a, 1), np.float32), "f32"
+    yield "encoder.conv2.weight", _weights(rng, (a, a, 3), 3 * a), conv
+    yield "encoder.conv2.bias", np.zeros((a, 1), np.float32), "f32"
+    for i in range(shape.n_audio_layer):
+        yield from _block(f"encoder.blocks.{i}", a, rng, matrix, cross=False)
+    yield "encoder.ln_post.weight", np.ones(a, np.float32), "f32"
+    yield "encoder.ln_post.bias", np.zeros(a, np.float32), "f32"
+
+    yield "decoder.positional_embedding", _weights(rng, (shape.n_text_ctx, t), 1 / _DECODER_POSITION_STD**2), "f32"
+    embedding, ln_bias = _decoder_bias(rng, shape)
+    yield "decoder.token_embedding.weight", embedding, matrix
+    for i in range(shape.n_text_layer):
+        yield from _block(f"decoder.blocks.{i}", t, rng, matrix, cross=True)
+    yield "decoder.ln.weight", np.full(t, _LOGIT_GAIN, np.float32), "f32"
+    yield "decoder.ln.bias", ln_bias * np.float32(_LOGIT_GAIN), "f32"
+
+
+def _block(prefix: str, n: int, rng: np.random.Generator, matrix: str, *, cross: bool
+           ) -> Iterator[tuple[str, np.ndarray, str]]:
+    attentions = ["attn", "cross_attn"] if cross else ["attn"]
+    for att in attentions:
+        yield f"{prefix}.{att}_ln.weight", np.ones(n, np.float32), "f32"
+        yield f"{prefix}.{att}_ln.bias", np.zeros(n, np.float32), "f32"
+        yield f"{prefix}.{att}.query.weight", _weights(rng, (n, n), n), matrix
+        yield f"{prefix}.{att}.query.bias", np.zeros(n, np.float32), "f32"
+        yield f"{prefix}.{att}.key.weight", _weights(rng, (n, n), n), matrix
+        yield f"{prefix}.{att}.value.weight", _weights(rng, (n, n), n), matrix
+        yield f"{prefix}.{att}.value.bias", np.zeros(n, np.float32), "f32"
+        yield f"{prefix}.{att}.out.weight", _weights(rng, (n, n), n), matrix
+        yield f"{prefix}.{att}.out.bias", np.zeros(n, np.float32), "f32"
+    yield f"{prefix}.mlp_ln.weight", np.ones(n, np.float32), "f32"
+    yield f"{prefix}.mlp_ln.bias", np.zeros(n, np.float32), "f32"
+    yield f"{prefix}.mlp.0.weight", _weights(rng, (4 * n, n), n), matrix
+    yield f"{prefix}.mlp.0.bias", np.zeros(4 * n, np.float32), "f32"
+    yield f"{prefix}.mlp.2.weight", _weights(rng, (n, 4 * n), 4 * n), matrix
+    yield f"{prefix}.mlp.2.bias", np.zeros(n, np.float32), "f32"
+
+
+def _weights(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int) -> np.ndarray:
+    # Scaled like a trained network (variance 1 / fan_in) so activations stay finite.
+    data = rng.standard_normal(shape, dtype=np.float32)
+    data *= np.float32(1.0 / np.sqrt(fan_in))
+    return data
+
+
+def _sinusoids(length: int, channels: int) -> np.ndarray:
+    """The fixed sinusoidal position embedding of whisper's encoder."""
+    half = channels // 2
+    scales = np.exp(-np.log(10000.0) / max(half - 1, 1) * np.arange(half))
+    angles = np.arange(length)[:, None] * scales[None, :]
+    return np.concatenate([np.sin(angles), np.cos(angles)], axis=1).astype(np.float32)
+
+
+def _decoder_bias(rng: np.random.Generator, shape: ModelShape) -> tuple[np.ndarray, np.ndarray]:
+    """Token embedding and final-norm bias that make random decoding behave.
+
+    Logits are ``ln(x) @ embedding.T``. A bias ``b`` on the final norm adds
+    ``embedding @ b`` to every logit, so giving a few tokens a component along
+    ``b`` makes it likely. Only the end-of-text token gets one, so the decoder
+    stops after a short run of tokens, as a trained model does on a short
+    utterance, instead of looping until the 224-token limit. The final norm's
+    gain (:data:`_LOGIT_GAIN`, applied to its bias too) then scales every logit,
+    which keeps the argmax but makes it confident: a trained model's average
+    log-probability stays above whisper.cpp's -1.0 fallback threshold, and so
+    must ours, or every call would re-decode at five temperatures.
+    """
+    t = shape.n_text_state
+    embedding = _weights(rng, (shape.n_vocab, t), 1.0)  # unit variance: logits ~ N(0, t)
+    direction = _weights(rng, (t,), 1.0)
+    direction /= np.linalg.norm(direction)
+    eot = _n_text_tokens(shape)
+    embedding[eot] += direction * np.float32(_EOT_BONUS * np.sqrt(t))
+    return embedding, direction
+
+
+# --------------------------------------------------------------------------- writing
+
+def _write_tensor(out: BinaryIO, name: str, data: np.ndarray, kind: str) -> None:
+    ne = tuple(reversed(data.shape))
+    encoded = name.encode("ascii")
+    out.write(struct.pack(f"<3i{len(ne)}i", len(ne), len(encoded), _TENSOR_TYPE[kind], *ne))
+    out.write(encoded)
+    if kind == "f32":
+        out.write(np.ascontiguousarray(data, dtype="<f4").tobytes())
+    elif kind == "f16":
+        out.write(np.ascontiguousarray(data, dtype="<f2").tobytes())
+    else:
+        out.write(quantize_q8_0(data))
+
+
+def quantize_q8_0(data: np.ndarray) -> bytes:
+    """Encode float32 data as ggml Q8_0 blocks (an f16 scale and 32 int8 values each)."""
+    flat = np.ascontiguousarray(data, dtype=np.float32).reshape(-1, _Q8_BLOCK)
+    scale = np.abs(flat).max(axis=1) / 127.0
+    inverse = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale > 0)
+    quants = np.round(flat * inverse[:, None]).astype(np.int8)
+    blocks = np.empty(len(flat), dtype=[("d", "<f2"), ("q", "i1", _Q8_BLOCK)])
+    blocks["d"] = scale.astype(np.float16)
+    blocks["q"] = quants
+    return blocks.tobytes()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m lumina.testing ARCH PATH [--ftype F] [--seed N]``: write a random-weight model."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m lumina.testing",
+        description="Write a whisper.cpp model with random weights (real format and compute cost, "
+                    "meaningless text) for offline tests, demos and benchmarks.")
+    parser.add_argument("arch", choices=sorted(SHAPES))
+    parser.add_argument("path")
+    parser.add_argument("--ftype", choices=sorted(_FILE_FTYPE), default="f16")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    path = make_model(args.path, args.arch, args.ftype, args.seed)
+    print(f"{path}: random-weight {args.arch} ({args.ftype}), {path.stat().st_size:,} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
