@@ -21,6 +21,7 @@ import soundfile
 import soxr
 
 from lumina.audio import wavfile as _wav
+from lumina.audio.convert import _check_finite, _check_rate, _finish_frames, as_frames
 from lumina._core import pcm
 from lumina.errors import AudioFormatError
 
@@ -167,7 +168,7 @@ def write_wav(path, samples, sr: int, *, subtype: str = "PCM_16") -> None:
     _check_rate(sr, "sr")
     frames = as_frames(samples)
     if subtype != "FLOAT":
-        _check_finite(frames, "cannot be written as integer PCM; use subtype='FLOAT' or fix the samples")
+        _check_finite(frames, "audio cannot be written as integer PCM; use subtype='FLOAT' or fix the samples")
     _wav.write_atomic(path, frames, _wav.WRITE_SUBTYPES[subtype], sr)
 
 
@@ -193,77 +194,6 @@ def audio_info(source) -> AudioInfo:
         # Paths stay paths so soundfile can seek; other sources become bytes.
         other = source if isinstance(source, (str, os.PathLike)) else io.BytesIO(bytes(buf))
     return _soundfile_info(other)
-
-
-# ---------------------------------------------------------------- arrays
-
-_INT_CONVERTERS = {np.dtype(np.int16): pcm.s16_to_f32, np.dtype(np.int32): pcm.s32_to_f32,
-                   np.dtype(np.uint8): pcm.u8_to_f32}
-
-
-def as_frames(samples) -> np.ndarray:
-    """Return ``samples`` as a new C-contiguous float32 [frames, channels] array."""
-    if not isinstance(samples, np.ndarray):
-        raise TypeError(f"samples must be a numpy.ndarray, not {type(samples).__name__}")
-    dtype = samples.dtype
-    if dtype.kind != "f" and dtype.newbyteorder("=") not in _INT_CONVERTERS:
-        raise AudioFormatError(
-            f"arrays of dtype {dtype} cannot hold audio; use float32 in [-1, 1), "
-            "float64, int16, int32 or uint8")
-    if samples.ndim == 1:
-        samples = samples[:, None]
-    elif samples.ndim != 2:
-        raise AudioFormatError(
-            f"audio arrays must be 1-D or 2-D [frames, channels], got shape {samples.shape}")
-    channels = samples.shape[1]
-    if not 1 <= channels <= _wav.MAX_CHANNELS:
-        raise AudioFormatError(
-            f"array of shape {samples.shape} has {channels} channels; expected 1 to "
-            f"{_wav.MAX_CHANNELS} (for a [channels, frames] array pass array.T)")
-    # Native byte order and C order first, so the core reads plain strides.
-    native = np.ascontiguousarray(samples, dtype=dtype.newbyteorder("="))
-    return _to_float32(native)
-
-
-def _to_float32(native: np.ndarray) -> np.ndarray:
-    out = np.empty(native.shape, dtype=np.float32)
-    flat_in, flat_out = native.reshape(-1), out.reshape(-1)
-    if native.dtype in _INT_CONVERTERS:
-        _INT_CONVERTERS[native.dtype](flat_in, flat_out)
-    elif native.dtype == np.float64:
-        pcm.f64_to_f32(flat_in, flat_out)
-    else:
-        flat_out[:] = flat_in  # float32 copy, or float16/longdouble rounding
-    return out
-
-
-def _check_finite(frames: np.ndarray, consequence: str) -> None:
-    index = pcm.first_nonfinite(frames.reshape(-1))
-    if index >= 0:
-        frame, channel = divmod(index, frames.shape[1])
-        value = frames.reshape(-1)[index]
-        raise AudioFormatError(
-            f"sample {index} (frame {frame}, channel {channel}) is {value}; audio {consequence}")
-
-
-def _finish_frames(frames: np.ndarray, validate: bool, copy: bool) -> np.ndarray:
-    """Validate (optionally) and average [frames, channels] to mono."""
-    if validate:
-        _check_finite(frames, "must be finite (validate=True)")
-    if frames.shape[1] == 1:
-        mono = frames.reshape(-1)
-        return mono.copy() if copy else mono
-    mono = np.empty(frames.shape[0], dtype=np.float32)
-    pcm.downmix(frames, mono)
-    return mono
-
-
-def _check_rate(rate, name: str) -> int:
-    if isinstance(rate, bool) or not isinstance(rate, (int, np.integer)):
-        raise AudioFormatError(f"{name} must be an integer number of Hz, got {rate!r}")
-    if not 1 <= rate <= _wav.MAX_RATE:
-        raise AudioFormatError(f"{name} must be between 1 and {_wav.MAX_RATE} Hz, got {rate}")
-    return int(rate)
 
 
 # ---------------------------------------------------------------- files
