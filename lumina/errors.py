@@ -17,6 +17,9 @@ __all__ = [
     "BackendError",
     "DeviceError",
     "MissingDependencyError",
+    "DownloadError",
+    "StateError",
+    "TranscriptionAborted",
 ]
 
 
@@ -54,3 +57,19 @@ class DeviceError(LuminaError):
 
 class MissingDependencyError(LuminaError, ImportError):
     """An optional package a chosen feature needs is not installed (the message says how to get it)."""
+
+
+class DownloadError(ModelError):
+    """A model download failed (network, server or disk); distinct from a missing model."""
+
+
+class StateError(LuminaError, RuntimeError):
+    """A call on an object that cannot take it any more (a closed engine, a stopped stream)."""
+
+
+class TranscriptionAborted(LuminaError):
+    """A synchronous transcription was stopped by its ``should_abort`` callback.
+
+    An asyncio task awaiting a transcription that is cancelled sees
+    :class:`asyncio.CancelledError` instead, as asyncio code expects.
+    """
