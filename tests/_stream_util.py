@@ -59,14 +59,15 @@ class ScriptedEngine:
 
     ``script(call_index, audio, speed)`` returns the token ids of the answer.
     ``gate``, when given, makes every call wait for it (while honouring
-    ``should_abort``), so tests can hold the decoder still.
+    ``should_abort``, aborting with ``aborts_with``), so tests can hold the decoder still.
     """
 
     def __init__(self, script=lambda i, audio, speed: [], gate: threading.Event | None = None,
-                 from_cache: bool = False) -> None:
+                 from_cache: bool = False, aborts_with: type[BaseException] = asyncio.CancelledError) -> None:
         self.script = script
         self.gate = gate
         self.from_cache = from_cache
+        self.aborts_with = aborts_with
         self.calls: list[tuple[str, int]] = []   # (speed, number of samples)
         self.entered = threading.Event()
         self.aborted = 0
@@ -80,7 +81,7 @@ class ScriptedEngine:
         while self.gate is not None and not self.gate.wait(0.01):
             if should_abort is not None and should_abort():
                 self.aborted += 1
-                raise asyncio.CancelledError("aborted")
+                raise self.aborts_with("aborted")
         return dataclasses.replace(transcript(self.script(index, audio, speed)), from_cache=self.from_cache)
 
 

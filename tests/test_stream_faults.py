@@ -8,7 +8,7 @@ import pytest
 
 from lumina import (AudioFormatError, DeviceError, DeviceLost, Dropped, FileSource, Final, LuminaError,
                     ModelNotFoundError, Partial, Stream)
-from lumina.errors import StateError
+from lumina.errors import StateError, TranscriptionAborted
 from lumina.audio.sources import AudioSource
 from _stream_util import ScriptedEngine, chunks_of, reference_schedule, two_utterances
 from _vad_util import SR, silence, write_wav
@@ -106,10 +106,13 @@ def test_a_source_that_cannot_reopen_ends_the_stream_after_reporting(speech):
     assert mic.stopped
 
 
-def test_stop_from_another_thread_aborts_the_decode_and_leaves_no_thread(speech, tmp_path, no_new_threads):
+# The engine's abort used to surface as asyncio.CancelledError; it is TranscriptionAborted now.
+@pytest.mark.parametrize("aborts_with", [asyncio.CancelledError, TranscriptionAborted])
+def test_stop_from_another_thread_aborts_the_decode_and_leaves_no_thread(speech, tmp_path, no_new_threads,
+                                                                         aborts_with):
     wav = write_wav(tmp_path / "long.wav", np.concatenate([speech] * 20))
     gate = threading.Event()                   # never set: decodes hang until aborted
-    engine = ScriptedEngine(gate=gate)
+    engine = ScriptedEngine(gate=gate, aborts_with=aborts_with)
     stream = Stream(engine=engine, source=FileSource(wav, realtime=True))
     got = []
     consumer = threading.Thread(target=lambda: got.extend(stream))
@@ -228,9 +231,10 @@ def test_misuse_raises_clear_errors(speech, tmp_path):
         Stream(engine=ScriptedEngine(), source=chunks_of(speech), device=1)
 
 
-def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech):
+@pytest.mark.parametrize("aborts_with", [asyncio.CancelledError, TranscriptionAborted])
+def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech, aborts_with):
     gate = threading.Event()                  # closed until the source is exhausted
-    engine = ScriptedEngine(lambda i, a, s: [1], gate=gate)
+    engine = ScriptedEngine(lambda i, a, s: [1], gate=gate, aborts_with=aborts_with)
 
     def source():
         yield from chunks_of(speech)
