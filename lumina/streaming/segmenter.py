@@ -194,6 +194,7 @@ class Segmenter:
         self._hist = np.empty(
             2 * (self.max_utterance_samples + self.pre_roll_samples + lag + self._slice),
             dtype=np.float32)
+        self._capacity = len(self._hist)
         self._next_id = 0
         self._reset_stream()
 
@@ -295,10 +296,13 @@ class Segmenter:
     # ---------------------------------------------------------------- internal
 
     def _append(self, piece: np.ndarray) -> None:
-        if self._len + len(piece) > len(self._hist):
+        # Every int here is a new object past 256: compute each position once.
+        end = self._len + len(piece)
+        if end > self._capacity:
             self._compact()
-        self._hist[self._len:self._len + len(piece)] = piece
-        self._len += len(piece)
+            end = self._len + len(piece)
+        self._hist[self._len:end] = piece
+        self._len = end
 
     def _compact(self) -> None:
         """Drop history nothing can need any more: before the open utterance, or the pre-roll."""
