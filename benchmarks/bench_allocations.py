@@ -44,3 +44,9 @@ class PerChunkPath:
         return counts[path][1]
 
     track_bytes_per_audio_second.unit = "bytes/s"
+
+    def track_buffers_per_audio_second(self, counts, path):
+        """Allocations of 1 KiB or more (sample buffers) per second of audio."""
+        return counts[path][2]
+
+    track_buffers_per_audio_second.unit = "allocations/s"

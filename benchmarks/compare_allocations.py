@@ -20,7 +20,9 @@ Contenders, each fed 20 ms chunks (320 samples of float32 16 kHz, no resampling)
   partial decodes are due every 250 ms and finals every 4 s: the per-chunk
   path plus the scheduling of the decodes (the decodes themselves are free).
 
-Each is measured over ``seconds`` and ``2 * seconds`` of audio and reported as
+Reported: allocations, bytes requested, and allocations of 1 KiB or more
+(sample buffers: a 20 ms chunk is 1280 bytes), per second of audio. Each is
+measured over ``seconds`` and ``2 * seconds`` of audio and reported as
 the difference per second of audio, so start-up and shut-down cancel out.
 
 The baseline is another revision's ``lumina/`` (``git archive``) with this
@@ -52,16 +54,18 @@ _SHIM = r"""
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
-static uint64_t n_calls, n_bytes;
+static uint64_t n_calls, n_bytes, n_large;
 static void note(size_t n) {
     __atomic_add_fetch(&n_calls, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(&n_bytes, n, __ATOMIC_RELAXED);
+    if (n >= 1024) __atomic_add_fetch(&n_large, 1, __ATOMIC_RELAXED);
 }
 void *malloc(size_t n) { note(n); return __libc_malloc(n); }
 void *calloc(size_t a, size_t b) { note(a * b); return __libc_calloc(a, b); }
 void *realloc(void *p, size_t n) { note(n); return __libc_realloc(p, n); }
 uint64_t lumina_alloc_calls(void) { return n_calls; }
 uint64_t lumina_alloc_bytes(void) { return n_bytes; }
+uint64_t lumina_alloc_large(void) { return n_large; }
 """
 
 
@@ -77,7 +81,12 @@ def build_shim(directory: pathlib.Path) -> pathlib.Path:
 
 
 def measure(shim: pathlib.Path, tree: pathlib.Path | None = None, seconds: float = 20.0) -> dict:
-    """Run the contenders in a child process with the counter; {contender: (allocs/s, bytes/s)}."""
+    """Run the contenders in a child process with the counter.
+
+    Returns ``{contender: (allocations/s, bytes/s, allocations of 1 KiB or more/s)}``
+    per second of audio; 1 KiB is 256 float32 samples, so the last column counts
+    sample buffers (a 20 ms chunk is 1280 bytes).
+    """
     env = dict(os.environ, LD_PRELOAD=str(shim), PYTHONMALLOC="malloc")
     if tree is not None:
         env["PYTHONPATH"] = str(tree)
@@ -139,14 +148,15 @@ def _run_stream(chunks) -> None:
         pass
 
 
-def _count(run, chunks) -> tuple[int, int]:
+def _count(run, chunks) -> tuple[int, int, int]:
     import ctypes
     lib = ctypes.CDLL(None)
-    calls, size = lib.lumina_alloc_calls, lib.lumina_alloc_bytes
-    calls.restype = size.restype = ctypes.c_uint64
-    c0, b0 = calls(), size()
+    counters = (lib.lumina_alloc_calls, lib.lumina_alloc_bytes, lib.lumina_alloc_large)
+    for counter in counters:
+        counter.restype = ctypes.c_uint64
+    before = [counter() for counter in counters]
     run(chunks)
-    return calls() - c0, size() - b0
+    return tuple(counter() - b for counter, b in zip(counters, before))
 
 
 def child(seconds: float) -> None:
@@ -156,9 +166,8 @@ def child(seconds: float) -> None:
     result = {}
     for name, (run, speech) in runs.items():
         run(_signal(2.0, speech))                        # warm-up: imports, caches, pools
-        short, long = _signal(seconds, speech), _signal(2 * seconds, speech)
-        (c1, b1), (c2, b2) = _count(run, short), _count(run, long)
-        result[name] = ((c2 - c1) / seconds, (b2 - b1) / seconds)
+        short, long = _count(run, _signal(seconds, speech)), _count(run, _signal(2 * seconds, speech))
+        result[name] = tuple((b - a) / seconds for a, b in zip(short, long))
     print(json.dumps(result))
 
 
@@ -199,13 +208,13 @@ def main() -> None:
                 runs[name].append(measure(shim, tree, args.seconds))
     print(f"allocations per second of 16 kHz audio in 20 ms chunks (median of {args.repeats}; "
           f"{args.seconds:g} s vs {2 * args.seconds:g} s of audio)")
-    print(f"{'contender':<16}" + "".join(f"{name + ' allocs/s':>22}{'bytes/s':>14}" for name in trees))
+    print(f"{'':<16}" + "".join(f"{name:>40}" for name in trees))
+    print(f"{'contender':<16}" + f"{'allocs/s':>14}{'bytes/s':>14}{'>=1KiB/s':>12}" * len(trees))
     for contender in CONTENDERS:
         row = f"{contender:<16}"
         for name in trees:
-            calls = statistics.median(r[contender][0] for r in runs[name])
-            size = statistics.median(r[contender][1] for r in runs[name])
-            row += f"{calls:>22.0f}{size:>14.0f}"
+            calls, size, large = (statistics.median(r[contender][k] for r in runs[name]) for k in range(3))
+            row += f"{calls:>14.0f}{size:>14.0f}{large:>12.1f}"
         print(row)
 
 

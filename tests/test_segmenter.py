@@ -222,3 +222,14 @@ def test_webrtc_adapter_frames_and_smooths_like_the_energy_vad(monkeypatch):
     signal = np.concatenate([silence(1.0), tone(0.5, -20.0), silence(1.0)])
     events = segment(signal, 509, vad="webrtc")
     assert events_summary(events) == [("start", 0, 16000), ("end", 0, 16000, 24000, 11200)]
+
+
+def test_current_audio_into_copies_what_current_audio_returns():
+    seg = Segmenter()
+    out = np.full(seg.max_open_samples, 7.0, np.float32)
+    assert seg.current_audio_into(out) == 0
+    seg.feed(np.concatenate([silence(1.0), tone(1.0, -20.0)]))
+    n = seg.current_audio_into(out)
+    assert n == SR + 3200 and np.array_equal(out[:n], seg.current_audio())
+    assert out[n] == 7.0                                  # nothing written past it
+    assert seg.max_open_samples >= seg.max_utterance_samples + seg.pre_roll_samples

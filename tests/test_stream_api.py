@@ -190,3 +190,21 @@ def test_push_source_wakes_a_waiting_reader():
     reader.join(10)
     assert not reader.is_alive()
     assert sum(len(c) for c in got) == 320
+
+
+def test_partial_audio_comes_from_one_pooled_block_returned_after_each_decode(speech):
+    seen = []
+
+    class Recording(ScriptedEngine):
+        def transcribe(self, audio, **options):
+            if options.get("speed") == "fast":
+                seen.append(np.array(audio))
+            return super().transcribe(audio, **options)
+
+    stream = Stream(engine=Recording(), source=chunks_of(speech), lockstep=True)
+    list(stream)
+    _, partials, _ = reference_schedule(speech)
+    assert len(seen) == len(partials) > 10
+    assert all(np.array_equal(a, b) for a, b in zip(seen, (audio for _, audio in partials)))
+    pool = stream._pipeline._blocks._pool
+    assert (pool.allocated, pool.in_use) == (1, 0)   # every partial reused the same block

@@ -81,7 +81,9 @@ class PushSource(AudioSource):
         StateError
             After :meth:`end` or :meth:`stop`.
         """
-        with self._lock:
+        # acquire/release rather than `with`: the context manager allocates on every call.
+        self._lock.acquire()
+        try:
             if self._ended:
                 raise StateError(f"{self.what} after the input was closed (close_input(), end()) or "
                                  "stopped (stop()); start a new stream")
@@ -89,6 +91,8 @@ class PushSource(AudioSource):
             if len(samples):
                 self._ring.write(samples)
                 self._signal()
+        finally:
+            self._lock.release()
 
     def end(self) -> None:
         """No more input: the reader gets what is buffered, then the iteration ends."""

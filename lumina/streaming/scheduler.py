@@ -79,7 +79,8 @@ class ArrivalLog:
         i = self._next
         self._ends[i] = end
         self._times[i] = arrival
-        self._next = 0 if i + 1 == self._capacity else i + 1
+        j = i + 1                     # one int object, not two
+        self._next = 0 if j == self._capacity else j
         if self._count < self._capacity:
             self._count += 1
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 from lumina.audio.convert import SAMPLE_RATE
 
@@ -40,10 +39,14 @@ class StreamStats:
 
 
 class Counters:
-    """The live counters behind :class:`StreamStats` (no object is built per chunk)."""
+    """The live counters behind :class:`StreamStats` (no object is built per chunk).
+
+    Each field has one writer thread (the pipeline counts audio, segmenting and
+    drops; the decoder counts decodes), so updates need no lock; a snapshot
+    may mix values a moment apart.
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self.samples = 0
         self.partial_decodes = 0
         self.final_decodes = 0
@@ -52,27 +55,26 @@ class Counters:
         self.dropped_samples = 0
 
     def chunk(self, samples: int, segment_s: float) -> None:
-        with self._lock:
-            self.samples += samples
-            self.segment_s += segment_s
+        """A chunk of ``samples`` was read and segmented in ``segment_s`` seconds (pipeline thread)."""
+        self.samples += samples
+        self.segment_s += segment_s
 
     def segmenting(self, seconds: float) -> None:
-        with self._lock:
-            self.segment_s += seconds
+        """Time spent segmenting outside a chunk (the flush; pipeline thread)."""
+        self.segment_s += seconds
 
     def decode(self, final: bool, seconds: float) -> None:
-        with self._lock:
-            if final:
-                self.final_decodes += 1
-            else:
-                self.partial_decodes += 1
-            self.decode_s += seconds
+        """A decode ran for ``seconds`` (decoder thread)."""
+        if final:
+            self.final_decodes += 1
+        else:
+            self.partial_decodes += 1
+        self.decode_s += seconds
 
     def dropped(self, samples: int) -> None:
-        with self._lock:
-            self.dropped_samples += samples
+        """Samples lost at a source's ring (pipeline thread)."""
+        self.dropped_samples += samples
 
     def snapshot(self, skipped_steps: int) -> StreamStats:
-        with self._lock:
-            return StreamStats(self.samples / SAMPLE_RATE, self.partial_decodes, self.final_decodes,
-                               skipped_steps, self.decode_s, self.segment_s, self.dropped_samples)
+        return StreamStats(self.samples / SAMPLE_RATE, self.partial_decodes, self.final_decodes,
+                           skipped_steps, self.decode_s, self.segment_s, self.dropped_samples)
