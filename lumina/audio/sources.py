@@ -25,7 +25,19 @@ TARGET_RATE = 16000
 
 
 class AudioSource:
-    """Base of the sources: iteration, ``stop()``, ``close()`` and the context manager."""
+    """Base of the sources: iteration, ``stop()``, ``close()`` and the context manager.
+
+    Attributes
+    ----------
+    reuse_chunks : bool
+        False (default): every chunk is a new array the caller may keep. A
+        source that supports it yields, when this is set True before iterating,
+        views of one buffer allocated once, each valid until the next chunk is
+        read, so reading allocates no sample buffer (what
+        :class:`~lumina.Stream` asks of the sources it opens).
+    """
+
+    reuse_chunks = False
 
     def __init__(self) -> None:
         self._stopped = threading.Event()
@@ -273,6 +285,7 @@ class MicrophoneSource(AudioSource):
         self._poll_s = block_ms / 2000.0
         self._resample = _Resampler(self.samplerate)
         self._close_lock = threading.Lock()
+        self._out: np.ndarray | None = None
         try:
             self._stream = sd.InputStream(
                 device=info["index"], channels=1, samplerate=self.samplerate, dtype="float32",
@@ -301,7 +314,7 @@ class MicrophoneSource(AudioSource):
         while not self._stopped.is_set():
             available = len(self._ring)
             if available >= self.block_frames:
-                out = self._resample(self._ring.read(available))
+                out = self._resample(self._read())
                 if len(out):
                     return out
                 continue
@@ -310,8 +323,18 @@ class MicrophoneSource(AudioSource):
                 return None
             if not stream.active:
                 raise DeviceError(f"input device {self.device_name!r} stopped delivering audio")
-            self._stopped.wait(self._poll_s)
+            # A plain sleep: Event.wait() allocates a lock per call, and stop() is seen
+            # within one poll (half a block) anyway.
+            time.sleep(self._poll_s)
         return None
+
+    def _read(self) -> np.ndarray:
+        """Everything the ring holds: a new array, or a view of one reused buffer (``reuse_chunks``)."""
+        if not self.reuse_chunks:
+            return self._ring.read(len(self._ring))
+        if self._out is None:
+            self._out = np.empty(self._ring.capacity, dtype=np.float32)
+        return self._out[:self._ring.read_into(self._out)]
 
     def stop(self) -> None:
         """Stop capturing and close the device stream: the iteration ends promptly.
