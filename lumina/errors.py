@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "LuminaError",
+    "ArgumentError",
     "AudioFormatError",
     "AudioNotFoundError",
     "ModelError",
@@ -25,6 +26,14 @@ __all__ = [
 
 class LuminaError(Exception):
     """Base class of every error lumina raises."""
+
+
+class ArgumentError(LuminaError, ValueError, TypeError):
+    """An argument lumina cannot take: a wrong value or a wrong type; the message names it.
+
+    Also a :class:`ValueError` and a :class:`TypeError`, so code written
+    against either keeps working.
+    """
 
 
 class AudioFormatError(LuminaError, ValueError):
