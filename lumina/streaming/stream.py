@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from lumina.streaming.agreement import LocalAgreement
-from lumina.errors import DeviceError, LuminaError
+from lumina.errors import DeviceError, LuminaError, TranscriptionAborted
 from lumina.streaming.events import DeviceLost, Dropped, Final, Partial, StreamEvent
 from lumina.streaming.segmenter import Segmenter, SpeechEnd, SpeechStart
 from lumina.audio.sources import (TARGET_RATE, AudioSource, FileSource, IterableSource, MicrophoneSource,
@@ -650,7 +650,7 @@ class Stream:
         try:
             transcript = self._partial_engine.transcribe(
                 job.audio, speed="fast", language=self.language, should_abort=self._should_abort(job))
-        except asyncio.CancelledError:  # aborted: its utterance ended or the stream stops
+        except (asyncio.CancelledError, TranscriptionAborted):  # its utterance ended or the stream stops
             return
         finally:
             self._add_stats(partial_decodes=1, decode_s=time.perf_counter() - started)
@@ -665,7 +665,7 @@ class Stream:
             transcript = self._final_engine.transcribe(
                 job.audio, speed=self.final_speed, language=self.language,
                 should_abort=lambda: self._stopping.is_set())
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, TranscriptionAborted):
             return
         finally:
             self._add_stats(final_decodes=1, decode_s=time.perf_counter() - started)
