@@ -201,7 +201,7 @@ def test_closed_engine_refuses_calls(micro_model):
     engine.wait_ready()
     engine.close()
     for call in (lambda: engine.transcribe(hello()), engine.wait_ready):
-        with pytest.raises(StateError, match=f"the engine for '{micro_model}' is closed; create a new Engine"):
+        with pytest.raises(StateError, match=rf"the engine is closed \(model '{micro_model}'\); create a new Engine"):
             call()
     engine.close()  # twice is harmless
 

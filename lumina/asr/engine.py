@@ -116,7 +116,7 @@ class Engine:
     def _start_load(self) -> concurrent.futures.Future[_LoadedModel]:
         with self._load_lock:
             if self._closed:
-                raise StateError(f"the engine for {self.model_name!r} is closed; "
+                raise StateError(f"the engine is closed (model {self.model_name!r}); "
                                  "create a new Engine")
             if self._future is None:
                 self._future = concurrent.futures.Future()
