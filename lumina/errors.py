@@ -69,7 +69,20 @@ class MissingDependencyError(LuminaError, ImportError):
 
 
 class DownloadError(ModelError):
-    """A model download failed (network, server or disk); distinct from a missing model."""
+    """A model download failed (network, server or disk); distinct from a missing model.
+
+    Attributes
+    ----------
+    url : str or None
+        What was being downloaded.
+    reason : str or None
+        Why the transfer failed (``"HTTP 404 Not Found"``, ``"connection refused"``...).
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
 
 
 class StateError(LuminaError, RuntimeError):
