@@ -427,10 +427,10 @@ def test_auto_falls_back_to_the_cpu_with_a_warning_when_the_gpu_fails(micro_mode
     assert transcript.device == "cpu"
 
 
-def test_unknown_device_is_a_device_error(micro_model):
-    with Engine(micro_model, device="tpu") as engine:
-        with pytest.raises(lumina.DeviceError, match="unknown device 'tpu'"):
-            engine.wait_ready()
+@pytest.mark.parametrize("device", ["tpu", None, 0])
+def test_unknown_device_is_a_device_error_at_once(micro_model, device):
+    with pytest.raises(lumina.DeviceError, match=f"unknown device {device!r}; use one of auto, cpu"):
+        Engine(micro_model, device=device)
 
 
 def test_segment_times_lie_within_the_audio(micro_engine, tiny_en_model):

@@ -31,6 +31,7 @@ from lumina.errors import BackendError
 
 __all__ = [
     "DecodeOptions",
+    "language_known",
     "RunResult",
     "TokenData",
     "SegmentData",
@@ -107,6 +108,14 @@ def _install_log_capture() -> None:
 
 
 # --------------------------------------------------------------------------- facts
+
+def language_known(code: str) -> bool:
+    """Whether whisper.cpp knows the language code (``"auto"`` means detection)."""
+    if code == "auto":
+        return True
+    _install_log_capture()  # whisper_lang_id logs an unknown code; keep it off stderr
+    return _pw.whisper_lang_id(code) >= 0
+
 
 def system_info() -> str:
     """whisper.cpp's description of the features it was built with."""

@@ -25,14 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from lumina.asr.arguments import check_cache, check_call, check_threads, check_timeout, model_name
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
-from lumina.asr.device import choose_device
+from lumina.asr.device import check_device_request, choose_device
 from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, FAST_MIN_TOKENS, check_speed, fast_audio_ctx,
                               fast_options, fast_result_suspect, has_repetition_loop)
 from lumina.asr.transcript import Segment, Timings, Transcript, from_run
 from lumina.audio.convert import SAMPLE_RATE, to_mono
 from lumina.audio.files import load_audio
-from lumina.errors import ArgumentError, AudioFormatError, StateError, TranscriptionAborted
+from lumina.errors import AudioFormatError, StateError, TranscriptionAborted
 from lumina.models.store import ModelStore
 
 # fast_audio_ctx, has_repetition_loop and FAST_MIN_AUDIO_CTX live in lumina.asr.speed;
@@ -84,7 +85,11 @@ class Engine:
     Raises
     ------
     ArgumentError
-        ``model`` is not a str or path, or ``threads`` is not an int >= 1.
+        ``model`` is not a str or path, ``threads`` is not an int >= 1, or
+        ``cache`` is not a phrase cache.
+    DeviceError
+        ``device`` is none of the kinds above (a named GPU the installation
+        lacks is reported when the model loads).
 
     Examples
     --------
@@ -95,8 +100,10 @@ class Engine:
     def __init__(self, model: str | os.PathLike[str] = "base.en", *, device: str = "auto",
                  threads: int | None = None, preload: bool = True, warmup: bool = True,
                  cache=None, store: ModelStore | None = None, download: bool = False) -> None:
-        self.model_name = _model_name(model)
-        _check_threads(threads)
+        self.model_name = model_name(model)
+        check_threads(threads)
+        check_cache(cache)
+        check_device_request(device)
         self.threads = threads or min(4, os.cpu_count() or 1)
         self._device_request = device
         self._warmup = warmup
@@ -164,6 +171,7 @@ class Engine:
         TimeoutError
             ``timeout`` seconds passed first.
         """
+        check_timeout(timeout)
         try:
             self._start_load().result(timeout)
         except concurrent.futures.TimeoutError:
@@ -229,7 +237,7 @@ class Engine:
         AudioFormatError
             Undecodable audio, an unusable array or rate, or NaN/Inf samples.
         ArgumentError
-            An unknown ``speed``.
+            An unknown ``speed`` or ``language``, or an argument of the wrong type.
         TranscriptionAborted
             ``should_abort`` returned True.
         StateError
@@ -239,6 +247,7 @@ class Engine:
         """
         started = time.perf_counter()
         check_speed(speed)
+        check_call(language, prompt, should_abort)
         samples = _load_samples(audio, sample_rate)
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
@@ -336,19 +345,6 @@ def _make_cache(cache):
     if cache is False:
         return None
     return cache
-
-
-def _model_name(model) -> str:
-    if not isinstance(model, (str, os.PathLike)):
-        raise ArgumentError(f"model must be a registry name or the path of a model file, "
-                            f"not {type(model).__name__}")
-    return os.fspath(model)
-
-
-def _check_threads(threads) -> None:
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
-        raise ArgumentError(f"threads must be an int >= 1 or None, got {threads!r}")
 
 
 def _load_samples(audio, sample_rate: int | None) -> np.ndarray:

@@ -25,7 +25,7 @@ from lumina._deprecation import renamed_keywords
 from lumina.audio import wavfile as _wav
 from lumina.audio.convert import (SAMPLE_RATE, _downmix, as_frames, check_finite,
                                   check_sample_rate, to_mono_at)
-from lumina.errors import AudioFormatError
+from lumina.errors import ArgumentError, AudioFormatError
 
 __all__ = ["AudioInfo", "audio_info", "load_audio", "read_wav", "write_wav"]
 
@@ -175,11 +175,17 @@ def write_wav(path, samples, sample_rate: int, *, subtype: str = "PCM_16") -> No
     AudioFormatError
         Unknown subtype, bad rate, unsupported array, NaN/Inf samples for an
         integer subtype, or more than 4 GiB of samples.
+    ArgumentError
+        ``path`` is not a str or path.
+    OSError
+        The file cannot be written (missing folder, permissions, full disk).
 
     Notes
     -----
     ``sr=`` is a deprecated spelling of ``sample_rate=`` (removed in the next release).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentError(f"write_wav(): path must be a str or path, not {type(path).__name__}")
     if subtype not in _wav.WRITE_SUBTYPES:
         raise AudioFormatError(
             f"write_wav(): subtype {subtype!r} is not supported; use one of "

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from lumina.errors import ModelIntegrityError, ModelNotFoundError
+from lumina.errors import ArgumentError, ModelIntegrityError, ModelNotFoundError
 from lumina.models.hashing import check_hashes, file_digests  # noqa: F401 (file_digests re-exported)
 from lumina.models.tensors import (FTYPE_NAMES, TENSOR_TYPES, expected_tensor_names,
                                    expected_tensors, tensor_mismatch, unrunnable_ftype)
@@ -36,10 +36,6 @@ from lumina.models.tensors import (FTYPE_NAMES, TENSOR_TYPES, expected_tensor_na
 __all__ = ["HParams", "ModelInfo", "validate_model_file", "expected_tensor_names"]
 
 GGML_MAGIC = 0x67676D6C
-_HPARAM_NAMES = (
-    "n_vocab", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer",
-    "n_text_ctx", "n_text_state", "n_text_head", "n_text_layer", "n_mels", "ftype",
-)
 _HEADER = struct.Struct("<I11i")
 _TENSOR_HEAD = struct.Struct("<3i")
 _TOKEN_LEN = struct.Struct("<I")
@@ -180,8 +176,10 @@ def validate_model_file(path: str | os.PathLike[str], *, expected_sha1: str | No
         (it aborts the process; the message says to use an f16 file).
     ModelNotFoundError
         If *path* does not exist (a :class:`FileNotFoundError`).
+    ArgumentError
+        If *path* is not a str or path.
     """
-    p = Path(path)
+    p = _as_path(path)
     size = _file_size(p)
     if expected_size is not None and size != expected_size:
         raise ModelIntegrityError(
@@ -201,6 +199,12 @@ def validate_model_file(path: str | os.PathLike[str], *, expected_sha1: str | No
         english_only=(True if hp.n_vocab == _ENGLISH_VOCAB
                       else False if hp.n_vocab in _MULTILINGUAL_VOCABS else None),
         sha1=sha1, sha256=sha256)
+
+
+def _as_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentError(f"a model file path must be a str or path, not {type(path).__name__}")
+    return Path(path)
 
 
 def _file_size(p: Path) -> int:
@@ -377,7 +381,7 @@ def tensor_table(path: str | os.PathLike[str]) -> list[tuple[str, int, int, int]
 
     For diagnostics and tests; assumes the header and vocabulary are valid.
     """
-    p = Path(path)
+    p = _as_path(path)
     size = _file_size(p)
     out = []
     with open(p, "rb") as f:
