@@ -95,7 +95,8 @@ def test_other_rates_and_channels_via_sr_keyword():
 
 def test_bad_input_raises_clear_errors():
     cache = PhraseCache()
-    with pytest.raises(AudioFormatError, match="NaN"):
+    with pytest.raises(AudioFormatError, match=r"sample 0 \(frame 0, channel 0\) is nan; fingerprint\(\) "
+                                               "must hold finite samples"):
         cache.get(np.array([np.nan] * 100, dtype=np.float32), "k")
     with pytest.raises(AudioFormatError, match="shape"):
         cache.get(np.zeros((2, 2, 2), dtype=np.float32), "k")

@@ -41,9 +41,9 @@ def test_iterable_source_resamples_48k_like_one_shot_soxr():
 
 @pytest.mark.parametrize(("chunk", "message"), [
     (np.zeros(4, bool), "IterableSource: arrays of dtype bool cannot hold audio"),
-    (np.zeros((2, 2, 2), np.float32), r"IterableSource needs 1-D mono or 2-D \[frames, channels\] audio, "
-                                      r"got an array of shape \(2, 2, 2\)"),
-    (np.array([0.0, np.inf]), r"IterableSource: sample 1 \(frame 1, channel 0\) is inf"),
+    (np.zeros((2, 2, 2), np.float32), r"IterableSource: audio arrays must be 1-D or 2-D \[frames, "
+                                      r"channels\], got shape \(2, 2, 2\)"),
+    (np.array([0.0, np.inf]), r"sample 1 \(frame 1, channel 0\) is inf; IterableSource must hold finite samples"),
 ])
 def test_iterable_source_rejects_bad_chunks(chunk, message):
     with pytest.raises(AudioFormatError, match=message):

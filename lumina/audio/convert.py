@@ -78,10 +78,10 @@ def to_mono_at(audio, sample_rate: int, target_rate: int, *, what: str = "audio"
     target = check_sample_rate(target_rate, what=what, name="the target rate")
     arr = _as_array(audio, what)
     if _is_canonical(arr) and rate == target:
-        check_finite(arr[:, None], what)
+        check_finite(arr[:, None], f"{what} must hold finite samples")
         return arr.copy() if copy else arr
     frames = as_frames(arr, what=what)
-    check_finite(frames, what)
+    check_finite(frames, f"{what} must hold finite samples")
     mono = _downmix(frames)
     if rate != target and len(mono):
         mono = np.ascontiguousarray(soxr.resample(mono, rate, target, quality="HQ"),
@@ -170,8 +170,7 @@ def as_frames(samples, *, what: str = "audio") -> np.ndarray:
         arr = arr[:, None]
     elif arr.ndim != 2:
         raise AudioFormatError(
-            f"{what} needs 1-D mono or 2-D [frames, channels] audio, got an array of shape "
-            f"{arr.shape}")
+            f"{what}: audio arrays must be 1-D or 2-D [frames, channels], got shape {arr.shape}")
     channels = arr.shape[1]
     if not 1 <= channels <= _wav.MAX_CHANNELS:
         raise AudioFormatError(
@@ -200,16 +199,17 @@ def _to_float32(native: np.ndarray) -> np.ndarray:
     return out
 
 
-def check_finite(frames: np.ndarray, what: str = "audio",
-                 consequence: str = "are refused; clean or drop them first") -> None:
-    """Raise AudioFormatError naming the first NaN or infinite sample of ``[frames, channels]``."""
+def check_finite(frames: np.ndarray, consequence: str) -> None:
+    """Raise AudioFormatError naming the first NaN or infinite sample of ``[frames, channels]``.
+
+    The message reads ``sample 13 (frame 6, channel 1) is inf; <consequence>``.
+    """
     index = pcm.first_nonfinite(frames.reshape(-1))
     if index >= 0:
         frame, channel = divmod(index, frames.shape[1])
         value = frames.reshape(-1)[index]
         raise AudioFormatError(
-            f"{what}: sample {index} (frame {frame}, channel {channel}) is {value}; "
-            f"NaN or infinite samples {consequence}")
+            f"sample {index} (frame {frame}, channel {channel}) is {value}; {consequence}")
 
 
 def _downmix(frames: np.ndarray) -> np.ndarray:

@@ -193,8 +193,8 @@ def write_wav(path, samples, sample_rate: int, *, subtype: str = "PCM_16") -> No
     check_sample_rate(sample_rate, what="write_wav()")
     frames = as_frames(samples, what="write_wav()")
     if subtype != "FLOAT":
-        check_finite(frames, "write_wav()", "cannot be written as integer PCM; use "
-                     "subtype='FLOAT' or fix the samples")
+        check_finite(frames, "audio cannot be written as integer PCM; use subtype='FLOAT' "
+                     "or fix the samples")
     _wav.write_atomic(path, frames, _wav.WRITE_SUBTYPES[subtype], sample_rate)
 
 
@@ -244,7 +244,7 @@ def _load_file_mono(source, validate: bool) -> tuple[np.ndarray, int]:
 
 
 def _validated_mono(frames: np.ndarray) -> np.ndarray:
-    check_finite(frames, "load_audio()", "are refused (validate=True)")
+    check_finite(frames, "audio must be finite (validate=True)")
     return _downmix(frames)
 
 

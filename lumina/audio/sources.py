@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from lumina._deprecation import renamed_keywords
-from lumina.audio.convert import SAMPLE_RATE, ChunkConverter, check_sample_rate, to_mono
+from lumina.audio.convert import SAMPLE_RATE, ChunkConverter, check_sample_rate
 from lumina.audio.files import load_audio
-from lumina.errors import ArgumentError, DeviceError
+from lumina.errors import ArgumentError, AudioFormatError, DeviceError
 
 __all__ = ["AudioSource", "MicrophoneSource", "FileSource", "IterableSource", "TARGET_RATE"]
 
@@ -71,8 +71,19 @@ class AudioSource:
 
 
 def _as_float32_mono(chunk, where: str) -> np.ndarray:
-    """The gateway under its old private name, for streaming/stream.py until it calls to_mono."""
-    return to_mono(chunk, SAMPLE_RATE, what=where)
+    """Float32 mono from float or signed integer PCM, 1-D or (frames, channels)."""
+    arr = np.asarray(chunk)
+    if arr.dtype.kind not in "fi":
+        raise AudioFormatError(
+            f"{where} needs float samples in [-1, 1] or signed integer PCM, got dtype {arr.dtype}")
+    if arr.ndim not in (1, 2):
+        raise AudioFormatError(
+            f"{where} needs 1-D mono or (frames, channels) audio, got shape {arr.shape}")
+    if arr.dtype.kind == "i":
+        arr = arr.astype(np.float32) * np.float32(1.0 / 2 ** (8 * arr.dtype.itemsize - 1))
+    if arr.ndim == 2:
+        arr = arr.mean(axis=1)
+    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 class IterableSource(AudioSource):
