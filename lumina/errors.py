@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "LuminaError",
+    "ArgumentError",
     "AudioFormatError",
     "AudioNotFoundError",
     "ModelError",
@@ -25,6 +26,14 @@ __all__ = [
 
 class LuminaError(Exception):
     """Base class of every error lumina raises."""
+
+
+class ArgumentError(LuminaError, ValueError, TypeError):
+    """An argument lumina cannot take: a wrong value or a wrong type; the message names it.
+
+    Also a :class:`ValueError` and a :class:`TypeError`, so code written
+    against either keeps working.
+    """
 
 
 class AudioFormatError(LuminaError, ValueError):
@@ -60,7 +69,20 @@ class MissingDependencyError(LuminaError, ImportError):
 
 
 class DownloadError(ModelError):
-    """A model download failed (network, server or disk); distinct from a missing model."""
+    """A model download failed (network, server or disk); distinct from a missing model.
+
+    Attributes
+    ----------
+    url : str or None
+        What was being downloaded.
+    reason : str or None
+        Why the transfer failed (``"HTTP 404 Not Found"``, ``"connection refused"``...).
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
 
 
 class StateError(LuminaError, RuntimeError):

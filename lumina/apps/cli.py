@@ -89,7 +89,7 @@ def _add_models_command(sub: argparse._SubParsersAction) -> None:
                                             "gibberish text) for offline tests and demos")
     rnd.add_argument("arch", choices=sorted(SHAPES))
     rnd.add_argument("path")
-    rnd.add_argument("--ftype", choices=("f16", "f32", "q8_0"), default="f16")
+    rnd.add_argument("--ftype", choices=("f16", "q8_0"), default="f16")
     rnd.add_argument("--seed", type=int, default=0)
 
 
