@@ -82,22 +82,6 @@ class AudioSource:
         self.close()
 
 
-def _as_float32_mono(chunk, where: str) -> np.ndarray:
-    """Float32 mono from float or signed integer PCM, 1-D or (frames, channels)."""
-    arr = np.asarray(chunk)
-    if arr.dtype.kind not in "fi":
-        raise AudioFormatError(
-            f"{where} needs float samples in [-1, 1] or signed integer PCM, got dtype {arr.dtype}")
-    if arr.ndim not in (1, 2):
-        raise AudioFormatError(
-            f"{where} needs 1-D mono or (frames, channels) audio, got shape {arr.shape}")
-    if arr.dtype.kind == "i":
-        arr = arr.astype(np.float32) * np.float32(1.0 / 2 ** (8 * arr.dtype.itemsize - 1))
-    if arr.ndim == 2:
-        arr = arr.mean(axis=1)
-    return np.ascontiguousarray(arr, dtype=np.float32)
-
-
 class IterableSource(AudioSource):
     """Chunks from any iterable of arrays, converted by the audio gateway.
 

@@ -7,13 +7,7 @@ that says what to pass instead.
 
 from __future__ import annotations
 
-from lumina.errors import LuminaError
-
-try:
-    from lumina.errors import ArgumentError
-except ImportError:  # pragma: no cover - the error contract's ArgumentError is not merged yet
-    class ArgumentError(LuminaError, ValueError, TypeError):  # type: ignore[no-redef]
-        """An argument lumina cannot take (also a ValueError and a TypeError)."""
+from lumina.errors import ArgumentError
 
 __all__ = ["ArgumentError", "resolve_engines"]
 

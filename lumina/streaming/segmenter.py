@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lumina._core.vad import EnergyVAD, Hysteresis, frame_db
-from lumina.audio.convert import SAMPLE_RATE, to_mono
-from lumina.errors import MissingDependencyError
+from lumina.audio.convert import SAMPLE_RATE, check_sample_rate, to_mono
+from lumina.errors import ArgumentError, MissingDependencyError
 
 __all__ = ["Segmenter", "SpeechStart", "SpeechEnd", "SegmentEvent"]
 
@@ -97,7 +97,7 @@ class _WebRtcVAD:
                 "install it with `pip install 'lumina[webrtc]'` (prebuilt webrtcvad-wheels) or "
                 "`pip install webrtcvad`, or use vad='energy'") from exc
         if sample_rate not in (8000, 16000, 32000, 48000):
-            raise ValueError(f"webrtcvad supports 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")
+            raise ArgumentError(f"webrtcvad supports 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")
         self._vad = webrtcvad.Vad(aggressiveness)
         self.sample_rate = sample_rate
         self.frame_samples = sample_rate * frame_ms // 1000
@@ -158,8 +158,10 @@ class Segmenter:
 
     Raises
     ------
-    ValueError
-        For out-of-range settings (the message says which).
+    ArgumentError
+        For out-of-range settings (the message says which; also a ValueError).
+    AudioFormatError
+        For a sample rate that is not an integer number of Hz from 1 to 1,000,000.
     MissingDependencyError
         For ``vad="webrtc"`` when ``webrtcvad`` is not installed.
     """
@@ -168,6 +170,7 @@ class Segmenter:
                  min_speech_ms: int = 100, hangover_ms: int = 300, pre_roll_ms: int = 200,
                  max_utterance_s: float = 30.0, threshold_db: float | None = None,
                  webrtc_aggressiveness: int = 2) -> None:
+        sample_rate = check_sample_rate(sample_rate, what="Segmenter")
         _check_settings(frame_ms, min_speech_ms, hangover_ms, pre_roll_ms, max_utterance_s)
         start_frames = max(1, math.ceil(min_speech_ms / frame_ms))
         end_frames = max(1, math.ceil(hangover_ms / frame_ms))
@@ -176,12 +179,12 @@ class Segmenter:
                                   start_frames=start_frames, end_frames=end_frames)
         elif vad == "webrtc":
             if webrtc_aggressiveness not in (0, 1, 2, 3):
-                raise ValueError(
+                raise ArgumentError(
                     f"webrtc_aggressiveness must be 0, 1, 2 or 3, got {webrtc_aggressiveness}")
             self._vad = _WebRtcVAD(sample_rate, frame_ms, webrtc_aggressiveness,
                                    start_frames, end_frames)
         else:
-            raise ValueError(f"vad must be 'energy' or 'webrtc', got {vad!r}")
+            raise ArgumentError(f"vad must be 'energy' or 'webrtc', got {vad!r}")
         self.sample_rate = sample_rate
         self.frame_samples = self._vad.frame_samples
         self.pre_roll_samples = pre_roll_ms * sample_rate // 1000
@@ -381,11 +384,11 @@ class Segmenter:
 def _check_settings(frame_ms: int, min_speech_ms: int, hangover_ms: int,
                     pre_roll_ms: int, max_utterance_s: float) -> None:
     if frame_ms not in (10, 20, 30):
-        raise ValueError(f"frame_ms must be 10, 20 or 30, got {frame_ms}")
+        raise ArgumentError(f"frame_ms must be 10, 20 or 30, got {frame_ms}")
     if min_speech_ms < 0 or hangover_ms < 0 or pre_roll_ms < 0:
-        raise ValueError(
+        raise ArgumentError(
             "min_speech_ms, hangover_ms and pre_roll_ms must be >= 0, got "
             f"{min_speech_ms}, {hangover_ms} and {pre_roll_ms}")
     if not max_utterance_s >= 2 * _SPLIT_SEARCH_S:
-        raise ValueError(
+        raise ArgumentError(
             f"max_utterance_s must be >= {2 * _SPLIT_SEARCH_S}, got {max_utterance_s}")
