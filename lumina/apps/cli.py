@@ -9,7 +9,6 @@ print a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from tqdm import tqdm
 import lumina
 from lumina.errors import LuminaError
 from lumina.asr.formats import FORMATS, render
+from lumina.apps.outputs import output_path, write_atomic
 from lumina.models.synthetic import SHAPES, make_model
 
 
@@ -181,10 +181,8 @@ def _emit(text: str, source: str, output: Path | None, fmt: str) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    target = output / f"{Path(source).stem}.{fmt}"
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    target = output_path(output, source, fmt)  # shared with --ray (lumina.apps.outputs)
+    write_atomic(target, text)
     print(target)
 
 
