@@ -154,11 +154,16 @@ def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--language", help="language code or 'auto' (default: the model's)")
     p.add_argument("--threads", type=int, help="CPU threads (default min(4, cores))")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, vulkan or metal")
+    from lumina.apps.distributed.command import add_ray_options  # --ray [ADDRESS]: on a Ray cluster
+    add_ray_options(p)
     p.set_defaults(handler=_cmd_transcribe)
 
 
 def _cmd_transcribe(args: argparse.Namespace) -> int:
     """Transcribe each file; one failing file prints an error and the others go on."""
+    if args.ray is not None:
+        from lumina.apps.distributed.command import run_command
+        return run_command(args)
     output = Path(args.output) if args.output else None
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
