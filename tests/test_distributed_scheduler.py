@@ -16,7 +16,7 @@ import pytest
 
 from lumina.apps.distributed.records import Outcome, WorkerInfo
 from lumina.apps.distributed.scheduler import Scheduler
-from lumina.errors import ModelIntegrityError, ModelNotFoundError
+from lumina.errors import LuminaError, ModelIntegrityError, ModelNotFoundError
 
 
 class RayError(Exception):
@@ -179,16 +179,16 @@ def test_nodes_with_different_model_files_stop_the_run(tmp_path):
     assert outputs(tmp_path) == []
 
 
-def test_when_no_worker_can_start_every_file_is_reported(tmp_path):
+def test_when_no_worker_can_start_the_run_stops_with_the_reason(tmp_path):
     count = collections.Counter()
 
     def spawn():
         count["started"] += 1
         return FakeActor(start_error=ActorDiedError("worker process exited: libfoo.so missing"))
 
-    scheduler, results, _, _ = run(tmp_path, ["a", "b"], actors=2, spawn=spawn)
-    assert [(r.source, r.error) for r in results] == [
-        (name, f"{name}: not transcribed: no worker could be started "
-               "(worker process exited: libfoo.so missing)") for name in ("a", "b")]
+    with pytest.raises(LuminaError, match=r"^no worker could be started \(worker process exited: "
+                                          r"libfoo.so missing\); 2 files were not transcribed "
+                                          r"\(a re-run picks them up\)$"):
+        run(tmp_path, ["a", "b"], actors=2, spawn=spawn)
     assert count["started"] == 2 + 2  # the first two, then one replacement per worker
     assert outputs(tmp_path) == []

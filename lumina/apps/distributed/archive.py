@@ -91,7 +91,8 @@ def transcribe_archive(inputs: Iterable[str | os.PathLike[str]], output: str | o
     ModelNotFoundError, ModelIntegrityError
         A node lacks the model or has a different file.
     LuminaError
-        The cluster cannot be reached or cannot fit one worker.
+        The cluster cannot be reached or cannot fit one worker, or no worker
+        can be started (the files written until then stay; a re-run goes on).
     """
     _check_options(fmt, speed, max_attempts, cpus_per_actor, gpus_per_actor)
     started = time.perf_counter()

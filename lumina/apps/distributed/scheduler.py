@@ -97,9 +97,9 @@ class Scheduler:
             self._await_first_workers()
             while self._queue or any(w.inflight for w in self._workers):
                 self._dispatch()
-                if not self._owner:
-                    self._give_up(self._start_error)
-                    break
+                if not self._owner:  # every worker died and none could be started again
+                    raise LuminaError(f"{self._start_error}; {len(self._queue)} files were not "
+                                      "transcribed (a re-run picks them up)")
                 ready, _ = self._ray.wait(list(self._owner), num_returns=1)
                 self._settle(ready[0])
         finally:
@@ -167,13 +167,12 @@ class Scheduler:
         self._owner[worker.ready_ref] = (worker, None)
 
     def _settle_start(self, worker: _Worker, ref) -> None:
+        errors = self._ray.exceptions
         try:
             worker.info = self._ray.get(ref)
-        except self._ray.exceptions.RayTaskError as exc:
-            if isinstance(exc.cause, LuminaError):  # model missing or wrong on that node
-                raise exc.cause from None
-            raise
-        except self._ray.exceptions.RayError as exc:
+        except errors.RayError as exc:
+            if isinstance(exc, errors.RayTaskError) and isinstance(exc.cause, LuminaError):
+                raise exc.cause from None  # model missing or wrong on that node: fix it first
             worker.alive = False
             self._start_failures += 1
             self._start_error = f"no worker could be started ({_last_line(exc)})"
@@ -249,11 +248,6 @@ class Scheduler:
         node, pid = (worker.info.node_id, worker.info.pid) if worker and worker.info else (None, None)
         self._on_result(FileResult(task.job.source, task.job.target, error, error_type,
                                    0.0, node, pid, task.attempts))
-
-    def _give_up(self, why: str) -> None:
-        while self._queue:
-            task = self._queue.popleft()
-            self._fail(task, f"{task.job.source}: not transcribed: {why}", "LuminaError")
 
 
 def _last_line(exc: Exception) -> str:
