@@ -112,6 +112,33 @@ def test_ray_needs_an_output_directory(capsys):
         "lumina: error: --ray needs --output DIR (transcripts are written as files)\n")
 
 
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--ray", "auto", "--output", "out"], "no FILE or DIR to transcribe"),
+    (["--output", "out"], "no FILE to transcribe"),
+    ([], "no FILE to transcribe"),
+])
+def test_nothing_to_transcribe_is_an_error(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["transcribe", *argv]) == 2
+    assert capsys.readouterr().err == f"lumina: error: {message}\n"
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_right_after_ray_is_the_input(tmp_path, monkeypatch):
+    """``--ray recordings`` takes the folder as ADDRESS for argparse; it must still be the input."""
+    import lumina.apps.distributed.command as command
+
+    seen = {}
+
+    def fake_archive(inputs, output, **options):
+        seen.update(inputs=inputs, output=output, address=options["address"])
+        return ArchiveReport((), (), ("recordings/a.wav",), 0, 0, 0.0, 0.1)
+
+    monkeypatch.setattr(command, "transcribe_archive", fake_archive)
+    assert main(["transcribe", "--ray", "recordings", "--output", "out"]) == 0
+    assert seen == {"inputs": ["recordings"], "output": "out", "address": None}
+
+
 def test_without_ray_installed_the_error_says_how_to_get_it(tmp_path, monkeypatch):
     touch(tmp_path / "a.wav")
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError

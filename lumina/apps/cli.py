@@ -144,7 +144,8 @@ def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:
                        description="Transcribe audio files with a whisper.cpp model. --model takes a "
                                    "registry name installed with `lumina models download` or a path "
                                    "to a ggml model file.")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    # "*", checked in _cmd_transcribe: `--ray DIR` may take the only input as its ADDRESS.
+    p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--model", default="base.en", help="registry name or model path (default base.en)")
     p.add_argument("--speed", choices=("accurate", "fast"), default="accurate",
                    help="fast cuts the encoder context to the audio (see the docs); default accurate")
@@ -164,6 +165,9 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
     if args.ray is not None:
         from lumina.apps.distributed.command import run_command
         return run_command(args)
+    if not args.files:
+        print("lumina: error: no FILE to transcribe", file=sys.stderr)
+        return 2
     output = Path(args.output) if args.output else None
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)

@@ -58,6 +58,9 @@ def run_command(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     address, inputs = split_address(args.ray, list(args.files))
+    if not inputs:
+        print("lumina: error: no FILE or DIR to transcribe", file=sys.stderr)
+        return 2
     report = transcribe_archive(
         inputs, args.output, model=args.model, fmt=args.fmt, speed=args.speed,
         language=args.language, device=args.device, threads=args.threads, address=address,
