@@ -21,6 +21,7 @@ __all__ = [
     "DownloadError",
     "StateError",
     "TranscriptionAborted",
+    "OutputConflictError",
 ]
 
 
@@ -95,3 +96,7 @@ class TranscriptionAborted(LuminaError):
     An asyncio task awaiting a transcription that is cancelled sees
     :class:`asyncio.CancelledError` instead, as asyncio code expects.
     """
+
+
+class OutputConflictError(LuminaError, ValueError):
+    """Two inputs would write the same output file (for example ``a.wav`` and ``a.flac``)."""
