@@ -107,6 +107,10 @@ class Transcript:
         (for example audio shorter than 100 ms); None otherwise.
     speed : str
         ``"accurate"`` or ``"fast"``: the decoding mode that produced the text.
+    origin : str
+        What answered: ``"model"`` (a decode, or nothing to decode: see
+        ``reason``), ``"cache-exact"`` (the phrase cache, bit-identical audio)
+        or ``"cache-verified"`` (a fuzzy phrase-cache match confirmed by the model).
     """
 
     text: str
@@ -117,6 +121,7 @@ class Transcript:
     from_cache: bool = False
     reason: str | None = None
     speed: str = "accurate"
+    origin: str = "model"
 
 
 def from_run(result: RunResult, is_special: Callable[[int], bool], device: str, speed: str,

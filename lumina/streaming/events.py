@@ -35,6 +35,10 @@ class Partial:
         Stream time of the end of the audio this hypothesis covers.
     latency : float
         Seconds from the arrival of that audio to the emission of this event.
+    complete : bool
+        True when the hypothesis covers the whole utterance (the end of speech
+        was seen): the provisional text of progressive refinement, shown until
+        the utterance's :class:`Final` replaces it.
     """
 
     text: str
@@ -43,6 +47,7 @@ class Partial:
     utterance_id: int
     audio_time: float
     latency: float
+    complete: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +78,10 @@ class Final:
         VAD found, ``hangover_ms`` before it could know) to the emission.
     start, end : float
         Stream times of the first and one past the last speech sample.
+    origin : str
+        What answered: ``"model"`` (a decode), ``"cache-exact"`` (the phrase
+        cache, identical audio) or ``"cache-verified"`` (a fuzzy cache match
+        that the model confirmed). See :attr:`lumina.Transcript.origin`.
     """
 
     text: str
@@ -82,6 +91,7 @@ class Final:
     latency: float
     start: float = 0.0
     end: float = 0.0
+    origin: str = "model"
 
 
 @dataclasses.dataclass(frozen=True)
