@@ -165,6 +165,10 @@ class DecodeOptions:
         Compute per-token start and end times.
     translate : bool
         Translate to English.
+    temperature_fallback : bool
+        Let whisper.cpp retry an unsure decode at higher temperatures
+        (its default). False sets ``temperature_inc`` to 0: one greedy pass,
+        deterministic and bounded in cost (the phrase cache's verification).
     """
 
     n_threads: int
@@ -174,6 +178,7 @@ class DecodeOptions:
     max_tokens: int = 0
     token_timestamps: bool = False
     translate: bool = False
+    temperature_fallback: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -329,6 +334,8 @@ def _full_params(options: DecodeOptions):
     params.audio_ctx = options.audio_ctx
     params.max_tokens = options.max_tokens
     params.token_timestamps = options.token_timestamps
+    if not options.temperature_fallback:
+        params.temperature_inc = 0.0
     if options.prompt:
         params.initial_prompt = options.prompt
     return params

@@ -27,13 +27,14 @@ import numpy as np
 
 from lumina.asr.arguments import check_cache, check_call, check_threads, check_timeout, model_name
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
+from lumina.asr.cached import Consulted, answer, consult, decode_or_confirm, remember
 from lumina.asr.device import check_device_request, choose_device
 from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, FAST_MIN_TOKENS, check_speed, fast_audio_ctx,
                               fast_options, fast_result_suspect, has_repetition_loop)
-from lumina.asr.transcript import Segment, Timings, Transcript, from_run
+from lumina.asr.transcript import Timings, Transcript, from_run
 from lumina.audio.convert import SAMPLE_RATE, to_mono
 from lumina.audio.files import load_audio
-from lumina.errors import AudioFormatError, StateError, TranscriptionAborted
+from lumina.errors import ArgumentError, AudioFormatError, StateError, TranscriptionAborted
 from lumina.models.store import ModelStore
 
 # fast_audio_ctx, has_repetition_loop and FAST_MIN_AUDIO_CTX live in lumina.asr.speed;
@@ -75,7 +76,9 @@ class Engine:
         first real call does not pay for first-use allocations.
     cache : PhraseCache, True or None
         A phrase cache to answer repeated phrases from (``True`` makes a
-        default in-memory :class:`~lumina.cache.PhraseCache`).
+        default in-memory :class:`~lumina.cache.PhraseCache`). Identical audio
+        is answered at once; a similar re-take only after a short decode of it
+        agrees with the cached text (:mod:`lumina.asr.cached`).
     store : ModelStore, optional
         Where registry names are looked up; default ``ModelStore()``.
     download : bool, default False
@@ -203,7 +206,8 @@ class Engine:
     def transcribe(self, audio, *, language: str | None = None, prompt: str | None = None,
                    speed: str = "accurate", word_timestamps: bool = False,
                    sample_rate: int | None = None,
-                   should_abort: Callable[[], bool] | None = None) -> Transcript:
+                   should_abort: Callable[[], bool] | None = None,
+                   on_candidate: Callable[[str], None] | None = None) -> Transcript:
         """Transcribe audio.
 
         Parameters
@@ -227,10 +231,16 @@ class Engine:
         should_abort : callable, optional
             Polled between decoding steps; returning True stops the call with
             :class:`~lumina.errors.TranscriptionAborted`.
+        on_candidate : callable, optional
+            Called with the text of a fuzzy phrase-cache match just before the
+            model verifies it (in the calling thread), so a caller can show it
+            provisionally; the returned transcript is what counts.
 
         Returns
         -------
         Transcript
+            ``origin`` says what answered: the model, an exact cache hit or a
+            cache match the model confirmed.
 
         Raises
         ------
@@ -248,34 +258,35 @@ class Engine:
         started = time.perf_counter()
         check_speed(speed)
         check_call(language, prompt, should_abort)
+        if on_candidate is not None and not callable(on_candidate):
+            raise ArgumentError(f"on_candidate must be a callable, not {type(on_candidate).__name__}")
         samples = _load_samples(audio, sample_rate)
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
         language = language or _default_language(loaded.model)
         key = (loaded.identity, language, prompt, speed, word_timestamps)
-        early = self._answer_without_model(samples, key, language)
-        if early is not None:
-            return _with_timings(early, load_s, audio_s, 0.0, 0.0, started)
+        found = self._consult(samples, key, language, speed)
+        if isinstance(found, Transcript):
+            return _with_timings(found, load_s, audio_s, 0.0, 0.0, started)
         options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
                                 token_timestamps=word_timestamps)
-        result, used_speed = self._run(loaded.model, samples, options, speed, should_abort)
-        transcript = from_run(result, loaded.model.is_special, loaded.device, used_speed,
-                              len(samples) / SAMPLE_RATE)
-        if self.cache is not None and transcript.text:
-            self.cache.put(samples, key, transcript.text)
-        return _with_timings(transcript, load_s, audio_s, result.encode_s + result.mel_s,
-                             result.decode_s, started)
+        transcript, runs = decode_or_confirm(loaded.model, loaded.device, samples, options, speed,
+                                             found, should_abort, on_candidate, self._run)
+        if transcript.origin == "model":
+            remember(self.cache, found, samples, key, transcript.text)
+        return _with_timings(transcript, load_s, audio_s, sum(r.encode_s + r.mel_s for r in runs),
+                             sum(r.decode_s for r in runs), started)
 
-    def _answer_without_model(self, samples: np.ndarray, key: Hashable, language: str) -> Transcript | None:
+    def _consult(self, samples: np.ndarray, key: Hashable, language: str,
+                 speed: str) -> Transcript | Consulted:
+        """The answer without the model (too short, exact cache hit), or what the cache said."""
         if len(samples) < MIN_SAMPLES:
             reason = f"audio is {len(samples) / SAMPLE_RATE * 1000:.0f} ms long; whisper needs at least 100 ms"
             return Transcript("", (), language, "none", Timings(), reason=reason)
-        if self.cache is not None:
-            text = self.cache.get(samples, key)
-            if text is not None:
-                segment = Segment(0.0, len(samples) / SAMPLE_RATE, text, ())
-                return Transcript(text, (segment,), language, "cache", Timings(), from_cache=True)
-        return None
+        found = consult(self.cache, samples, key)
+        if found.origin is not None:
+            return answer(found.text, len(samples), language, found.origin, "cache", speed)
+        return found
 
     def _run(self, model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
              should_abort: Callable[[], bool] | None) -> tuple[RunResult, str]:
