@@ -27,6 +27,7 @@ from lumina.errors import TranscriptionAborted
 from lumina.streaming.agreement import LocalAgreement
 from lumina.streaming.delivery import Delivery
 from lumina.streaming.events import Final, Partial, StreamEvent
+from lumina.streaming.provisional import candidate_partial, takes_candidates
 from lumina.streaming.stats import Counters
 
 __all__ = ["Decoder", "Job", "on_stream_clock"]
@@ -197,15 +198,14 @@ class Decoder:
         elif job.kind == "partial":
             self._run_partial(job, agreements.setdefault(job.utterance_id, LocalAgreement()))
         else:
-            agreements.pop(job.utterance_id, None)
-            self._run_final(job)
+            self._run_final(job, agreements.pop(job.utterance_id, None))
 
-    def _decode(self, engine, job: Job, speed: str, should_abort: Callable[[], bool]):
+    def _decode(self, engine, job: Job, speed: str, should_abort: Callable[[], bool], **extra):
         """The transcript, or None when the decode was aborted."""
         started = time.perf_counter()
         try:
             return engine.transcribe(job.audio, speed=speed, language=self._language,
-                                     should_abort=should_abort)
+                                     should_abort=should_abort, **extra)
         except _ABORTED:  # its utterance ended (partials) or the stream stops
             return None
         finally:
@@ -222,13 +222,21 @@ class Decoder:
         self._delivery.emit(Partial(text, stable, unstable, job.utterance_id, job.audio_time,
                                     time.monotonic() - job.arrival))
 
-    def _run_final(self, job: Job) -> None:
-        transcript = self._decode(self._final_engine, job, self._final_speed, self._stopping.is_set)
+    def _run_final(self, job: Job, agreement: LocalAgreement | None = None) -> None:
+        def show(text: str) -> None:  # a phrase-cache candidate, shown while the model checks it
+            partial = candidate_partial(text, agreement, job.utterance_id, job.audio_time, job.arrival)
+            if partial is not None:
+                self._delivery.emit(partial)
+
+        extra = {"on_candidate": show} if takes_candidates(self._final_engine) else {}
+        transcript = self._decode(self._final_engine, job, self._final_speed, self._stopping.is_set,
+                                  **extra)
         if transcript is None:
             return
         self._delivery.emit(Final(transcript.text, on_stream_clock(transcript.segments, job.offset),
                                   job.utterance_id, transcript.from_cache,
-                                  time.monotonic() - job.arrival, job.start, job.audio_time))
+                                  time.monotonic() - job.arrival, job.start, job.audio_time,
+                                  origin=getattr(transcript, "origin", "model")))
 
     def _drain(self) -> None:
         try:
