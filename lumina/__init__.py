@@ -6,7 +6,7 @@ from lumina._core import BufferPool, EnergyVAD, RingBuffer
 from lumina.asr import DeviceInfo, Engine, Segment, Timings, Token, Transcript, devices
 from lumina.audio import (AudioInfo, FileSource, IterableSource, MicrophoneSource, audio_info,
                           load_audio, read_wav, write_wav)
-from lumina.cache import CacheStats, Fingerprint, PhraseCache, fingerprint
+from lumina.cache import CacheMatch, CacheStats, Fingerprint, PhraseCache, fingerprint
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import (
     ArgumentError,
@@ -35,6 +35,7 @@ __all__ = [
     "AudioNotFoundError",
     "BackendError",
     "BufferPool",
+    "CacheMatch",
     "CacheStats",
     "DeviceError",
     "DeviceInfo",

@@ -293,7 +293,7 @@ _FPS = {(seed, g): fingerprint(tone(seed, 0.45 + 0.05 * seed) * np.float32(gain)
 
 def _brute_force(cache: PhraseCache, fp, key: str):
     """The best entry of ``key`` by a scan of every entry (the prefilters' rules, then DTW)."""
-    from lumina.cache import phrase_cache as pc
+    from lumina.cache import index as pc
     exact = cache._entries.get((key, fp.exact_key))
     if exact is not None:
         return {exact.text}, 1.0
@@ -302,11 +302,11 @@ def _brute_force(cache: PhraseCache, fp, key: str):
     scored = []
     for entry in cache._entries.values():
         d = entry.fp.duration
-        ratio = pc._MAX_DURATION_RATIO
+        ratio = pc.MAX_DURATION_RATIO
         if entry.key != key or not fp.duration / ratio <= d < fp.duration * ratio:
             continue
         distance = float(np.sum((entry.fp.summary - fp.summary) ** 2))
-        if distance > np.float32(pc._MAX_SUMMARY_DISTANCE ** 2):
+        if distance > np.float32(pc.MAX_SUMMARY_DISTANCE ** 2):
             continue
         sim = fp.similarity(entry.fp)
         if sim >= cache.threshold:

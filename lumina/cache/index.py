@@ -2,7 +2,8 @@
 
 A fuzzy lookup first narrows the entries to those whose speech lasts about as long as the
 query's (one binary search, since they are sorted), then to those whose spectral summary is
-near (one vectorised distance over that slice). The index is kept current by every insert
+near (one vectorised distance over that slice), and aligns the survivors, nearest summary
+first, in the compiled core (``best_match``). The index is kept current by every insert
 and removal: both shift the tail of two arrays in place (a ``memmove``), so a ``put`` never
 leaves work behind for the next lookup (before, a put dropped the index and the next lookup
 rebuilt it, sorting and stacking every entry of the key).
@@ -15,8 +16,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DurationIndex"]
+from lumina._core.fingerprint import Fingerprint, best_match
 
+__all__ = ["DurationIndex", "MAX_DURATION_RATIO", "MAX_SUMMARY_DISTANCE"]
+
+# Prefilter bounds, calibrated on the test re-takes with a margin: speech-duration ratios
+# after trimming fall in 1/1.23..1.23 (tempo +-10% plus trimming jitter; two noisy takes
+# of a short phrase reach 1.75 and 1.88 and are accepted misses), summary distances reach 0.98.
+#: Widest ratio of speech durations a fuzzy candidate may have (either way).
+MAX_DURATION_RATIO = 1.3
+#: Largest Euclidean distance of spectral summaries a fuzzy candidate may have.
+MAX_SUMMARY_DISTANCE = 1.2
 _START_CAPACITY = 16
 
 
@@ -87,6 +97,29 @@ class DurationIndex:
         """``(start, stop)`` of the entries with ``low <= duration < high``."""
         lo, hi = np.searchsorted(self.durations, [low, high], side="left")
         return int(lo), int(hi)
+
+    def best(self, fp: Fingerprint, threshold: float) -> tuple[Any, float]:
+        """The entry most similar to ``fp`` at ``threshold`` or above, and its similarity.
+
+        ``(None, 0.0)`` when none passes the prefilters and the threshold, or ``fp`` holds no
+        speech.
+        """
+        if fp.n_frames == 0:
+            return None, 0.0
+        # Entries are sorted by duration, so the ratio gate is one slice, not a scan.
+        lo, hi = self.window(fp.duration / MAX_DURATION_RATIO, fp.duration * MAX_DURATION_RATIO)
+        if hi <= lo:
+            return None, 0.0
+        diff = self.summaries[lo:hi] - fp.summary
+        dist = np.einsum("ij,ij->i", diff, diff)
+        near = np.flatnonzero(dist <= MAX_SUMMARY_DISTANCE ** 2)
+        if not near.size:
+            return None, 0.0
+        # Nearest summaries first: a true match is usually among them, and once found its
+        # cost lets every later alignment be abandoned early.
+        idx = lo + near[np.argsort(dist[near], kind="stable")]
+        found, score = best_match(fp, [self.entries[i].fp for i in idx], threshold)
+        return (None, 0.0) if found < 0 else (self.entries[idx[found]], score)
 
     def _reserve(self, n: int, width: int) -> None:
         if self._summaries is not None and n <= self._durations.shape[0]:
