@@ -18,7 +18,9 @@ import dataclasses
 
 import pytest
 
+import _speech_util as su
 import lumina.asr.engine
+from lumina import Engine, PhraseCache
 from lumina.asr.backend import RunResult, SegmentData, TokenData
 
 EOT = 50256
@@ -113,3 +115,72 @@ class Tally:
 
 def _words(text: str) -> list[str]:
     return text.lower().rstrip(".").split()
+
+
+# ----------------------------------------------------------------------------- the whole-set run
+
+class FrozenCache(PhraseCache):
+    """Stops learning once filled, so every query meets the same entries (order-free results)."""
+
+    frozen = False
+
+    def put(self, audio, key, text, **kwargs):
+        if not self.frozen:
+            super().put(audio, key, text, **kwargs)
+
+
+def run_queries(engine, queries, tally: Tally) -> Tally:
+    """Transcribe ``(name, phrase, audio, sample_rate)`` queries, telling the oracle the phrase."""
+    for name, label, audio, sr in queries:
+        seen = []
+        hears(label)
+        transcript = engine.transcribe(audio, sample_rate=sr, on_candidate=seen.append)
+        tally.add(name, label, transcript, seen[0] if seen else None)
+    return tally
+
+
+def fill(engine, cache: FrozenCache, recordings) -> None:
+    """Transcribe ``(phrase, audio)`` recordings into the cache (misses), then freeze it."""
+    for phrase, audio in recordings:
+        hears(phrase)
+        assert engine.transcribe(audio).origin == "model"
+    cache.frozen = True
+
+
+def pairs_only(bank, model_path, direction: int, **cache_options) -> Tally:
+    """The other sides of the minimal pairs against a cache of one side (every voice)."""
+    cached, asked = su.pair_sides(direction)
+    with oracle_engines():
+        cache = FrozenCache(**cache_options)
+        with Engine(model_path, cache=cache, warmup=False) as engine:
+            fill(engine, cache, [(p, bank.at_16k(p, v)) for p in cached for v in su.VOICES])
+            other = [(n, p, t.audio, t.sr) for n, p, t in su.pair_takes(bank, asked)]
+            return run_queries(engine, other, Tally())
+
+
+def whole_set(bank, model_path, **cache_options) -> dict[int, tuple[Tally, Tally]]:
+    """Every re-take and confusable of the evaluation through an engine on the oracle.
+
+    Direction 0: the 44 phrases (one voice each) and the first side of each minimal pair
+    (every voice) are cached; the re-takes of all of them, the 173 calibration confusables
+    and every take of the pairs' other sides are asked. Direction 1: the pairs reversed.
+    Returns ``{direction: (re-takes tally, confusables tally)}``.
+    """
+    phrases = [(p, bank.at_16k(p, su.VOICES[i % 4])) for i, p in enumerate(su.PHRASES)]
+    retakes = [(f"{p!r} {t.label}", p, t.audio, t.sr) for i, p in enumerate(su.PHRASES)
+               for t in su.retakes(bank, p, su.VOICES[i % 4], seed=i)]
+    confusing = [(n, label, a, 16000) for n, label, a in su.labelled_confusables(bank)]
+    results = {}
+    with oracle_engines():
+        for direction in (0, 1):
+            cached, asked = su.pair_sides(direction)
+            cache = FrozenCache(**cache_options)
+            with Engine(model_path, cache=cache, warmup=False) as engine:
+                pairs = [(p, bank.at_16k(p, v)) for p in cached for v in su.VOICES]
+                fill(engine, cache, pairs + (phrases if direction == 0 else []))
+                own = [(n, p, t.audio, t.sr) for n, p, t in su.pair_takes(bank, cached)]
+                other = [(n, p, t.audio, t.sr) for n, p, t in su.pair_takes(bank, asked)]
+                results[direction] = (
+                    run_queries(engine, own + (retakes if direction == 0 else []), Tally()),
+                    run_queries(engine, other + (confusing if direction == 0 else []), Tally()))
+    return results

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import _oracle_util as ou
 import _speech_util as su
-from lumina import Engine, PhraseCache, fingerprint
+from lumina import PhraseCache, fingerprint
 
 KEY = ("tiny.en", "sha256:0", "en")
 
@@ -125,53 +125,10 @@ def test_minimal_pairs_give_false_candidates_that_only_verification_can_stop(ban
 
 # ----------------------------------------------------------------------------- engine + oracle
 
-class FrozenCache(PhraseCache):
-    """Stops learning once filled, so every query meets the same entries (order-free results)."""
-
-    frozen = False
-
-    def put(self, audio, key, text, **kwargs):
-        if not self.frozen:
-            super().put(audio, key, text, **kwargs)
-
-
-def run_queries(engine, queries, tally: ou.Tally) -> ou.Tally:
-    for name, label, audio, sr in queries:
-        seen = []
-        ou.hears(label)
-        transcript = engine.transcribe(audio, sample_rate=sr, on_candidate=seen.append)
-        tally.add(name, label, transcript, seen[0] if seen else None)
-    return tally
-
-
-def fill(engine, cache: FrozenCache, recordings) -> None:
-    for phrase, audio in recordings:
-        ou.hears(phrase)
-        assert engine.transcribe(audio).origin == "model"
-    cache.frozen = True
-
-
 @pytest.fixture(scope="module")
 def oracle_eval(bank, micro_model):
-    """Tallies of the whole set through an engine: re-takes and confusables, both pair directions."""
-    phrase_recordings = [(p, bank.at_16k(p, su.VOICES[i % 4])) for i, p in enumerate(su.PHRASES)]
-    retakes = [(f"{p!r} {t.label}", p, t.audio, t.sr) for i, p in enumerate(su.PHRASES)
-               for t in su.retakes(bank, p, su.VOICES[i % 4], seed=i)]
-    confusing = [(n, label, a, 16000) for n, label, a in su.labelled_confusables(bank)]
-    results = {}
-    with ou.oracle_engines():
-        for direction in (0, 1):
-            cached, asked = su.pair_sides(direction)
-            cache = FrozenCache()
-            with Engine(micro_model, cache=cache, warmup=False) as engine:
-                pairs = [(p, bank.at_16k(p, v)) for p in cached for v in su.VOICES]
-                fill(engine, cache, pairs + (phrase_recordings if direction == 0 else []))
-                own = [(n, p, t.audio, t.sr) for n, p, t in su.pair_takes(bank, cached)]
-                other = [(n, p, t.audio, t.sr) for n, p, t in su.pair_takes(bank, asked)]
-                results[direction] = (
-                    run_queries(engine, own + (retakes if direction == 0 else []), ou.Tally()),
-                    run_queries(engine, other + (confusing if direction == 0 else []), ou.Tally()))
-    return results
+    """Tallies of the whole set through an engine: {direction: (re-takes, confusables)}."""
+    return ou.whole_set(bank, micro_model)
 
 
 @pytest.mark.parametrize("direction", [0, 1])
@@ -199,17 +156,11 @@ def test_retakes_hit_at_least_90_percent_with_verification(oracle_eval):
 
 def test_the_unsafe_option_puts_exactly_the_false_candidates_into_finals(bank, micro_model,
                                                                         oracle_eval):
-    """trust_fuzzy_hits_unverified=True on the same queries: every candidate the verified run
-    refused becomes a wrong Final (so the wrong-Final count above measures the verification)."""
-    cached, asked = su.pair_sides(0)
-    other = [(n, p, t.audio, t.sr) for n, p, t in su.pair_takes(bank, asked)]
-    with ou.oracle_engines():
-        cache = FrozenCache(trust_fuzzy_hits_unverified=True)
-        with Engine(micro_model, cache=cache, warmup=False) as engine:
-            fill(engine, cache, [(p, bank.at_16k(p, v)) for p in cached for v in su.VOICES])
-            unsafe = run_queries(engine, other, ou.Tally())
-    refused = oracle_eval[0][1].false_candidates[:len(unsafe.wrong) + 1]
-    names = {n for n, *_ in other}
+    """trust_fuzzy_hits_unverified=True on the same minimal-pair queries: every candidate the
+    verified run refused becomes a wrong Final (so the count above measures the verification)."""
+    unsafe = ou.pairs_only(bank, micro_model, direction=0, trust_fuzzy_hits_unverified=True)
+    refused = oracle_eval[0][1].false_candidates
+    names = {n for n, _, _ in su.pair_takes(bank, su.pair_sides(0)[1])}
     assert [(n, text) for n, text, _ in unsafe.wrong] == [(n, c) for n, c in refused if n in names]
     assert {origin for *_, origin in unsafe.wrong} == {"cache-unverified"}
     assert unsafe.verified == 0 and len(unsafe.wrong) > 0

@@ -233,8 +233,8 @@ class Engine:
             :class:`~lumina.errors.TranscriptionAborted`.
         on_candidate : callable, optional
             Called with the text of a fuzzy phrase-cache match just before the
-            model verifies it (in the calling thread), so a caller can show it
-            provisionally; the returned transcript is what counts.
+            model verifies it (on the thread running the call), so a caller can
+            show it provisionally; the returned transcript is what counts.
 
         Returns
         -------
