@@ -35,10 +35,19 @@ def find_tool(name: str) -> str | None:
     return shutil.which(name)
 
 
+def has_cython() -> bool:
+    return importlib.util.find_spec("Cython") is not None
+
+
+def python_header() -> pathlib.Path:
+    """Where this Python's ``Python.h`` should be."""
+    return pathlib.Path(sysconfig.get_path("include")) / "Python.h"
+
+
 def missing_requirements(python: str = sys.executable) -> list[str]:
     """One line per missing requirement, each saying what to install; empty when all is there."""
     problems = []
-    if importlib.util.find_spec("Cython") is None:
+    if not has_cython():
         problems.append(f"Cython is not installed in {python}: run `{python} -m pip install "
                         "'cython>=3.1'` (or, from the repository root, "
                         f"`{python} -m pip install -e '.[dev]'`)")
@@ -47,9 +56,8 @@ def missing_requirements(python: str = sys.executable) -> list[str]:
             problems.append(f"{tool} is not on the PATH nor in {python}'s scripts folder: run "
                             f"`{python} -m pip install {tool}` (or `apt install "
                             f"{'cmake' if tool == 'cmake' else 'ninja-build'}`)")
-    include = sysconfig.get_path("include")
-    if not (pathlib.Path(include) / "Python.h").is_file():
-        problems.append(f"the Python headers are missing ({include}/Python.h): install them "
+    if not python_header().is_file():
+        problems.append(f"the Python headers are missing ({python_header()}): install them "
                         "(Debian/Ubuntu: `apt install python3-dev`)")
     return problems
 
