@@ -92,17 +92,37 @@ def main(extra: list[str]) -> int:
     previous = previous_results(head)
     name_machine(python)
     env = dict(os.environ, LUMINA_ASV_PROFILE="ci")
-    status = asv(python, "run", "--python=same", "--quick", f"--machine={MACHINE}",
-                 f"--set-commit-hash={head}", "--show-stderr", "--durations=10", *extra, env=env)
-    if status != 0:
-        print(f"asv run failed (exit status {status}): a benchmark failed, errored or timed out; "
-              "its output is above", file=sys.stderr)
-        return status
-    if previous is None:
-        print(f"asv compare: no committed results of an earlier commit in {RESULTS.relative_to(ROOT)}")
-        return 0
-    print(f"asv compare: committed results of {previous[:8]} -> this run ({head[:8]})")
-    return asv(python, "compare", f"--machine={MACHINE}", previous, head, env=env)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = f"--config={ci_config(Path(tmp))}"
+        status = asv(python, "run", config, "--python=same", "--quick", f"--machine={MACHINE}",
+                     f"--set-commit-hash={head}", "--show-stderr", "--durations=10", *extra, env=env)
+        if status != 0:
+            print(f"asv run failed (exit status {status}): a benchmark failed, errored or timed "
+                  "out; its output is above", file=sys.stderr)
+            return status
+        if previous is None:
+            print("asv compare: no committed results of an earlier commit in "
+                  f"{RESULTS.relative_to(ROOT)}")
+            return 0
+        print(f"asv compare: committed results of {previous[:8]} -> this run ({head[:8]})")
+        return asv(python, "compare", config, f"--machine={MACHINE}", previous, head, env=env)
+
+
+def ci_config(folder: Path) -> Path:
+    """benchmarks/asv.conf.json with ``branches: ["HEAD"]``.
+
+    asv resolves the configured branches even when it only records results under
+    ``--set-commit-hash`` (and takes no commit range with an existing environment); a CI
+    checkout of another branch, or a detached HEAD, has no local ``main``. The copy lives in
+    ``folder``, so its paths are made absolute.
+    """
+    config = json.loads((BENCHMARKS / "asv.conf.json").read_text())
+    config["branches"] = ["HEAD"]
+    for key in ("repo", "benchmark_dir", "env_dir", "results_dir", "html_dir"):
+        config[key] = str((BENCHMARKS / config[key]).resolve())
+    path = folder / "asv.ci.conf.json"
+    path.write_text(json.dumps(config, indent=4))
+    return path
 
 
 if __name__ == "__main__":
