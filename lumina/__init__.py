@@ -7,16 +7,21 @@ from lumina.asr import DeviceInfo, Engine, Segment, Timings, Token, Transcript, 
 from lumina.audio import (AudioInfo, FileSource, IterableSource, MicrophoneSource, audio_info,
                           load_audio, read_wav, write_wav)
 from lumina.cache import CacheStats, Fingerprint, PhraseCache, fingerprint
+from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import (
+    ArgumentError,
     AudioFormatError,
     AudioNotFoundError,
     BackendError,
     DeviceError,
+    DownloadError,
     LuminaError,
     MissingDependencyError,
     ModelError,
     ModelIntegrityError,
     ModelNotFoundError,
+    StateError,
+    TranscriptionAborted,
 )
 from lumina.models import REGISTRY, ModelInfo, ModelStore, validate_model_file
 from lumina.streaming import DeviceLost, Dropped, Final, Partial, Segmenter, SpeechEnd, SpeechStart, Stream
@@ -24,6 +29,7 @@ from lumina.streaming import DeviceLost, Dropped, Final, Partial, Segmenter, Spe
 __version__ = "0.1.0"
 
 __all__ = [
+    "ArgumentError",
     "AudioFormatError",
     "AudioInfo",
     "AudioNotFoundError",
@@ -33,6 +39,7 @@ __all__ = [
     "DeviceError",
     "DeviceInfo",
     "DeviceLost",
+    "DownloadError",
     "Dropped",
     "EnergyVAD",
     "Engine",
@@ -52,14 +59,17 @@ __all__ = [
     "PhraseCache",
     "REGISTRY",
     "RingBuffer",
+    "SAMPLE_RATE",
     "Segment",
     "Segmenter",
     "SpeechEnd",
     "SpeechStart",
+    "StateError",
     "Stream",
     "Timings",
     "Token",
     "Transcript",
+    "TranscriptionAborted",
     "__version__",
     "audio_info",
     "devices",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "LuminaError",
+    "ArgumentError",
     "AudioFormatError",
     "AudioNotFoundError",
     "ModelError",
@@ -20,11 +21,20 @@ __all__ = [
     "DownloadError",
     "StateError",
     "TranscriptionAborted",
+    "OutputConflictError",
 ]
 
 
 class LuminaError(Exception):
     """Base class of every error lumina raises."""
+
+
+class ArgumentError(LuminaError, ValueError, TypeError):
+    """An argument lumina cannot take: a wrong value or a wrong type; the message names it.
+
+    Also a :class:`ValueError` and a :class:`TypeError`, so code written
+    against either keeps working.
+    """
 
 
 class AudioFormatError(LuminaError, ValueError):
@@ -60,7 +70,20 @@ class MissingDependencyError(LuminaError, ImportError):
 
 
 class DownloadError(ModelError):
-    """A model download failed (network, server or disk); distinct from a missing model."""
+    """A model download failed (network, server or disk); distinct from a missing model.
+
+    Attributes
+    ----------
+    url : str or None
+        What was being downloaded.
+    reason : str or None
+        Why the transfer failed (``"HTTP 404 Not Found"``, ``"connection refused"``...).
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
 
 
 class StateError(LuminaError, RuntimeError):
@@ -73,3 +96,7 @@ class TranscriptionAborted(LuminaError):
     An asyncio task awaiting a transcription that is cancelled sees
     :class:`asyncio.CancelledError` instead, as asyncio code expects.
     """
+
+
+class OutputConflictError(LuminaError, ValueError):
+    """Two inputs would write the same output file (for example ``a.wav`` and ``a.flac``)."""

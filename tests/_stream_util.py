@@ -1,4 +1,4 @@
-"""Helpers of the stream tests: espeak speech signals, engine stand-ins and a reference schedule."""
+"""Helpers of the stream tests: espeak speech signals, engine stand-ins and the schedule driven directly."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import threading
 
 import numpy as np
 
-from lumina import Segmenter, SpeechEnd, SpeechStart
+from lumina import Segmenter
+from lumina.streaming.scheduler import Scheduler
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
 from _vad_util import SR, silence, speak
 
@@ -29,26 +30,22 @@ def chunks_of(audio: np.ndarray, n: int = CHUNK) -> list[np.ndarray]:
     return [audio[i:i + n] for i in range(0, len(audio), n)]
 
 
-def reference_schedule(audio: np.ndarray, step: float = 0.25, chunk: int = CHUNK):
-    """What a lockstep Stream must do, from a plain Segmenter fed the same chunks.
+def reference_schedule(audio: np.ndarray, step: float = 0.25, chunk: int = CHUNK,
+                       busy=lambda partials: False, lockstep: bool = True):
+    """What a Stream must do, from the real Scheduler driven without threads or engines.
 
-    Returns ``(partials, ends)``: partials as ``(utterance_id, audio window)`` in
-    order, and the SpeechEnd events (the flush's included).
+    Returns ``(scheduler, partials, ends)``: partials as ``(utterance_id, audio
+    window)`` in order, and the SpeechEnd events (the flush's included).
+    ``busy(partials so far)`` answers whether a decode would be running at each chunk.
     """
-    seg = Segmenter()
+    sched = Scheduler(Segmenter(), step, lockstep=lockstep)
     partials, ends = [], []
-    last, open_id = 0, -1
     for piece in chunks_of(audio, chunk):
-        for event in seg.feed(piece):
-            if isinstance(event, SpeechStart):
-                last, open_id = event.start_sample, event.utterance_id
-            else:
-                ends.append(event)
-        if seg.in_speech and seg.samples_fed - last >= step * SR:
-            last = seg.samples_fed
-            partials.append((open_id, seg.current_audio()))
-    ends += [e for e in seg.flush() if isinstance(e, SpeechEnd)]
-    return partials, ends
+        ends += [due.end for due in sched.feed(piece)]
+        if sched.partial_due(busy(partials)):
+            partials.append((sched.open_utterance, sched.segmenter.current_audio()))
+    ends += [due.end for due in sched.flush()]
+    return sched, partials, ends
 
 
 def transcript(ids: list[int], text_of=lambda i: f" w{i}") -> Transcript:
@@ -62,14 +59,15 @@ class ScriptedEngine:
 
     ``script(call_index, audio, speed)`` returns the token ids of the answer.
     ``gate``, when given, makes every call wait for it (while honouring
-    ``should_abort``), so tests can hold the decoder still.
+    ``should_abort``, aborting with ``aborts_with``), so tests can hold the decoder still.
     """
 
     def __init__(self, script=lambda i, audio, speed: [], gate: threading.Event | None = None,
-                 from_cache: bool = False) -> None:
+                 from_cache: bool = False, aborts_with: type[BaseException] = asyncio.CancelledError) -> None:
         self.script = script
         self.gate = gate
         self.from_cache = from_cache
+        self.aborts_with = aborts_with
         self.calls: list[tuple[str, int]] = []   # (speed, number of samples)
         self.entered = threading.Event()
         self.aborted = 0
@@ -83,7 +81,7 @@ class ScriptedEngine:
         while self.gate is not None and not self.gate.wait(0.01):
             if should_abort is not None and should_abort():
                 self.aborted += 1
-                raise asyncio.CancelledError("aborted")
+                raise self.aborts_with("aborted")
         return dataclasses.replace(transcript(self.script(index, audio, speed)), from_cache=self.from_cache)
 
 

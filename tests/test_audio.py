@@ -14,7 +14,7 @@ import soxr
 from _wav_util import LAYOUTS
 
 import lumina
-from lumina import AudioFormatError, AudioInfo, audio_info, load_audio, read_wav, write_wav
+from lumina import ArgumentError, AudioFormatError, AudioInfo, audio_info, load_audio, read_wav, write_wav
 from lumina.apps.cli import main
 
 HELLO = pathlib.Path(__file__).resolve().parent.parent / "examples" / "hello.wav"
@@ -140,8 +140,8 @@ def test_arrays_in_any_layout_equal_c_float32(stereo, layout, channels):
     variant = LAYOUTS[layout](x)
     if channels == 1:
         x, variant = x[:, 0], variant[:, 0]
-    reference = load_audio(x, 16000, source_sr=44100)
-    np.testing.assert_array_equal(load_audio(variant, 16000, source_sr=44100), reference)
+    reference = load_audio(x, 16000, source_sample_rate=44100)
+    np.testing.assert_array_equal(load_audio(variant, 16000, source_sample_rate=44100), reference)
     assert reference.shape == (1600,)
 
 
@@ -166,7 +166,7 @@ def test_array_result_never_aliases_the_input():
     (np.zeros(3, np.complex128), "arrays of dtype complex128 cannot hold audio"),
     (np.zeros(3, bool), "arrays of dtype bool cannot hold audio"),
     (np.zeros(3, "U1"), "arrays of dtype <U1 cannot hold audio"),
-    (np.zeros((2, 2, 2), np.float32), r"audio arrays must be 1-D or 2-D \[frames, channels\], got shape \(2, 2, 2\)"),
+    (np.zeros((2, 2, 2), np.float32), r"^load_audio\(\): audio arrays must be 1-D or 2-D \[frames, channels\], got shape \(2, 2, 2\)$"),
     (np.zeros((2, 48000), np.float32), r"array of shape \(2, 48000\) has 48000 channels; .*pass array.T"),
     (np.zeros((10, 0), np.float32), r"array of shape \(10, 0\) has 0 channels"),
 ])
@@ -175,31 +175,45 @@ def test_unusable_arrays_are_rejected(array, message):
         load_audio(array)
 
 
-def test_validate_names_the_first_bad_sample(tmp_path):
+def test_the_first_bad_sample_is_named(tmp_path):
     x = np.zeros((10, 2), np.float32)
     x[6, 1], x[8, 0] = np.inf, np.nan
-    with pytest.raises(AudioFormatError, match=r"^sample 13 \(frame 6, channel 1\) is inf; audio must be finite \(validate=True\)$"):
-        load_audio(x, validate=True)
+    for validate in (False, True):  # arrays are always checked (the gateway's rule)
+        with pytest.raises(AudioFormatError, match=r"^sample 13 \(frame 6, channel 1\) is inf; "
+                                                   r"load_audio\(\) must hold finite samples$"):
+            load_audio(x, validate=validate)
     write_wav(tmp_path / "n.wav", x, 16000, subtype="FLOAT")
-    with pytest.raises(AudioFormatError, match=r"^sample 13 \(frame 6, channel 1\) is inf"):
+    with pytest.raises(AudioFormatError, match=r"^sample 13 \(frame 6, channel 1\) is inf; "
+                                               r"audio must be finite \(validate=True\)$"):
         load_audio(tmp_path / "n.wav", validate=True)
-    assert np.isinf(load_audio(x)[6])  # without validate the samples pass through
+    assert np.isinf(load_audio(tmp_path / "n.wav")[6])  # a file without validate passes through
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"sr": 0}, "sr must be between 1 and 1000000 Hz, got 0"),
-    ({"sr": 16000.0}, "sr must be an integer number of Hz, got 16000.0"),
-    ({"sr": True}, "sr must be an integer number of Hz, got True"),
-    ({"source_sr": -5}, "source_sr must be between 1 and 1000000 Hz, got -5"),
+    ({"sample_rate": 0}, r"^load_audio\(\): sample_rate must be between 1 and 1000000 Hz, got 0$"),
+    ({"sample_rate": 16000.0}, "sample_rate must be an integer number of Hz, got 16000.0"),
+    ({"sample_rate": True}, "sample_rate must be an integer number of Hz, got True"),
+    ({"source_sample_rate": -5}, "source_sample_rate must be between 1 and 1000000 Hz, got -5"),
 ])
 def test_bad_rates_are_rejected(kwargs, message):
     with pytest.raises(AudioFormatError, match=message):
         load_audio(np.zeros(10, np.float32), **kwargs)
 
 
-def test_source_sr_is_only_for_arrays():
-    with pytest.raises(AudioFormatError, match="source_sr applies only to array sources"):
-        load_audio(HELLO, source_sr=8000)
+def test_source_sample_rate_is_only_for_arrays():
+    with pytest.raises(AudioFormatError, match="source_sample_rate applies only to array sources"):
+        load_audio(HELLO, source_sample_rate=8000)
+
+
+def test_sr_and_source_sr_are_deprecated_aliases():
+    x = np.random.default_rng(1).standard_normal(4410).astype(np.float32) * 0.1
+    expected = load_audio(x, sample_rate=16000, source_sample_rate=44100)
+    with pytest.warns(DeprecationWarning, match=r"load_audio\(sr=...\) is deprecated.*use sample_rate="):
+        with pytest.warns(DeprecationWarning, match=r"load_audio\(source_sr=...\) is deprecated"):
+            old = load_audio(x, sr=16000, source_sr=44100)
+    np.testing.assert_array_equal(old, expected)
+    with pytest.raises(ArgumentError, match=r"load_audio\(\) got both sr= and sample_rate="):
+        load_audio(x, sample_rate=16000, sr=16000)
 
 
 # ---------------------------------------------------------------- info and CLI

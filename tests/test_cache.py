@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from lumina import AudioFormatError, CacheStats, PhraseCache, fingerprint
+from lumina import ArgumentError, AudioFormatError, CacheStats, PhraseCache, fingerprint
 from lumina.cache.phrase_cache import DEFAULT_THRESHOLD, CacheWarning, canonical_key
 
 
@@ -95,20 +95,26 @@ def test_other_rates_and_channels_via_sr_keyword():
 
 def test_bad_input_raises_clear_errors():
     cache = PhraseCache()
-    with pytest.raises(AudioFormatError, match="NaN"):
+    with pytest.raises(AudioFormatError, match=r"sample 0 \(frame 0, channel 0\) is nan; fingerprint\(\) "
+                                               "must hold finite samples"):
         cache.get(np.array([np.nan] * 100, dtype=np.float32), "k")
     with pytest.raises(AudioFormatError, match="shape"):
         cache.get(np.zeros((2, 2, 2), dtype=np.float32), "k")
-    with pytest.raises(AudioFormatError, match="sr must be"):
-        cache.get(tone(0), "k", sr=0)
-    with pytest.raises(TypeError, match="text must be a str"):
+    with pytest.raises(AudioFormatError, match=r"^fingerprint\(\): sample_rate must be between 1 and 1000000 Hz, got 0$"):
+        cache.get(tone(0), "k", sample_rate=0)
+    with pytest.raises(ArgumentError, match="text must be a str, got bytes"):
         cache.put(tone(0), "k", b"bytes")
-    with pytest.raises(TypeError):
+    with pytest.raises(ArgumentError, match="key must be hashable: unhashable type: 'list'"):
         cache.get(tone(0), ["unhashable"])
-    with pytest.raises(ValueError, match="max_entries"):
+    with pytest.raises(ArgumentError, match="max_entries must be an int >= 1, got 0"):
         PhraseCache(0)
-    with pytest.raises(ValueError, match="threshold"):
-        PhraseCache(threshold=1.5)
+    with pytest.raises(ArgumentError, match="max_bytes must be an int >= 1, got 1.5"):
+        PhraseCache(max_bytes=1.5)
+    for threshold in (1.5, 0, "x", float("nan")):
+        with pytest.raises(ArgumentError, match=r"threshold must be a number in \(0, 1\], got"):
+            PhraseCache(threshold=threshold)
+    with pytest.raises(ArgumentError, match="fp must be a lumina.Fingerprint, got str"):
+        cache.lookup("fp", "k")
     assert PhraseCache().threshold == DEFAULT_THRESHOLD
 
 
@@ -134,7 +140,7 @@ def test_persistence_round_trip_and_permissions(tmp_path):
 
 def test_persistent_cache_rejects_unstable_keys(tmp_path):
     cache = PhraseCache(path=tmp_path / "c.sqlite")
-    with pytest.raises(TypeError, match="persistent cache"):
+    with pytest.raises(ArgumentError, match="persistent cache"):
         cache.put(tone(0), frozenset({"a"}), "x")
 
 
@@ -223,5 +229,18 @@ def test_lookup_takes_a_fingerprint_and_counts_like_get():
     assert cache.lookup(fingerprint(tone(4)), "k") is None
     s = cache.stats()
     assert (s.lookups, s.exact_hits, s.misses) == (2, 1, 1)
-    with pytest.raises(TypeError, match="fp must be a lumina.Fingerprint"):
+    with pytest.raises(ArgumentError, match="fp must be a lumina.Fingerprint"):
         cache.lookup(tone(3), "k")
+
+
+def test_sr_is_a_deprecated_alias_of_sample_rate():
+    cache = PhraseCache()
+    audio48 = np.repeat(tone(0), 3)  # any 48 kHz signal
+    with pytest.warns(DeprecationWarning, match=r"PhraseCache.put\(sr=...\) is deprecated.*use sample_rate="):
+        cache.put(audio48, "k", "zero", sr=48000)
+    with pytest.warns(DeprecationWarning, match=r"PhraseCache.get\(sr=...\) is deprecated"):
+        assert cache.get(audio48, "k", sr=48000) == "zero"
+    assert cache.get(audio48, "k", sample_rate=48000) == "zero"
+    with pytest.warns(DeprecationWarning, match=r"fingerprint\(sr=...\) is deprecated"):
+        old = fingerprint(audio48, sr=48000)
+    assert old.exact_key == fingerprint(audio48, sample_rate=48000).exact_key

@@ -32,7 +32,7 @@ def retake_results(bank, filled):
     results = []
     for i, phrase in enumerate(su.PHRASES):
         for take in su.retakes(bank, phrase, su.VOICES[i % len(su.VOICES)], seed=i):
-            results.append((phrase, take.label, filled.get(take.audio, KEY, sr=take.sr)))
+            results.append((phrase, take.label, filled.get(take.audio, KEY, sample_rate=take.sr)))
     return results
 
 
@@ -78,10 +78,10 @@ def test_identical_audio_is_always_an_exact_hit(bank):
     cache = PhraseCache()
     for i, phrase in enumerate(su.PHRASES[:10]):
         audio, sr = bank.render(phrase, su.VOICES[i % 4])
-        cache.put(audio, KEY, phrase, sr=sr)
+        cache.put(audio, KEY, phrase, sample_rate=sr)
     for i, phrase in enumerate(su.PHRASES[:10]):
         audio, sr = bank.render(phrase, su.VOICES[i % 4])
-        assert cache.get(audio.copy(), KEY, sr=sr) == phrase
+        assert cache.get(audio.copy(), KEY, sample_rate=sr) == phrase
     assert (cache.stats().exact_hits, cache.stats().fuzzy_hits) == (10, 0)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lumina import ModelIntegrityError, ModelNotFoundError
+from lumina import DownloadError, ModelIntegrityError, ModelNotFoundError
 from lumina.models import ModelStore, RetryPolicy
 from lumina.testing import make_model
 from _models_util import FAST_RETRY, HubServer, closed_port, download_in_child, entry_for
@@ -90,7 +90,7 @@ def test_interrupted_transfer_resumes_where_it_stopped(hub, served, tmp_path, mo
 def test_interrupted_every_time_gives_up_after_the_attempts(hub, served, tmp_path, model_bytes):
     hub.behaviour.cut_after, hub.behaviour.cuts_left = 100_000, 99
     store = hub.store(tmp_path, served, retry=RetryPolicy(attempts=3, backoff=0.01, timeout=5))
-    with pytest.raises(ModelNotFoundError, match="connection closed after 300000 of"):
+    with pytest.raises(DownloadError, match="connection closed after 300000 of"):
         store.download("m", progress=False)
     assert [r.range for r in hub.file_requests("ggml-m.bin")] == [
         None, "bytes=100000-", "bytes=200000-"]
@@ -112,8 +112,11 @@ def test_server_errors_are_retried_with_backoff(hub, served, tmp_path, model_byt
 def test_not_found_is_not_retried(hub, served, tmp_path):
     hub.behaviour.fail_status = [404]
     store = hub.store(tmp_path, served)
-    with pytest.raises(ModelNotFoundError, match=r"could not be downloaded from .*\(HTTP 404"):
+    with pytest.raises(DownloadError, match=r"could not be downloaded from .*\(HTTP 404") as err:
         store.download("m", progress=False)
+    assert not isinstance(err.value, ModelNotFoundError)  # a failed transfer, not a missing model
+    assert err.value.url == f"{hub.url_base}/ggml-m.bin"
+    assert err.value.reason == "HTTP 404 Not Found"
     assert len(hub.file_requests("ggml-m.bin")) == 1
 
 
@@ -185,8 +188,9 @@ def test_unreachable_hub_says_which_file_to_put_where(tmp_path, model_bytes):
     base = f"http://127.0.0.1:{closed_port()}/files"
     store = ModelStore(tmp_path / "models", url_base=base, api_url="", retry=FAST_RETRY,
                        registry={"m": entry_for("m", model_bytes)}, offline=False)
-    with pytest.raises(ModelNotFoundError) as err:
+    with pytest.raises(DownloadError) as err:
         store.download("m", progress=False)
+    assert not isinstance(err.value, ModelNotFoundError)
     msg = str(err.value)
     assert f"could not be downloaded from {base}/ggml-m.bin" in msg
     assert "refused" in msg.lower()

@@ -1,7 +1,11 @@
 """Engine: loading, transcription equal to the reference path, concurrency, bad input."""
 
 import asyncio
+import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,13 +14,16 @@ from _engine_util import HELLO_WAV, hello, reference_tokens, speechlike
 import lumina
 import lumina.asr.backend
 from lumina import (
+    ArgumentError,
     AudioFormatError,
     Engine,
     ModelIntegrityError,
     ModelNotFoundError,
     ModelStore,
+    StateError,
+    TranscriptionAborted,
 )
-from lumina.asr.engine import FAST_MIN_AUDIO_CTX, fast_audio_ctx, has_repetition_loop
+from lumina.asr.speed import FAST_MIN_AUDIO_CTX, fast_audio_ctx, has_repetition_loop
 
 
 def _token_ids(transcript):
@@ -116,9 +123,10 @@ def test_fast_mode_on_audio_longer_than_the_window_runs_accurately(micro_engine)
     assert micro_engine.transcribe(long_audio, speed="fast").speed == "accurate"
 
 
-def test_unknown_speed_is_refused(micro_engine):
-    with pytest.raises(ValueError, match="speed must be 'accurate' or 'fast'"):
-        micro_engine.transcribe(hello(), speed="turbo")
+@pytest.mark.parametrize("speed", ["turbo", "x", None, 1])
+def test_unknown_speed_is_refused(micro_engine, speed):
+    with pytest.raises(ArgumentError, match=f"speed must be 'accurate' or 'fast', not {speed!r}"):
+        micro_engine.transcribe(hello(), speed=speed)
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -176,17 +184,85 @@ def test_malformed_model_is_refused_before_whisper_cpp_sees_it(tmp_path, micro_m
             engine.wait_ready()
 
 
-def test_invalid_thread_count_is_refused():
-    with pytest.raises(ValueError, match="threads must be >= 1"):
-        Engine("tiny.en", threads=0, preload=False)
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_invalid_thread_count_is_refused(threads):
+    with pytest.raises(ArgumentError, match=f"threads must be an int >= 1 or None, got {threads!r}"):
+        Engine("tiny.en", threads=threads, preload=False)
+
+
+@pytest.mark.parametrize("model", [None, 3, b"tiny.en"])
+def test_a_model_that_is_no_name_or_path_is_refused(model):
+    with pytest.raises(ArgumentError, match="model must be a registry name or the path"):
+        Engine(model, preload=False)
 
 
 def test_closed_engine_refuses_calls(micro_model):
     engine = Engine(micro_model)
     engine.wait_ready()
     engine.close()
-    with pytest.raises(lumina.LuminaError, match="closed"):
-        engine.transcribe(hello())
+    for call in (lambda: engine.transcribe(hello()), engine.wait_ready):
+        with pytest.raises(StateError, match=rf"the engine is closed \(model '{micro_model}'\); create a new Engine"):
+            call()
+    engine.close()  # twice is harmless
+
+
+def test_should_abort_stops_a_synchronous_call_with_transcription_aborted(micro_engine):
+    polls = []
+
+    def abort():
+        polls.append(1)
+        return True
+
+    with pytest.raises(TranscriptionAborted, match="stopped by should_abort"):
+        micro_engine.transcribe(hello(), should_abort=abort)
+    assert polls  # whisper.cpp asked
+    assert micro_engine.transcribe(speechlike(1.0)).device == "cpu"  # still usable
+
+
+def test_should_abort_in_transcribe_async_raises_transcription_aborted(micro_engine):
+    async def main():
+        return await micro_engine.transcribe_async(hello(), should_abort=lambda: True)
+
+    with pytest.raises(TranscriptionAborted):
+        asyncio.run(main())
+
+
+@pytest.mark.parametrize("rate", [0, -1, 1.5, True, "16000"])
+def test_a_bad_sample_rate_for_an_array_is_refused(micro_engine, rate):
+    # sample_rate=0 used to mean 16 kHz silently.
+    with pytest.raises(AudioFormatError, match="sample_rate must be"):
+        micro_engine.transcribe(speechlike(1.0), sample_rate=rate)
+
+
+def test_sample_rate_with_a_file_is_refused(micro_engine):
+    with pytest.raises(AudioFormatError, match="sample_rate applies only to arrays"):
+        micro_engine.transcribe(HELLO_WAV, sample_rate=16000)
+
+
+def test_importing_lumina_leaves_whisper_cpp_logging_alone_until_a_model_loads(micro_model):
+    # whisper.cpp has one process-wide log callback; only loading a model may take it over.
+    # A child process, since this one has loaded models already.
+    code = f"""
+import _pywhispercpp as pw
+seen = []
+pw.whisper_log_set(lambda level, text: seen.append(text))
+import lumina
+from lumina.asr import backend
+pw.whisper_init_from_file_with_params("/nonexistent/x.bin", pw.whisper_context_default_params())
+print(backend._logs_installed, sum("/nonexistent/x.bin" in t for t in seen))
+before = len(seen)
+with lumina.Engine({str(micro_model)!r}, warmup=False) as engine:
+    engine.wait_ready()
+print(backend._logs_installed, len(seen) - before)
+"""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                           timeout=120)
+    assert child.returncode == 0, child.stderr
+    # After import: the application's callback still gets whisper.cpp's lines (2 of them).
+    # After a load: lumina's capture has them; the application's callback saw none of the load.
+    assert child.stdout.split("\n") == ["False 2", "True 0", ""]
 
 
 # ----------------------------------------------------------------------------- loading
@@ -351,10 +427,10 @@ def test_auto_falls_back_to_the_cpu_with_a_warning_when_the_gpu_fails(micro_mode
     assert transcript.device == "cpu"
 
 
-def test_unknown_device_is_a_device_error(micro_model):
-    with Engine(micro_model, device="tpu") as engine:
-        with pytest.raises(lumina.DeviceError, match="unknown device 'tpu'"):
-            engine.wait_ready()
+@pytest.mark.parametrize("device", ["tpu", None, 0])
+def test_unknown_device_is_a_device_error_at_once(micro_model, device):
+    with pytest.raises(lumina.DeviceError, match=f"unknown device {device!r}; use one of auto, cpu"):
+        Engine(micro_model, device=device)
 
 
 def test_segment_times_lie_within_the_audio(micro_engine, tiny_en_model):

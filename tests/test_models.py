@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lumina
 from lumina import ModelIntegrityError, ModelNotFoundError
+from lumina.models import hashing as _hashing
 from lumina.models import modelfile as _modelfile
 from lumina.models.modelfile import expected_tensor_names, tensor_table
 from lumina.models import REGISTRY, ModelStore, validate_model_file
 from lumina.testing import make_model
 
 HEADER_END = 4 + 11 * 4 + 8  # magic, hparams, mel filter dims
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -247,6 +254,100 @@ def test_unexpected_and_duplicate_tensor_names(tmp_path, micro_bytes):
         validate_model_file(_write(tmp_path, micro_bytes + entry0))
 
 
+def _header_with(data: bytes, field: str, value: int) -> bytes:
+    index = ("n_vocab", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer",
+             "n_text_ctx", "n_text_state", "n_text_head", "n_text_layer", "n_mels",
+             "ftype").index(field)
+    return _patch(data, 4 + 4 * index, "<i", value)
+
+
+@pytest.mark.parametrize(("field", "value", "tensor", "implied", "found"), [
+    ("n_vocab", 51865, "decoder.token_embedding.weight", [64, 51865], [64, 51864]),
+    ("n_text_ctx", 500, "decoder.positional_embedding", [64, 500], [64, 448]),
+    ("n_audio_ctx", 1000, "encoder.positional_embedding", [64, 1000], [64, 1500]),
+])
+def test_tensor_shape_that_disagrees_with_the_header_is_refused(tmp_path, micro_bytes, field,
+                                                                value, tensor, implied, found):
+    # whisper.cpp refuses these at load ("wrong size in model file"); lumina names the tensor,
+    # the shape the header implies and the shape the file holds, before whisper.cpp runs.
+    data = _header_with(micro_bytes, field, value)
+    with pytest.raises(ModelIntegrityError) as err:
+        validate_model_file(_write(tmp_path, data))
+    assert (f"tensor '{tensor}' has shape {found} but the header implies {implied} "
+            in str(err.value))
+    assert f"{field}={value}" in str(err.value)
+
+
+def test_tensor_stored_in_the_wrong_type_is_refused(tmp_path, micro_bytes):
+    # encoder.conv1.weight stored as f32 in an f16 file: whisper.cpp expects f16 there.
+    table = tensor_table(_write(tmp_path, micro_bytes, "full.bin"))
+    name, at, data_at, nbytes = next(t for t in table if t[0] == "encoder.conv1.weight")
+    as_f32 = np.frombuffer(micro_bytes[data_at:data_at + nbytes], "<f2").astype("<f4").tobytes()
+    entry = _patch(micro_bytes[at:data_at], 8, "<i", 0)
+    data = micro_bytes[:at] + entry + as_f32 + micro_bytes[data_at + nbytes:]
+    with pytest.raises(ModelIntegrityError,
+                       match="tensor 'encoder.conv1.weight' is stored as f32 but whisper.cpp "
+                             r"expects f16 in a f16 file \(ftype=1\)"):
+        validate_model_file(_write(tmp_path, data))
+
+
+def all_f32_copy(src: Path, dst: Path) -> Path:
+    """Rewrite an f16 model as an all-f32 one (ftype 0, every f16 tensor widened), as
+    whisper.cpp's converter does with use-f32; lumina.testing no longer writes such files."""
+    data = src.read_bytes()
+    table = tensor_table(src)
+    out = bytearray(_header_with(data[:table[0][1]], "ftype", 0))
+    for _, at, data_at, nbytes in table:
+        head = data[at:data_at]
+        body = data[data_at:data_at + nbytes]
+        if struct.unpack_from("<i", head, 8)[0] == 1:
+            head = _patch(head, 8, "<i", 0)
+            body = np.frombuffer(body, "<f2").astype("<f4").tobytes()
+        out += head + body
+    dst.write_bytes(bytes(out))
+    return dst
+
+
+def test_all_f32_model_is_refused_with_what_to_use_instead(tmp_path, micro):
+    path = all_f32_copy(micro, tmp_path / "f32.bin")
+    with pytest.raises(ModelIntegrityError,
+                       match=r"all-f32 model \(ftype=0\), which whisper.cpp 1.8.5 cannot run.*"
+                             r"Use an f16 or quantized file"):
+        validate_model_file(path)
+    with pytest.raises(ModelIntegrityError, match="all-f32 model"):
+        ModelStore(tmp_path).find(path)
+
+
+def test_whisper_cpp_still_aborts_on_an_all_f32_model(tmp_path, micro):
+    # Why the refusal above exists: whisper.cpp loads the file, then aborts the process at the
+    # first inference. Run in a child so the abort cannot take pytest with it. When a newer
+    # whisper.cpp runs f32 models, this fails and the refusal can go.
+    path = all_f32_copy(micro, tmp_path / "f32.bin")
+    code = ("import numpy as np\n"
+            "from lumina.asr.backend import DecodeOptions, WhisperModel\n"
+            f"m = WhisperModel({str(path)!r})\n"
+            "print('loaded', flush=True)\n"
+            "m.run(np.zeros(16000, np.float32), DecodeOptions(n_threads=1))\n"
+            "print('survived', flush=True)\n")
+    env = dict(os.environ, GGML_NO_BACKTRACE="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           env=env, timeout=120)
+    assert child.returncode == -signal.SIGABRT
+    assert child.stdout == "loaded\n"
+    assert "GGML_ASSERT(src0->type == GGML_TYPE_F16) failed" in child.stderr
+
+
+def test_engine_reports_a_header_tensor_mismatch_as_integrity_error(tmp_path, micro_bytes):
+    # Before the validator checked shapes, whisper.cpp refused the file and lumina said BackendError.
+    from lumina import Engine
+
+    path = _write(tmp_path, _header_with(micro_bytes, "n_vocab", 51865))
+    with Engine(path, warmup=False, preload=False) as engine:
+        with pytest.raises(ModelIntegrityError, match="decoder.token_embedding.weight"):
+            engine.wait_ready()
+
+
 def test_trailing_garbage_is_rejected(tmp_path, micro_bytes):
     with pytest.raises(ModelIntegrityError, match="truncated in the tensor table"):
         validate_model_file(_write(tmp_path, micro_bytes + b"\0" * 7))
@@ -397,8 +498,8 @@ def test_find_checks_the_published_hash_once_then_trusts_the_stamp(tmp_path, mic
     store = ModelStore(tmp_path, registry={"m": entry_for("m", micro_bytes)})
     dest = _install(store, "m", micro_bytes)
     calls = []
-    real = _modelfile.file_digests
-    monkeypatch.setattr(_modelfile, "file_digests", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = _hashing.file_digests
+    monkeypatch.setattr(_hashing, "file_digests", lambda *a, **k: calls.append(1) or real(*a, **k))
     assert store.find("m") == dest
     assert store.find("m") == dest
     assert len(calls) == 1  # second lookup: unchanged size and mtime, no re-hash

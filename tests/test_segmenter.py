@@ -166,21 +166,33 @@ def test_ids_keep_counting_across_flush():
 
 
 @pytest.mark.parametrize(("chunk", "message"), [
-    (np.zeros((10, 2), np.float32), r"needs 1-D mono audio, got an array of shape \(10, 2\)"),
-    (np.zeros(10, np.int16), "needs floating-point samples in \\[-1, 1\\], got dtype int16"),
-    (np.array([0.0, np.nan], np.float32), "NaN or infinite samples"),
+    (np.zeros((10, 2, 2), np.float32), r"audio arrays must be 1-D or 2-D \[frames, channels\], got shape"),
+    (np.zeros(10, np.complex64), "arrays of dtype complex64 cannot hold audio"),
+    (np.array([0.0, np.nan], np.float32), r"sample 1 \(frame 1, channel 0\) is nan"),
+    ("not audio", "must be an array of samples, not str"),
 ])
 def test_bad_chunks_raise_audio_format_error_and_lose_nothing(chunk, message):
     seg = Segmenter()
     seg.feed(silence(0.5))
-    with pytest.raises(AudioFormatError, match=message):
+    with pytest.raises(AudioFormatError, match=message) as info:
         seg.feed(chunk)
+    assert "Segmenter.feed()" in str(info.value)
     assert seg.samples_fed == 8000
 
 
 def test_float64_chunks_are_accepted():
     signal = np.concatenate([silence(1.0), tone(0.5, -20.0), silence(1.0)])
     assert segment(signal.astype(np.float64), 800) == segment(signal, 800)
+
+
+def test_int16_and_multichannel_chunks_go_through_the_gateway():
+    # The same rules as everywhere else: int16 scaled by 1/32768, channels averaged.
+    signal = np.concatenate([silence(1.0), tone(0.5, -20.0), silence(1.0)])
+    pcm = np.round(signal * 32767).astype(np.int16)
+    assert segment(pcm, 509) == segment(pcm.astype(np.float32) / 32768, 509)
+    stereo = np.stack([signal, np.zeros_like(signal)], axis=1)   # [frames, channels]
+    assert segment(stereo, 509) == segment(signal / 2, 509)
+    assert len(segment(pcm, 509)) == 2
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
@@ -215,3 +227,14 @@ def test_webrtc_adapter_frames_and_smooths_like_the_energy_vad(monkeypatch):
     signal = np.concatenate([silence(1.0), tone(0.5, -20.0), silence(1.0)])
     events = segment(signal, 509, vad="webrtc")
     assert events_summary(events) == [("start", 0, 16000), ("end", 0, 16000, 24000, 11200)]
+
+
+def test_current_audio_into_copies_what_current_audio_returns():
+    seg = Segmenter()
+    out = np.full(seg.max_open_samples, 7.0, np.float32)
+    assert seg.current_audio_into(out) == 0
+    seg.feed(np.concatenate([silence(1.0), tone(1.0, -20.0)]))
+    n = seg.current_audio_into(out)
+    assert n == SR + 3200 and np.array_equal(out[:n], seg.current_audio())
+    assert out[n] == 7.0                                  # nothing written past it
+    assert seg.max_open_samples >= seg.max_utterance_samples + seg.pre_roll_samples

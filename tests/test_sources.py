@@ -7,7 +7,8 @@ import pytest
 import soundfile as sf
 import soxr
 
-from lumina import AudioFormatError, AudioNotFoundError, DeviceError, FileSource, IterableSource, MicrophoneSource
+from lumina import (ArgumentError, AudioFormatError, AudioNotFoundError, DeviceError, FileSource,
+                    IterableSource, MicrophoneSource)
 from lumina.audio.sources import find_input_device
 from _vad_util import SR, stop_while_consuming, white_noise
 
@@ -32,24 +33,50 @@ def test_iterable_source_resamples_48k_like_one_shot_soxr():
     audio = white_noise(1.0, -20.0)
     audio48 = soxr.resample(audio, SR, 48000).astype(np.float32)
     chunks = [audio48[i:i + 999] for i in range(0, len(audio48), 999)]
-    out = np.concatenate(list(IterableSource(chunks, sr=48000)))
+    out = np.concatenate(list(IterableSource(chunks, sample_rate=48000)))
     expected = soxr.resample(audio48, 48000, SR, quality="HQ")
     assert len(out) == len(expected) == SR
     np.testing.assert_allclose(out, expected, atol=1e-5)
 
 
 @pytest.mark.parametrize(("chunk", "message"), [
-    (np.zeros(4, np.uint8), "got dtype uint8"),
-    (np.zeros((2, 2, 2), np.float32), r"got shape \(2, 2, 2\)"),
+    (np.zeros(4, bool), "IterableSource: arrays of dtype bool cannot hold audio"),
+    (np.zeros((2, 2, 2), np.float32), r"IterableSource: audio arrays must be 1-D or 2-D \[frames, "
+                                      r"channels\], got shape \(2, 2, 2\)"),
+    (np.array([0.0, np.inf]), r"sample 1 \(frame 1, channel 0\) is inf; IterableSource must hold finite samples"),
 ])
 def test_iterable_source_rejects_bad_chunks(chunk, message):
     with pytest.raises(AudioFormatError, match=message):
         list(IterableSource([chunk]))
 
 
-def test_iterable_source_rejects_bad_rate():
-    with pytest.raises(ValueError, match="sr must be a positive integer, got 0"):
-        IterableSource([], sr=0)
+def test_iterable_source_takes_unsigned_pcm_like_every_entry_point():
+    # uint8 is offset binary: 128 is silence (it used to be refused here alone).
+    (out,) = list(IterableSource([np.array([0, 128, 255], np.uint8)]))
+    assert out.tolist() == [-1.0, 0.0, 127 / 128]
+
+
+@pytest.mark.parametrize("rate", [0, -1, 1.5, True, "16000"])
+def test_iterable_source_rejects_bad_rate(rate):
+    with pytest.raises(AudioFormatError, match="IterableSource: sample_rate must be"):
+        IterableSource([], sample_rate=rate)
+
+
+def test_iterable_source_sr_is_a_deprecated_alias():
+    with pytest.warns(DeprecationWarning, match=r"IterableSource\(sr=...\) is deprecated.*use sample_rate="):
+        src = IterableSource([], sr=48000)
+    assert src.sample_rate == 48000
+
+
+def test_iterable_source_needs_an_iterable():
+    with pytest.raises(ArgumentError, match="IterableSource needs an iterable of arrays, not int"):
+        IterableSource(5)
+
+
+@pytest.mark.parametrize("chunk_ms", [0, -20, 2.5, True])
+def test_file_source_rejects_a_bad_chunk_length(wav44, chunk_ms):
+    with pytest.raises(ArgumentError, match=f"chunk_ms must be an int > 0, got {chunk_ms!r}"):
+        FileSource(wav44[0], chunk_ms=chunk_ms)
 
 
 @pytest.fixture()
@@ -110,7 +137,7 @@ def test_device_lookup_errors_list_what_exists(monkeypatch):
         find_input_device(1)
     with pytest.raises(DeviceError, match="found no input device whose name contains 'usb'"):
         MicrophoneSource("usb")
-    with pytest.raises(TypeError, match="device must be None, an int or a str, got float"):
+    with pytest.raises(ArgumentError, match="device must be None, an int or a str, got float"):
         find_input_device(1.5)
 
 
@@ -119,3 +146,53 @@ def test_no_devices_at_all_says_so(monkeypatch):
     monkeypatch.setattr(sd, "query_devices", lambda: [])
     with pytest.raises(DeviceError, match="no input devices are available"):
         find_input_device("mic")
+
+
+class FakeInputStream:
+    """sounddevice.InputStream without a device: the test plays PortAudio and calls the callback."""
+
+    def __init__(self, **kwargs):
+        self.kwargs, self.active = kwargs, False
+
+    def start(self):
+        self.active = True
+
+    def abort(self, ignore_errors=True):
+        self.active = False
+
+    def close(self, ignore_errors=True):
+        pass
+
+
+def _fake_microphone(monkeypatch, native_rate):
+    import sounddevice as sd
+    fake = [{"index": 0, "name": "fake mic", "max_input_channels": 1, "max_output_channels": 0,
+             "default_samplerate": float(native_rate)}]
+    monkeypatch.setattr(sd, "query_devices", lambda: fake)
+    streams = []
+    monkeypatch.setattr(sd, "InputStream", lambda **kw: streams.append(FakeInputStream(**kw)) or streams[-1])
+    return streams
+
+
+@pytest.mark.parametrize("native_rate", [16000, 48000])
+def test_microphone_dropped_counts_16k_samples_whatever_the_device_rate(monkeypatch, native_rate):
+    # It used to count capture-rate samples: 3x the lost time at 48 kHz.
+    streams = _fake_microphone(monkeypatch, native_rate)
+    with MicrophoneSource("fake", ring_seconds=0.1) as mic:
+        assert mic.sample_rate == native_rate
+        callback = streams[0].kwargs["callback"]
+        block = np.zeros((mic.block_frames, 1), np.float32)
+        status = type("Status", (), {"input_overflow": False})()
+        for _ in range(10):  # 0.2 s into a 0.1 s ring that nobody reads: 0.1 s lost
+            callback(block, mic.block_frames, None, status)
+        assert mic.dropped == 1600
+
+
+def test_microphone_sample_rate_is_checked_and_samplerate_is_a_deprecated_alias(monkeypatch):
+    _fake_microphone(monkeypatch, 44100)
+    with pytest.raises(AudioFormatError, match="MicrophoneSource: sample_rate must be"):
+        MicrophoneSource("fake", sample_rate=0)
+    with pytest.warns(DeprecationWarning, match=r"MicrophoneSource\(samplerate=...\) is deprecated"):
+        mic = MicrophoneSource("fake", samplerate=22050)
+    with mic:
+        assert mic.sample_rate == mic.samplerate == 22050

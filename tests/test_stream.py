@@ -49,7 +49,7 @@ def run_lockstep(engine, wav, **options):
 @pytest.mark.speech
 def test_file_stream_matches_the_reference_schedule_exactly(micro, speech, speech_wav):
     events = run_lockstep(micro, speech_wav)
-    partials_ref, ends = reference_schedule(speech)
+    _, partials_ref, ends = reference_schedule(speech)
     assert len(ends) == 2
     partials = [e for e in events if isinstance(e, Partial)]
     finals = [e for e in events if isinstance(e, Final)]
@@ -140,7 +140,7 @@ def test_progressive_refinement_uses_each_model_for_its_path(tmp_path, speech, s
     stream = Stream(partial_model=fast_path, final_model=final_path, threads=1,
                     source=FileSource(speech_wav, realtime=False), lockstep=True)
     events = list(stream)
-    partials_ref, ends = reference_schedule(speech)
+    _, partials_ref, ends = reference_schedule(speech)
     with Engine(fast_path, threads=1) as fast, Engine(final_path, threads=1) as accurate:
         assert [(e.text, e.stable, e.unstable) for e in events if isinstance(e, Partial)] == agreed(
             fast, partials_ref)
@@ -155,7 +155,7 @@ def test_progressive_refinement_uses_each_model_for_its_path(tmp_path, speech, s
 @pytest.mark.speech
 def test_final_speed_fast_decodes_finals_in_fast_mode(micro, speech, speech_wav):
     events = run_lockstep(micro, speech_wav, final_speed="fast")
-    _, ends = reference_schedule(speech)
+    _, _, ends = reference_schedule(speech)
     assert [e.text for e in events if isinstance(e, Final)] == [
         micro.transcribe(e.audio, speed="fast").text for e in ends]
 
@@ -165,7 +165,7 @@ def test_one_model_serves_partials_fast_and_finals_accurate(speech):
     engine = ScriptedEngine(lambda i, audio, speed: [1, 2])
     list(Stream(engine=engine, source=chunks_of(speech), lockstep=True))
     speeds = [s for s, _ in engine.calls]
-    partials_ref, ends = reference_schedule(speech)
+    _, partials_ref, ends = reference_schedule(speech)
     assert speeds.count("accurate") == 2
     assert speeds.count("fast") == len(partials_ref)
 

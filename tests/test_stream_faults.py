@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from lumina import (AudioFormatError, DeviceError, DeviceLost, Dropped, FileSource, Final, LuminaError,
-                    ModelNotFoundError, Partial, Segmenter, SpeechStart, Stream)
+                    ModelNotFoundError, Partial, Stream)
+from lumina.errors import StateError, TranscriptionAborted
 from lumina.audio.sources import AudioSource
-from _stream_util import ScriptedEngine, chunks_of, two_utterances
+from _stream_util import ScriptedEngine, chunks_of, reference_schedule, two_utterances
 from _vad_util import SR, silence, write_wav
 
 
@@ -108,11 +109,14 @@ def test_a_source_that_cannot_reopen_ends_the_stream_after_reporting(speech):
     assert mic.stopped
 
 
+# The engine's abort used to surface as asyncio.CancelledError; it is TranscriptionAborted now.
 @pytest.mark.speech
-def test_stop_from_another_thread_aborts_the_decode_and_leaves_no_thread(speech, tmp_path, no_new_threads):
+@pytest.mark.parametrize("aborts_with", [asyncio.CancelledError, TranscriptionAborted])
+def test_stop_from_another_thread_aborts_the_decode_and_leaves_no_thread(speech, tmp_path, no_new_threads,
+                                                                         aborts_with):
     wav = write_wav(tmp_path / "long.wav", np.concatenate([speech] * 20))
     gate = threading.Event()                   # never set: decodes hang until aborted
-    engine = ScriptedEngine(gate=gate)
+    engine = ScriptedEngine(gate=gate, aborts_with=aborts_with)
     stream = Stream(engine=engine, source=FileSource(wav, realtime=True))
     got = []
     consumer = threading.Thread(target=lambda: got.extend(stream))
@@ -211,14 +215,21 @@ def test_misuse_raises_clear_errors(speech, tmp_path):
     with pytest.raises(LuminaError, match="delivers its events to callbacks"):
         iter(Stream(engine=ScriptedEngine(), on_final=print))
     push = Stream(engine=ScriptedEngine())
-    with pytest.raises(LuminaError, match="NaN or infinite samples"):
+    with pytest.raises(AudioFormatError, match=r"sample 1 \(frame 1, channel 0\) is nan; Stream.feed\(\)"):
         push.feed(np.array([0.0, np.nan], np.float32))
-    with pytest.raises(AudioFormatError, match="needs 1-D mono or"):
+    with pytest.raises(AudioFormatError, match=r"Stream.feed\(\): audio arrays must be 1-D or 2-D"):
         push.feed(np.zeros((2, 2, 2), np.float32))
+    with pytest.raises(AudioFormatError, match=r"Stream.feed\(\): sample_rate must be between 1 and"):
+        push.feed(speech[:10], sample_rate=0)
     push.close_input()
-    with pytest.raises(LuminaError, match=r"feed\(\) after close_input\(\) or stop\(\)"):
+    with pytest.raises(StateError, match=r"Stream.feed\(\) after close_input\(\) or stop\(\)"):
         push.feed(speech[:10])
     assert list(push) == []
+    stopped = Stream(engine=ScriptedEngine())
+    stopped.feed(speech[:10])
+    stopped.stop()
+    with pytest.raises(StateError, match=r"Stream.feed\(\) after close_input\(\) or stop\(\)"):
+        stopped.feed(speech[:10])
     with pytest.raises(ValueError, match="step must be > 0 seconds, got 0"):
         Stream(engine=ScriptedEngine(), step=0)
     with pytest.raises(ValueError, match="final_speed must be 'accurate' or 'fast', got 'best'"):
@@ -230,9 +241,10 @@ def test_misuse_raises_clear_errors(speech, tmp_path):
 
 
 @pytest.mark.speech
-def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech):
+@pytest.mark.parametrize("aborts_with", [asyncio.CancelledError, TranscriptionAborted])
+def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech, aborts_with):
     gate = threading.Event()                  # closed until the source is exhausted
-    engine = ScriptedEngine(lambda i, a, s: [1], gate=gate)
+    engine = ScriptedEngine(lambda i, a, s: [1], gate=gate, aborts_with=aborts_with)
 
     def source():
         yield from chunks_of(speech)
@@ -241,20 +253,12 @@ def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech):
 
     stream = Stream(engine=engine, source=source())
     events = list(stream)
-    # Reference: the first partial step submits a decode that never finishes in time; every
-    # later step interval of speech is skipped once (never queued).
-    seg, last, last_skip, submitted, skipped = Segmenter(), 0, 0, 0, 0
-    for chunk in chunks_of(speech):
-        for e in seg.feed(chunk):
-            if isinstance(e, SpeechStart):
-                last = e.start_sample
-        if seg.in_speech and seg.samples_fed - last >= 0.25 * SR:
-            if not submitted:
-                submitted, last = 1, seg.samples_fed
-            elif seg.samples_fed - max(last, last_skip) >= 0.25 * SR:
-                skipped, last_skip = skipped + 1, seg.samples_fed
-    assert skipped > 10
+    # The real scheduler, driven directly: the first partial step submits a decode that never
+    # finishes in time (busy from then on); every later step interval of speech is skipped once.
+    sched, partials, ends = reference_schedule(speech, busy=lambda partials: bool(partials), lockstep=False)
+    assert len(partials) == 1 and len(ends) == 2
+    assert sched.skipped_steps > 10
     assert engine.aborted == 1                # the partial was aborted when its utterance ended
     assert [s for s, _ in engine.calls] == ["fast", "accurate", "accurate"]  # nothing queued up
-    assert stream.stats.skipped_steps == skipped
+    assert stream.stats.skipped_steps == sched.skipped_steps
     assert [type(e) for e in events] == [Final, Final]

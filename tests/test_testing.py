@@ -6,7 +6,9 @@ import struct
 import numpy as np
 import pytest
 
-from lumina.testing import SHAPES, make_model, mel_filterbank, quantize_q8_0
+from lumina.errors import ArgumentError
+from lumina.models import synthetic
+from lumina.testing import FTYPES, SHAPES, make_model, mel_filterbank, quantize_q8_0
 
 
 def _header(path):
@@ -28,8 +30,7 @@ def test_same_seed_writes_the_same_bytes_and_another_seed_does_not(tmp_path):
     assert digest[0] == digest[1] != digest[2]
 
 
-@pytest.mark.parametrize("ftype, code, size", [("f16", 1, 7_924_523), ("f32", 0, 14_847_787),
-                                               ("q8_0", 2007, 4_705_163)])
+@pytest.mark.parametrize("ftype, code, size", [("f16", 1, 7_924_523), ("q8_0", 2007, 4_705_163)])
 def test_ftypes_store_the_expected_bytes(tmp_path, ftype, code, size):
     path = make_model(tmp_path / "m.bin", "micro", ftype)
     assert _header(path)[-1] == code
@@ -48,6 +49,25 @@ def test_unknown_arch_and_ftype_are_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown ftype 'q4_k'"):
         make_model(tmp_path / "m.bin", "micro", "q4_k")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_f32_is_no_longer_offered(tmp_path):
+    # whisper.cpp 1.8.5 aborts the process on all-f32 models; lumina.testing must not write one.
+    assert FTYPES == ("f16", "q8_0")
+    with pytest.raises(ArgumentError, match=r"unknown ftype 'f32'; choose one of \['f16', 'q8_0'\] "
+                                            r"\(whisper.cpp cannot run all-f32 models; use 'f16'\)"):
+        make_model(tmp_path / "m.bin", "micro", "f32")
+    with pytest.raises(SystemExit):
+        synthetic.main(["micro", str(tmp_path / "m.bin"), "--ftype", "f32"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mel_filterbank_sr_is_a_deprecated_alias():
+    with pytest.warns(DeprecationWarning, match=r"mel_filterbank\(sr=...\) is deprecated.*use sample_rate="):
+        old = mel_filterbank(80, sr=8000)
+    np.testing.assert_array_equal(old, mel_filterbank(80, sample_rate=8000))
+    with pytest.raises(ArgumentError, match="got both sr= and sample_rate="):
+        mel_filterbank(80, sr=8000, sample_rate=8000)
 
 
 def test_mel_filterbank_rows_are_triangles_with_unit_area_in_mel():

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from _wav_util import LAYOUTS, chunk, extensible_body, fmt_body, pcm16, riff
-from lumina import AudioFormatError, read_wav, write_wav
+from lumina import ArgumentError, AudioFormatError, read_wav, write_wav
 from lumina.audio import wavfile as _wav
 
 SUBTYPES = ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"]
@@ -223,7 +223,8 @@ def test_unsupported_encodings_raise_the_unsupported_subclass():
 
 
 def test_wrong_source_types():
-    with pytest.raises(TypeError, match="audio source must be a path, bytes or a binary file object, not int"):
+    with pytest.raises(ArgumentError, match="audio source must be a path, bytes, a binary file object "
+                                            r"or \(where arrays are taken\) a numpy array, not int"):
         read_wav(42)
     import io
     with pytest.raises(AudioFormatError, match="file object returned str, not bytes; open it in binary mode"):
@@ -330,15 +331,25 @@ def test_write_wav_rejects_bad_arguments_with_clear_errors(tmp_path):
     path = tmp_path / "x.wav"
     with pytest.raises(AudioFormatError, match=r"subtype 'PCM_8' is not supported; use one of \['FLOAT', 'PCM_16', 'PCM_24', 'PCM_32'\]"):
         write_wav(path, np.zeros(4), 16000, subtype="PCM_8")
-    with pytest.raises(AudioFormatError, match="sr must be between 1 and 1000000 Hz, got 0"):
+    with pytest.raises(AudioFormatError, match=r"^write_wav\(\): sample_rate must be between 1 and 1000000 Hz, got 0$"):
         write_wav(path, np.zeros(4), 0)
     bad = np.zeros((4, 2), np.float32)
     bad[2, 1] = np.nan
-    with pytest.raises(AudioFormatError, match=r"sample 5 \(frame 2, channel 1\) is nan; audio cannot be written as integer PCM"):
+    with pytest.raises(AudioFormatError, match=r"^sample 5 \(frame 2, channel 1\) is nan; audio cannot be "
+                                               "written as integer PCM"):
         write_wav(path, bad, 16000)
     with pytest.raises(AudioFormatError, match="arrays of dtype complex64 cannot hold audio"):
         write_wav(path, np.zeros(4, np.complex64), 16000)
     assert not path.exists() and os.listdir(tmp_path) == []
+
+
+def test_write_wav_sr_is_a_deprecated_alias(tmp_path):
+    x = np.arange(-8, 8, dtype=np.int16)
+    with pytest.warns(DeprecationWarning, match=r"write_wav\(sr=...\) is deprecated.*use sample_rate="):
+        write_wav(tmp_path / "old.wav", x, sr=8000)
+    write_wav(tmp_path / "new.wav", x, sample_rate=8000)
+    assert (tmp_path / "old.wav").read_bytes() == (tmp_path / "new.wav").read_bytes()
+    assert read_wav(tmp_path / "old.wav")[1] == 8000
 
 
 def test_failed_write_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch):

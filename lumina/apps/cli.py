@@ -9,7 +9,6 @@ print a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +18,7 @@ from tqdm import tqdm
 import lumina
 from lumina.errors import LuminaError
 from lumina.asr.formats import FORMATS, render
+from lumina.apps.outputs import output_path, write_atomic
 from lumina.models.synthetic import SHAPES, make_model
 
 
@@ -89,7 +89,7 @@ def _add_models_command(sub: argparse._SubParsersAction) -> None:
                                             "gibberish text) for offline tests and demos")
     rnd.add_argument("arch", choices=sorted(SHAPES))
     rnd.add_argument("path")
-    rnd.add_argument("--ftype", choices=("f16", "f32", "q8_0"), default="f16")
+    rnd.add_argument("--ftype", choices=("f16", "q8_0"), default="f16")
     rnd.add_argument("--seed", type=int, default=0)
 
 
@@ -144,7 +144,8 @@ def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:
                        description="Transcribe audio files with a whisper.cpp model. --model takes a "
                                    "registry name installed with `lumina models download` or a path "
                                    "to a ggml model file.")
-    p.add_argument("files", nargs="+", metavar="FILE")
+    # "*", checked in _cmd_transcribe: `--ray DIR` may take the only input as its ADDRESS.
+    p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--model", default="base.en", help="registry name or model path (default base.en)")
     p.add_argument("--speed", choices=("accurate", "fast"), default="accurate",
                    help="fast cuts the encoder context to the audio (see the docs); default accurate")
@@ -154,11 +155,19 @@ def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--language", help="language code or 'auto' (default: the model's)")
     p.add_argument("--threads", type=int, help="CPU threads (default min(4, cores))")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, vulkan or metal")
+    from lumina.apps.distributed.command import add_ray_options  # --ray [ADDRESS]: on a Ray cluster
+    add_ray_options(p)
     p.set_defaults(handler=_cmd_transcribe)
 
 
 def _cmd_transcribe(args: argparse.Namespace) -> int:
     """Transcribe each file; one failing file prints an error and the others go on."""
+    if args.ray is not None:
+        from lumina.apps.distributed.command import run_command
+        return run_command(args)
+    if not args.files:
+        print("lumina: error: no FILE to transcribe", file=sys.stderr)
+        return 2
     output = Path(args.output) if args.output else None
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
@@ -181,10 +190,8 @@ def _emit(text: str, source: str, output: Path | None, fmt: str) -> None:
     if output is None:
         sys.stdout.write(text)
         return
-    target = output / f"{Path(source).stem}.{fmt}"
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    target = output_path(output, source, fmt)  # shared with --ray (lumina.apps.outputs)
+    write_atomic(target, text)
     print(target)
 
 

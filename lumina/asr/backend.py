@@ -31,6 +31,7 @@ from lumina.errors import BackendError
 
 __all__ = [
     "DecodeOptions",
+    "language_known",
     "RunResult",
     "TokenData",
     "SegmentData",
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("lumina.whisper")
-SAMPLE_RATE = 16000
 _CENTISECOND = 0.01  # whisper.cpp reports times in units of 10 ms
 
 
@@ -86,13 +86,36 @@ class _Captured:
 
 _LOG_ERROR = 4  # GGML_LOG_LEVEL_ERROR
 _logs = _LogCapture()
-_pw.whisper_log_set(_logs)
-# At interpreter exit whisper.cpp may still log (contexts freed late) when no
-# Python thread state exists; hand logging back to whisper.cpp's own printer first.
-atexit.register(_pw.whisper_log_set, None)
+_logs_installed = False
+_install_lock = threading.Lock()
+
+
+def _install_log_capture() -> None:
+    """Route whisper.cpp's log through lumina, once, when the first model loads.
+
+    Not at import: whisper.cpp has one process-wide log callback, and merely
+    importing lumina must not take it from an application that set its own.
+    """
+    global _logs_installed
+    with _install_lock:
+        if _logs_installed:
+            return
+        _pw.whisper_log_set(_logs)
+        # At interpreter exit whisper.cpp may still log (contexts freed late) when no
+        # Python thread state exists; hand logging back to whisper.cpp's own printer first.
+        atexit.register(_pw.whisper_log_set, None)
+        _logs_installed = True
 
 
 # --------------------------------------------------------------------------- facts
+
+def language_known(code: str) -> bool:
+    """Whether whisper.cpp knows the language code (``"auto"`` means detection)."""
+    if code == "auto":
+        return True
+    _install_log_capture()  # whisper_lang_id logs an unknown code; keep it off stderr
+    return _pw.whisper_lang_id(code) >= 0
+
 
 def system_info() -> str:
     """whisper.cpp's description of the features it was built with."""
@@ -215,6 +238,7 @@ class WhisperModel:
         params.use_gpu = use_gpu
         params.gpu_device = gpu_device
         params.flash_attn = flash_attn
+        _install_log_capture()
         with _logs.capture() as captured:
             ctx = _pw.whisper_init_from_file_with_params(str(path), params)
         errors = [text for level, text in captured.lines if level >= _LOG_ERROR and text]

@@ -13,7 +13,7 @@ import dataclasses
 from lumina.asr.backend import compiled_gpu_backends, system_info
 from lumina.errors import DeviceError
 
-__all__ = ["DeviceInfo", "DevicePlan", "choose_device", "devices"]
+__all__ = ["DeviceInfo", "DevicePlan", "check_device_request", "choose_device", "devices"]
 
 _GPU_KINDS = ("cuda", "vulkan", "metal")
 _REQUESTS = ("auto", "cpu", "gpu") + _GPU_KINDS
@@ -69,6 +69,13 @@ def devices() -> list[DeviceInfo]:
     return found
 
 
+def check_device_request(request) -> str:
+    """Return ``request`` if it names a device kind, else raise DeviceError listing the kinds."""
+    if not isinstance(request, str) or request not in _REQUESTS:
+        raise DeviceError(f"unknown device {request!r}; use one of {', '.join(_REQUESTS)}")
+    return request
+
+
 def choose_device(request: str) -> DevicePlan:
     """Turn ``Engine(device=...)`` into load settings.
 
@@ -77,8 +84,7 @@ def choose_device(request: str) -> DevicePlan:
     DeviceError
         An unknown request, or a named GPU backend the installation lacks.
     """
-    if request not in _REQUESTS:
-        raise DeviceError(f"unknown device {request!r}; use one of {', '.join(_REQUESTS)}")
+    check_device_request(request)
     built = compiled_gpu_backends()
     if request == "cpu":
         return DevicePlan(False, False, "CPU requested")

@@ -7,19 +7,8 @@ time on the model (whisper.cpp contexts are not safe for concurrent use), so
 many threads and asyncio tasks may share one engine and get what a
 sequential run would give.
 
-Two speeds, never switched silently:
-
-``speed="accurate"`` (default)
-    Exactly what whisper.cpp gives with its default parameters: the encoder
-    sees the full 30 s window.
-``speed="fast"``
-    The encoder context is cut to the audio's length plus a margin, never
-    below :data:`FAST_MIN_AUDIO_CTX` frames (see :func:`fast_audio_ctx`), and
-    decoding gets a token budget proportional to the duration. This changes
-    what the model sees: on stock weights a short context can loop on a
-    phrase, so a result that repeats itself (:func:`has_repetition_loop`) or
-    exhausts its budget is decoded again in accurate mode
-    (``Transcript.speed`` then says ``"accurate"``).
+Two speeds, ``"accurate"`` (default) and ``"fast"``, never switched
+silently: see :mod:`lumina.asr.speed`.
 """
 
 from __future__ import annotations
@@ -27,58 +16,33 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import math
 import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from pathlib import Path
 
 import numpy as np
 
-from lumina.audio.files import load_audio
+from lumina.asr.arguments import check_cache, check_call, check_threads, check_timeout, model_name
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
-from lumina.asr.device import choose_device
-from lumina.errors import AudioFormatError, LuminaError
+from lumina.asr.device import check_device_request, choose_device
+from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, FAST_MIN_TOKENS, check_speed, fast_audio_ctx,
+                              fast_options, fast_result_suspect, has_repetition_loop)
+from lumina.asr.transcript import Segment, Timings, Transcript, from_run
+from lumina.audio.convert import SAMPLE_RATE, to_mono
+from lumina.audio.files import load_audio
+from lumina.errors import AudioFormatError, StateError, TranscriptionAborted
 from lumina.models.store import ModelStore
-from lumina.asr.transcript import Segment, Timings, Token, Transcript
 
+# fast_audio_ctx, has_repetition_loop and FAST_MIN_AUDIO_CTX live in lumina.asr.speed;
+# kept importable from here.
 __all__ = ["Engine", "FAST_MIN_AUDIO_CTX", "fast_audio_ctx", "has_repetition_loop"]
 
-SAMPLE_RATE = 16000
 MIN_SAMPLES = SAMPLE_RATE // 10  # whisper.cpp returns nothing for less than 100 ms
-FRAMES_PER_SECOND = 50  # encoder positions per second of audio (1500 per 30 s)
-#: Smallest encoder context ``speed="fast"`` uses, in 20 ms frames (5.12 s).
-FAST_MIN_AUDIO_CTX = 256
-_FAST_MARGIN_FRAMES = 32  # 0.64 s of right context past the end of the audio
-_FAST_TOKENS_PER_SECOND = 8  # about twice the rate of fast speech
-_FAST_MIN_TOKENS = 16
 _WARMUP_SECONDS = 1.0
 _WARMUP_AUDIO_CTX = FAST_MIN_AUDIO_CTX  # measured: first call within ~1.1x of steady state
-
-
-def fast_audio_ctx(n_samples: int, full_ctx: int = 1500) -> int:
-    """Encoder context ``speed="fast"`` uses for ``n_samples`` of 16 kHz audio.
-
-    The audio's own frames plus a 0.64 s margin, at least
-    :data:`FAST_MIN_AUDIO_CTX`, at most the model's full context.
-    """
-    frames = math.ceil(n_samples * FRAMES_PER_SECOND / SAMPLE_RATE) + _FAST_MARGIN_FRAMES
-    return int(min(full_ctx, max(FAST_MIN_AUDIO_CTX, frames)))
-
-
-def has_repetition_loop(token_ids: Sequence[int], *, min_repeats: int = 4, max_period: int = 8) -> bool:
-    """Whether the token sequence ends in a phrase of up to ``max_period`` tokens repeated ``min_repeats`` times."""
-    n = len(token_ids)
-    for period in range(1, max_period + 1):
-        span = period * min_repeats
-        if span > n:
-            break
-        tail = token_ids[n - span:]
-        if all(tail[i] == tail[i % period] for i in range(span)):
-            return True
-    return False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,7 +67,7 @@ class Engine:
         backend failed). A named GPU that is not available raises
         :class:`~lumina.errors.DeviceError`.
     threads : int, optional
-        CPU threads per inference; default ``min(4, os.cpu_count())``.
+        CPU threads per inference, at least 1; default ``min(4, os.cpu_count())``.
     preload : bool, default True
         Start loading now, in a background thread. With False the first call loads.
     warmup : bool, default True
@@ -118,6 +82,15 @@ class Engine:
         Download a registry model that is not installed (otherwise a missing
         model raises :class:`~lumina.errors.ModelNotFoundError` saying how to get it).
 
+    Raises
+    ------
+    ArgumentError
+        ``model`` is not a str or path, ``threads`` is not an int >= 1, or
+        ``cache`` is not a phrase cache.
+    DeviceError
+        ``device`` is none of the kinds above (a named GPU the installation
+        lacks is reported when the model loads).
+
     Examples
     --------
     >>> with Engine("tiny.en") as engine:                       # doctest: +SKIP
@@ -127,9 +100,10 @@ class Engine:
     def __init__(self, model: str | os.PathLike[str] = "base.en", *, device: str = "auto",
                  threads: int | None = None, preload: bool = True, warmup: bool = True,
                  cache=None, store: ModelStore | None = None, download: bool = False) -> None:
-        if threads is not None and threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
-        self.model_name = os.fspath(model)
+        self.model_name = model_name(model)
+        check_threads(threads)
+        check_cache(cache)
+        check_device_request(device)
         self.threads = threads or min(4, os.cpu_count() or 1)
         self._device_request = device
         self._warmup = warmup
@@ -149,7 +123,8 @@ class Engine:
     def _start_load(self) -> concurrent.futures.Future[_LoadedModel]:
         with self._load_lock:
             if self._closed:
-                raise LuminaError("the engine is closed")
+                raise StateError(f"the engine is closed (model {self.model_name!r}); "
+                                 "create a new Engine")
             if self._future is None:
                 self._future = concurrent.futures.Future()
                 threading.Thread(target=self._load, name="lumina-load", daemon=True).start()
@@ -191,9 +166,12 @@ class Engine:
         ------
         ModelNotFoundError, ModelIntegrityError, BackendError, DeviceError
             What loading raised.
+        StateError
+            The engine is closed.
         TimeoutError
             ``timeout`` seconds passed first.
         """
+        check_timeout(timeout)
         try:
             self._start_load().result(timeout)
         except concurrent.futures.TimeoutError:
@@ -231,8 +209,10 @@ class Engine:
         Parameters
         ----------
         audio : path, bytes, binary file object or numpy.ndarray
-            Files are decoded and resampled to 16 kHz mono; an array is taken
-            as mono (or ``[frames, channels]``) at ``sample_rate``.
+            Files are decoded and resampled to 16 kHz mono; an array goes
+            through the audio gateway (:func:`lumina.audio.convert.to_mono`:
+            any float or integer dtype, mono or ``[frames, channels]``, at
+            ``sample_rate``).
         language : str, optional
             Language code (``"en"``, ``"de"``...) or ``"auto"``; default
             English for English-only models, detection for multilingual ones.
@@ -243,10 +223,10 @@ class Engine:
         word_timestamps : bool, default False
             Per-token times in ``Token.start`` / ``Token.end``.
         sample_rate : int, optional
-            Rate of an array ``audio``; default 16000.
+            Rate of an array ``audio`` in Hz; default 16000.  Files carry their own.
         should_abort : callable, optional
             Polled between decoding steps; returning True stops the call with
-            :class:`asyncio.CancelledError`.
+            :class:`~lumina.errors.TranscriptionAborted`.
 
         Returns
         -------
@@ -255,13 +235,19 @@ class Engine:
         Raises
         ------
         AudioFormatError
-            Undecodable audio or NaN/Inf samples.
+            Undecodable audio, an unusable array or rate, or NaN/Inf samples.
+        ArgumentError
+            An unknown ``speed`` or ``language``, or an argument of the wrong type.
+        TranscriptionAborted
+            ``should_abort`` returned True.
+        StateError
+            The engine is closed.
         ModelNotFoundError, ModelIntegrityError, BackendError, DeviceError
             The model could not be loaded.
         """
         started = time.perf_counter()
-        if speed not in ("accurate", "fast"):
-            raise ValueError(f"speed must be 'accurate' or 'fast', not {speed!r}")
+        check_speed(speed)
+        check_call(language, prompt, should_abort)
         samples = _load_samples(audio, sample_rate)
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
@@ -273,8 +259,8 @@ class Engine:
         options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
                                 token_timestamps=word_timestamps)
         result, used_speed = self._run(loaded.model, samples, options, speed, should_abort)
-        transcript = _transcript(result, loaded.model, loaded.device, used_speed,
-                                 len(samples) / SAMPLE_RATE)
+        transcript = from_run(result, loaded.model.is_special, loaded.device, used_speed,
+                              len(samples) / SAMPLE_RATE)
         if self.cache is not None and transcript.text:
             self.cache.put(samples, key, transcript.text)
         return _with_timings(transcript, load_s, audio_s, result.encode_s + result.mel_s,
@@ -293,19 +279,20 @@ class Engine:
 
     def _run(self, model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
              should_abort: Callable[[], bool] | None) -> tuple[RunResult, str]:
-        if speed == "fast" and len(samples) < model.n_audio_ctx * SAMPLE_RATE // FRAMES_PER_SECOND:
-            budget = max(_FAST_MIN_TOKENS, math.ceil(len(samples) / SAMPLE_RATE * _FAST_TOKENS_PER_SECOND))
-            fast = dataclasses.replace(options, audio_ctx=fast_audio_ctx(len(samples), model.n_audio_ctx),
-                                       max_tokens=budget)
-            result = _checked(model.run(samples, fast, should_abort))
-            if not _fast_result_suspect(result, model, budget):
+        fast = fast_options(options, len(samples), model.n_audio_ctx) if speed == "fast" else None
+        if fast is not None:
+            result = _checked(model.run(samples, fast[0], should_abort))
+            if not fast_result_suspect(result, model, fast[1]):
                 return result, "fast"
         return _checked(model.run(samples, options, should_abort)), "accurate"
 
     async def transcribe_async(self, audio, **options) -> Transcript:
         """:meth:`transcribe` in a worker thread; the event loop never waits on loading or inference.
 
-        Cancelling the awaiting task stops the inference at its next decoding step.
+        Cancelling the awaiting task stops the inference at its next decoding
+        step, and the task sees :class:`asyncio.CancelledError` (a
+        ``should_abort`` passed here that returns True raises
+        :class:`~lumina.errors.TranscriptionAborted`, as in :meth:`transcribe`).
         """
         cancelled = threading.Event()
         user_abort = options.pop("should_abort", None)
@@ -320,12 +307,14 @@ class Engine:
             return await asyncio.shield(job)
         except asyncio.CancelledError:
             cancelled.set()
+            # The worker ends with TranscriptionAborted, which nobody awaits any more.
+            job.add_done_callback(lambda f: f.cancelled() or f.exception())
             raise
 
     # ------------------------------------------------------------------ lifetime
 
     def close(self) -> None:
-        """Free the model after calls in progress finish. Further calls raise LuminaError."""
+        """Free the model after calls in progress finish. Further calls raise :class:`~lumina.errors.StateError`."""
         with self._load_lock:
             self._closed = True
             future = self._future
@@ -360,12 +349,11 @@ def _make_cache(cache):
 
 def _load_samples(audio, sample_rate: int | None) -> np.ndarray:
     if isinstance(audio, np.ndarray):
-        samples = load_audio(audio, SAMPLE_RATE, source_sr=sample_rate or SAMPLE_RATE, validate=True)
-    else:
-        if sample_rate is not None:
-            raise AudioFormatError("sample_rate applies only to arrays; files carry their own rate")
-        samples = load_audio(audio, SAMPLE_RATE, validate=True)
-    return np.ascontiguousarray(samples, dtype=np.float32)
+        rate = SAMPLE_RATE if sample_rate is None else sample_rate
+        return to_mono(audio, rate, what="Engine.transcribe()")
+    if sample_rate is not None:
+        raise AudioFormatError("sample_rate applies only to arrays; files carry their own rate")
+    return load_audio(audio, validate=True)
 
 
 def _default_language(model: WhisperModel) -> str:
@@ -382,7 +370,7 @@ def _warm_up(model: WhisperModel, threads: int) -> None:
     run's parameters are built for it alone, so nothing carries over.
     """
     options = DecodeOptions(n_threads=threads, language=_default_language(model),
-                            audio_ctx=_WARMUP_AUDIO_CTX, max_tokens=_FAST_MIN_TOKENS)
+                            audio_ctx=_WARMUP_AUDIO_CTX, max_tokens=FAST_MIN_TOKENS)
     model.run(_warmup_audio(), options)
 
 
@@ -394,33 +382,8 @@ def _warmup_audio() -> np.ndarray:
 
 def _checked(result: RunResult) -> RunResult:
     if result.aborted:
-        raise asyncio.CancelledError("transcription aborted")
+        raise TranscriptionAborted("the transcription was stopped by should_abort")
     return result
-
-
-def _fast_result_suspect(result: RunResult, model: WhisperModel, budget: int) -> bool:
-    """A fast result that loops or used up its token budget is not trusted."""
-    for segment in result.segments:
-        ids = [t.id for t in segment.tokens if not model.is_special(t.id)]
-        if len(ids) >= budget or has_repetition_loop(ids):
-            return True
-    return False
-
-
-def _transcript(result: RunResult, model: WhisperModel, device: str, speed: str,
-                duration: float) -> Transcript:
-    # whisper.cpp reports nonsense times (e.g. -1007 s) for a segment decoded
-    # without timestamp tokens; times outside the audio are clamped into it.
-    def clamp(t: float) -> float:
-        return min(max(t, 0.0), duration)
-
-    segments = tuple(
-        Segment(clamp(s.start), clamp(s.end), s.text.strip(),
-                tuple(Token(t.id, t.text, t.p, t.start, t.end)
-                      for t in s.tokens if not model.is_special(t.id)))
-        for s in result.segments)
-    text = " ".join(s.text for s in segments if s.text).strip()
-    return Transcript(text, segments, result.language, device, Timings(), speed=speed)
 
 
 def _with_timings(t: Transcript, load: float, audio: float, encode: float, decode: float,

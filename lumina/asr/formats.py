@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 from lumina.asr.transcript import Transcript
+from lumina.errors import ArgumentError
 
 __all__ = ["FORMATS", "render"]
 
@@ -13,7 +14,13 @@ FORMATS = ("txt", "json", "srt", "vtt")
 
 
 def render(transcript: Transcript, fmt: str) -> str:
-    """The transcript in format ``fmt`` (one of :data:`FORMATS`), ending with a newline."""
+    """The transcript in format ``fmt`` (one of :data:`FORMATS`), ending with a newline.
+
+    Raises
+    ------
+    ArgumentError
+        An unknown ``fmt`` (also a ValueError).
+    """
     if fmt == "txt":
         return transcript.text + "\n"
     if fmt == "json":
@@ -22,7 +29,7 @@ def render(transcript: Transcript, fmt: str) -> str:
         return _cues(transcript, ",", numbered=True)
     if fmt == "vtt":
         return "WEBVTT\n\n" + _cues(transcript, ".", numbered=False)
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    raise ArgumentError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
 
 
 def _cues(transcript: Transcript, decimal: str, *, numbered: bool) -> str:

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-__all__ = ["Segment", "Timings", "Token", "Transcript"]
+if TYPE_CHECKING:
+    from lumina.asr.backend import RunResult
+
+__all__ = ["Segment", "Timings", "Token", "Transcript", "from_run"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,3 +117,23 @@ class Transcript:
     from_cache: bool = False
     reason: str | None = None
     speed: str = "accurate"
+
+
+def from_run(result: RunResult, is_special: Callable[[int], bool], device: str, speed: str,
+             duration: float) -> Transcript:
+    """The :class:`Transcript` of one backend run (special tokens dropped, times clamped).
+
+    whisper.cpp reports nonsense times (e.g. -1007 s) for a segment decoded
+    without timestamp tokens, so times outside ``[0, duration]`` are clamped
+    into it.
+    """
+    def clamp(t: float) -> float:
+        return min(max(t, 0.0), duration)
+
+    segments = tuple(
+        Segment(clamp(s.start), clamp(s.end), s.text.strip(),
+                tuple(Token(t.id, t.text, t.p, t.start, t.end)
+                      for t in s.tokens if not is_special(t.id)))
+        for s in result.segments)
+    text = " ".join(s.text for s in segments if s.text).strip()
+    return Transcript(text, segments, result.language, device, Timings(), speed=speed)

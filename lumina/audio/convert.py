@@ -19,7 +19,9 @@ Accepted input
 * values: finite; a NaN or infinite sample is refused, named by its index.
 
 Every refusal is an :class:`~lumina.errors.AudioFormatError` (also a
-``ValueError``) whose message names the problem.
+``ValueError``) whose message names the entry point and the problem.  One
+rate, :data:`SAMPLE_RATE`, and one parameter name, ``sample_rate``, serve
+the whole library.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from lumina._core import pcm
 from lumina.audio import wavfile as _wav
 from lumina.errors import AudioFormatError
 
-__all__ = ["SAMPLE_RATE", "ChunkConverter", "as_frames", "check_sample_rate", "to_mono"]
+__all__ = ["SAMPLE_RATE", "ChunkConverter", "as_frames", "check_sample_rate", "to_mono",
+           "to_mono_at"]
 
 #: The rate of every sample lumina hands to a model, a VAD or a fingerprint.
 SAMPLE_RATE = 16000
@@ -52,25 +55,36 @@ def to_mono(audio, sample_rate: int = SAMPLE_RATE, *, what: str = "audio") -> np
     Returns
     -------
     numpy.ndarray of float32, shape (frames,)
-        Read-only when it is ``audio`` itself: input that is already float32
-        mono, C-contiguous, native byte order and 16 kHz is returned without a
-        copy; anything else is a new array.
+        Input that is already float32 mono, C-contiguous, native byte order
+        and 16 kHz is returned as it is (no copy: do not change it while
+        lumina uses it); anything else is a new array.
 
     Raises
     ------
     AudioFormatError
         Unsupported dtype, shape or rate, or a NaN/Inf sample.
     """
+    return to_mono_at(audio, sample_rate, SAMPLE_RATE, what=what)
+
+
+def to_mono_at(audio, sample_rate: int, target_rate: int, *, what: str = "audio",
+               copy: bool = False) -> np.ndarray:
+    """:func:`to_mono` to another rate than 16 kHz (``load_audio(sample_rate=...)`` uses it).
+
+    Same rules and errors as :func:`to_mono`; ``copy=True`` never returns
+    ``audio`` itself.  ``target_rate`` is checked like ``sample_rate``.
+    """
     rate = check_sample_rate(sample_rate, what=what)
+    target = check_sample_rate(target_rate, what=what, name="the target rate")
     arr = _as_array(audio, what)
-    if _is_canonical(arr):
-        _check_finite(arr[:, None], f"{what} must hold finite samples")
-        return arr
+    if _is_canonical(arr) and rate == target:
+        check_finite(arr[:, None], f"{what} must hold finite samples")
+        return arr.copy() if copy else arr
     frames = as_frames(arr, what=what)
-    _check_finite(frames, f"{what} must hold finite samples")
-    mono = _finish_frames(frames, validate=False, copy=False)
-    if rate != SAMPLE_RATE and len(mono):
-        mono = np.ascontiguousarray(soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ"),
+    check_finite(frames, f"{what} must hold finite samples")
+    mono = _downmix(frames)
+    if rate != target and len(mono):
+        mono = np.ascontiguousarray(soxr.resample(mono, rate, target, quality="HQ"),
                                     dtype=np.float32)
     return mono
 
@@ -112,7 +126,7 @@ class ChunkConverter:
 
 def check_sample_rate(sample_rate, *, what: str = "audio", name: str = "sample_rate") -> int:
     """Return ``sample_rate`` as an int, or raise AudioFormatError naming the problem."""
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
+    if isinstance(sample_rate, (bool, np.bool_)) or not isinstance(sample_rate, (int, np.integer)):
         raise AudioFormatError(f"{what}: {name} must be an integer number of Hz, got {sample_rate!r}")
     if not 1 <= sample_rate <= _wav.MAX_RATE:
         raise AudioFormatError(
@@ -185,7 +199,11 @@ def _to_float32(native: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_finite(frames: np.ndarray, consequence: str) -> None:
+def check_finite(frames: np.ndarray, consequence: str) -> None:
+    """Raise AudioFormatError naming the first NaN or infinite sample of ``[frames, channels]``.
+
+    The message reads ``sample 13 (frame 6, channel 1) is inf; <consequence>``.
+    """
     index = pcm.first_nonfinite(frames.reshape(-1))
     if index >= 0:
         frame, channel = divmod(index, frames.shape[1])
@@ -194,17 +212,10 @@ def _check_finite(frames: np.ndarray, consequence: str) -> None:
             f"sample {index} (frame {frame}, channel {channel}) is {value}; {consequence}")
 
 
-def _finish_frames(frames: np.ndarray, validate: bool, copy: bool) -> np.ndarray:
-    """Validate (optionally) and average [frames, channels] to mono."""
-    if validate:
-        _check_finite(frames, "audio must be finite (validate=True)")
+def _downmix(frames: np.ndarray) -> np.ndarray:
+    """Average C-contiguous float32 ``[frames, channels]`` to mono (a view for one channel)."""
     if frames.shape[1] == 1:
-        mono = frames.reshape(-1)
-        return mono.copy() if copy else mono
+        return frames.reshape(-1)
     mono = np.empty(frames.shape[0], dtype=np.float32)
     pcm.downmix(frames, mono)
     return mono
-
-
-def _check_rate(rate, name: str) -> int:
-    return check_sample_rate(rate, what="audio", name=name)

@@ -20,10 +20,12 @@ import numpy as np
 import soundfile
 import soxr
 
-from lumina.audio import wavfile as _wav
-from lumina.audio.convert import _check_finite, _check_rate, _finish_frames, as_frames
 from lumina._core import pcm
-from lumina.errors import AudioFormatError
+from lumina._deprecation import renamed_keywords
+from lumina.audio import wavfile as _wav
+from lumina.audio.convert import (SAMPLE_RATE, _downmix, as_frames, check_finite,
+                                  check_sample_rate, to_mono_at)
+from lumina.errors import ArgumentError, AudioFormatError
 
 __all__ = ["AudioInfo", "audio_info", "load_audio", "read_wav", "write_wav"]
 
@@ -95,24 +97,28 @@ def read_wav(source) -> tuple[np.ndarray, int]:
         return _wav.decode(buf, layout), layout.sample_rate
 
 
-def load_audio(source, sr: int = 16000, *, source_sr: int | None = None,
+@renamed_keywords(sr="sample_rate", source_sr="source_sample_rate")
+def load_audio(source, sample_rate: int = SAMPLE_RATE, *, source_sample_rate: int | None = None,
                validate: bool = False) -> np.ndarray:
-    """Load audio as float32 mono at ``sr`` Hz.
+    """Load audio as float32 mono at ``sample_rate`` Hz.
 
     Parameters
     ----------
     source : path, bytes-like, binary file object or numpy.ndarray
         Files: WAV is decoded by lumina; anything else by soundfile
         (FLAC, OGG, ...), then by ``ffmpeg`` (MP3, M4A, ...) if soundfile
-        cannot read it and ffmpeg is on PATH.  Arrays: 1-D mono or 2-D
-        ``[frames, channels]`` of float16/32/64, int16, int32 or uint8 (integers
-        are scaled by ``1 / 2**(bits - 1)``); any memory layout or byte order.
-    sr : int, default 16000
-        Rate of the result.  Resampling uses soxr (quality ``"HQ"``).
-    source_sr : int, optional
-        Rate of an array source; defaults to ``sr`` (no resampling).  Only for arrays.
+        cannot read it and ffmpeg is on PATH.  Arrays go through the audio
+        gateway (:mod:`lumina.audio.convert`): 1-D mono or 2-D
+        ``[frames, channels]`` of any float or integer dtype, any memory
+        layout or byte order, finite samples only.
+    sample_rate : int, default 16000
+        Rate of the result in Hz.  Resampling uses soxr (quality ``"HQ"``).
+    source_sample_rate : int, optional
+        Rate of an array ``source`` in Hz; defaults to ``sample_rate`` (no
+        resampling).  Only for arrays: files carry their own rate.
     validate : bool, default False
-        Check that every sample is finite before downmixing.
+        For files: check that every decoded sample is finite.  Arrays are
+        always checked.
 
     Returns
     -------
@@ -122,24 +128,30 @@ def load_audio(source, sr: int = 16000, *, source_sr: int | None = None,
     Raises
     ------
     AudioFormatError
-        Undecodable input, unsupported array dtype or shape, bad rates, or
-        (with ``validate``) a NaN/Inf sample, named by its index.
+        Undecodable input, unsupported array dtype or shape, bad rates, or a
+        NaN/Inf sample (arrays; files with ``validate``), named by its index.
+
+    Notes
+    -----
+    ``sr=`` and ``source_sr=`` are deprecated spellings of ``sample_rate=``
+    and ``source_sample_rate=`` (removed in the next release).
     """
-    _check_rate(sr, "sr")
+    check_sample_rate(sample_rate, what="load_audio()")
     if isinstance(source, np.ndarray):
-        rate = sr if source_sr is None else _check_rate(source_sr, "source_sr")
-        frames = as_frames(source)
-        mono = _finish_frames(frames, validate, copy=True)
-    else:
-        if source_sr is not None:
-            raise AudioFormatError("source_sr applies only to array sources; files carry their rate")
-        mono, rate = _load_file_mono(source, validate)
-    if rate == sr:
+        rate = sample_rate if source_sample_rate is None else check_sample_rate(
+            source_sample_rate, what="load_audio()", name="source_sample_rate")
+        return to_mono_at(source, rate, sample_rate, what="load_audio()", copy=True)
+    if source_sample_rate is not None:
+        raise AudioFormatError("load_audio(): source_sample_rate applies only to array sources; "
+                               "files carry their own rate")
+    mono, rate = _load_file_mono(source, validate)
+    if rate == sample_rate:
         return mono
-    return soxr.resample(mono, rate, sr, quality="HQ")
+    return soxr.resample(mono, rate, sample_rate, quality="HQ")
 
 
-def write_wav(path, samples, sr: int, *, subtype: str = "PCM_16") -> None:
+@renamed_keywords(sr="sample_rate")
+def write_wav(path, samples, sample_rate: int, *, subtype: str = "PCM_16") -> None:
     """Write samples to a WAV file atomically.
 
     Parameters
@@ -149,9 +161,11 @@ def write_wav(path, samples, sr: int, *, subtype: str = "PCM_16") -> None:
         moved into place with :func:`os.replace`, so a failure never leaves a
         partial file.
     samples : numpy.ndarray
-        1-D mono or 2-D ``[frames, channels]``; dtypes as for :func:`load_audio`.
-    sr : int
-        Sample rate in Hz.
+        1-D mono or 2-D ``[frames, channels]``; dtypes, shapes and layouts as
+        for every array lumina takes (:mod:`lumina.audio.convert`).  Channels
+        are kept.
+    sample_rate : int
+        Sample rate in Hz (1 to 1,000,000).
     subtype : {"PCM_16", "PCM_24", "PCM_32", "FLOAT"}, default "PCM_16"
         Integer subtypes scale by ``2**(bits - 1)``, round half to even and
         clip, so 1.0 -> 32767 and -1.0 -> -32768 for PCM_16.
@@ -161,15 +175,27 @@ def write_wav(path, samples, sr: int, *, subtype: str = "PCM_16") -> None:
     AudioFormatError
         Unknown subtype, bad rate, unsupported array, NaN/Inf samples for an
         integer subtype, or more than 4 GiB of samples.
+    ArgumentError
+        ``path`` is not a str or path.
+    OSError
+        The file cannot be written (missing folder, permissions, full disk).
+
+    Notes
+    -----
+    ``sr=`` is a deprecated spelling of ``sample_rate=`` (removed in the next release).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentError(f"write_wav(): path must be a str or path, not {type(path).__name__}")
     if subtype not in _wav.WRITE_SUBTYPES:
         raise AudioFormatError(
-            f"subtype {subtype!r} is not supported; use one of {sorted(_wav.WRITE_SUBTYPES)}")
-    _check_rate(sr, "sr")
-    frames = as_frames(samples)
+            f"write_wav(): subtype {subtype!r} is not supported; use one of "
+            f"{sorted(_wav.WRITE_SUBTYPES)}")
+    check_sample_rate(sample_rate, what="write_wav()")
+    frames = as_frames(samples, what="write_wav()")
     if subtype != "FLOAT":
-        _check_finite(frames, "audio cannot be written as integer PCM; use subtype='FLOAT' or fix the samples")
-    _wav.write_atomic(path, frames, _wav.WRITE_SUBTYPES[subtype], sr)
+        check_finite(frames, "audio cannot be written as integer PCM; use subtype='FLOAT' "
+                     "or fix the samples")
+    _wav.write_atomic(path, frames, _wav.WRITE_SUBTYPES[subtype], sample_rate)
 
 
 def audio_info(source) -> AudioInfo:
@@ -207,14 +233,19 @@ def _load_file_mono(source, validate: bool) -> tuple[np.ndarray, int]:
                 pass  # e.g. ADPCM or mu-law: libsndfile or ffmpeg may decode it
             else:
                 if validate:
-                    return _finish_frames(_wav.decode(buf, layout), True, False), layout.sample_rate
+                    return _validated_mono(_wav.decode(buf, layout)), layout.sample_rate
                 return _wav.decode_mono(buf, layout), layout.sample_rate
         if len(buf) == 0:
             raise AudioFormatError("file is empty (0 bytes); expected audio")
         # Paths stay paths for soundfile/ffmpeg (they may seek); other sources become bytes.
         other = source if isinstance(source, (str, os.PathLike)) else bytes(buf)
     frames, rate = _decode_other(other)
-    return _finish_frames(frames, validate, False), rate
+    return (_validated_mono(frames) if validate else _downmix(frames)), rate
+
+
+def _validated_mono(frames: np.ndarray) -> np.ndarray:
+    check_finite(frames, "audio must be finite (validate=True)")
+    return _downmix(frames)
 
 
 def _decode_other(source) -> tuple[np.ndarray, int]:

@@ -13,19 +13,33 @@ import time
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-import soxr
 
+from lumina._deprecation import renamed_keywords
+from lumina.audio.convert import SAMPLE_RATE, ChunkConverter, check_sample_rate
 from lumina.audio.files import load_audio
-from lumina.errors import AudioFormatError, DeviceError
+from lumina.errors import ArgumentError, AudioFormatError, DeviceError
 
 __all__ = ["AudioSource", "MicrophoneSource", "FileSource", "IterableSource", "TARGET_RATE"]
 
-TARGET_RATE = 16000
-"""Sample rate of every chunk a source yields."""
+TARGET_RATE = SAMPLE_RATE
+"""Deprecated name of :data:`lumina.audio.convert.SAMPLE_RATE` (``lumina.SAMPLE_RATE``), the
+rate of every chunk a source yields; goes in the next release."""
 
 
 class AudioSource:
-    """Base of the sources: iteration, ``stop()``, ``close()`` and the context manager."""
+    """Base of the sources: iteration, ``stop()``, ``close()`` and the context manager.
+
+    Attributes
+    ----------
+    reuse_chunks : bool
+        False (default): every chunk is a new array the caller may keep. A
+        source that supports it yields, when this is set True before iterating,
+        views of one buffer allocated once, each valid until the next chunk is
+        read, so reading allocates no sample buffer (what
+        :class:`~lumina.Stream` asks of the sources it opens).
+    """
+
+    reuse_chunks = False
 
     def __init__(self) -> None:
         self._stopped = threading.Event()
@@ -68,52 +82,37 @@ class AudioSource:
         self.close()
 
 
-def _as_float32_mono(chunk, where: str) -> np.ndarray:
-    """Float32 mono from float or signed integer PCM, 1-D or (frames, channels)."""
-    arr = np.asarray(chunk)
-    if arr.dtype.kind not in "fi":
-        raise AudioFormatError(
-            f"{where} needs float samples in [-1, 1] or signed integer PCM, got dtype {arr.dtype}")
-    if arr.ndim not in (1, 2):
-        raise AudioFormatError(
-            f"{where} needs 1-D mono or (frames, channels) audio, got shape {arr.shape}")
-    if arr.dtype.kind == "i":
-        arr = arr.astype(np.float32) * np.float32(1.0 / 2 ** (8 * arr.dtype.itemsize - 1))
-    if arr.ndim == 2:
-        arr = arr.mean(axis=1)
-    return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-class _Resampler:
-    """Streaming rate conversion to 16 kHz (a pass-through when the rate already matches)."""
-
-    def __init__(self, rate: int) -> None:
-        self._stream = None if rate == TARGET_RATE else soxr.ResampleStream(
-            rate, TARGET_RATE, 1, dtype="float32", quality="HQ")
-
-    def __call__(self, x: np.ndarray, last: bool = False) -> np.ndarray:
-        if self._stream is None:
-            return x
-        return self._stream.resample_chunk(x, last=last)
-
-
 class IterableSource(AudioSource):
-    """Chunks from any iterable of arrays (float in [-1, 1] or int PCM, mono or (frames, channels)).
+    """Chunks from any iterable of arrays, converted by the audio gateway.
 
     Parameters
     ----------
     iterable : iterable of array_like
-        The chunks, of any length.
-    sr : int, default 16000
-        Their sample rate; other rates are resampled to 16 kHz (soxr, streaming).
+        The chunks, of any length: any float or integer dtype, mono or
+        ``[frames, channels]`` (:mod:`lumina.audio.convert`).
+    sample_rate : int, default 16000
+        Their rate in Hz; other rates are resampled to 16 kHz (soxr, streaming).
+
+    Raises
+    ------
+    AudioFormatError
+        A bad ``sample_rate`` (at once) or an unusable chunk (when it is reached).
+
+    Notes
+    -----
+    ``sr=`` is a deprecated spelling of ``sample_rate=`` (removed in the next release).
     """
 
-    def __init__(self, iterable: Iterable, sr: int = TARGET_RATE) -> None:
+    @renamed_keywords(sr="sample_rate")
+    def __init__(self, iterable: Iterable, sample_rate: int = SAMPLE_RATE) -> None:
         super().__init__()
-        if int(sr) != sr or sr <= 0:
-            raise ValueError(f"sr must be a positive integer, got {sr!r}")
-        self._it = iter(iterable)
-        self._resample = _Resampler(int(sr))
+        self._convert = ChunkConverter(sample_rate, what="IterableSource")
+        self.sample_rate = self._convert.sample_rate
+        try:
+            self._it = iter(iterable)
+        except TypeError:
+            raise ArgumentError(f"IterableSource needs an iterable of arrays, not "
+                                f"{type(iterable).__name__}") from None
         self._done = False
 
     def _next_chunk(self) -> np.ndarray | None:
@@ -122,17 +121,17 @@ class IterableSource(AudioSource):
                 raw = next(self._it)
             except StopIteration:
                 self._done = True
-                tail = self._resample(np.zeros(0, np.float32), last=True)
+                tail = self._convert.flush()
                 return tail if len(tail) else None
-            out = self._resample(_as_float32_mono(raw, "IterableSource"))
+            out = self._convert(raw)
             if len(out):
                 return out
         return None
 
 
 def _load_file(path: str | os.PathLike) -> np.ndarray:
-    """Decode a file to float32 mono 16 kHz."""
-    return np.ascontiguousarray(load_audio(path, TARGET_RATE), dtype=np.float32)
+    """Decode a file to float32 mono 16 kHz (load_audio applies the gateway's rules)."""
+    return load_audio(path, SAMPLE_RATE)
 
 
 class FileSource(AudioSource):
@@ -151,11 +150,11 @@ class FileSource(AudioSource):
 
     def __init__(self, path: str | os.PathLike, *, realtime: bool = True, chunk_ms: int = 20) -> None:
         super().__init__()
-        if chunk_ms <= 0:
-            raise ValueError(f"chunk_ms must be > 0, got {chunk_ms}")
+        if isinstance(chunk_ms, bool) or not isinstance(chunk_ms, int) or chunk_ms <= 0:
+            raise ArgumentError(f"chunk_ms must be an int > 0, got {chunk_ms!r}")
         self.path = path
         self.realtime = realtime
-        self.chunk_samples = chunk_ms * TARGET_RATE // 1000
+        self.chunk_samples = max(1, chunk_ms * SAMPLE_RATE // 1000)
         self._audio = _load_file(path)
         self._pos = 0
         self._t0: float | None = None
@@ -163,7 +162,7 @@ class FileSource(AudioSource):
     @property
     def duration_s(self) -> float:
         """Length of the file in seconds."""
-        return len(self._audio) / TARGET_RATE
+        return len(self._audio) / SAMPLE_RATE
 
     def _next_chunk(self) -> np.ndarray | None:
         if self._pos >= len(self._audio):
@@ -172,7 +171,7 @@ class FileSource(AudioSource):
         if self.realtime:
             if self._t0 is None:
                 self._t0 = time.monotonic()
-            due = self._t0 + end / TARGET_RATE
+            due = self._t0 + end / SAMPLE_RATE
             # Waiting on the stop event (not sleeping) lets stop() end the wait at once.
             if self._stopped.wait(max(0.0, due - time.monotonic())):
                 return None
@@ -225,7 +224,7 @@ def find_input_device(device: int | str | None) -> dict:
         matches = exact or [d for d in inputs if needle in d["name"].lower()]
         what = f"input device whose name contains {device!r}"
     else:
-        raise TypeError(f"device must be None, an int or a str, got {type(device).__name__}")
+        raise ArgumentError(f"device must be None, an int or a str, got {type(device).__name__}")
     if not matches:
         raise DeviceError(f"found no {what}; {_describe(inputs)}")
     return matches[0]
@@ -241,8 +240,10 @@ class MicrophoneSource(AudioSource):
     ----------
     device : None, int or str, default None
         The default input, a device index, or a (case-insensitive) name substring.
-    samplerate : int or None, default None
-        Capture rate; None uses the device's native rate.
+    sample_rate : int or None, default None
+        Capture rate in Hz; None uses the device's native rate.  Chunks are
+        resampled to 16 kHz either way.  ``samplerate=`` is a deprecated
+        spelling (removed in the next release).
     block_ms : int, default 20
         PortAudio block length, and roughly the chunk length yielded.
     ring_seconds : float, default 2.0
@@ -255,24 +256,27 @@ class MicrophoneSource(AudioSource):
         When the device is not found or cannot be opened.
     """
 
-    def __init__(self, device: int | str | None = None, *, samplerate: int | None = None,
+    @renamed_keywords(samplerate="sample_rate")
+    def __init__(self, device: int | str | None = None, *, sample_rate: int | None = None,
                  block_ms: int = 20, ring_seconds: float = 2.0) -> None:
         super().__init__()
         import sounddevice as sd
         from lumina._core.ringbuffer import RingBuffer
         if block_ms <= 0:
-            raise ValueError(f"block_ms must be > 0, got {block_ms}")
+            raise ArgumentError(f"block_ms must be > 0, got {block_ms}")
         info = find_input_device(device)
         self.device_name: str = info["name"]
-        self.samplerate = int(samplerate or info["default_samplerate"])
+        self.sample_rate = (int(info["default_samplerate"]) if sample_rate is None
+                            else check_sample_rate(sample_rate, what="MicrophoneSource"))
         self.block_frames = max(1, self.samplerate * block_ms // 1000)
         if ring_seconds * self.samplerate < 2 * self.block_frames:
-            raise ValueError(f"ring_seconds must hold at least two blocks, got {ring_seconds}")
+            raise ArgumentError(f"ring_seconds must hold at least two blocks, got {ring_seconds}")
         self._ring = RingBuffer(int(ring_seconds * self.samplerate), overwrite=True)
         self._overflows = 0
         self._poll_s = block_ms / 2000.0
-        self._resample = _Resampler(self.samplerate)
+        self._resample = ChunkConverter(self.sample_rate, what="MicrophoneSource")
         self._close_lock = threading.Lock()
+        self._out: np.ndarray | None = None
         try:
             self._stream = sd.InputStream(
                 device=info["index"], channels=1, samplerate=self.samplerate, dtype="float32",
@@ -301,7 +305,7 @@ class MicrophoneSource(AudioSource):
         while not self._stopped.is_set():
             available = len(self._ring)
             if available >= self.block_frames:
-                out = self._resample(self._ring.read(available))
+                out = self._resample(self._read())
                 if len(out):
                     return out
                 continue
@@ -310,8 +314,18 @@ class MicrophoneSource(AudioSource):
                 return None
             if not stream.active:
                 raise DeviceError(f"input device {self.device_name!r} stopped delivering audio")
-            self._stopped.wait(self._poll_s)
+            # A plain sleep: Event.wait() allocates a lock per call, and stop() is seen
+            # within one poll (half a block) anyway.
+            time.sleep(self._poll_s)
         return None
+
+    def _read(self) -> np.ndarray:
+        """Everything the ring holds: a new array, or a view of one reused buffer (``reuse_chunks``)."""
+        if not self.reuse_chunks:
+            return self._ring.read(len(self._ring))
+        if self._out is None:
+            self._out = np.empty(self._ring.capacity, dtype=np.float32)
+        return self._out[:self._ring.read_into(self._out)]
 
     def stop(self) -> None:
         """Stop capturing and close the device stream: the iteration ends promptly.
@@ -332,6 +346,16 @@ class MicrophoneSource(AudioSource):
         return self._overflows
 
     @property
+    def samplerate(self) -> int:
+        """Deprecated name of :attr:`sample_rate` (the capture rate); goes in the next release."""
+        return self.sample_rate
+
+    @property
     def dropped(self) -> int:
-        """Samples overwritten in the ring because the reader fell behind."""
-        return self._ring.dropped
+        """Audio overwritten in the ring because the reader fell behind, in 16 kHz samples.
+
+        The ring holds capture-rate samples; the count is converted so that
+        ``dropped / 16000`` is seconds lost whatever the device's rate (like
+        every other sample count lumina reports).
+        """
+        return self._ring.dropped * SAMPLE_RATE // self.sample_rate

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lumina._core import pcm
-from lumina.errors import AudioFormatError, AudioNotFoundError
+from lumina.errors import ArgumentError, AudioFormatError, AudioNotFoundError
 
 MAX_CHANNELS = 1024
 MAX_RATE = 1_000_000
@@ -228,8 +228,9 @@ def open_buffer(source) -> Iterator[memoryview]:
                 f"file object returned {type(data).__name__}, not bytes; open it in binary mode")
         yield memoryview(data)
     else:
-        raise TypeError(
-            f"audio source must be a path, bytes or a binary file object, not {type(source).__name__}")
+        raise ArgumentError(
+            f"audio source must be a path, bytes, a binary file object or (where arrays are "
+            f"taken) a numpy array, not {type(source).__name__}")
 
 
 @contextlib.contextmanager

@@ -32,20 +32,22 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import os
 import pathlib
-import sqlite3
 import threading
 import time
-import warnings
 from collections.abc import Hashable
 
 import numpy as np
 import numpy.typing as npt
 
-from lumina._core.fingerprint import FEATURE_VERSION, Fingerprint, best_match
-from lumina.cache.fingerprints import SAMPLE_RATE, fingerprint
+from lumina._core.fingerprint import Fingerprint, best_match
+from lumina._deprecation import renamed_keywords
+from lumina.audio.convert import SAMPLE_RATE
+from lumina.cache.fingerprints import fingerprint
+from lumina.cache.keys import canonical_key
+from lumina.cache.store import CacheFile, CacheWarning, open_cache_file
+from lumina.errors import ArgumentError
 
 __all__ = ["CacheStats", "CacheWarning", "PhraseCache", "DEFAULT_THRESHOLD"]
 
@@ -60,11 +62,6 @@ _MAX_DURATION_RATIO = 1.3
 _MAX_SUMMARY_DISTANCE = 1.2
 _ENTRY_OVERHEAD = 256  # bytes of Python objects around each entry's arrays and text
 _TIMINGS_KEPT = 10000
-_NONSTR_PREFIX = "\x1fkey:"
-
-
-class CacheWarning(UserWarning):
-    """The cache file could not be used; the cache carries on empty or in memory."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,39 +96,6 @@ class _Entry:
     nbytes: int
 
 
-def _tag(value: object) -> list:
-    # bool before int: True must not collide with 1.
-    if isinstance(value, bool):
-        return ["b", value]
-    if isinstance(value, str):
-        return ["s", value]
-    if isinstance(value, int):
-        return ["i", str(value)]
-    if isinstance(value, float):
-        return ["f", value.hex()]
-    if value is None:
-        return ["n"]
-    if isinstance(value, tuple):
-        return ["t", [_tag(v) for v in value]]
-    raise TypeError(f"cache key part {value!r} of type {type(value).__name__} cannot be stored")
-
-
-def canonical_key(key: Hashable) -> str:
-    """The stable string a cache key is stored under.
-
-    ``str`` keys are used as they are; other keys must be built from str, int, float, bool,
-    None and tuples, and become a tagged JSON text, so ``1``, ``1.0`` and ``True`` differ.
-
-    Raises
-    ------
-    TypeError
-        For keys holding other types.
-    """
-    if isinstance(key, str):
-        return key
-    return _NONSTR_PREFIX + json.dumps(_tag(key), separators=(",", ":"))
-
-
 class PhraseCache:
     """An LRU cache from spoken phrases to their transcripts.
 
@@ -148,6 +112,11 @@ class PhraseCache:
     max_bytes : int, default 64 MiB
         Bound on the memory the entries account for.
 
+    Raises
+    ------
+    ArgumentError
+        A bad ``max_entries``, ``threshold`` or ``max_bytes`` (also a ValueError).
+
     Notes
     -----
     ``key`` must carry everything that changes a transcript (model and its hash, language,
@@ -158,13 +127,10 @@ class PhraseCache:
     def __init__(self, max_entries: int = 1000, *, threshold: float | None = None,
                  path: str | os.PathLike | None = None,
                  max_bytes: int = DEFAULT_MAX_BYTES) -> None:
-        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
-            raise ValueError(f"max_entries must be an int >= 1, got {max_entries!r}")
-        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 1:
-            raise ValueError(f"max_bytes must be an int >= 1, got {max_bytes!r}")
-        thr = DEFAULT_THRESHOLD if threshold is None else float(threshold)
-        if not 0.0 < thr <= 1.0:
-            raise ValueError(f"threshold must be in (0, 1], got {threshold!r}")
+        for name, value in (("max_entries", max_entries), ("max_bytes", max_bytes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ArgumentError(f"{name} must be an int >= 1, got {value!r}")
+        thr = DEFAULT_THRESHOLD if threshold is None else _threshold(threshold)
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.threshold = thr
@@ -174,41 +140,50 @@ class PhraseCache:
         self._index: dict[str | tuple, tuple] = {}  # per key: (entries, durations, summaries)
         self._bytes = 0
         self._reset_counters()
-        self._db: sqlite3.Connection | None = None
+        self._db: CacheFile | None = None
         self._tick = 0
         if path is not None:
-            self._open(pathlib.Path(path))
+            self._db, rows = open_cache_file(pathlib.Path(path), stacklevel=2)
+            for key, fp, text, used in rows:
+                self._insert(key, fp, text, persist=False, tick=used)
 
     # ---- public API -------------------------------------------------------------------
 
-    def get(self, audio: npt.ArrayLike, key: Hashable, *, sr: int = SAMPLE_RATE) -> str | None:
+    @renamed_keywords(sr="sample_rate")
+    def get(self, audio: npt.ArrayLike, key: Hashable, *,
+            sample_rate: int = SAMPLE_RATE) -> str | None:
         """The cached text of this phrase under ``key``, or None.
+
+        ``audio`` is any array the audio gateway takes (:func:`fingerprint`),
+        at ``sample_rate`` Hz.  ``sr=`` is a deprecated spelling of
+        ``sample_rate=`` (removed in the next release).
 
         Raises
         ------
         AudioFormatError
-            When ``audio`` is not usable.
-        TypeError
-            When ``key`` is not hashable (or, for a persistent cache, not storable).
+            When ``audio`` or ``sample_rate`` is not usable.
+        ArgumentError
+            When ``key`` is not hashable (or, for a persistent cache, not storable);
+            also a TypeError.
         """
         start = time.perf_counter()
         k = self._key(key)
-        return self._lookup(fingerprint(audio, sr), k, start)
+        return self._lookup(fingerprint(audio, sample_rate), k, start)
 
     def lookup(self, fp: Fingerprint, key: Hashable) -> str | None:
         """The cached text of an already fingerprinted phrase under ``key``, or None.
 
-        :meth:`get` is ``lookup(fingerprint(audio, sr), key)``; this form lets a caller that
-        fingerprints once (for ``get`` then ``put``) skip the second analysis.
+        :meth:`get` is ``lookup(fingerprint(audio, sample_rate), key)``; this form lets a caller
+        that fingerprints once (for ``get`` then ``put``) skip the second analysis.
 
         Raises
         ------
-        TypeError
-            When ``fp`` is not a :class:`Fingerprint` or ``key`` is not usable.
+        ArgumentError
+            When ``fp`` is not a :class:`Fingerprint` or ``key`` is not usable (also a TypeError).
         """
         start = time.perf_counter()
         if not isinstance(fp, Fingerprint):
-            raise TypeError(f"fp must be a lumina.Fingerprint, got {type(fp).__name__}")
+            raise ArgumentError(f"fp must be a lumina.Fingerprint, got {type(fp).__name__}")
         return self._lookup(fp, self._key(key), start)
 
     def _lookup(self, fp: Fingerprint, k: str | tuple, start: float) -> str | None:
@@ -223,20 +198,24 @@ class PhraseCache:
             self._count(kind, time.perf_counter() - start)
             return None if entry is None else entry.text
 
-    def put(self, audio: npt.ArrayLike, key: Hashable, text: str, *, sr: int = SAMPLE_RATE) -> None:
+    @renamed_keywords(sr="sample_rate")
+    def put(self, audio: npt.ArrayLike, key: Hashable, text: str, *,
+            sample_rate: int = SAMPLE_RATE) -> None:
         """Remember that this phrase under ``key`` reads ``text``.
+
+        ``sr=`` is a deprecated spelling of ``sample_rate=`` (removed in the next release).
 
         Raises
         ------
         AudioFormatError
-            When ``audio`` is not usable.
-        TypeError
-            When ``text`` is not a str or ``key`` is not usable.
+            When ``audio`` or ``sample_rate`` is not usable.
+        ArgumentError
+            When ``text`` is not a str or ``key`` is not usable (also a TypeError).
         """
         if not isinstance(text, str):
-            raise TypeError(f"text must be a str, got {type(text).__name__}")
+            raise ArgumentError(f"text must be a str, got {type(text).__name__}")
         k = self._key(key)
-        fp = fingerprint(audio, sr)
+        fp = fingerprint(audio, sample_rate)
         self._insert(k, fp, text, persist=True)
 
     def forget(self, text: str) -> int:
@@ -245,7 +224,8 @@ class PhraseCache:
             doomed = [e for e in self._entries.values() if e.text == text]
             for entry in doomed:
                 self._remove(entry)
-            self._db_run("DELETE FROM entries WHERE text = ?", [(text,)])
+            if self._db is not None:
+                self._db.forget(text)
             return len(doomed)
 
     def clear(self) -> None:
@@ -256,7 +236,8 @@ class PhraseCache:
             self._index.clear()
             self._bytes = 0
             self._reset_counters()
-            self._db_run("DELETE FROM entries", [()])
+            if self._db is not None:
+                self._db.clear()
 
     def stats(self) -> CacheStats:
         """A snapshot of the counters."""
@@ -321,12 +302,15 @@ class PhraseCache:
     def _key(self, key: Hashable) -> str | tuple:
         try:
             return canonical_key(key)
-        except TypeError:
-            if self._db is not None:
-                raise TypeError(
+        except ArgumentError:
+            if self._db is not None and self._db.usable:
+                raise ArgumentError(
                     f"key {key!r} cannot be stored in a persistent cache: use a str, or a tuple "
                     "of str, int, float, bool and None") from None
-            hash(key)  # raises TypeError for unhashable keys
+            try:
+                hash(key)
+            except TypeError as exc:
+                raise ArgumentError(f"key must be hashable: {exc}") from None
             return ("\x1fobj", key)
 
     def _insert(self, k, fp: Fingerprint, text: str, *, persist: bool, tick: int | None = None) -> None:
@@ -344,8 +328,8 @@ class PhraseCache:
             self._bytes += nbytes
             evicted = self._evict()
             self._tick = max(self._tick + 1, tick or 0)
-            if persist and isinstance(k, str):
-                self._db_put(entry, evicted)
+            if persist and isinstance(k, str) and self._db is not None:
+                self._db.put(k, fp, text, self._tick, [(e.key, e.fp) for e in evicted])
 
     def _evict(self) -> list[_Entry]:
         evicted = []
@@ -367,115 +351,30 @@ class PhraseCache:
     def _touch(self, entry: _Entry) -> None:
         self._entries.move_to_end((entry.key, entry.fp.exact_key))
         self._tick += 1
-        self._db_run("UPDATE entries SET used = ? WHERE key = ? AND exact = ?",
-                     [(self._tick, entry.key, f"{entry.fp.exact_key:016x}")])
+        if self._db is not None:
+            self._db.touch(entry.key, entry.fp, self._tick)
 
     # ---- persistence ------------------------------------------------------------------
-
-    def _open(self, path: pathlib.Path) -> None:
-        try:
-            if not path.parent.exists():
-                path.parent.mkdir(parents=True, mode=0o700)
-                os.chmod(path.parent, 0o700)  # mkdir's mode is filtered by the umask
-            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-            os.chmod(path, 0o600)
-            self._db = self._connect(path)
-            self._load()
-        except (sqlite3.Error, OSError, ValueError, TypeError) as exc:
-            self._recover(path, exc)
-
-    @staticmethod
-    def _connect(path: pathlib.Path) -> sqlite3.Connection:
-        db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        with db:
-            db.execute("BEGIN")
-            db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
-            row = db.execute("SELECT value FROM meta WHERE name = 'feature_version'").fetchone()
-            if row is not None and row[0] != str(FEATURE_VERSION):
-                # Fingerprints of another feature version would never match (and the table
-                # may lack columns): start over.
-                db.execute("DROP TABLE IF EXISTS entries")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS entries (key TEXT NOT NULL, exact TEXT NOT NULL, "
-                "text TEXT NOT NULL, features BLOB NOT NULL, n_frames INTEGER NOT NULL, "
-                "n_feat INTEGER NOT NULL, summary BLOB NOT NULL, duration REAL NOT NULL, "
-                "wideband INTEGER NOT NULL, used INTEGER NOT NULL, PRIMARY KEY (key, exact))")
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('feature_version', ?)",
-                       (str(FEATURE_VERSION),))
-            db.execute("COMMIT")
-        return db
-
-    def _load(self) -> None:
-        rows = self._db.execute(
-            "SELECT key, exact, text, features, n_frames, n_feat, summary, duration, wideband, "
-            "used FROM entries ORDER BY used").fetchall()
-        for key, exact, text, feats, n_frames, n_feat, summ, duration, wide, used in rows:
-            features = np.frombuffer(feats, dtype="<f4").reshape(n_frames, n_feat)
-            fp = Fingerprint(features, np.frombuffer(summ, dtype="<f4"), int(exact, 16), duration,
-                             bool(wide))
-            self._insert(key, fp, text, persist=False, tick=used)
-
-    def _recover(self, path: pathlib.Path, exc: BaseException) -> None:
-        warnings.warn(f"phrase cache file {path} is unreadable ({exc}); starting with an empty "
-                      "cache and a fresh file", CacheWarning, stacklevel=3)
-        self._close_db()
-        self._entries.clear()
-        self._groups.clear()
-        self._index.clear()
-        self._bytes = 0
-        try:
-            path.unlink(missing_ok=True)
-            os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
-            os.chmod(path, 0o600)
-            self._db = self._connect(path)
-        except (sqlite3.Error, OSError) as again:
-            self._close_db()
-            warnings.warn(f"phrase cache file {path} cannot be recreated ({again}); "
-                          "the cache works in memory only", CacheWarning, stacklevel=3)
-
-    def _db_put(self, entry: _Entry, evicted: list[_Entry]) -> None:
-        fp = entry.fp
-        row = (entry.key, f"{fp.exact_key:016x}", entry.text,
-               fp.features.astype("<f4").tobytes(), fp.n_frames, fp.features.shape[1],
-               fp.summary.astype("<f4").tobytes(), fp.duration, int(fp.wideband), self._tick)
-        self._db_many([
-            ("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [row]),
-            ("DELETE FROM entries WHERE key = ? AND exact = ?",
-             [(e.key, f"{e.fp.exact_key:016x}") for e in evicted if isinstance(e.key, str)]),
-        ])
-
-    def _db_run(self, sql: str, params: list[tuple]) -> None:
-        self._db_many([(sql, params)])
-
-    def _db_many(self, statements: list[tuple[str, list[tuple]]]) -> None:
-        """Run statements in one transaction; on failure warn and carry on in memory."""
-        if self._db is None:
-            return
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            for sql, params in statements:
-                self._db.executemany(sql, params)
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            warnings.warn(f"phrase cache file could not be updated ({exc}); the cache goes on "
-                          "in memory only", CacheWarning, stacklevel=4)
-            self._close_db()
-
-    def _close_db(self) -> None:
-        if self._db is not None:
-            try:
-                self._db.close()
-            except sqlite3.Error:
-                pass
-            self._db = None
 
     def close(self) -> None:
         """Close the cache file (entries stay usable in memory)."""
         with self._lock:
-            self._close_db()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     def __enter__(self) -> PhraseCache:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _threshold(value) -> float:
+    try:
+        thr = float(value)
+    except (TypeError, ValueError):
+        thr = float("nan")
+    if not 0.0 < thr <= 1.0:  # NaN fails too
+        raise ArgumentError(f"threshold must be a number in (0, 1], got {value!r}")
+    return thr

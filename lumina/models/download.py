@@ -21,15 +21,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DownloadError", "FetchResult", "RetryPolicy", "fetch", "file_lock", "get_json"]
+from lumina.errors import ArgumentError
+
+__all__ = ["TransferError", "FetchResult", "RetryPolicy", "fetch", "file_lock", "get_json"]
 
 _CHUNK = 1 << 16
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 _USER_AGENT = "lumina-model-store"
 
 
-class DownloadError(Exception):
-    """The transfer failed for good (after retries); ``reason`` says why."""
+class TransferError(Exception):
+    """The transfer failed for good (after retries); ``reason`` says why.
+
+    Private to the models layer: :class:`~lumina.models.ModelStore` turns it
+    into the public :class:`lumina.errors.DownloadError` with instructions.
+    """
 
     def __init__(self, reason: str, *, permanent: bool = False) -> None:
         super().__init__(reason)
@@ -58,6 +64,16 @@ class RetryPolicy:
     backoff: float = 1.0
     max_backoff: float = 30.0
     timeout: float = 30.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ArgumentError(f"RetryPolicy: attempts must be an int >= 1, got {self.attempts!r}")
+        for name in ("backoff", "max_backoff", "timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
+                    or (name == "timeout" and value == 0):
+                raise ArgumentError(f"RetryPolicy: {name} must be a number of seconds "
+                                    f"{'> 0' if name == 'timeout' else '>= 0'}, got {value!r}")
 
     def pause(self, failures: int) -> float:
         return min(self.max_backoff, self.backoff * 2 ** (failures - 1))
@@ -137,7 +153,7 @@ def fetch(url: str, partial: Path, *, policy: RetryPolicy, progress: bool = True
 
     Raises
     ------
-    DownloadError
+    TransferError
         After the last attempt failed, or at once on a permanent HTTP error (4xx).
     """
     hashes = _Hashes.of_file(partial) if partial.exists() else _Hashes()
@@ -147,7 +163,7 @@ def fetch(url: str, partial: Path, *, policy: RetryPolicy, progress: bool = True
             _transfer(url, partial, hashes, policy.timeout, progress, desc)
             return FetchResult(hashes.size, hashes.sha1.hexdigest(),
                                hashes.sha256.hexdigest(), failures + 1, hashes.reused)
-        except DownloadError as exc:
+        except TransferError as exc:
             failures += 1
             if exc.permanent or failures >= policy.attempts:
                 raise
@@ -159,7 +175,7 @@ def fetch(url: str, partial: Path, *, policy: RetryPolicy, progress: bool = True
             hashes = _Hashes()
             failures += 1
             if failures >= policy.attempts:
-                raise DownloadError("the server rejected every resume request") from None
+                raise TransferError("the server rejected every resume request") from None
 
 
 class _RangeRejected(Exception):
@@ -175,10 +191,10 @@ def _transfer(url: str, partial: Path, hashes: _Hashes, timeout: float, progress
         exc.close()
         if exc.code == 416:
             raise _RangeRejected() from None
-        raise DownloadError(f"HTTP {exc.code} {exc.reason}",
+        raise TransferError(f"HTTP {exc.code} {exc.reason}",
                             permanent=400 <= exc.code < 500 and exc.code not in (408, 429)) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise DownloadError(_describe(exc)) from None
+        raise TransferError(_describe(exc)) from None
     with resp:
         total = _plan(resp, partial, hashes, offset)
         _copy_body(resp, partial, hashes, total, progress, desc)
@@ -213,7 +229,7 @@ def _copy_body(resp: http.client.HTTPResponse, partial: Path, hashes: _Hashes,
                 try:
                     chunk = resp.read(_CHUNK)
                 except (OSError, http.client.HTTPException) as exc:
-                    raise DownloadError(_describe(exc)) from None
+                    raise TransferError(_describe(exc)) from None
                 if not chunk:
                     break
                 out.write(chunk)
@@ -224,7 +240,7 @@ def _copy_body(resp: http.client.HTTPResponse, partial: Path, hashes: _Hashes,
     finally:
         bar.close()
     if total is not None and hashes.size < total:
-        raise DownloadError(f"connection closed after {hashes.size} of {total} bytes")
+        raise TransferError(f"connection closed after {hashes.size} of {total} bytes")
 
 
 def _describe(exc: BaseException) -> str:
@@ -233,7 +249,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def get_json(url: str, *, timeout: float) -> object:
-    """GET *url* and parse JSON; raise DownloadError on any failure."""
+    """GET *url* and parse JSON; raise TransferError on any failure."""
     import json
 
     req = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT,
@@ -243,9 +259,9 @@ def get_json(url: str, *, timeout: float) -> object:
             return json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         exc.close()
-        raise DownloadError(f"HTTP {exc.code} {exc.reason}") from None
+        raise TransferError(f"HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
-        raise DownloadError(_describe(exc)) from None
+        raise TransferError(_describe(exc)) from None
 
 
 @contextmanager

@@ -2,8 +2,10 @@
 
 whisper.cpp aborts the whole process on some malformed model files, so
 lumina checks a file before handing it over: magic, header ranges, the mel
-filter and vocabulary sections, and every entry of the tensor table (type,
-shape, name, and that its data lies inside the file).  The walk reads only
+filter and vocabulary sections, and every entry of the tensor table (name,
+that its data lies inside the file, and that its shape and type are what the
+header makes whisper.cpp expect: :mod:`lumina.models.tensors`).  Files
+whisper.cpp cannot run (all-f32 models) are refused too.  The walk reads only
 headers and seeks over tensor data, so a 3 GB model is checked in
 milliseconds; the file is hashed only when a hash is expected.
 
@@ -20,51 +22,28 @@ File layout (all little-endian)::
 
 from __future__ import annotations
 
-import hashlib
 import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from lumina.errors import ModelIntegrityError, ModelNotFoundError
+from lumina.errors import ArgumentError, ModelIntegrityError, ModelNotFoundError
+from lumina.models.hashing import check_hashes, file_digests  # noqa: F401 (file_digests re-exported)
+from lumina.models.tensors import (FTYPE_NAMES, TENSOR_TYPES, expected_tensor_names,
+                                   expected_tensors, tensor_mismatch, unrunnable_ftype)
 
 __all__ = ["HParams", "ModelInfo", "validate_model_file", "expected_tensor_names"]
 
 GGML_MAGIC = 0x67676D6C
-_HPARAM_NAMES = (
-    "n_vocab", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer",
-    "n_text_ctx", "n_text_state", "n_text_head", "n_text_layer", "n_mels", "ftype",
-)
 _HEADER = struct.Struct("<I11i")
 _TENSOR_HEAD = struct.Struct("<3i")
 _TOKEN_LEN = struct.Struct("<I")
 
-#: ggml file type (``ftype % 1000``) -> quantization name.
-FTYPE_NAMES = {0: "f32", 1: "f16", 2: "q4_0", 3: "q4_1", 7: "q8_0", 8: "q5_0", 9: "q5_1"}
-#: ggml tensor type -> (name, elements per block, bytes per block).
-TENSOR_TYPES = {
-    0: ("f32", 1, 4), 1: ("f16", 1, 2), 2: ("q4_0", 32, 18), 3: ("q4_1", 32, 20),
-    6: ("q5_0", 32, 22), 7: ("q5_1", 32, 24), 8: ("q8_0", 32, 34),
-}
-
 _MAX_NAME_LEN = 1024
 _MAX_TOKEN_LEN = 1 << 16
 _MAX_DIM = 1 << 31
-_HASH_CHUNK = 1 << 20
 _VOCAB_CHUNK = 1 << 20
-
-_ENCODER_BLOCK = (
-    "mlp_ln.weight", "mlp_ln.bias", "mlp.0.weight", "mlp.0.bias", "mlp.2.weight",
-    "mlp.2.bias", "attn_ln.weight", "attn_ln.bias", "attn.query.weight",
-    "attn.query.bias", "attn.key.weight", "attn.value.weight", "attn.value.bias",
-    "attn.out.weight", "attn.out.bias",
-)
-_DECODER_BLOCK = _ENCODER_BLOCK + (
-    "cross_attn_ln.weight", "cross_attn_ln.bias", "cross_attn.query.weight",
-    "cross_attn.query.bias", "cross_attn.key.weight", "cross_attn.value.weight",
-    "cross_attn.value.bias", "cross_attn.out.weight", "cross_attn.out.bias",
-)
 
 # (n_audio_state, n_audio_layer, n_text_layer, n_mels) -> architecture name.
 _ARCHS = {
@@ -109,7 +88,7 @@ class ModelInfo:
     ftype : int
         The raw file type (``qnt_version * 1000 + ggml ftype``).
     quantization : str
-        ``'f32'``, ``'f16'``, ``'q4_0'``, ``'q4_1'``, ``'q5_0'``, ``'q5_1'`` or ``'q8_0'``.
+        ``'f16'``, ``'q4_0'``, ``'q4_1'``, ``'q5_0'``, ``'q5_1'`` or ``'q8_0'``.
     n_tensors : int
         Number of tensors in the tensor table.
     n_tokens : int
@@ -136,26 +115,6 @@ class ModelInfo:
     english_only: bool | None
     sha1: str | None = None
     sha256: str | None = None
-
-
-def expected_tensor_names(n_audio_layer: int, n_text_layer: int) -> list[str]:
-    """Return the tensor names whisper.cpp loads, in a fixed order.
-
-    Parameters
-    ----------
-    n_audio_layer, n_text_layer : int
-        Number of encoder and decoder blocks.
-    """
-    names = ["encoder.positional_embedding", "encoder.conv1.weight", "encoder.conv1.bias",
-             "encoder.conv2.weight", "encoder.conv2.bias", "encoder.ln_post.weight",
-             "encoder.ln_post.bias"]
-    for i in range(n_audio_layer):
-        names += [f"encoder.blocks.{i}.{part}" for part in _ENCODER_BLOCK]
-    names += ["decoder.positional_embedding", "decoder.token_embedding.weight",
-              "decoder.ln.weight", "decoder.ln.bias"]
-    for i in range(n_text_layer):
-        names += [f"decoder.blocks.{i}.{part}" for part in _DECODER_BLOCK]
-    return names
 
 
 class _Reader:
@@ -210,11 +169,17 @@ def validate_model_file(path: str | os.PathLike[str], *, expected_sha1: str | No
     ModelIntegrityError
         If the file is truncated, is an HTML page or a GGUF file, has absurd
         header fields, an unknown tensor type, a tensor table that does not
-        match the file size, missing or unexpected tensors, or a wrong size or hash.
+        match the file size, missing or unexpected tensors, a tensor whose
+        shape or type disagrees with the header (the message names the tensor,
+        the shape the header implies and the one found), or a wrong size or
+        hash; or if it is an all-f32 model, which whisper.cpp 1.8.5 cannot run
+        (it aborts the process; the message says to use an f16 file).
     ModelNotFoundError
         If *path* does not exist (a :class:`FileNotFoundError`).
+    ArgumentError
+        If *path* is not a str or path.
     """
-    p = Path(path)
+    p = _as_path(path)
     size = _file_size(p)
     if expected_size is not None and size != expected_size:
         raise ModelIntegrityError(
@@ -226,7 +191,7 @@ def validate_model_file(path: str | os.PathLike[str], *, expected_sha1: str | No
         _skip_mel_filters(r)
         n_tokens = _skip_vocab(r, hp)
         n_tensors = _walk_tensors(r, hp)
-    sha1, sha256 = _check_hashes(p, expected_sha1, expected_sha256)
+    sha1, sha256 = check_hashes(p, expected_sha1, expected_sha256)
     return ModelInfo(
         path=p, file_size=size, hparams=hp, ftype=hp.ftype,
         quantization=FTYPE_NAMES[hp.ftype % 1000], n_tensors=n_tensors, n_tokens=n_tokens,
@@ -234,6 +199,12 @@ def validate_model_file(path: str | os.PathLike[str], *, expected_sha1: str | No
         english_only=(True if hp.n_vocab == _ENGLISH_VOCAB
                       else False if hp.n_vocab in _MULTILINGUAL_VOCABS else None),
         sha1=sha1, sha256=sha256)
+
+
+def _as_path(path) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentError(f"a model file path must be a str or path, not {type(path).__name__}")
+    return Path(path)
 
 
 def _file_size(p: Path) -> int:
@@ -295,6 +266,9 @@ def _check_hparams(r: _Reader, hp: HParams) -> None:
     if hp.ftype < 0 or hp.ftype // 1000 > 100 or hp.ftype % 1000 not in FTYPE_NAMES:
         raise r.fail(f"header field ftype={hp.ftype} is not a known ggml file type "
                      f"({', '.join(f'{k}={v}' for k, v in FTYPE_NAMES.items())})")
+    unrunnable = unrunnable_ftype(hp.ftype)
+    if unrunnable is not None:
+        raise r.fail(unrunnable)
 
 
 def _skip_mel_filters(r: _Reader) -> None:
@@ -343,28 +317,31 @@ def _ensure(r: _Reader, buf: bytes, pos: int, base: int, need: int) -> tuple[byt
 
 
 def _walk_tensors(r: _Reader, hp: HParams) -> int:
-    expected = expected_tensor_names(hp.n_audio_layer, hp.n_text_layer)
-    wanted, seen = set(expected), set()
+    names = expected_tensor_names(hp.n_audio_layer, hp.n_text_layer)
+    expected, seen = expected_tensors(hp), set()
     while r.f.tell() < r.size:
-        name = _skip_tensor(r)[0]
-        if name not in wanted:
+        name, ne, ttype, _, _ = _skip_tensor(r)
+        if name not in expected:
             raise r.fail(f"unexpected tensor {name!r} (whisper.cpp rejects unknown tensors); "
                          "the file is not a whisper model of this shape")
         if name in seen:
             raise r.fail(f"tensor {name!r} appears twice; the file is corrupt")
+        problem = tensor_mismatch(hp, name, ne, ttype, *expected[name])
+        if problem is not None:
+            raise r.fail(problem)
         seen.add(name)
     if not seen:
         raise r.fail("the file has no tensors (header only); it is incomplete: "
                      "delete it and download it again")
-    if len(seen) != len(expected):
-        missing = next(n for n in expected if n not in seen)
-        raise r.fail(f"tensor {missing!r} is missing ({len(seen)} of {len(expected)} "
+    if len(seen) != len(names):
+        missing = next(n for n in names if n not in seen)
+        raise r.fail(f"tensor {missing!r} is missing ({len(seen)} of {len(names)} "
                      "tensors present); the file is incomplete or was converted wrongly")
     return len(seen)
 
 
-def _skip_tensor(r: _Reader) -> tuple[str, int, int]:
-    """Check one tensor entry and seek past it; return (name, data offset, data bytes)."""
+def _skip_tensor(r: _Reader) -> tuple[str, tuple[int, ...], int, int, int]:
+    """Check one tensor entry and seek past it; return (name, ne, type, data offset, data bytes)."""
     at = r.f.tell()
     n_dims, name_len, ttype = _TENSOR_HEAD.unpack(r.read(12, "tensor table"))
     if not 1 <= n_dims <= 4:
@@ -396,7 +373,7 @@ def _skip_tensor(r: _Reader) -> tuple[str, int, int]:
             f"at {r.size}: the file is truncated or its tensor table does not match the file "
             "size; delete it and download it again")
     r.f.seek(nbytes, os.SEEK_CUR)
-    return name, data_at, nbytes
+    return name, ne, ttype, data_at, nbytes
 
 
 def tensor_table(path: str | os.PathLike[str]) -> list[tuple[str, int, int, int]]:
@@ -404,7 +381,7 @@ def tensor_table(path: str | os.PathLike[str]) -> list[tuple[str, int, int, int]
 
     For diagnostics and tests; assumes the header and vocabulary are valid.
     """
-    p = Path(path)
+    p = _as_path(path)
     size = _file_size(p)
     out = []
     with open(p, "rb") as f:
@@ -414,32 +391,6 @@ def tensor_table(path: str | os.PathLike[str]) -> list[tuple[str, int, int, int]
         _skip_vocab(r, hp)
         while f.tell() < size:
             at = f.tell()
-            name, data_at, nbytes = _skip_tensor(r)
+            name, _, _, data_at, nbytes = _skip_tensor(r)
             out.append((name, at, data_at, nbytes))
     return out
-
-
-def _check_hashes(p: Path, sha1: str | None, sha256: str | None) -> tuple[str | None, str | None]:
-    if sha1 is None and sha256 is None:
-        return None, None
-    digests = file_digests(p, sha1=sha1 is not None, sha256=sha256 is not None)
-    for label, want, got in (("SHA-1", sha1, digests[0]), ("SHA-256", sha256, digests[1])):
-        if want is not None and got != want.lower():
-            raise ModelIntegrityError(
-                f"{p}: {label} is {got} but {want.lower()} was expected; the file is corrupt "
-                "or a different model: delete it and download it again")
-    return digests
-
-
-def file_digests(p: Path, *, sha1: bool = True,
-                 sha256: bool = True) -> tuple[str | None, str | None]:
-    """Hash a file in 1 MiB chunks; return (sha1, sha256) hex digests or None."""
-    h1 = hashlib.sha1(usedforsecurity=False) if sha1 else None
-    h256 = hashlib.sha256() if sha256 else None
-    with open(p, "rb") as f:
-        while chunk := f.read(_HASH_CHUNK):
-            if h1 is not None:
-                h1.update(chunk)
-            if h256 is not None:
-                h256.update(chunk)
-    return (h1.hexdigest() if h1 else None, h256.hexdigest() if h256 else None)

@@ -32,9 +32,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lumina.models.download import DownloadError, FetchResult, RetryPolicy, fetch, file_lock, get_json
+from lumina.errors import ArgumentError, DownloadError, ModelIntegrityError, ModelNotFoundError
+from lumina.models.download import (FetchResult, RetryPolicy, TransferError, fetch, file_lock,
+                                    get_json)
 from lumina.models.modelfile import HParams, ModelInfo, validate_model_file
-from lumina.errors import ModelIntegrityError, ModelNotFoundError
 from lumina.models.registry import DEFAULT_API_URL, DEFAULT_URL_BASE, REGISTRY, RegistryEntry
 
 __all__ = [
@@ -107,7 +108,7 @@ class ModelStore:
                  offline: bool | None = None, url_base: str | None = None,
                  api_url: str | None = None, retry: RetryPolicy | None = None,
                  registry: Mapping[str, RegistryEntry] | None = None) -> None:
-        self.root = Path(root).expanduser() if root is not None else _default_root()
+        self.root = _as_path(root, "root", "a path") if root is not None else _default_root()
         self.offline = _env_flag("LUMINA_OFFLINE") if offline is None else bool(offline)
         base = url_base or os.environ.get("LUMINA_MODEL_URL_BASE") or DEFAULT_URL_BASE
         self.url_base = base.rstrip("/")
@@ -125,7 +126,9 @@ class ModelStore:
     # -- names and places -------------------------------------------------
 
     def entry(self, name: str) -> RegistryEntry:
-        """Return the registry entry of *name* or raise ModelNotFoundError."""
+        """Return the registry entry of *name* or raise ModelNotFoundError (ArgumentError for a non-str)."""
+        if not isinstance(name, str):
+            raise ArgumentError(f"a model name must be a str, not {type(name).__name__}")
         try:
             return self.registry[name]
         except KeyError:
@@ -165,7 +168,7 @@ class ModelStore:
                 raise ModelNotFoundError(self._instructions(entry, "is not installed"))
             self._check_installed(entry, dest)
             return dest
-        p = Path(name_or_path).expanduser()
+        p = _as_path(name_or_path)
         if not p.is_file():
             if isinstance(name_or_path, str) and os.sep not in name_or_path \
                     and not name_or_path.endswith(".bin"):
@@ -234,8 +237,11 @@ class ModelStore:
         Raises
         ------
         ModelNotFoundError
-            In offline mode, or when the file cannot be fetched after all
-            retries; the message says which file to put in which directory.
+            An unknown name, or offline mode; the message says which file to
+            put in which directory.
+        DownloadError
+            The file could not be fetched after all retries (network, server
+            or disk); the message says why, and which file to put where.
         ModelIntegrityError
             If the downloaded bytes have the wrong size, hash or structure
             (the partial file is deleted; nothing is installed).
@@ -282,9 +288,10 @@ class ModelStore:
         url = self.url(entry.name)
         try:
             return fetch(url, partial, policy=self.retry, progress=progress, desc=entry.filename)
-        except DownloadError as exc:
-            raise ModelNotFoundError(self._instructions(
-                entry, f"could not be downloaded from {url} ({exc.reason})")) from None
+        except TransferError as exc:
+            raise DownloadError(self._instructions(
+                entry, f"could not be downloaded from {url} ({exc.reason})"),
+                url=url, reason=exc.reason) from None
 
     def _remote(self, entry: RegistryEntry) -> _Remote:
         """Exact size and SHA-256 from the hub listing; unknown when unavailable."""
@@ -292,7 +299,7 @@ class ModelStore:
             return _Remote(None, None)
         try:
             listing = get_json(self.api_url, timeout=self.retry.timeout)
-        except DownloadError:
+        except TransferError:
             return _Remote(None, None)  # the download itself will report the network
         for item in listing if isinstance(listing, list) else ():
             if isinstance(item, dict) and item.get("path") == entry.filename:
@@ -340,6 +347,12 @@ def _check_fetched(entry: RegistryEntry, url: str, partial: Path, got: FetchResu
     except ModelIntegrityError as exc:
         raise ModelIntegrityError(f"{where}, but it is not a valid model: {exc}. "
                                   "Nothing was installed.") from None
+
+
+def _as_path(value, what: str = "a model", expected: str = "a registry name or a path") -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise ArgumentError(f"{what} must be {expected}, not {type(value).__name__}")
+    return Path(value).expanduser()
 
 
 def _sibling(p: Path, suffix: str) -> Path:

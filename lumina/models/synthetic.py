@@ -31,15 +31,21 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["ModelShape", "SHAPES", "make_model"]
+from lumina.audio.convert import SAMPLE_RATE
+from lumina._deprecation import renamed_keywords
+from lumina.errors import ArgumentError
+
+__all__ = ["FTYPES", "ModelShape", "SHAPES", "make_model"]
 
 GGML_MAGIC = 0x67676D6C
-SAMPLE_RATE = 16000
 N_FFT = 400  # whisper's STFT size; the filterbank has N_FFT // 2 + 1 bins
 
 # File-level ftype codes (ggml_ftype) and per-tensor type codes (ggml_type).
 # A quantized file stores qnt_version * 1000 + ftype; the current version is 2.
-_FILE_FTYPE = {"f32": 0, "f16": 1, "q8_0": 2 * 1000 + 7}
+# No "f32": whisper.cpp 1.8.5 cannot run all-f32 files (lumina.models.tensors.unrunnable_ftype).
+_FILE_FTYPE = {"f16": 1, "q8_0": 2 * 1000 + 7}
+#: The storage types :func:`make_model` writes (``--ftype`` choices of the command lines).
+FTYPES = tuple(_FILE_FTYPE)
 _TENSOR_TYPE = {"f32": 0, "f16": 1, "q8_0": 8}
 _Q8_BLOCK = 32
 
@@ -100,10 +106,11 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
     arch : str
         A name from :data:`SHAPES` (``"micro"``, ``"tiny.en"``, ``"tiny"``,
         ``"base.en"``, ``"base"``, ``"small.en"``).
-    ftype : {"f16", "f32", "q8_0"}
+    ftype : {"f16", "q8_0"}
         Storage type of the weight matrices (biases, norms and positional
-        embeddings are always f32, convolutions f16 unless ``"f32"``),
-        as in the published files.
+        embeddings are always f32, convolutions f16), as in the published
+        files.  There is no ``"f32"``: whisper.cpp 1.8.5 aborts the process
+        on all-f32 models, and lumina refuses them.
     seed : int
         Seed of the random weights; the same seed writes the same bytes.
 
@@ -111,11 +118,17 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
     -------
     pathlib.Path
         The path written.
+
+    Raises
+    ------
+    ArgumentError
+        An unknown ``arch`` or ``ftype`` (also a ValueError).
     """
     if arch not in SHAPES:
-        raise ValueError(f"unknown arch {arch!r}; choose one of {sorted(SHAPES)}")
+        raise ArgumentError(f"unknown arch {arch!r}; choose one of {sorted(SHAPES)}")
     if ftype not in _FILE_FTYPE:
-        raise ValueError(f"unknown ftype {ftype!r}; choose one of {sorted(_FILE_FTYPE)}")
+        hint = " (whisper.cpp cannot run all-f32 models; use 'f16')" if ftype == "f32" else ""
+        raise ArgumentError(f"unknown ftype {ftype!r}; choose one of {sorted(_FILE_FTYPE)}{hint}")
     shape = SHAPES[arch]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +162,8 @@ def _write_header(out: BinaryIO, shape: ModelShape, ftype: str) -> None:
         out.write(token)
 
 
-def mel_filterbank(n_mels: int, sr: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
+@renamed_keywords(sr="sample_rate")
+def mel_filterbank(n_mels: int, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
     """Slaney-style mel filterbank, ``[n_mels, n_fft // 2 + 1]`` float32.
 
     The same construction as the filters shipped in whisper's model files
@@ -166,8 +180,8 @@ def mel_filterbank(n_mels: int, sr: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np
         log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
         return np.where(mel >= 15.0, log_part, linear)
 
-    fft_freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
-    mel_points = np.linspace(hz_to_mel(0.0), hz_to_mel(sr / 2), n_mels + 2)
+    fft_freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
+    mel_points = np.linspace(hz_to_mel(0.0), hz_to_mel(sample_rate / 2), n_mels + 2)
     hz_points = mel_to_hz(mel_points)
     widths = np.diff(hz_points)
     ramps = hz_points[:, None] - fft_freqs[None, :]
@@ -213,8 +227,7 @@ def _tensors(shape: ModelShape, ftype: str, rng: np.random.Generator
     ``data`` has numpy shape ``reversed(ne)``: ggml's first dimension is the
     fastest-varying, numpy's the slowest.
     """
-    matrix = ftype
-    conv = "f32" if ftype == "f32" else "f16"
+    matrix, conv = ftype, "f16"
     a, t = shape.n_audio_state, shape.n_text_state
     yield "encoder.positional_embedding", _sinusoids(shape.n_audio_ctx, a), "f32"
     yield "encoder.conv1.weight", _weights(rng, (a, shape.n_mels, 3), 3 * shape.n_mels), conv
@@ -330,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                     "meaningless text) for offline tests, demos and benchmarks.")
     parser.add_argument("arch", choices=sorted(SHAPES))
     parser.add_argument("path")
-    parser.add_argument("--ftype", choices=sorted(_FILE_FTYPE), default="f16")
+    parser.add_argument("--ftype", choices=FTYPES, default="f16")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     path = make_model(args.path, args.arch, args.ftype, args.seed)

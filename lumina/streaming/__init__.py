@@ -1,6 +1,19 @@
-"""Streaming layer: utterance segmentation, partial/final scheduling, agreement, events, :class:`Stream`.
+"""Streaming layer: live transcription with partial and final text.
 
-Built on the audio layer (sources, VAD) and the recognition layer (engines).
+Modules, from the audio in to the events out:
+
+``segmenter``  utterances from a voice activity detector (:class:`Segmenter`)
+``scheduler``  the pure partial/final schedule (no threads; tests drive it)
+``pipeline``   the ``lumina-stream`` thread: source -> segmenter -> scheduler
+``decoder``    the ``lumina-decode`` thread: decodes in order, emits the events
+``agreement``  LocalAgreement-2: the stable prefix of partial hypotheses
+``delivery``   callbacks, ``for`` and ``async for``
+``events``     :class:`Partial`, :class:`Final`, :class:`Dropped`, :class:`DeviceLost`
+``engines``    which engines a stream decodes with; ``stats``: :class:`StreamStats`
+``stream``     the :class:`Stream` façade
+
+Built on the audio layer (sources, the push source, the gateway) and the
+recognition layer (engines); never imports the apps.
 """
 
 from lumina.streaming.events import DeviceLost, Dropped, Final, Partial

@@ -1,8 +1,10 @@
-"""Events a :class:`~lumina.stream.Stream` delivers: frozen dataclasses, times in float seconds.
+"""Events a :class:`~lumina.Stream` delivers: frozen dataclasses, times in float seconds.
 
-Stream times (``audio_time``, ``start``, ``end``) count seconds of audio since the
-stream started; latencies are wall-clock seconds from the moment the last sample
-an event covers reached lumina to the moment the event was emitted.
+One clock for every time in an event: *stream time*, seconds of 16 kHz audio
+since the stream started (``Partial.audio_time``, ``Final.start``/``end``,
+the ``start``/``end`` of each segment in ``Final.segments``, ``Dropped.audio_time``).
+Latencies are wall-clock seconds from the moment the last sample an event
+covers reached lumina to the moment the event was emitted.
 """
 
 from __future__ import annotations
@@ -56,8 +58,12 @@ class Final:
     text : str
         The transcript of the utterance.
     segments : tuple of Segment
-        Its segments, with tokens (empty when the phrase cache answered
-        without segment detail, or when ``text`` is empty).
+        Its segments, with tokens (empty when ``text`` is empty). Their
+        ``start`` and ``end`` are stream time, like ``start`` and ``end``
+        here; the first may begin up to the segmenter's pre-roll (200 ms by
+        default) before ``start``, because the decoder heard the utterance
+        from there. Token times are 0.0 (a stream asks for no word timestamps).
+        A phrase-cache answer is one segment spanning the decoded audio.
     utterance_id : int
         The utterance.
     from_cache : bool

@@ -1,8 +1,12 @@
-"""Cut a stream of float32 mono audio into utterances with a voice activity detector.
+"""Cut a stream of audio into utterances with a voice activity detector.
 
 The :class:`Segmenter` is the front end of streaming recognition: it is fed chunks
 of any size and answers with :class:`SpeechStart` and :class:`SpeechEnd` events.
-Events depend only on the audio, never on how it was chunked.
+Events depend only on the audio, never on how it was chunked. Chunks go through
+the audio gateway (:func:`lumina.audio.convert.to_mono`), so every dtype and
+layout accepted elsewhere in lumina is accepted here, with the same errors.
+Feeding a float32 mono chunk allocates no sample buffer: it is copied into a
+history buffer allocated once.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lumina._core.vad import EnergyVAD, Hysteresis, frame_db
-from lumina.errors import AudioFormatError, MissingDependencyError
+from lumina.audio.convert import SAMPLE_RATE, check_sample_rate, to_mono
+from lumina.errors import ArgumentError, MissingDependencyError
 
 __all__ = ["Segmenter", "SpeechStart", "SpeechEnd", "SegmentEvent"]
 
@@ -92,7 +97,7 @@ class _WebRtcVAD:
                 "install it with `pip install 'lumina[webrtc]'` (prebuilt webrtcvad-wheels) or "
                 "`pip install webrtcvad`, or use vad='energy'") from exc
         if sample_rate not in (8000, 16000, 32000, 48000):
-            raise ValueError(f"webrtcvad supports 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")
+            raise ArgumentError(f"webrtcvad supports 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")
         self._vad = webrtcvad.Vad(aggressiveness)
         self.sample_rate = sample_rate
         self.frame_samples = sample_rate * frame_ms // 1000
@@ -153,8 +158,10 @@ class Segmenter:
 
     Raises
     ------
-    ValueError
-        For out-of-range settings (the message says which).
+    ArgumentError
+        For out-of-range settings (the message says which; also a ValueError).
+    AudioFormatError
+        For a sample rate that is not an integer number of Hz from 1 to 1,000,000.
     MissingDependencyError
         For ``vad="webrtc"`` when ``webrtcvad`` is not installed.
     """
@@ -163,6 +170,7 @@ class Segmenter:
                  min_speech_ms: int = 100, hangover_ms: int = 300, pre_roll_ms: int = 200,
                  max_utterance_s: float = 30.0, threshold_db: float | None = None,
                  webrtc_aggressiveness: int = 2) -> None:
+        sample_rate = check_sample_rate(sample_rate, what="Segmenter")
         _check_settings(frame_ms, min_speech_ms, hangover_ms, pre_roll_ms, max_utterance_s)
         start_frames = max(1, math.ceil(min_speech_ms / frame_ms))
         end_frames = max(1, math.ceil(hangover_ms / frame_ms))
@@ -171,12 +179,12 @@ class Segmenter:
                                   start_frames=start_frames, end_frames=end_frames)
         elif vad == "webrtc":
             if webrtc_aggressiveness not in (0, 1, 2, 3):
-                raise ValueError(
+                raise ArgumentError(
                     f"webrtc_aggressiveness must be 0, 1, 2 or 3, got {webrtc_aggressiveness}")
             self._vad = _WebRtcVAD(sample_rate, frame_ms, webrtc_aggressiveness,
                                    start_frames, end_frames)
         else:
-            raise ValueError(f"vad must be 'energy' or 'webrtc', got {vad!r}")
+            raise ArgumentError(f"vad must be 'energy' or 'webrtc', got {vad!r}")
         self.sample_rate = sample_rate
         self.frame_samples = self._vad.frame_samples
         self.pre_roll_samples = pre_roll_ms * sample_rate // 1000
@@ -189,6 +197,7 @@ class Segmenter:
         self._hist = np.empty(
             2 * (self.max_utterance_samples + self.pre_roll_samples + lag + self._slice),
             dtype=np.float32)
+        self._capacity = len(self._hist)
         self._next_id = 0
         self._reset_stream()
 
@@ -204,13 +213,15 @@ class Segmenter:
 
     # ------------------------------------------------------------------ public
 
-    def feed(self, chunk: np.ndarray) -> list[SegmentEvent]:
+    def feed(self, chunk) -> list[SegmentEvent]:
         """Feed a chunk of audio (any length, including 0); return the events it completes.
 
         Parameters
         ----------
-        chunk : array_like of float, 1-D
-            Mono samples in [-1, 1] at ``sample_rate``; other float dtypes are converted.
+        chunk : array_like
+            Samples at ``sample_rate``: any dtype, shape and layout that
+            :func:`lumina.audio.convert.to_mono` accepts (float in [-1, 1] or
+            integer PCM, mono or ``[frames, channels]``). It is not resampled.
 
         Returns
         -------
@@ -219,10 +230,15 @@ class Segmenter:
         Raises
         ------
         AudioFormatError
-            When ``chunk`` is not 1-D real floating-point audio or holds NaN/inf.
+            When ``chunk`` is not audio or holds NaN/inf; nothing is consumed then.
         """
-        samples = _as_mono_float32(chunk)
+        # The gateway is told 16 kHz whatever this segmenter's rate: convert, never resample.
+        samples = to_mono(chunk, SAMPLE_RATE, what="Segmenter.feed()")
         events: list[SegmentEvent] = []
+        if len(samples) <= self._slice:   # the usual chunk: no slicing, no loop
+            self._append(samples)
+            self._on_decisions(self._vad.process(samples), events)
+            return events
         for pos in range(0, len(samples), self._slice):
             piece = samples[pos:pos + self._slice]
             self._append(piece)
@@ -252,6 +268,24 @@ class Segmenter:
             return None
         return self._hist[self._utt_audio_start - self._base:self._len].copy()
 
+    def current_audio_into(self, out: np.ndarray) -> int:
+        """Copy the open utterance's audio so far into ``out``; return the samples copied.
+
+        :meth:`current_audio` without allocating: ``out`` (float32, 1-D) must
+        hold :attr:`max_open_samples` samples. Returns 0 when no utterance is open.
+        """
+        if not self._open:
+            return 0
+        lo = self._utt_audio_start - self._base
+        n = self._len - lo
+        out[:n] = self._hist[lo:self._len]
+        return n
+
+    @property
+    def max_open_samples(self) -> int:
+        """The most samples :meth:`current_audio` can return (a bound for preallocated buffers)."""
+        return len(self._hist) // 2
+
     @property
     def in_speech(self) -> bool:
         """True while an utterance is open."""
@@ -265,10 +299,13 @@ class Segmenter:
     # ---------------------------------------------------------------- internal
 
     def _append(self, piece: np.ndarray) -> None:
-        if self._len + len(piece) > len(self._hist):
+        # Every int here is a new object past 256: compute each position once.
+        end = self._len + len(piece)
+        if end > self._capacity:
             self._compact()
-        self._hist[self._len:self._len + len(piece)] = piece
-        self._len += len(piece)
+            end = self._len + len(piece)
+        self._hist[self._len:end] = piece
+        self._len = end
 
     def _compact(self) -> None:
         """Drop history nothing can need any more: before the open utterance, or the pre-roll."""
@@ -283,13 +320,22 @@ class Segmenter:
 
     def _on_decisions(self, decisions: np.ndarray, events: list[SegmentEvent]) -> None:
         first = self._frame
-        self._frame += len(decisions)
-        if len(decisions) == 0:
+        n = len(decisions)
+        if n == 0:
+            return
+        self._frame = first + n
+        # The usual chunk changes nothing (silence outside an utterance, speech inside one):
+        # settle it with one count, without building the runs below.
+        speech = np.count_nonzero(decisions)
+        if not self._open and speech == 0:
+            return
+        if self._open and speech == n:
+            self._split_while_too_long(self._frame * self.frame_samples, events)
             return
         # Walk runs of equal decisions rather than frames.
         edges = np.flatnonzero(np.diff(decisions)) + 1
         starts = [0, *edges.tolist()]
-        ends = [*edges.tolist(), len(decisions)]
+        ends = [*edges.tolist(), n]
         F = self.frame_samples
         for a, b in zip(starts, ends):
             if decisions[a]:
@@ -338,28 +384,11 @@ class Segmenter:
 def _check_settings(frame_ms: int, min_speech_ms: int, hangover_ms: int,
                     pre_roll_ms: int, max_utterance_s: float) -> None:
     if frame_ms not in (10, 20, 30):
-        raise ValueError(f"frame_ms must be 10, 20 or 30, got {frame_ms}")
+        raise ArgumentError(f"frame_ms must be 10, 20 or 30, got {frame_ms}")
     if min_speech_ms < 0 or hangover_ms < 0 or pre_roll_ms < 0:
-        raise ValueError(
+        raise ArgumentError(
             "min_speech_ms, hangover_ms and pre_roll_ms must be >= 0, got "
             f"{min_speech_ms}, {hangover_ms} and {pre_roll_ms}")
     if not max_utterance_s >= 2 * _SPLIT_SEARCH_S:
-        raise ValueError(
+        raise ArgumentError(
             f"max_utterance_s must be >= {2 * _SPLIT_SEARCH_S}, got {max_utterance_s}")
-
-
-def _as_mono_float32(chunk: np.ndarray) -> np.ndarray:
-    """Validate a chunk and return it as contiguous float32 (no copy when it already is)."""
-    arr = np.asarray(chunk)
-    if arr.ndim != 1:
-        raise AudioFormatError(
-            f"Segmenter.feed() needs 1-D mono audio, got an array of shape {arr.shape}; "
-            "mix channels down first (e.g. audio.mean(axis=1))")
-    if arr.dtype.kind != "f":
-        raise AudioFormatError(
-            f"Segmenter.feed() needs floating-point samples in [-1, 1], got dtype {arr.dtype}; "
-            "convert integer PCM first (e.g. pcm.astype(np.float32) / 32768)")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.isfinite(arr).all():
-        raise AudioFormatError("Segmenter.feed() got NaN or infinite samples; the audio is corrupt")
-    return arr

@@ -1,0 +1,17 @@
+"""Transcribing archives on a Ray cluster (``pip install 'lumina[ray]'``).
+
+:func:`transcribe_archive` (and ``lumina transcribe --ray``) spreads files
+over a pool of Ray actors, each holding one :class:`lumina.Engine`, and
+writes exactly the files the local ``lumina transcribe --output`` writes.
+
+Modules: :mod:`.planner` (inputs to jobs, skip-complete), :mod:`.worker`
+(the actor), :mod:`.scheduler` (dispatch, retries after a lost worker),
+:mod:`.progress` (the bar), :mod:`.archive` (the function),
+:mod:`.command` (the CLI option). Ray is imported only when a run starts.
+"""
+
+from lumina.apps.distributed.archive import transcribe_archive
+from lumina.apps.distributed.planner import AUDIO_SUFFIXES, plan_jobs
+from lumina.apps.distributed.records import ArchiveReport, FileResult
+
+__all__ = ["AUDIO_SUFFIXES", "ArchiveReport", "FileResult", "plan_jobs", "transcribe_archive"]

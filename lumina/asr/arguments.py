@@ -1,0 +1,63 @@
+"""Checks of :class:`~lumina.Engine`'s arguments: a bad one fails at once, by name, as an ArgumentError.
+
+Without them a wrong type would surface later and elsewhere (a pybind11
+TypeError inside whisper.cpp's parameters, an AttributeError in a cache
+lookup), or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+
+from lumina.asr.backend import language_known
+from lumina.errors import ArgumentError
+
+__all__ = ["check_cache", "check_call", "check_threads", "check_timeout", "model_name"]
+
+
+def model_name(model) -> str:
+    """The model argument as a str (a registry name or a path)."""
+    if not isinstance(model, (str, os.PathLike)):
+        raise ArgumentError(f"model must be a registry name or the path of a model file, "
+                            f"not {type(model).__name__}")
+    return os.fspath(model)
+
+
+def check_threads(threads) -> None:
+    """None or an int >= 1."""
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise ArgumentError(f"threads must be an int >= 1 or None, got {threads!r}")
+
+
+def check_cache(cache) -> None:
+    """None, True, False or an object with the PhraseCache ``get``/``put`` interface."""
+    if cache is None or isinstance(cache, bool):
+        return
+    if not (callable(getattr(cache, "get", None)) and callable(getattr(cache, "put", None))):
+        raise ArgumentError(f"cache must be a PhraseCache (or True, False, None), "
+                            f"not {type(cache).__name__}")
+
+
+def check_timeout(timeout) -> None:
+    """None or a number of seconds >= 0."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ArgumentError(f"timeout must be a number of seconds >= 0 or None, got {timeout!r}")
+
+
+def check_call(language, prompt, should_abort) -> None:
+    """The per-call options of ``transcribe``: language code, prompt text, abort callback."""
+    if language is not None:
+        if not isinstance(language, str):
+            raise ArgumentError(f"language must be a str such as 'en' or 'auto', "
+                                f"not {type(language).__name__}")
+        if not language_known(language):
+            raise ArgumentError(f"unknown language {language!r}; use a code whisper knows "
+                                "('en', 'de', 'fr'...) or 'auto'")
+    if prompt is not None and not isinstance(prompt, str):
+        raise ArgumentError(f"prompt must be a str, not {type(prompt).__name__}")
+    if should_abort is not None and not callable(should_abort):
+        raise ArgumentError(f"should_abort must be a callable returning bool, "
+                            f"not {type(should_abort).__name__}")

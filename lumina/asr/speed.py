@@ -1,0 +1,86 @@
+"""The two speeds of :meth:`Engine.transcribe <lumina.Engine.transcribe>`, never switched silently.
+
+``speed="accurate"`` (default)
+    Exactly what whisper.cpp gives with its default parameters: the encoder
+    sees the full 30 s window.
+``speed="fast"``
+    The encoder context is cut to the audio's length plus a margin, never
+    below :data:`FAST_MIN_AUDIO_CTX` frames (see :func:`fast_audio_ctx`), and
+    decoding gets a token budget proportional to the duration. This changes
+    what the model sees: on stock weights a short context can loop on a
+    phrase, so a result that repeats itself (:func:`has_repetition_loop`) or
+    exhausts its budget is decoded again in accurate mode
+    (``Transcript.speed`` then says ``"accurate"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
+from lumina.audio.convert import SAMPLE_RATE
+from lumina.errors import ArgumentError
+
+__all__ = ["FAST_MIN_AUDIO_CTX", "SPEEDS", "check_speed", "fast_audio_ctx", "fast_options",
+           "fast_result_suspect", "has_repetition_loop"]
+
+#: The values ``speed=`` takes.
+SPEEDS = ("accurate", "fast")
+FRAMES_PER_SECOND = 50  # encoder positions per second of audio (1500 per 30 s)
+#: Smallest encoder context ``speed="fast"`` uses, in 20 ms frames (5.12 s).
+FAST_MIN_AUDIO_CTX = 256
+FAST_MIN_TOKENS = 16
+_FAST_MARGIN_FRAMES = 32  # 0.64 s of right context past the end of the audio
+_FAST_TOKENS_PER_SECOND = 8  # about twice the rate of fast speech
+
+
+def check_speed(speed) -> str:
+    """Return ``speed`` if it is one of :data:`SPEEDS`, else raise ArgumentError naming it."""
+    if not isinstance(speed, str) or speed not in SPEEDS:
+        raise ArgumentError(f"speed must be 'accurate' or 'fast', not {speed!r}")
+    return speed
+
+
+def fast_audio_ctx(n_samples: int, full_ctx: int = 1500) -> int:
+    """Encoder context ``speed="fast"`` uses for ``n_samples`` of 16 kHz audio.
+
+    The audio's own frames plus a 0.64 s margin, at least
+    :data:`FAST_MIN_AUDIO_CTX`, at most the model's full context.
+    """
+    frames = math.ceil(n_samples * FRAMES_PER_SECOND / SAMPLE_RATE) + _FAST_MARGIN_FRAMES
+    return int(min(full_ctx, max(FAST_MIN_AUDIO_CTX, frames)))
+
+
+def fast_options(options: DecodeOptions, n_samples: int,
+                 full_ctx: int) -> tuple[DecodeOptions, int] | None:
+    """The options and token budget of a fast decode, or None when the audio fills the window."""
+    if n_samples >= full_ctx * SAMPLE_RATE // FRAMES_PER_SECOND:
+        return None
+    budget = max(FAST_MIN_TOKENS, math.ceil(n_samples / SAMPLE_RATE * _FAST_TOKENS_PER_SECOND))
+    fast = dataclasses.replace(options, audio_ctx=fast_audio_ctx(n_samples, full_ctx),
+                               max_tokens=budget)
+    return fast, budget
+
+
+def has_repetition_loop(token_ids: Sequence[int], *, min_repeats: int = 4, max_period: int = 8) -> bool:
+    """Whether the token sequence ends in a phrase of up to ``max_period`` tokens repeated ``min_repeats`` times."""
+    n = len(token_ids)
+    for period in range(1, max_period + 1):
+        span = period * min_repeats
+        if span > n:
+            break
+        tail = token_ids[n - span:]
+        if all(tail[i] == tail[i % period] for i in range(span)):
+            return True
+    return False
+
+
+def fast_result_suspect(result: RunResult, model: WhisperModel, budget: int) -> bool:
+    """A fast result that loops or used up its token budget is not trusted."""
+    for segment in result.segments:
+        ids = [t.id for t in segment.tokens if not model.is_special(t.id)]
+        if len(ids) >= budget or has_repetition_loop(ids):
+            return True
+    return False

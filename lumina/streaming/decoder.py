@@ -1,0 +1,245 @@
+"""The decoder thread of a stream: runs partial and final decodes one at a time, in order.
+
+The pipeline thread submits :class:`Job` objects; the decoder runs each on its
+engine and emits the resulting event through the stream's
+:class:`~lumina.streaming.delivery.Delivery`. Being the only thread that
+emits, it keeps events in stream order and never calls callbacks concurrently.
+
+A decode ends early when its abort flag is set (its utterance ended while it
+ran, live mode) or the stream stops; an aborted decode emits nothing. Engines
+report that with :class:`~lumina.errors.TranscriptionAborted` (or, before that
+error existed, :class:`asyncio.CancelledError`); both mean "aborted" here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from lumina.asr.transcript import Segment
+from lumina.errors import TranscriptionAborted
+from lumina.streaming.agreement import LocalAgreement
+from lumina.streaming.delivery import Delivery
+from lumina.streaming.events import Final, Partial, StreamEvent
+from lumina.streaming.stats import Counters
+
+__all__ = ["Decoder", "Job", "on_stream_clock"]
+
+_ABORTED = (TranscriptionAborted, asyncio.CancelledError)
+_END = object()            # the pipeline's last job
+_POLL_S = 0.05             # how often a blocked submitter looks at the stop flag
+_QUEUE_JOBS = 8            # jobs queued before the pipeline waits (backpressure)
+
+
+@dataclasses.dataclass(eq=False)
+class Job:
+    """One unit of decoder work.
+
+    Attributes
+    ----------
+    kind : {"partial", "final", "emit"}
+        A partial or final decode, or an event to emit in order (``event``).
+    utterance_id : int
+    audio : ndarray or None
+        The samples to decode (the utterance so far, pre-roll included).
+    arrival : float
+        ``time.monotonic()`` when the job's last sample reached lumina.
+    audio_time : float
+        Stream time (s) of the end of ``audio``.
+    start : float
+        Stream time of the utterance's first speech sample (finals).
+    offset : float
+        Stream time of ``audio[0]``; decoded segment times are shifted by it.
+    block : ndarray or None
+        The pooled buffer ``audio`` is a view of, handed to ``release`` once
+        the decoder is done with it.
+    release : callable or None
+    """
+
+    kind: str
+    utterance_id: int = -1
+    audio: np.ndarray | None = None
+    arrival: float = 0.0
+    audio_time: float = 0.0
+    start: float = 0.0
+    offset: float = 0.0
+    event: StreamEvent | None = None
+    block: np.ndarray | None = None
+    release: Callable[[np.ndarray], None] | None = None
+    abort: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+
+def on_stream_clock(segments: tuple[Segment, ...], offset: float) -> tuple[Segment, ...]:
+    """Segments with times moved from the decoded audio's clock to stream time (``+ offset`` s).
+
+    Token times are left alone: a stream never asks for word timestamps, so
+    they are 0.0 (see :class:`~lumina.asr.transcript.Token`).
+    """
+    if not offset:
+        return segments
+    return tuple(dataclasses.replace(s, start=s.start + offset, end=s.end + offset) for s in segments)
+
+
+class Decoder:
+    """Runs a stream's decode jobs on a thread of its own (:meth:`run`).
+
+    Parameters
+    ----------
+    partial_engine, final_engine
+        Objects with ``transcribe(audio, speed=, language=, should_abort=)``.
+    final_speed : str
+        Speed of the final decodes.
+    language : str or None
+        Passed to every decode.
+    delivery : Delivery
+        Where events go.
+    counters : Counters
+        Decode counts and times are added here.
+    stopping : threading.Event
+        The stream's stop flag: decodes abort, queued jobs are skipped.
+    on_failure : callable
+        Called (no arguments) after a decode raised: stops the rest of the stream.
+    on_exit : callable
+        Called last on the decoder thread (closes what the stream owns).
+    """
+
+    def __init__(self, partial_engine, final_engine, *, final_speed: str, language: str | None,
+                 delivery: Delivery, counters: Counters, stopping: threading.Event,
+                 on_failure: Callable[[], None], on_exit: Callable[[], None]) -> None:
+        self._partial_engine, self._final_engine = partial_engine, final_engine
+        self._final_speed, self._language = final_speed, language
+        self._delivery, self._counters, self._stopping = delivery, counters, stopping
+        self._on_failure, self._on_exit = on_failure, on_exit
+        self._jobs: queue.Queue[Job | object] = queue.Queue(maxsize=_QUEUE_JOBS)
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._inflight = 0
+
+    @property
+    def busy(self) -> bool:
+        """True while a decode is queued or running."""
+        return self._inflight > 0
+
+    def wait_idle(self) -> None:
+        """Wait until no decode is queued or running, or the stream stops (lockstep)."""
+        with self._lock:
+            while self._inflight and not self._stopping.is_set():
+                self._idle.wait(_POLL_S)
+
+    def wake(self) -> None:
+        """Wake a :meth:`wait_idle` (after the stop flag was set)."""
+        with self._lock:
+            self._idle.notify_all()
+
+    def submit(self, job: Job) -> None:
+        """Queue a job; waits while the decoder is behind (backpressure), never past stop()."""
+        if job.kind != "emit":
+            with self._lock:
+                self._inflight += 1
+        while not self._stopping.is_set():
+            try:
+                self._jobs.put(job, timeout=_POLL_S)
+                return
+            except queue.Full:
+                pass
+
+    def end(self) -> None:
+        """The pipeline's last word: the decoder finishes the queue, then ends the events."""
+        while True:
+            try:
+                self._jobs.put(_END, timeout=_POLL_S)
+                return
+            except queue.Full:
+                if self._stopping.is_set():
+                    self._drain()
+
+    # ------------------------------------------------------------------ the thread
+
+    def run(self) -> None:
+        """The thread's body: jobs until the end marker; a failure ends the stream."""
+        agreements: dict[int, LocalAgreement] = {}
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is _END:
+                    break
+                try:
+                    if not self._stopping.is_set():
+                        self._run_job(job, agreements)
+                finally:
+                    self._done(job)
+        except BaseException as exc:  # a failed decode (model missing...) ends the stream
+            self._delivery.fail(exc)
+            self._on_failure()
+            self._drain_until_end()
+        finally:
+            self._on_exit()
+            self._delivery.finish()
+
+    def _done(self, job: Job) -> None:
+        if job.block is not None:
+            job.release(job.block)
+            job.block = job.audio = None
+        if job.kind != "emit":
+            with self._lock:
+                self._inflight -= 1
+                self._idle.notify_all()
+
+    def _run_job(self, job: Job, agreements: dict[int, LocalAgreement]) -> None:
+        if job.kind == "emit":
+            self._delivery.emit(job.event)
+        elif job.kind == "partial":
+            self._run_partial(job, agreements.setdefault(job.utterance_id, LocalAgreement()))
+        else:
+            agreements.pop(job.utterance_id, None)
+            self._run_final(job)
+
+    def _decode(self, engine, job: Job, speed: str, should_abort: Callable[[], bool]):
+        """The transcript, or None when the decode was aborted."""
+        started = time.perf_counter()
+        try:
+            return engine.transcribe(job.audio, speed=speed, language=self._language,
+                                     should_abort=should_abort)
+        except _ABORTED:  # its utterance ended (partials) or the stream stops
+            return None
+        finally:
+            self._counters.decode(job.kind == "final", time.perf_counter() - started)
+
+    def _run_partial(self, job: Job, agreement: LocalAgreement) -> None:
+        stopping = self._stopping
+        transcript = self._decode(self._partial_engine, job, "fast",
+                                  lambda: job.abort.is_set() or stopping.is_set())
+        if transcript is None:
+            return
+        tokens = [t for s in transcript.segments for t in s.tokens]
+        text, stable, unstable = agreement.update(tokens)
+        self._delivery.emit(Partial(text, stable, unstable, job.utterance_id, job.audio_time,
+                                    time.monotonic() - job.arrival))
+
+    def _run_final(self, job: Job) -> None:
+        transcript = self._decode(self._final_engine, job, self._final_speed, self._stopping.is_set)
+        if transcript is None:
+            return
+        self._delivery.emit(Final(transcript.text, on_stream_clock(transcript.segments, job.offset),
+                                  job.utterance_id, transcript.from_cache,
+                                  time.monotonic() - job.arrival, job.start, job.audio_time))
+
+    def _drain(self) -> None:
+        try:
+            while True:
+                job = self._jobs.get_nowait()
+                if isinstance(job, Job):
+                    self._done(job)
+        except queue.Empty:
+            pass
+
+    def _drain_until_end(self) -> None:
+        """Discard jobs until the pipeline's end marker, so it never blocks on a full queue."""
+        while (job := self._jobs.get()) is not _END:
+            self._done(job)

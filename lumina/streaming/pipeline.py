@@ -1,0 +1,201 @@
+"""The pipeline thread of a stream: source chunks -> segmenter -> scheduler -> decode jobs.
+
+It reads the source (reopening a lost device with backoff), feeds each chunk
+to the :class:`~lumina.streaming.scheduler.Scheduler` and submits the decodes
+it makes due to the :class:`~lumina.streaming.decoder.Decoder`. Per chunk it
+allocates no sample buffer: the segmenter copies the chunk into its history,
+the scheduler answers with constants, and the audio of a partial decode is
+copied into a pooled block (:class:`lumina._core.pool.BufferPool`) that the
+decoder hands back when it is done.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from lumina.audio.convert import SAMPLE_RATE
+from lumina.audio.sources import AudioSource
+from lumina.errors import DeviceError
+from lumina.streaming.decoder import Decoder, Job
+from lumina.streaming.delivery import Delivery
+from lumina.streaming.events import DeviceLost, Dropped
+from lumina.streaming.scheduler import FinalDue, Scheduler
+from lumina.streaming.stats import Counters
+
+__all__ = ["Pipeline"]
+
+_BACKOFF_FIRST_S = 0.1     # first reconnection delay; doubles up to _BACKOFF_MAX_S
+_BACKOFF_MAX_S = 5.0
+_PARTIAL_BLOCKS = 2        # one partial decode runs at a time; a spare covers the hand-over
+
+
+class _Blocks:
+    """Pooled buffers for the audio of partial decodes, shared by two threads."""
+
+    def __init__(self, samples: int) -> None:
+        from lumina._core.pool import BufferPool
+        self._pool = BufferPool(samples, _PARTIAL_BLOCKS)
+        self._lock = threading.Lock()
+
+    def acquire(self) -> np.ndarray | None:
+        with self._lock:
+            if self._pool.in_use == self._pool.max_blocks:
+                return None
+            return self._pool.acquire()
+
+    def release(self, block: np.ndarray) -> None:
+        with self._lock:
+            self._pool.release(block)
+
+
+class Pipeline:
+    """Reads a stream's source and schedules its decodes (the body of the ``lumina-stream`` thread).
+
+    Parameters
+    ----------
+    source : AudioSource or None
+        A fixed source; None when ``factory`` makes one per (re)connection.
+    factory : callable or None
+        Returns a new AudioSource; called again after a DeviceError.
+    scheduler : Scheduler
+    decoder : Decoder
+    delivery : Delivery
+        Receives the pipeline's failure, if any.
+    counters : Counters
+    stopping : threading.Event
+        The stream's stop flag.
+    """
+
+    def __init__(self, *, source: AudioSource | None, factory: Callable[[], AudioSource] | None,
+                 scheduler: Scheduler, decoder: Decoder, delivery: Delivery, counters: Counters,
+                 stopping: threading.Event) -> None:
+        self._fixed, self._factory = source, factory
+        self._scheduler, self._decoder, self._delivery = scheduler, decoder, delivery
+        self._counters, self._stopping = counters, stopping
+        self._blocks = _Blocks(scheduler.segmenter.max_open_samples)
+        self._lock = threading.Lock()
+        self._current: AudioSource | None = None
+        self._partial_job: Job | None = None
+        self._dropped_total = 0
+
+    def stop_source(self) -> None:
+        """End the current source's iteration (any thread; never waits)."""
+        with self._lock:
+            source = self._current
+        if source is not None:
+            source.stop()
+
+    def run(self) -> None:
+        """The thread's body; a failure is handed to the consumers, never lost."""
+        chunks = self._chunks()
+        try:
+            for chunk in chunks:
+                if self._stopping.is_set():
+                    break
+                self._process(chunk)
+            chunks.close()  # closes a device the stream opened, before the flush's final
+            if not self._stopping.is_set():
+                started = time.perf_counter()
+                finals = self._scheduler.flush(time.monotonic())
+                self._counters.segmenting(time.perf_counter() - started)
+                self._submit_finals(finals)
+        except BaseException as exc:
+            self._delivery.fail(exc)
+        finally:
+            chunks.close()
+            self._decoder.end()
+
+    # ------------------------------------------------------------------ per chunk
+
+    def _process(self, chunk: np.ndarray) -> None:
+        started = time.perf_counter()
+        arrival = time.monotonic()
+        finals = self._scheduler.feed(chunk, arrival)
+        self._counters.chunk(len(chunk), time.perf_counter() - started)
+        if finals:
+            self._submit_finals(finals)
+        if self._scheduler.partial_due(self._decoder.busy):
+            if self._scheduler.lockstep:
+                self._decoder.wait_idle()
+            self._submit_partial(arrival)
+
+    def _submit_finals(self, finals: tuple[FinalDue, ...]) -> None:
+        for due in finals:
+            end = due.end
+            if due.abort_partial and self._partial_job is not None:
+                self._partial_job.abort.set()  # the final supersedes it; do not make the final wait
+            self._decoder.submit(Job("final", end.utterance_id, end.audio, due.arrival,
+                                     end.end_sample / SAMPLE_RATE, end.start_sample / SAMPLE_RATE,
+                                     end.audio_start_sample / SAMPLE_RATE))
+
+    def _submit_partial(self, arrival: float) -> None:
+        seg = self._scheduler.segmenter
+        block = self._blocks.acquire()
+        if block is None:  # never expected (one partial at a time); a copy still works
+            audio = seg.current_audio()
+        else:
+            audio = block[:seg.current_audio_into(block)]
+        job = Job("partial", self._scheduler.open_utterance, audio, arrival,
+                  seg.samples_fed / SAMPLE_RATE, block=block,
+                  release=None if block is None else self._blocks.release)
+        self._partial_job = job
+        self._decoder.submit(job)
+
+    # ------------------------------------------------------------------ the source
+
+    def _chunks(self) -> Iterator[np.ndarray]:
+        """Chunks of the source; reopens a lost device with backoff when it can."""
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                source = self._open_source()
+            except DeviceError as exc:
+                if not self._report_loss(exc, attempt, "microphone"):
+                    return
+                attempt += 1
+                continue
+            name = getattr(source, "device_name", type(source).__name__)
+            base = getattr(source, "dropped", 0)
+            try:
+                for chunk in source:
+                    attempt = 0
+                    yield chunk
+                    base = self._check_dropped(source, base)
+                return
+            except DeviceError as exc:
+                if not self._report_loss(exc, attempt, name):
+                    return
+                attempt += 1
+            finally:
+                if self._factory is not None:
+                    source.close()
+
+    def _open_source(self) -> AudioSource:
+        source = self._fixed if self._factory is None else self._factory()
+        with self._lock:
+            self._current = source
+        if self._stopping.is_set():  # stop() came while the device was opening
+            source.stop()
+        return source
+
+    def _report_loss(self, exc: DeviceError, attempt: int, name: str) -> bool:
+        """Emit DeviceLost; wait the backoff; return whether to try again."""
+        retry_in = None if self._factory is None else min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** attempt)
+        self._decoder.submit(Job("emit", event=DeviceLost(name, str(exc), attempt, retry_in)))
+        if retry_in is None:
+            return False
+        return not self._stopping.wait(retry_in)
+
+    def _check_dropped(self, source: AudioSource, base: int) -> int:
+        now = getattr(source, "dropped", 0)
+        if now > base:
+            lost = now - base
+            self._dropped_total += lost
+            self._counters.dropped(lost)
+            self._decoder.submit(Job("emit", event=Dropped(
+                lost, self._dropped_total, self._scheduler.segmenter.samples_fed / SAMPLE_RATE)))
+        return now

@@ -1,0 +1,210 @@
+"""Stream's contract: segment times on the stream clock, async exit off the loop, refused
+keyword combinations, feed() through the audio gateway at any rate, and the push source."""
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from lumina import Final, LuminaError, Stream
+from lumina.asr.transcript import Segment, Timings, Transcript
+from lumina.audio.convert import ChunkConverter
+from lumina.audio.push import PushSource
+from lumina.errors import AudioFormatError, StateError
+from _stream_util import ScriptedEngine, chunks_of, reference_schedule, transcript, two_utterances
+from _vad_util import SR
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    return two_utterances(tmp_path_factory.mktemp("speech"))
+
+
+class SpanEngine:
+    """Answers one segment from 0.2 s (the segmenter's pre-roll) to the end of the audio it got."""
+
+    def __init__(self):
+        self.finals = []
+
+    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+        if speed == "accurate":
+            self.finals.append(np.array(audio))
+        seg = Segment(0.2, len(audio) / SR, "x", ())
+        return Transcript("x", (seg,), "en", "cpu", Timings())
+
+
+def test_final_segment_times_are_stream_time(speech):
+    events = list(Stream(engine=SpanEngine(), source=chunks_of(speech), lockstep=True))
+    finals = [e for e in events if isinstance(e, Final)]
+    _, _, ends = reference_schedule(speech)
+    assert [(f.start, f.end) for f in finals] == [(e.start_sample / SR, e.end_sample / SR) for e in ends]
+    assert all(e.start_sample - e.audio_start_sample == 3200 for e in ends)  # a full 200 ms pre-roll
+    # The decoder saw the utterance from its pre-roll: 0.2 s into that audio is the speech start.
+    for f in finals:
+        (seg,) = f.segments
+        assert seg.start == pytest.approx(f.start, abs=1e-9)
+        assert seg.end == pytest.approx(f.end, abs=1e-9)
+
+
+def test_async_with_stops_off_the_event_loop(speech):
+    release = threading.Event()
+    released_by_loop = []
+
+    class Stubborn:
+        """A decode that ignores should_abort until the event loop runs again."""
+
+        entered = threading.Event()
+
+        def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+            self.entered.set()
+            released_by_loop.append(release.wait(5.0))
+            return transcript([])
+
+    async def main():
+        async with Stream(engine=Stubborn()) as stream:
+            stream.feed(speech)               # speech: a partial decode starts and holds on
+            await asyncio.to_thread(Stubborn.entered.wait, 10.0)
+            # Runs only if the loop is free while __aexit__ waits for the threads.
+            asyncio.get_running_loop().call_soon(release.set)
+        return stream
+
+    stream = asyncio.run(main())
+    # The first decode was let go by the loop, not by its own 5 s limit (a second one, the
+    # other utterance's final, may have started before the stop flag was set).
+    assert released_by_loop[0] is True and all(released_by_loop)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("lumina-")] == []
+    stream.join(timeout=0)                    # ended when __aexit__ returned
+
+
+@pytest.mark.parametrize(("kwargs", "names"), [
+    ({"engine": "E", "model": "x"}, ["model="]),
+    ({"engine": "E", "partial_model": "x", "final_model": "y"}, ["final_model=", "partial_model="]),
+    ({"engine": "E", "partial_engine": "P"}, ["partial_engine="]),
+    ({"engine": "E", "cache": object()}, ["cache="]),
+    ({"engine": "E", "threads": 2}, ["threads="]),
+    ({"model": "x", "partial_model": "y"}, ["model=", "partial_model="]),
+    ({"model": "x", "final_model": "y"}, ["model=", "final_model="]),
+    ({"partial_engine": "P", "partial_model": "x"}, ["partial_engine=", "partial_model="]),
+    ({"final_engine": "F", "final_model": "x"}, ["final_engine=", "final_model="]),
+    ({"final_engine": "F", "model": "x"}, ["final_engine=", "model="]),
+    ({"final_engine": "F", "partial_model": "x", "cache": object()}, ["cache=", "final_engine="]),
+    ({"partial_engine": "P", "final_engine": "F", "threads": 1}, ["threads=", "final_engine="]),
+])
+def test_a_keyword_that_would_be_ignored_is_refused(kwargs, names):
+    engines = {"E": ScriptedEngine(), "P": ScriptedEngine(), "F": ScriptedEngine()}
+    kwargs = {k: engines.get(v, v) if isinstance(v, str) else v for k, v in kwargs.items()}
+    with pytest.raises(LuminaError) as info:
+        Stream(**kwargs)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
+    for name in names:
+        assert name in str(info.value)
+    assert not [t for t in threading.enumerate() if t.name.startswith("lumina-")]
+
+
+def test_engines_per_path_and_models_per_path_are_accepted(speech):
+    fast, accurate = ScriptedEngine(lambda i, a, s: [1]), ScriptedEngine(lambda i, a, s: [2])
+    events = list(Stream(partial_engine=fast, final_engine=accurate, source=chunks_of(speech), lockstep=True))
+    assert {s for s, _ in fast.calls} == {"fast"} and {s for s, _ in accurate.calls} == {"accurate"}
+    assert [e.text for e in events if isinstance(e, Final)] == ["w2", "w2"]
+
+
+def finals_of(stream_feeder, speech):
+    engine = SpanEngine()
+    stream = Stream(engine=engine, lockstep=True)
+    stream_feeder(stream)
+    stream.close_input()
+    events = list(stream)
+    return [(f.utterance_id, f.start, f.end) for f in events if isinstance(f, Final)], engine.finals
+
+
+def test_feed_takes_int16_multichannel_chunks_through_the_gateway(speech):
+    pcm = np.round(speech * 32767).astype(np.int16)
+    stereo = np.stack([pcm, pcm], axis=1)            # [frames, channels], equal channels
+    got, audio = finals_of(lambda s: [s.feed(c) for c in chunks_of(stereo, 509)], speech)
+    want, want_audio = finals_of(lambda s: [s.feed(c) for c in chunks_of(pcm.astype(np.float32) / 32768, 509)],
+                                 speech)
+    assert got == want and len(got) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(audio, want_audio))
+
+
+def test_feed_resamples_other_rates_as_one_stream(speech):
+    import soxr
+    at_48k = soxr.resample(speech, SR, 48000).astype(np.float32)
+    chunks = chunks_of(at_48k, 960 + 7)
+    convert = ChunkConverter(48000)
+    expected = np.concatenate([convert(c) for c in chunks] + [convert.flush()])
+    got, audio = finals_of(lambda s: [s.feed(c, sample_rate=48000) for c in chunks], speech)
+    want, want_audio = finals_of(lambda s: s.feed(expected), speech)
+    assert got == want and len(got) == 2
+    assert all(np.array_equal(a, b) for a, b in zip(audio, want_audio))
+
+
+def test_push_source_reads_what_was_written_and_ends():
+    source = PushSource(1.0)
+    source.write(np.arange(10, dtype=np.int16))
+    source.write(np.full((3, 2), 0.5, np.float32))
+    source.end()
+    chunks = list(source)
+    assert len(chunks) == 1
+    assert np.array_equal(chunks[0], np.concatenate([np.arange(10) / 32768, [0.5] * 3]).astype(np.float32))
+    with pytest.raises(StateError, match="after the input was closed"):
+        source.write(np.zeros(4, np.float32))
+
+
+def test_push_source_reusing_its_buffer_and_dropping_at_the_ring():
+    source = PushSource(0.01, reuse_chunks=True)     # 160 samples
+    source.write(np.ones(100, np.float32))
+    first = next(source)
+    assert np.array_equal(first, np.ones(100, np.float32))
+    source.write(np.arange(300, dtype=np.float32) / 1000)   # 140 of these are lost
+    second = next(source)
+    assert np.shares_memory(first, second)                   # one buffer, allocated once
+    assert np.array_equal(second, np.arange(140, 300, dtype=np.float32) / 1000)
+    assert source.dropped == 140
+    source.stop()
+    assert list(source) == []
+
+
+def test_push_source_refuses_bad_input_and_keeps_going():
+    source = PushSource(1.0, what="feed()")
+    source.write(np.ones(5, np.float32))
+    with pytest.raises(AudioFormatError, match=r"sample 0 .* is nan; feed\(\) must hold finite samples"):
+        source.write(np.array([np.nan], np.float32))
+    with pytest.raises(AudioFormatError, match="sample_rate must be an integer"):
+        source.write(np.ones(5, np.float32), sample_rate=44100.5)
+    with pytest.raises(ValueError, match="seconds must be > 0"):
+        PushSource(0)
+    source.end()
+    assert [len(c) for c in source] == [5]
+
+
+def test_push_source_wakes_a_waiting_reader():
+    source = PushSource(1.0)
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(source))
+    reader.start()
+    for _ in range(20):
+        source.write(np.ones(16, np.float32))
+    source.end()
+    reader.join(10)
+    assert not reader.is_alive()
+    assert sum(len(c) for c in got) == 320
+
+
+def test_partial_audio_comes_from_one_pooled_block_returned_after_each_decode(speech):
+    seen = []
+
+    class Recording(ScriptedEngine):
+        def transcribe(self, audio, **options):
+            if options.get("speed") == "fast":
+                seen.append(np.array(audio))
+            return super().transcribe(audio, **options)
+
+    stream = Stream(engine=Recording(), source=chunks_of(speech), lockstep=True)
+    list(stream)
+    _, partials, _ = reference_schedule(speech)
+    assert len(seen) == len(partials) > 10
+    assert all(np.array_equal(a, b) for a, b in zip(seen, (audio for _, audio in partials)))
+    pool = stream._pipeline._blocks._pool
+    assert (pool.allocated, pool.in_use) == (1, 0)   # every partial reused the same block
