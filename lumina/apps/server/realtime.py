@@ -172,6 +172,8 @@ class Session:
             await self._dispatch(data)
         except ProtocolError as exc:
             self._error(str(exc), exc.code, exc.param, data.get("event_id"))
+        except LuminaError as exc:  # e.g. audio the stream refused; the session goes on
+            self._error(str(exc), "invalid_value", None, data.get("event_id"))
 
     async def _dispatch(self, data: dict) -> None:
         kind = data.get("type")

@@ -16,7 +16,7 @@ import numpy as np
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
-from lumina.audio.files import load_audio
+from lumina.audio import load_audio
 from lumina.errors import LuminaError
 from lumina.apps.server.config import ServedModel
 from lumina.apps.server.errors import ApiError, from_lumina_error
