@@ -392,3 +392,17 @@ def test_error_bodies_are_openai_json(app):
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/json"
     assert set(json.loads(response.text)["error"]) == {"message", "type", "param", "code"}
+
+
+def test_a_missing_server_extra_is_a_clear_error(monkeypatch, capsys):
+    import lumina.apps.server as server
+    from lumina.apps.cli import main
+    from lumina.errors import MissingDependencyError
+
+    monkeypatch.setattr(server, "_EXTRA", (*server._EXTRA, "lumina_no_such_module"))
+    with pytest.raises(MissingDependencyError, match=r"pip install 'lumina\[server\]'"):
+        create_app(models={"x": "tiny.en"})
+    assert main(["serve", "--model", "tiny.en"]) == 1
+    assert capsys.readouterr().err == (
+        "lumina: error: lumina serve needs the optional packages lumina_no_such_module, which are "
+        "not installed; install them with `pip install 'lumina[server]'`\n")

@@ -9,7 +9,8 @@ changes, so deltas only append), and each utterance's final becomes one
 :class:`~lumina.Segmenter` with the same settings, fed the same samples,
 reports ``speech_started`` / ``speech_stopped`` the moment the voice activity
 detector decides (segmenter events depend only on the audio, so both agree
-on every utterance). ``input_audio_buffer.commit`` ends the open utterance.
+on every utterance unless the stream had to drop audio after falling a whole
+``ring_seconds`` behind). ``input_audio_buffer.commit`` ends the open utterance.
 
 Without turn detection (``turn_detection: null``) audio accumulates until the
 client commits it; the turn is transcribed as one job.
