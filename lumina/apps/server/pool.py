@@ -234,9 +234,10 @@ def _call(worker, job: Job, abort: threading.Event):
         transcript = worker.transcribe(
             job.audio, sample_rate=SAMPLE_RATE, language=job.language, prompt=job.prompt,
             speed=job.speed, word_timestamps=job.word_timestamps, should_abort=abort.is_set)
-    except (asyncio.CancelledError, TranscriptionAborted) as exc:
-        # Engines stop with CancelledError today and TranscriptionAborted soon;
-        # neither may escape into the event loop as a cancellation of the wrong task.
+    except (TranscriptionAborted, asyncio.CancelledError) as exc:
+        # lumina's Engine stops with TranscriptionAborted; a plugged-in engine written
+        # before that error existed may raise CancelledError, which must not escape into
+        # the event loop as the cancellation of some unrelated task.
         raise WorkAborted("the transcription was stopped") from exc
     return transcript, time.perf_counter() - started
 

@@ -22,15 +22,8 @@ __all__ = ["PoolEngine", "StreamAborted"]
 _POLL_S = 0.02  # how often a waiting call looks at should_abort
 
 
-class StreamAborted(TranscriptionAborted, asyncio.CancelledError):
-    """A stream's decode was stopped.
-
-    It is both :class:`~lumina.errors.TranscriptionAborted` (what lumina's
-    engines raise when ``should_abort`` stops them) and
-    :class:`asyncio.CancelledError` (what they raised before), so the stream
-    treats it as an aborted decode whichever it expects. It is raised only on
-    the stream's decoder thread, never inside a task.
-    """
+class StreamAborted(TranscriptionAborted):
+    """A stream's decode was stopped (what lumina's engines raise when ``should_abort`` stops them)."""
 
 
 class PoolEngine:
