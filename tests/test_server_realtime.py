@@ -1,4 +1,6 @@
-"""`/v1/realtime?intent=transcription`: a websockets client streams espeak-ng speech at real-time pace."""
+"""`/v1/realtime?intent=transcription`: a websockets client streams espeak-ng speech at real-time pace.
+
+Tests marked ``speech`` make their audio with espeak-ng and sox."""
 
 import asyncio
 import base64
@@ -123,6 +125,7 @@ def check_turns(events, segments, pre_roll, finals):
     return items
 
 
+@pytest.mark.speech
 def test_realtime_16k_speech_turns_and_finals(model, speech, tmp_path):
     app, server = make_server(model, tmp_path, realtime_lockstep=True)
     with server:
@@ -141,6 +144,7 @@ def test_realtime_16k_speech_turns_and_finals(model, speech, tmp_path):
     assert not by_type(events, "error")
 
 
+@pytest.mark.speech
 def test_realtime_24k_live_mode(model, speech, tmp_path):
     import soxr
 
@@ -158,6 +162,7 @@ def test_realtime_24k_live_mode(model, speech, tmp_path):
     check_turns(events, segments, pre_roll, finals)
 
 
+@pytest.mark.speech
 def test_deltas_join_to_each_final(speech, model, tmp_path):
     """With hypotheses that only grow, every utterance's deltas join to exactly its transcript."""
     app, server = make_server(model, tmp_path, engine_factory=GrowingEngine)
@@ -249,6 +254,7 @@ def test_beta_transcription_session_update(model, tmp_path):
                                                     "silence_duration_ms": 500}
 
 
+@pytest.mark.speech
 def test_clear_drops_the_open_utterance(model, speech, tmp_path):
     async def go(url):
         async with connect(url) as ws:
@@ -312,6 +318,7 @@ def test_the_session_limit(model, tmp_path):
     assert refused["error"]["code"] == "session_limit_reached" and code == 1013
 
 
+@pytest.mark.speech
 def test_a_client_that_leaves_mid_utterance_leaves_nothing_running(model, speech, tmp_path):
     import threading
 
