@@ -42,6 +42,8 @@ def _add_subcommands(sub: argparse._SubParsersAction) -> None:
     _add_devices_command(sub)
     _add_dictate_command(sub)
     _add_bench_command(sub)
+    from lumina.apps.server.cli import add_serve_command  # `lumina serve` lives with the server
+    add_serve_command(sub)
 
 
 def _print_file_error(path: str, exc: Exception) -> None:
