@@ -36,6 +36,7 @@ APP_NAME = "lumina"
 #: Requests a replica may hold beyond its queues: /health, /metrics, /v1/models answered meanwhile.
 _SPARE_REQUESTS = 4
 _PLACEMENT = ("replicas", "cpus_per_replica", "gpus_per_replica")
+log = logging.getLogger("lumina.serve")
 _LUMINA_ERROR = re.compile(r"lumina\.errors\.(\w+): (.*)")
 
 
@@ -126,8 +127,8 @@ def build_app(args: Mapping[str, object]):
         ``{served name: registry name or file}`` or a list of ``"[NAME=]MODEL"``
         strings, ``workers``, ``threads``, ``max_queue``, ``request_timeout_s``,
         ``max_upload_bytes``, ``cache``, ``device``, ``serve_installed``,
-        ``api_key``, ... Without ``api_key`` the replicas read ``$LUMINA_API_KEY``
-        where the application is built (give it to the pods, from a Secret).
+        ``api_key``, ... Without ``api_key``, ``$LUMINA_API_KEY`` is read where
+        the application is built (on a RayService: give it to the pods, from a Secret).
 
     Returns
     -------
@@ -202,6 +203,9 @@ def run_on_ray(config: ServerConfig, *, address: str | None = None, host: str = 
             raise LuminaError(f"cannot connect to the Ray cluster at {address or 'auto'}: {exc}") from exc
     try:
         started = not _serve_running(serve)
+        if not started:
+            log.warning("Ray Serve already runs on this cluster: its HTTP proxies keep the host and "
+                        "port they have (not necessarily %s:%s)", host, port)
         serve.start(proxy_location=proxy_location, http_options={"host": host, "port": port})
         try:
             _deploy(serve, app)
