@@ -8,11 +8,12 @@ from lumina.asr.backend import DecodeOptions
 from lumina.asr.cached import verify
 
 from ._common import model_path
+from ._profile import by_profile
 from .compare_cache import SPEECH_DIR, accuracy, numpy_logmel, speechlike, su
 
 
 class Fingerprinting:
-    params = [1.0, 3.0]
+    params = by_profile([1.0, 3.0], ci=[1.0])
     param_names = ["seconds"]
 
     def setup(self, seconds):
@@ -33,7 +34,7 @@ class Fingerprinting:
 
 
 class Lookup:
-    params = [10, 100, 1000, 10000]
+    params = by_profile([10, 100, 1000, 10000], ci=[10, 1000])
     param_names = ["entries"]
     timeout = 600
 
@@ -76,18 +77,23 @@ class Lookup:
 
 
 class Accuracy:
-    """Fingerprint stage: re-takes that find their phrase; calibration confusables with a candidate."""
+    """Fingerprint stage: re-takes that find their phrase; calibration confusables with a candidate.
+
+    The names predate issue 10 and are kept for the recorded history: since then a fuzzy match
+    is a candidate the engine verifies, not a hit (compare_cache.py reports the verified run).
+    """
 
     timeout = 600
 
-    def setup(self):
-        self.hit, self.false = accuracy(su.SpeechBank(SPEECH_DIR))
+    def setup_cache(self):
+        """Both rates from one evaluation (asv runs each track in its own process)."""
+        return accuracy(su.SpeechBank(SPEECH_DIR))
 
-    def track_retake_candidate_rate(self):
-        return self.hit
+    def track_retake_hit_rate(self, rates):
+        return rates[0]
 
-    def track_confusable_candidate_rate(self):
-        return self.false
+    def track_confusable_false_hit_rate(self, rates):
+        return rates[1]
 
 
 class EngineAnswers:
@@ -98,7 +104,7 @@ class EngineAnswers:
     on the words), so the check is timed on its own; compare_cache.py times whole answers.
     """
 
-    params = ["tiny.en", "base.en"]
+    params = by_profile(["tiny.en", "base.en"], ci=["tiny.en"])
     param_names = ["arch"]
     timeout = 900
     number = 1

@@ -55,17 +55,20 @@ def test_phrase_set_is_large_enough():
     assert not sides & (set(su.PHRASES) | set(su.NEAR_MISSES))
 
 
+@pytest.mark.speech
 def test_retakes_never_find_another_phrase(retake_results):
     wrong = [(p, lab, got) for p, lab, got in retake_results if got is not None and got != p]
     assert wrong == []
 
 
+@pytest.mark.speech
 def test_retake_candidate_rate_is_at_least_90_percent(retake_results):
     hits = sum(got == p for p, _, got in retake_results)
     assert len(retake_results) == 15 * len(su.PHRASES)
     assert hits / len(retake_results) >= 0.90
 
 
+@pytest.mark.speech
 @pytest.mark.parametrize("label", ["gain +6 dB", "gain -6 dB", "8 kHz", "22.05 kHz", "44.1 kHz",
                                    "48 kHz", "stereo", "padding 500/200 ms", "padding 100/500 ms"])
 def test_every_take_of_these_kinds_finds_its_phrase(retake_results, label):
@@ -74,12 +77,14 @@ def test_every_take_of_these_kinds_finds_its_phrase(retake_results, label):
     assert [p for p, got in results if got != p] == []
 
 
+@pytest.mark.speech
 def test_no_candidate_on_the_calibration_confusables(bank, filled):
     found = [(name, m.text) for name, audio in confusables(bank)
              if (m := filled.match(audio, KEY)).kind != "miss"]
     assert found == []
 
 
+@pytest.mark.speech
 def test_get_answers_exact_audio_only_and_match_offers_the_retake(bank, filled):
     take = su.retakes(bank, "send the email", su.VOICES[su.PHRASES.index("send the email") % 4], 3)[4]
     assert take.label == "gain +6 dB"
@@ -89,6 +94,7 @@ def test_get_answers_exact_audio_only_and_match_offers_the_retake(bank, filled):
     assert filled.threshold <= found.similarity < 1.0
 
 
+@pytest.mark.speech
 def test_identical_audio_is_always_an_exact_hit(bank):
     cache = PhraseCache()
     for i, phrase in enumerate(su.PHRASES[:10]):
@@ -110,6 +116,7 @@ def pair_cache(bank, direction: int) -> PhraseCache:
     return cache
 
 
+@pytest.mark.speech
 @pytest.mark.parametrize("direction", [0, 1])
 def test_minimal_pairs_give_false_candidates_that_only_verification_can_stop(bank, direction):
     """The fingerprint alone cannot tell these apart: some other-side takes match (the reason
@@ -131,6 +138,7 @@ def oracle_eval(bank, micro_model):
     return ou.whole_set(bank, micro_model)
 
 
+@pytest.mark.speech
 @pytest.mark.parametrize("direction", [0, 1])
 def test_no_final_ever_holds_another_phrases_text(oracle_eval, direction):
     own, other = oracle_eval[direction]
@@ -141,6 +149,7 @@ def test_no_final_ever_holds_another_phrases_text(oracle_eval, direction):
     assert other.verified + other.exact <= other.calls - len(other.false_candidates)
 
 
+@pytest.mark.speech
 def test_retakes_hit_at_least_90_percent_with_verification(oracle_eval):
     """Exact and verified hits over every re-take of the set (the 44 phrases' 660 and both
     directions' minimal-pair sides, 840); the verification refuses no true candidate."""
@@ -154,6 +163,7 @@ def test_retakes_hit_at_least_90_percent_with_verification(oracle_eval):
     assert hits / calls >= 0.90
 
 
+@pytest.mark.speech
 def test_the_unsafe_option_puts_exactly_the_false_candidates_into_finals(bank, micro_model,
                                                                         oracle_eval):
     """trust_fuzzy_hits_unverified=True on the same minimal-pair queries: every candidate the
@@ -172,6 +182,7 @@ _TAKE_INDEX = st.integers(0, 14)
 _PHRASE_INDEX = st.integers(0, len(su.PHRASES) - 1)
 
 
+@pytest.mark.speech
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(i=_PHRASE_INDEX, j=_PHRASE_INDEX, t=_TAKE_INDEX)
 def test_similarity_properties(bank, i, j, t):
@@ -202,6 +213,7 @@ def test_similarity_is_symmetric_and_bounded_on_arbitrary_audio(samples, seed):
     assert 0.0 <= fa.similarity(fb) <= 1.0
 
 
+@pytest.mark.speech
 def test_report_calibration(bank, filled, retake_results, capsys):
     """Prints the numbers the module docstring quotes (always passes only if they hold)."""
     refs = {p: fingerprint(bank.at_16k(p, su.VOICES[i % 4])) for i, p in enumerate(su.PHRASES)}

@@ -115,6 +115,7 @@ def tokens_of(transcript):
     return [t.id for s in transcript.segments for t in s.tokens]
 
 
+@pytest.mark.speech
 def test_an_exact_hit_runs_no_model_and_fingerprints_once(micro_model, speech, runs, fingerprints):
     audio, _ = retake_of(speech)
     with Engine(micro_model, threads=1, cache=PhraseCache(), warmup=False) as engine:
@@ -127,6 +128,7 @@ def test_an_exact_hit_runs_no_model_and_fingerprints_once(micro_model, speech, r
     assert again.text == first.text != ""
 
 
+@pytest.mark.speech
 def test_a_fuzzy_match_is_verified_by_one_short_greedy_decode_of_this_audio(micro_model, speech, runs,
                                                                            fingerprints):
     original, retake = retake_of(speech)
@@ -147,6 +149,7 @@ def test_a_fuzzy_match_is_verified_by_one_short_greedy_decode_of_this_audio(micr
                                                                           first.text)
 
 
+@pytest.mark.speech
 def test_a_candidate_the_decode_contradicts_gives_the_models_own_answer(micro_model, speech, runs,
                                                                        fingerprints):
     original, retake = retake_of(speech)
@@ -166,6 +169,7 @@ def test_a_candidate_the_decode_contradicts_gives_the_models_own_answer(micro_mo
     assert len(fingerprints) == 2 and len(cache) == 2   # the retake's own text, under its fingerprint
 
 
+@pytest.mark.speech
 def test_a_fast_call_reuses_the_verification_only_when_it_is_the_fast_decode(micro_model, speech, runs,
                                                                             monkeypatch):
     original, retake = retake_of(speech)
@@ -189,6 +193,7 @@ def test_a_fast_call_reuses_the_verification_only_when_it_is_the_fast_decode(mic
     assert reused.text == plain.text
 
 
+@pytest.mark.speech
 def test_unverified_trust_is_unsafe_by_name_and_answers_without_the_model(micro_model, speech, runs):
     original, retake = retake_of(speech)
 
@@ -204,6 +209,7 @@ def test_unverified_trust_is_unsafe_by_name_and_answers_without_the_model(micro_
     assert wrong.text == "turn off the kitchen lights"   # another phrase's text: why it is opt-in
 
 
+@pytest.mark.speech
 def test_on_candidate_is_called_before_the_verification_and_checked(micro_model, speech, runs):
     original, retake = retake_of(speech)
     order = []
@@ -216,6 +222,7 @@ def test_on_candidate_is_called_before_the_verification_and_checked(micro_model,
     assert order == [(first.text, 1)]
 
 
+@pytest.mark.speech
 def test_aborting_the_verification_raises(micro_model, speech):
     original, retake = retake_of(speech)
     with Engine(micro_model, threads=1, cache=PhraseCache(), warmup=False) as engine:
@@ -225,6 +232,7 @@ def test_aborting_the_verification_raises(micro_model, speech):
         assert engine.transcribe(retake).origin == "cache-verified"
 
 
+@pytest.mark.speech
 def test_audio_that_fills_the_window_is_not_verified_but_decoded(micro_model, speech, runs):
     phrase = speech.at_16k("turn on the kitchen lights", "en-us")
     long = np.concatenate([phrase] * int(np.ceil(31 * 16000 / len(phrase))))[:31 * 16000]
@@ -251,6 +259,7 @@ class ReferenceDecoder:
         return " ".join(s.text.strip() for s in self.models[key].transcribe(audio) if s.text.strip())
 
 
+@pytest.mark.speech
 def test_acceptance_follows_the_reference_decode_of_this_audio_on_random_weights(micro_model, speech):
     """On the minimal pairs with real whisper.cpp: every candidate is accepted exactly when an
     independent decode of the query (pywhispercpp, the verification's parameters) has the

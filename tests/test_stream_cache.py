@@ -11,6 +11,8 @@ from _vad_util import silence
 from lumina import Engine, Final, Partial, PhraseCache, Stream
 from lumina.testing import make_model
 
+pytestmark = pytest.mark.speech
+
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory):
