@@ -38,6 +38,8 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-installed", action="store_true",
                    help="serve only the --model models, not every installed registry model")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    from lumina.apps.distributed.serve_command import add_ray_serve_options  # --ray: Ray Serve
+    add_ray_serve_options(p)
     p.set_defaults(handler=_cmd_serve)
 
 
@@ -68,6 +70,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not _is_loopback(args.host) and config.resolved_api_key() is None:
         print(f"lumina: warning: listening on {args.host} without an API key; anyone who can reach "
               "this port can use the server (set --api-key or LUMINA_API_KEY)", file=sys.stderr)
+    if args.ray is not None:
+        from lumina.apps.distributed.serve_command import run_command
+        return run_command(args, config)
     app = create_app(config)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, ws="websockets-sansio")
     return 0
