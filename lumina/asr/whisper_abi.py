@@ -21,7 +21,8 @@ defaults through them and compares every field with what the binding (built
 against the real header) reads for the same defaults; any difference, or a
 field the binding has and these structures lack, raises
 :class:`~lumina.errors.BackendError` and lumina falls back to one context per
-decode. Only :mod:`lumina.asr.shared_model` uses this module.
+decode. Only the shared-weights path uses this module (:mod:`lumina.asr.shared_model`,
+:func:`lumina.asr.model_pool.load_model`).
 """
 
 from __future__ import annotations
