@@ -6,7 +6,10 @@ Each contender is a uvicorn server in its own process on 127.0.0.1, all started
 before the first request and stopped at the end:
 
   lumina-1w   lumina serve, 1 worker (one tiny.en model in memory)
-  lumina-2w   lumina serve, 2 workers
+  lumina-2w   lumina serve, 2 workers: still one model in memory, two
+              whisper.cpp states (Engine(concurrency=2, shared_weights=True))
+  ctx-2w      lumina serve, 2 workers as 2 whisper.cpp contexts (two copies of
+              the weights: what lumina-2w was before shared weights)
   naive       an endpoint that loads an Engine for every request (what a
               server without a pool does; WhisperLive loads one per client)
 
@@ -34,7 +37,8 @@ import httpx  # noqa: E402
 import soundfile as sf  # noqa: E402
 from _common import model_path, speechlike  # noqa: E402
 
-CONTENDERS = {"lumina-1w": ["--workers", "1"], "lumina-2w": ["--workers", "2"], "naive": ["--naive"]}
+CONTENDERS = {"lumina-1w": ["--workers", "1"], "lumina-2w": ["--workers", "2"],
+              "ctx-2w": ["--workers", "2", "--contexts"], "naive": ["--naive"]}
 
 
 # ---------------------------------------------------------------------- the servers
@@ -58,6 +62,14 @@ def naive_app(model: str):
     return app
 
 
+def contexts_factory(path, *, threads, cache, device, concurrency=1):
+    """The server's engine with one whisper.cpp context (one copy of the weights) per worker."""
+    import lumina
+
+    return lumina.Engine(path, threads=threads, cache=cache, device=device, concurrency=concurrency,
+                         shared_weights=False)
+
+
 def serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -65,8 +77,9 @@ def serve(args: argparse.Namespace) -> None:
         app = naive_app(args.model)
     else:
         from lumina.apps.server import ServerConfig, create_app
+        factory = contexts_factory if args.contexts else None
         app = create_app(ServerConfig(models={"tiny.en": args.model}, serve_installed=False,
-                                      workers=args.workers, max_queue=1024))
+                                      workers=args.workers, max_queue=1024, engine_factory=factory))
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", ws="none")
 
 
@@ -159,6 +172,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--naive", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--contexts", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

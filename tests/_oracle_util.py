@@ -19,7 +19,7 @@ import dataclasses
 import pytest
 
 import _speech_util as su
-import lumina.asr.engine
+import lumina.asr.model_pool
 from lumina import Engine, PhraseCache
 from lumina.asr.backend import RunResult, SegmentData, TokenData
 
@@ -38,12 +38,13 @@ class OracleModel:
 
     def __init__(self, path, *, use_gpu: bool = False, **_: object) -> None:
         self.path = path
+        self.concurrency = 1
         self.gpu_backend = None
         self.english_only = True
         self.n_audio_ctx = 1500
         self.load_log = ()
 
-    def run(self, audio, options, should_abort=None) -> RunResult:
+    def run(self, audio, options, should_abort=None, on_segment=None) -> RunResult:
         OracleModel.runs.append((len(audio), options))
         if should_abort is not None and should_abort():
             return RunResult((), "en", 0.0, 0.0, 0.0, True)
@@ -70,7 +71,7 @@ def oracle_engines():
     """Engines made inside this block run on :class:`OracleModel` instead of whisper.cpp."""
     OracleModel.runs = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(lumina.asr.engine, "WhisperModel", OracleModel)
+        patch.setattr(lumina.asr.model_pool, "WhisperModel", OracleModel)
         yield OracleModel
 
 

@@ -100,14 +100,18 @@ class GatedEngine:
 
 
 class GatedFactory:
-    """``engine_factory`` making GatedEngines that share one gate; ``engines`` lists them."""
+    """``engine_factory`` making GatedEngines that share one gate; ``engines`` lists them.
+
+    Like the server's default factory, one engine serves all ``concurrency`` workers of a model
+    (one copy of the weights, a whisper.cpp state per worker)."""
 
     def __init__(self) -> None:
         self.gate = threading.Event()
         self.engines: list[GatedEngine] = []
 
-    def __call__(self, path, *, threads, cache, device):
-        engine = GatedEngine(Engine(path, threads=threads, cache=cache, device=device), self.gate)
+    def __call__(self, path, *, threads, cache, device, concurrency=1):
+        engine = GatedEngine(Engine(path, threads=threads, cache=cache, device=device,
+                                    concurrency=concurrency, shared_weights=True), self.gate)
         self.engines.append(engine)
         return engine
 
@@ -127,6 +131,40 @@ async def until(predicate, timeout: float = 30.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.01)
+
+
+class HoldingEngine:
+    """A real Engine that, after handing its first segment on, waits inside whisper.cpp's segment
+    callback until ``release`` is set; ``held`` says whether the release came while it waited."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self.held = None
+
+    def transcribe(self, audio, *, on_segment=None, **options):
+        if on_segment is None:
+            return self.engine.transcribe(audio, **options)
+
+        def hold_after_first(segment):
+            on_segment(segment)
+            if self.held is None:
+                self.holding.set()
+                self.held = self.release.wait(120)
+
+        return self.engine.transcribe(audio, on_segment=hold_after_first, **options)
+
+    @property
+    def device(self):
+        return self.engine.device
+
+    @property
+    def is_ready(self):
+        return self.engine.is_ready
+
+    def close(self) -> None:
+        self.engine.close()
 
 
 class GrowingEngine:

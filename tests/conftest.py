@@ -34,3 +34,9 @@ def micro_model(tmp_path_factory):
 def tiny_en_model(tmp_path_factory):
     """A model of the tiny.en shape (75 MB, about 1 s per transcription on 2 cores)."""
     return make_model(tmp_path_factory.mktemp("models") / "tiny.en.bin", "tiny.en")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A multilingual model of the tiny shape (translation, language detection)."""
+    return make_model(tmp_path_factory.mktemp("models") / "tiny.bin", "tiny")

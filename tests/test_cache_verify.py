@@ -80,8 +80,8 @@ def runs(monkeypatch):
     seen = []
     real = WhisperModel.run
 
-    def spy(self, audio, options, should_abort=None):
-        result = real(self, audio, options, should_abort)
+    def spy(self, audio, options, should_abort=None, on_segment=None):
+        result = real(self, audio, options, should_abort, on_segment)
         seen.append((np.array(audio, copy=True), options, result))
         return result
 
@@ -286,3 +286,17 @@ def test_acceptance_follows_the_reference_decode_of_this_audio_on_random_weights
     print(f"\nmicro model: {len(outcomes)} candidates, {sum(o[1] for o in outcomes)} accepted; "
           f"{sum(o[1] for o in false)} of {len(false)} candidates of another phrase decode to the "
           "same words")
+
+
+@pytest.mark.speech
+def test_the_verification_decodes_greedily_and_on_segment_gets_the_answers_segment(micro_model, speech,
+                                                                                  runs):
+    original, retake = retake_of(speech)
+    segments = []
+    with Engine(micro_model, threads=1, cache=PhraseCache(), warmup=False) as engine:
+        first = engine.transcribe(original, temperature=0.5)
+        again = engine.transcribe(retake, temperature=0.5, on_segment=segments.append)
+    assert [(o.temperature, o.temperature_fallback, o.audio_ctx) for _, o, _ in runs] == [
+        (0.5, True, 0), (0.0, False, 256)]
+    assert again.origin == "cache-verified" and again.text == first.text
+    assert segments == list(again.segments) and len(segments) == 1

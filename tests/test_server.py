@@ -3,6 +3,7 @@
 import asyncio
 import io
 import json
+import math
 
 import numpy as np
 import openai
@@ -13,16 +14,17 @@ from lumina import Engine
 from lumina.apps.server import ServerConfig, create_app
 from lumina.asr.formats import render
 from lumina.models import ModelStore
-from lumina.testing import make_model
+from lumina.apps.server.languages import language_name
 from _engine_util import HELLO_WAV, hello
+from _shared_util import with_likely_no_speech
 from _server_util import asgi_client, raw_client
 
 HELLO_SECONDS = round(len(hello()) / 16000, 3)
 
 
 @pytest.fixture(scope="module")
-def multilingual_model(tmp_path_factory):
-    return make_model(tmp_path_factory.mktemp("ml") / "tiny.bin", "tiny")
+def multilingual_model(tiny_model):
+    return tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -140,13 +142,44 @@ def test_translation_of_an_english_only_model_is_its_transcription(app, referenc
 
 
 @pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
-def test_translation_with_a_multilingual_model_is_refused_clearly(app):
+def test_translation_with_a_multilingual_model_runs_the_translate_task(app, multilingual_model):
     async def go():
-        return await asgi_client(app, max_retries=0).audio.translations.create(file=HELLO_WAV,
-                                                                               model="multi")
-    with pytest.raises(openai.BadRequestError) as info:
-        asyncio.run(go())
-    assert error_of(info.value)["code"] == "translation_unsupported"
+        return await asgi_client(app, max_retries=0).audio.translations.create(
+            file=HELLO_WAV, model="multi", response_format="verbose_json")
+    result = asyncio.run(go())
+    with Engine(multilingual_model, threads=1) as engine:
+        want = engine.transcribe(HELLO_WAV, translate=True)
+        transcribed = engine.transcribe(HELLO_WAV, language=want.language)
+    assert (result.task, result.text, result.language) == ("translate", want.text, language_name(want.language))
+    assert [s.tokens for s in result.segments] == [[t.id for t in s.tokens] for s in want.segments]
+    probabilities = [[t.probability for t in s.tokens] for s in want.segments]
+    # random weights write the same words either way, but the task token changes every probability
+    assert want.text and probabilities != [[t.probability for t in s.tokens] for s in transcribed.segments]
+    assert [s.avg_logprob for s in result.segments] == [
+        pytest.approx(sum(math.log(p) for p in ps) / len(ps)) for ps in probabilities]
+
+
+def test_temperature_is_the_decoders_starting_temperature(app, reference):
+    greedy = call(app, file=HELLO_WAV, model="micro", response_format="verbose_json")
+    warm = call(app, file=HELLO_WAV, model="micro", response_format="verbose_json", temperature=0.4)
+    assert [s.temperature for s in warm.segments] == [0.4] * len(reference["plain"].segments)
+    assert [s.tokens for s in warm.segments] == [s.tokens for s in greedy.segments]
+    # sampling at 0.4 sharpens the distribution: the same tokens, each more probable
+    assert all(w.avg_logprob > g.avg_logprob for w, g in zip(warm.segments, greedy.segments))
+
+
+def test_verbose_json_reports_whispers_no_speech_prob(micro_model, tmp_path):
+    audio = hello()
+    patched = with_likely_no_speech(micro_model, tmp_path / "nosp.bin", "micro", audio)
+    app = create_app(models={"nosp": patched}, threads=1, store=ModelStore(tmp_path / "store"))
+    try:
+        result = call(app, file=HELLO_WAV, model="nosp", response_format="verbose_json")
+    finally:
+        asyncio.run(app.state.lumina.aclose())
+    with Engine(patched, threads=1, shared_weights=True) as engine:
+        want = [s.no_speech_prob for s in engine.transcribe(HELLO_WAV).segments]
+    assert [s.no_speech_prob for s in result.segments] == want
+    assert all(0.4 < p < 0.6 for p in want)
 
 
 # ---------------------------------------------------------------------- bad input
@@ -170,7 +203,7 @@ def test_bad_audio_is_a_bad_request_error(app, name, data, code):
 @pytest.mark.parametrize("options, param, code", [
     ({"language": "xx"}, "language", "invalid_language"),
     ({"language": "en\x00"}, "language", "invalid_language"),
-    ({"temperature": 0.4}, "temperature", "unsupported_value"),
+    ({"temperature": -0.5}, "temperature", "invalid_value"),
     ({"temperature": 3}, "temperature", "invalid_value"),
     ({"response_format": "yaml"}, "response_format", "invalid_value"),
     ({"timestamp_granularities": ["word"]}, "timestamp_granularities", "invalid_value"),

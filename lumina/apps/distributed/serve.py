@@ -54,7 +54,8 @@ def serve_application(config: ServerConfig, *, replicas: int = 1, cpus_per_repli
         ``api_key`` is resolved here (``$LUMINA_API_KEY`` of this process when
         None). ``threads`` defaults to the replica's CPUs shared among its workers.
     replicas : int, default 1
-        Replicas, each with its own worker pool (``config.workers`` engines per model).
+        Replicas, each with its own worker pool (``config.workers`` workers per model, sharing
+        one copy of the model in the replica).
     cpus_per_replica, gpus_per_replica : float, default 1 and 0
         Resources each replica reserves; Ray places replicas where these fit.
 

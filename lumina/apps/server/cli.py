@@ -25,7 +25,7 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument("--workers", type=int, default=1,
-                   help="whisper.cpp contexts per model, each one request at a time (default 1)")
+                   help="requests decoded at once per model, on one copy of the weights (default 1)")
     p.add_argument("--threads", type=int, help="CPU threads per worker (default: CPUs / workers)")
     p.add_argument("--api-key", help="require this bearer key (default: $LUMINA_API_KEY, else none)")
     p.add_argument("--max-queue", type=int, default=16,

@@ -43,7 +43,8 @@ class ServerConfig:
     store : ModelStore, optional
         Where registry names are looked up (default ``ModelStore()``).
     workers : int, default 1
-        Workers (whisper.cpp contexts) per model; each runs one request at a time.
+        Requests decoded at the same time per model, each by one worker; the
+        workers share one copy of the weights (one whisper.cpp state each).
     threads : int, optional
         CPU threads per worker; default the CPUs divided among the workers (at least 1).
     max_queue : int, default 16
@@ -67,8 +68,10 @@ class ServerConfig:
         Realtime streams decode every partial step (events then depend only on
         the audio; used by tests); False skips steps while a decode runs.
     engine_factory : callable, optional
-        ``factory(path, threads=..., cache=..., device=...)`` -> an engine; default
-        :class:`lumina.Engine`. Another backend (for example shared weights) plugs in here.
+        ``factory(path, threads=..., cache=..., device=..., concurrency=N)`` -> one
+        engine serving the N workers of a model; default :class:`lumina.Engine`
+        with ``concurrency=N, shared_weights=True``. A factory without a
+        ``concurrency`` parameter is called once per worker.
     """
 
     models: Mapping[str, str | os.PathLike[str]] = dataclasses.field(

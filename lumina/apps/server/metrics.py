@@ -65,7 +65,7 @@ class _PoolCollector:
     def collect(self):
         depth = GaugeMetricFamily("lumina_queue_depth", "Jobs waiting for a worker", labels=["model"])
         busy = GaugeMetricFamily("lumina_workers_busy", "Workers running a job", labels=["model"])
-        workers = GaugeMetricFamily("lumina_workers", "Workers (whisper.cpp contexts)", labels=["model"])
+        workers = GaugeMetricFamily("lumina_workers", "Workers (requests decoded at once)", labels=["model"])
         aborted = CounterMetricFamily("lumina_jobs_aborted", "Jobs stopped early (client gone or "
                                       "time limit)", labels=["model"])
         rejected = CounterMetricFamily("lumina_jobs_rejected", "Jobs refused because the queue was "

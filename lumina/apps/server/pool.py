@@ -1,10 +1,10 @@
-"""Workers behind a bounded queue: many clients, a few whisper.cpp contexts.
+"""Workers behind a bounded queue: many clients, one model in memory.
 
-A :class:`WorkerPool` owns the workers of one model. A worker is anything
-with :meth:`lumina.Engine.transcribe`'s signature (today one lumina
-:class:`~lumina.Engine` each, so N workers hold N copies of the weights; a
-backend with one set of weights and N whisper.cpp states can replace the
-factory without touching the routes). Each worker runs one job at a time on a
+A :class:`WorkerPool` owns the workers of one model. A worker is a slot on
+anything with :meth:`lumina.Engine.transcribe`'s signature. By default all N
+slots share one :class:`~lumina.Engine` made with ``concurrency=N``: one copy
+of the weights and one whisper.cpp state per slot, so N decodes run at once
+(:mod:`lumina.asr.shared_model`). Each slot runs one job at a time on a
 thread of its own; jobs wait in a FIFO queue of bounded length, and one more
 is refused with :class:`PoolFull` (the routes answer 503 with ``Retry-After``).
 
@@ -19,6 +19,7 @@ import asyncio
 import collections
 import concurrent.futures
 import dataclasses
+import inspect
 import math
 import threading
 import time
@@ -36,13 +37,20 @@ SAMPLE_RATE = 16000
 
 @dataclasses.dataclass(frozen=True)
 class Job:
-    """One transcription: 16 kHz float32 mono samples and the options of the call."""
+    """One transcription: 16 kHz float32 mono samples and the options of the call.
+
+    ``on_segment`` is called on the worker thread with each segment as it is
+    decoded (``Engine.transcribe(on_segment=...)``).
+    """
 
     audio: np.ndarray
     language: str | None = None
     prompt: str | None = None
     speed: str = "accurate"
     word_timestamps: bool = False
+    translate: bool = False
+    temperature: float = 0.0
+    on_segment: Callable | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +94,9 @@ class WorkerPool:
     ----------
     workers : list
         Objects with ``transcribe(audio, *, sample_rate, language, prompt, speed,
-        word_timestamps, should_abort)`` and ``close()``.
+        word_timestamps, should_abort)`` (and ``translate``, ``temperature``,
+        ``on_segment`` when a job sets them) and ``close()``; one object may
+        fill several slots when it runs that many calls at once.
     max_queue : int
         Jobs that may wait for a worker; one more raises :class:`PoolFull`.
     name : str
@@ -223,17 +233,22 @@ class WorkerPool:
 
     def _shutdown(self) -> None:
         self._executor.shutdown(wait=True)
-        for worker in self._workers:
+        for worker in {id(w): w for w in self._workers}.values():
             worker.close()
 
 
 def _call(worker, job: Job, abort: threading.Event):
     """Run one job on a worker thread; an abort becomes :class:`WorkAborted`."""
     started = time.perf_counter()
+    # Newer options only when set, so an engine plugged in before they existed still works.
+    extra = {name: value for name, value in (("translate", job.translate),
+                                              ("temperature", job.temperature),
+                                              ("on_segment", job.on_segment)) if value}
     try:
         transcript = worker.transcribe(
             job.audio, sample_rate=SAMPLE_RATE, language=job.language, prompt=job.prompt,
-            speed=job.speed, word_timestamps=job.word_timestamps, should_abort=abort.is_set)
+            speed=job.speed, word_timestamps=job.word_timestamps, should_abort=abort.is_set,
+            **extra)
     except (TranscriptionAborted, asyncio.CancelledError) as exc:
         # lumina's Engine stops with TranscriptionAborted; a plugged-in engine written
         # before that error existed may raise CancelledError, which must not escape into
@@ -242,11 +257,26 @@ def _call(worker, job: Job, abort: threading.Event):
     return transcript, time.perf_counter() - started
 
 
-def default_engine_factory(path: Path, *, threads: int, cache, device: str):
-    """One :class:`lumina.Engine` per worker, loading in the background."""
+def default_engine_factory(path: Path, *, threads: int, cache, device: str, concurrency: int = 1):
+    """One :class:`lumina.Engine` for all the workers of a model, loading in the background.
+
+    It decodes ``concurrency`` jobs at once on one copy of the weights (one
+    whisper.cpp state each; contexts where the state API cannot be used), and
+    its segments carry ``no_speech_prob``.
+    """
     from lumina.asr import Engine
 
-    return Engine(path, threads=threads, cache=cache, device=device)
+    return Engine(path, threads=threads, cache=cache, device=device, concurrency=concurrency,
+                  shared_weights=True)
+
+
+def _takes_concurrency(factory: Callable) -> bool:
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+    return "concurrency" in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
 class PoolSet:
@@ -259,7 +289,10 @@ class PoolSet:
     cache : PhraseCache or None
         Shared by every worker.
     factory : callable, optional
-        Makes one worker; default :func:`default_engine_factory`.
+        ``factory(path, *, threads, cache, device, concurrency)`` makes the one
+        engine that serves all ``workers`` slots of a model; a factory without
+        a ``concurrency`` parameter is called once per slot instead. Default
+        :func:`default_engine_factory`.
     """
 
     def __init__(self, *, workers: int, max_queue: int, threads: int, device: str, cache=None,
@@ -276,8 +309,11 @@ class PoolSet:
         """The pool of model ``name`` (its file at ``path``), made now if it is new."""
         pool = self._pools.get(name)
         if pool is None:
-            workers = [self._factory(path, threads=self._threads, cache=self.cache, device=self._device)
-                       for _ in range(self._n)]
+            options = {"threads": self._threads, "cache": self.cache, "device": self._device}
+            if _takes_concurrency(self._factory):
+                workers = [self._factory(path, concurrency=self._n, **options)] * self._n
+            else:
+                workers = [self._factory(path, **options) for _ in range(self._n)]
             pool = self._pools[name] = WorkerPool(workers, self._max_queue, name)
         return pool
 

@@ -5,9 +5,10 @@
 ``srt``, ``vtt`` subtitles, from :func:`lumina.asr.formats.render`
 ``verbose_json`` ``{"task", "language", "duration", "text", "segments", "words", "usage"}``
 
-Fields whisper.cpp does not measure through lumina are given their neutral
-value: a segment's ``temperature`` is 0.0 (the first, greedy pass; the
-fallback's final temperature is not reported) and ``no_speech_prob`` is 0.0.
+A segment's ``temperature`` is the request's starting temperature (the
+temperature whisper.cpp's fallback may have climbed to is not reported), and
+its ``no_speech_prob`` is whisper's when the engine measured it
+(:attr:`lumina.Segment.no_speech_prob`; the server's engines do), else 0.0.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from collections.abc import Iterator
 from lumina.asr.formats import render
 from lumina.apps.server.languages import language_name
 
-__all__ = ["FORMATS", "logprobs", "render_response", "sse_events", "verbose", "words"]
+__all__ = ["FORMATS", "logprobs", "render_response", "sse_delta", "sse_done", "sse_events", "verbose",
+           "words"]
 
 #: OpenAI's ``response_format`` values the server answers.
 FORMATS = ("json", "text", "srt", "verbose_json", "vtt")
@@ -30,7 +32,7 @@ _MIN_P = 1e-10
 
 def render_response(transcript, fmt: str, *, duration: float, task: str = "transcribe",
                     want_segments: bool = True, want_words: bool = False,
-                    want_logprobs: bool = False) -> tuple[str, str]:
+                    want_logprobs: bool = False, temperature: float = 0.0) -> tuple[str, str]:
     """(body, media type) of ``transcript`` in response format ``fmt``."""
     if fmt == "text":
         return render(transcript, "txt"), "text/plain; charset=utf-8"
@@ -38,7 +40,7 @@ def render_response(transcript, fmt: str, *, duration: float, task: str = "trans
         return render(transcript, fmt), "text/plain; charset=utf-8"
     if fmt == "verbose_json":
         body = verbose(transcript, duration=duration, task=task, want_segments=want_segments,
-                       want_words=want_words)
+                       want_words=want_words, temperature=temperature)
     else:
         body = {"text": transcript.text, "usage": _usage(duration)}
         if want_logprobs:
@@ -47,12 +49,12 @@ def render_response(transcript, fmt: str, *, duration: float, task: str = "trans
 
 
 def verbose(transcript, *, duration: float, task: str = "transcribe", want_segments: bool = True,
-            want_words: bool = False) -> dict:
+            want_words: bool = False, temperature: float = 0.0) -> dict:
     """OpenAI's ``verbose_json`` body."""
     body = {"task": task, "language": language_name(transcript.language),
             "duration": round(duration, 3), "text": transcript.text}
     if want_segments:
-        body["segments"] = [_segment(i, s) for i, s in enumerate(transcript.segments)]
+        body["segments"] = [_segment(i, s, temperature) for i, s in enumerate(transcript.segments)]
     if want_words:
         body["words"] = words(transcript)
     body["usage"] = _usage(duration)
@@ -63,7 +65,7 @@ def _usage(duration: float) -> dict:
     return {"type": "duration", "seconds": round(duration, 3)}
 
 
-def _segment(index: int, segment) -> dict:
+def _segment(index: int, segment, temperature: float) -> dict:
     data = segment.text.encode()
     ratio = len(data) / len(zlib.compress(data)) if data else 0.0
     lps = [math.log(max(t.probability, _MIN_P)) for t in segment.tokens]
@@ -74,10 +76,10 @@ def _segment(index: int, segment) -> dict:
         "end": round(segment.end, 3),
         "text": segment.text,
         "tokens": [t.id for t in segment.tokens],
-        "temperature": 0.0,
+        "temperature": temperature,
         "avg_logprob": sum(lps) / len(lps) if lps else 0.0,
         "compression_ratio": ratio,
-        "no_speech_prob": 0.0,
+        "no_speech_prob": getattr(segment, "no_speech_prob", None) or 0.0,
     }
 
 
@@ -114,15 +116,31 @@ def sse_events(transcript, *, duration: float, want_logprobs: bool = False) -> I
     """
     sent = ""
     for segment in transcript.segments:
-        if not segment.text:
-            continue
-        delta = segment.text if not sent else " " + segment.text
-        sent += delta
-        yield _sse({"type": "transcript.text.delta", "delta": delta})
+        event, sent = sse_delta(segment, sent)
+        if event:
+            yield event
+    yield sse_done(transcript, want_logprobs=want_logprobs)
+
+
+def sse_delta(segment, sent: str) -> tuple[str, str]:
+    """(the ``transcript.text.delta`` event of ``segment``, the text sent so far with it).
+
+    The event is "" for a segment without text. Deltas are separated by one
+    space, as :attr:`lumina.Transcript.text` joins segments, so they add up to
+    the done event's text.
+    """
+    if not segment.text:
+        return "", sent
+    delta = segment.text if not sent else " " + segment.text
+    return _sse({"type": "transcript.text.delta", "delta": delta}), sent + delta
+
+
+def sse_done(transcript, *, want_logprobs: bool = False) -> str:
+    """The closing ``transcript.text.done`` event."""
     done = {"type": "transcript.text.done", "text": transcript.text}
     if want_logprobs:
         done["logprobs"] = logprobs(transcript)
-    yield _sse(done)
+    return _sse(done)
 
 
 def sse_error(body: dict) -> str:

@@ -3,7 +3,8 @@
 The upload is decoded (off the event loop) by :func:`lumina.load_audio`, so
 any file lumina reads works; undecodable, empty or too short audio is a 400.
 The job then waits for a worker of the requested model; a client that
-disconnects stops it.
+disconnects stops it. ``stream=true`` sends each segment's text while the
+model decodes (:mod:`lumina.apps.server.live`).
 """
 
 from __future__ import annotations
@@ -14,15 +15,16 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from lumina.audio import load_audio
 from lumina.errors import LuminaError
 from lumina.apps.server.config import ServedModel
 from lumina.apps.server.errors import ApiError, from_lumina_error
 from lumina.apps.server.languages import language_code
+from lumina.apps.server.live import LiveSegments, live_response
 from lumina.apps.server.pool import Job, SAMPLE_RATE
-from lumina.apps.server.responses import render_response, sse_events
+from lumina.apps.server.responses import render_response
 from lumina.apps.server.state import ClientGone, ServerState
 
 __all__ = ["router"]
@@ -67,19 +69,22 @@ async def transcriptions(
     if stream and response_format not in ("json", "text"):
         raise ApiError(400, "stream=true answers with json events; use response_format 'json' or "
                             "'text'", param="stream", code="invalid_value")
-    _check_temperature(temperature)
     want_logprobs = bool(include)
     options = {"language": _language(language), "prompt": _prompt(prompt),
-               "word_timestamps": "word" in grains or want_logprobs}
-    job = Job(await _decode(file), **options)
-    result = await _run(state, served, job, request)
-    duration = len(job.audio) / SAMPLE_RATE
+               "word_timestamps": "word" in grains or want_logprobs, "temperature": temperature}
+    audio = await _decode(file)
+    duration = len(audio) / SAMPLE_RATE
     if stream:
-        events = list(sse_events(result.transcript, duration=duration, want_logprobs=want_logprobs))
-        return StreamingResponse(_iterate(events), media_type="text/event-stream")
+        live = LiveSegments(asyncio.get_running_loop())
+        job = Job(audio, on_segment=live.put, **options)
+        work = asyncio.ensure_future(_run(state, served, job, request))
+        return await live_response(work, live, duration=duration, want_logprobs=want_logprobs,
+                                   on_error=lambda e: _count_error(state, request, e))
+    result = await _run(state, served, Job(audio, **options), request)
     body, media = render_response(result.transcript, response_format, duration=duration,
                                   want_segments=not grains or "segment" in grains,
-                                  want_words="word" in grains, want_logprobs=want_logprobs)
+                                  want_words="word" in grains, want_logprobs=want_logprobs,
+                                  temperature=temperature)
     return Response(body, media_type=media)
 
 
@@ -94,22 +99,22 @@ async def translations(
 ) -> Response:
     """OpenAI's translation endpoint: English text from speech in any language.
 
-    An English-only model can only write English, so it answers with its
-    transcription. A multilingual model would need whisper's translate task,
-    which :class:`lumina.Engine` does not offer yet: such a request is a 400.
+    A multilingual model runs whisper's translate task (the spoken language
+    is detected; ``verbose_json`` names it). An English-only model can only
+    write English, so it answers with its transcription.
     """
     state: ServerState = request.app.state.lumina
     served = _model(state, model)
-    if not served.english_only:
-        raise ApiError(400, f"model {served.name!r} is multilingual and this server cannot run "
-                            "whisper's translate task yet; use an English-only (.en) model",
-                       param="model", code="translation_unsupported")
-    _check_temperature(temperature)
     text_prompt = _prompt(prompt)
-    job = Job(await _decode(file), language="en", prompt=text_prompt)
+    audio = await _decode(file)
+    if served.english_only:
+        job = Job(audio, language="en", prompt=text_prompt, temperature=temperature)
+    else:
+        job = Job(audio, prompt=text_prompt, translate=True, temperature=temperature)
     result = await _run(state, served, job, request)
     body, media = render_response(result.transcript, response_format,
-                                  duration=len(job.audio) / SAMPLE_RATE, task="translate")
+                                  duration=len(job.audio) / SAMPLE_RATE, task="translate",
+                                  temperature=temperature)
     return Response(body, media_type=media)
 
 
@@ -141,16 +146,6 @@ def _prompt(value: str | None) -> str | None:
         raise ApiError(400, f"prompt must be text of at most {_MAX_TEXT} characters without NUL",
                        param="prompt", code="invalid_value")
     return value
-
-
-def _check_temperature(value: float) -> None:
-    # whisper.cpp's default decoding is OpenAI's temperature 0: greedy, raising
-    # the temperature only when a decode fails its checks. lumina's Engine has
-    # no option for a higher starting temperature, so none is faked.
-    if value != 0.0:
-        raise ApiError(400, "this server decodes at temperature 0 (with whisper's fallback to "
-                            "higher temperatures when a decode fails); other values are not "
-                            "supported", param="temperature", code="unsupported_value")
 
 
 async def _decode(file: UploadFile) -> np.ndarray:
@@ -185,6 +180,6 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-async def _iterate(events: list[str]):
-    for event in events:
-        yield event
+def _count_error(state: ServerState, request: Request, error: ApiError) -> None:
+    """An error sent inside an event stream (the HTTP status was 200 by then)."""
+    state.metrics.errors.labels(request.url.path, error.code or str(error.status)).inc()
