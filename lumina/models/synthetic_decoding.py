@@ -115,7 +115,7 @@ class RealisticLengths:
        ``TOKENS_PER_SECOND * seconds of sound`` tokens.
     4. **No timestamp tokens.** The final norm outputs a constant on decoder
        dimension 1 (gain 0, a bias), and the timestamp tokens' embeddings
-       have a large negative weight on it: otherwise a random timestamp token
+       have a negative weight on it: otherwise a random timestamp token
        now and then wins the argmax and whisper.cpp ends the segment there
        (a timestamp past the end of the audio ends the decode).
 
@@ -184,7 +184,8 @@ class RealisticLengths:
     def _decoder_token_embedding_weight(self, e: np.ndarray) -> np.ndarray:  # [n_vocab, t]
         e[:, (_COUNT, _CONSTANT)] = 0.0
         e[self.eot, _COUNT] = _EOT_WEIGHT
-        e[self.timestamp_begin:, _CONSTANT] = -_EOT_WEIGHT
+        # Moderate: the embedding is tied, and faster-whisper feeds a forced <|0.00|> as input.
+        e[self.timestamp_begin:, _CONSTANT] = -_TIMESTAMP_PENALTY
         return e
 
     def _decoder_ln_weight(self, w: np.ndarray) -> np.ndarray:
@@ -279,4 +280,5 @@ _SINK_FRAMES = 750.0   # the sink weighs as much as this many sounding frames (1
 _BETA = 40.0
 _RAMP_MIDDLE = 0.66    # s(N) runs from 1 (no sound) to 1/3 (30 s of sound)
 _EOT_WEIGHT = 4096.0
+_TIMESTAMP_PENALTY = 64.0  # times the final norm's gain: about 3 standard deviations of the logits
 _FRAMES_PER_SECOND = 50  # encoder positions per second
