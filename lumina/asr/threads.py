@@ -12,12 +12,16 @@ Waiting
     meets at a barrier after each operation. GNU OpenMP's default is to spin
     for about 3 ms at a barrier before it sleeps. When a core is busy with
     another process, the worker that shares it is descheduled while its
-    partner spins, burning the very CPU time it waits for: measured on two
-    cores with a busy loop on one, a 2-thread fast tiny.en decode took
-    1.6 s against 0.47 s with 1 thread, and 0.26 s with passive waiting
-    (``benchmarks/compare_threads.py``). :func:`openmp_wait_policy` makes the
-    workers sleep at once (``OMP_WAIT_POLICY=passive``), which cost nothing
-    measurable on the same machine without the busy loop.
+    partner spins, burning the very CPU time it waits for. Measured with
+    ``benchmarks/compare_threads.py`` on two cores shared with other work
+    (load average 4-12), a 1.5 s fast tiny.en decode with a busy loop in
+    another process took 6.5 s with 2 spinning threads (1.2 s of CPU),
+    0.83-0.96 s with 1 thread and 0.30 s with 2 passive threads (0.16 s of
+    CPU, as much as 1 thread uses); without the busy loop 5.1 s, 0.55 s and
+    0.47 s. :func:`openmp_wait_policy` makes the workers sleep at once
+    (``OMP_WAIT_POLICY=passive``). Choosing fewer threads per call when other
+    processes are busy was measured too, and lost to 2 passive threads
+    (it picked 1 thread: 0.93 s under the busy loop).
 
     GNU OpenMP reads its environment once, when the library loads, so the
     backend imports pywhispercpp inside :func:`openmp_wait_policy`, which sets
