@@ -113,9 +113,12 @@ def converted(model: str | os.PathLike[str], python: str) -> Path:
     out = MODELS / f"{name}-ct2-int8"
     if not (out / "model.bin").is_file():
         MODELS.mkdir(parents=True, exist_ok=True)
-        subprocess.run([python, str(peer_dir() / "ggml_to_hf.py"), "--ggml", str(model), "--out",
-                        str(MODELS), "--name", name, "--quantizations", "int8"],
-                       check=True, capture_output=True, env={**os.environ, "GGML_NO_BACKTRACE": "1"})
+        done = subprocess.run([python, str(peer_dir() / "ggml_to_hf.py"), "--ggml", str(model), "--out",
+                               str(MODELS), "--name", name, "--quantizations", "int8"],
+                              capture_output=True, text=True, env={**os.environ, "GGML_NO_BACKTRACE": "1"})
+        if done.returncode != 0:  # e.g. torch or transformers missing beside faster-whisper
+            raise PeerUnavailable(f"converting {model.name} for faster-whisper failed: "
+                                  f"{done.stderr.strip().splitlines()[-1:]}")
     return out
 
 

@@ -158,3 +158,15 @@ def test_realistic_lengths_count_sound_not_padding(models):
         alone = engine.transcribe(speech)
         with_silence = engine.transcribe(padded)
     assert sum(len(s.tokens) for s in alone.segments) == sum(len(s.tokens) for s in with_silence.segments)
+
+
+def test_the_full_window_decodes_of_a_fast_call_are_greedy_too(models, monkeypatch):
+    spy = RunSpy(monkeypatch)
+    with Engine(models[("unsure", "short")], threads=2, warmup=False) as engine:
+        long = engine.transcribe(np.tile(speechlike(2.0), 16), speed="fast")  # 32 s: fills the window
+        monkeypatch.setattr("lumina.asr.engine.fast_result_suspect", lambda *a: True)
+        redone = engine.transcribe(speechlike(2.0), speed="fast")
+    assert long.speed == redone.speed == "accurate"
+    assert [options.temperature_fallback for options, _ in spy.calls] == [False, False, False]
+    assert [options.audio_ctx for options, _ in spy.calls] == [0, 256, 0]
+    assert spy.calls[-1][1].decoder_steps == 3  # 14 with the fallback (see above)

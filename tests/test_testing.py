@@ -101,7 +101,7 @@ def test_unsure_and_realistic_change_only_what_they_name(tmp_path):
     unsure = make_model(tmp_path / "unsure.bin", "micro", decoding="unsure").read_bytes()
     realistic = make_model(tmp_path / "real.bin", "micro", lengths="realistic").read_bytes()
     assert len(plain) == len(unsure) == len(realistic)
-    differing = [sum(a != b for a, b in zip(plain, other)) for other in (unsure, realistic)]
+    differing = [sum(a != b for a, b in zip(plain, other, strict=True)) for other in (unsure, realistic)]
     assert 0 < differing[0] < 600  # 2 x 64 float32 of the final norm
     assert differing[1] > differing[0]
 

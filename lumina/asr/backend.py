@@ -16,7 +16,7 @@ Temperature fallback: with whisper.cpp's defaults an unsure greedy decode
 (average log-probability under ``logprob_thold`` -1.0, or a repetitive one
 under ``entropy_thold`` 2.4) is thrown away and decoded again at
 temperatures 0.2, 0.4 ... 1.0 with ``best_of`` 5 sampled decoders each, until
-one passes. That can multiply a call's decoder cost by up to 25, and the
+one passes. That can multiply a call's decoder cost by up to 26, and the
 samples come from a random generator kept per context and seeded once, so a
 retried result depends on the calls made before. ``DecodeOptions(
 temperature_fallback=False)`` sets ``temperature_inc`` to 0: one greedy pass,

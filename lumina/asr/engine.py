@@ -29,7 +29,8 @@ from lumina.asr.arguments import check_cache, check_call, check_threads, check_t
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
 from lumina.asr.device import check_device_request, choose_device
 from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, FAST_MIN_TOKENS, check_speed, fast_audio_ctx,
-                              fast_options, fast_result_suspect, has_repetition_loop)
+                              fast_options, fast_result_suspect, full_window_options,
+                              has_repetition_loop)
 from lumina.asr.threads import default_threads
 from lumina.asr.transcript import Segment, Timings, Transcript, from_run
 from lumina.audio.convert import SAMPLE_RATE, to_mono
@@ -288,7 +289,7 @@ class Engine:
             result = _checked(model.run(samples, fast[0], should_abort))
             if not fast_result_suspect(result, model, fast[1]):
                 return result, "fast"
-        return _checked(model.run(samples, options, should_abort)), "accurate"
+        return _checked(model.run(samples, full_window_options(options, speed), should_abort)), "accurate"
 
     async def transcribe_async(self, audio, **options) -> Transcript:
         """:meth:`transcribe` in a worker thread; the event loop never waits on loading or inference.

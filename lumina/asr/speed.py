@@ -12,14 +12,15 @@
     (:func:`has_repetition_loop`) or exhausts its budget is decoded again in
     accurate mode (``Transcript.speed`` then says ``"accurate"``).
 
-    A fast decode is one greedy pass: no temperature fallback
-    (``DecodeOptions.temperature_fallback=False``). whisper.cpp's fallback
-    retries an unsure decode at temperatures 0.2 ... 1.0 with 5 sampled
-    decoders each, which multiplies the cost of exactly the calls that must
-    be cheap (partials), and samples from a random generator kept per
-    context, so the same audio could give different text depending on the
-    calls made before. A greedy pass is deterministic and bounded. The
-    accurate re-decode of a suspect fast result keeps whisper.cpp's defaults.
+    Every decode of a fast call is one greedy pass: no temperature fallback
+    (``DecodeOptions.temperature_fallback=False``), for the cut context and
+    for the full-window decode of a suspect result or of audio that fills
+    the window (:func:`full_window_options`). whisper.cpp's fallback retries
+    an unsure decode at temperatures 0.2 ... 1.0 with 5 sampled decoders
+    each, which multiplies the cost of exactly the calls that must be cheap
+    (partials), and samples from a random generator kept per context, so the
+    same audio could give different text depending on the calls made before.
+    A greedy pass is deterministic and bounded.
 
 Accurate mode keeps every whisper.cpp default, temperature fallback
 included, so its tokens equal pywhispercpp's ``Model.transcribe``.
@@ -36,7 +37,7 @@ from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import ArgumentError
 
 __all__ = ["FAST_MIN_AUDIO_CTX", "SPEEDS", "check_speed", "fast_audio_ctx", "fast_options",
-           "fast_result_suspect", "has_repetition_loop"]
+           "fast_result_suspect", "full_window_options", "has_repetition_loop"]
 
 #: The values ``speed=`` takes.
 SPEEDS = ("accurate", "fast")
@@ -86,6 +87,13 @@ def fast_options(options: DecodeOptions, n_samples: int,
     fast = dataclasses.replace(options, audio_ctx=fast_audio_ctx(n_samples, full_ctx),
                                max_tokens=budget, temperature_fallback=False)
     return fast, budget
+
+
+def full_window_options(options: DecodeOptions, speed: str) -> DecodeOptions:
+    """Options of a full-window decode made for ``speed``: greedy when a fast call makes it."""
+    if speed == "fast":
+        return dataclasses.replace(options, temperature_fallback=False)
+    return options
 
 
 def has_repetition_loop(token_ids: Sequence[int], *, min_repeats: int = 4, max_period: int = 8) -> bool:
