@@ -28,7 +28,10 @@ Waiting
     the variable for that moment only and restores the environment after
     (other OpenMP libraries loaded later, and child processes, see what the
     user set). A user who sets ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``
-    keeps exactly that.
+    keeps exactly that. PyPI's wheel bundles its own copy of GNU OpenMP, so
+    this works whatever else is loaded; a binding built from source (the GPU
+    recipes in ``vendor/``) links the system's libgomp, which keeps the
+    settings of whichever library loaded it first.
 """
 
 from __future__ import annotations
