@@ -170,3 +170,19 @@ def test_the_full_window_decodes_of_a_fast_call_are_greedy_too(models, monkeypat
     assert [options.temperature_fallback for options, _ in spy.calls] == [False, False, False]
     assert [options.audio_ctx for options, _ in spy.calls] == [0, 256, 0]
     assert spy.calls[-1][1].decoder_steps == 3  # 14 with the fallback (see above)
+
+
+def test_the_warm_up_leaves_accurate_decodes_as_a_fresh_context_gives_them(tmp_path):
+    # Six decoder layers: a 256-frame warm-up would write cross-attention rows that a full
+    # window then attends to as padding (0.9556 -> 0.9563 for the token here).
+    path = make_model(tmp_path / "base.bin", "base.en", decoding="unsure")
+    audio = hello()
+    fresh = WhisperModel(path)
+    try:
+        expected = [(t.id, t.p) for s in fresh.run(audio, DecodeOptions(n_threads=2, language="en")).segments
+                    for t in s.tokens if not fresh.is_special(t.id)]
+    finally:
+        fresh.close()
+    with Engine(path, threads=2) as engine:
+        got = _tokens(engine.transcribe(audio))
+    assert got == expected and len(got) == 1
