@@ -41,8 +41,8 @@ class RunSpy:
         self.calls: list[tuple[DecodeOptions, backend.RunResult]] = []
         real = WhisperModel.run
 
-        def run(model, audio, options, should_abort=None):
-            result = real(model, audio, options, should_abort)
+        def run(model, audio, options, *args, **kwargs):
+            result = real(model, audio, options, *args, **kwargs)
             self.calls.append((options, result))
             return result
 
@@ -186,3 +186,16 @@ def test_the_warm_up_leaves_accurate_decodes_as_a_fresh_context_gives_them(tmp_p
     with Engine(path, threads=2) as engine:
         got = _tokens(engine.transcribe(audio))
     assert got == expected and len(got) == 1
+
+
+def test_the_shared_weights_backend_counts_steps_and_skips_the_fallback_alike(models):
+    from lumina.asr.model_pool import load_model
+
+    audio = speechlike(2.0)
+    model = load_model(models[("unsure", "short")], concurrency=2, shared_weights=True)
+    try:
+        greedy = model.run(audio, DecodeOptions(n_threads=2, language="en", temperature_fallback=False))
+        retried = model.run(audio, DecodeOptions(n_threads=2, language="en"))
+    finally:
+        model.close()
+    assert (greedy.decoder_steps, retried.decoder_steps) == (3, 14)

@@ -241,7 +241,7 @@ def test_sample_rate_with_a_file_is_refused(micro_engine):
         micro_engine.transcribe(HELLO_WAV, sample_rate=16000)
 
 
-def test_importing_lumina_leaves_whisper_cpp_logging_alone_until_a_model_loads(micro_model):
+def test_importing_lumina_leaves_whisper_cpp_logging_alone_until_a_model_loads(micro_model, tmp_path):
     # whisper.cpp has one process-wide log callback; only loading a model may take it over.
     # A child process, since this one has loaded models already.
     code = f"""
@@ -257,10 +257,12 @@ with lumina.Engine({str(micro_model)!r}, warmup=False) as engine:
     engine.wait_ready()
 print(backend._logs_installed, len(seen) - before)
 """
-    root = str(Path(__file__).resolve().parent.parent)
+    # The child imports the lumina these tests import (an installed one in CI, where the
+    # repository's own lumina/ is unbuilt): that folder first, and not the repository as cwd.
+    root = str(Path(lumina.__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                           timeout=120)
+                           timeout=120, cwd=tmp_path)
     assert child.returncode == 0, child.stderr
     # After import: the application's callback still gets whisper.cpp's lines (2 of them).
     # After a load: lumina's capture has them; the application's callback saw none of the load.

@@ -2,10 +2,11 @@
 
 An :class:`Engine` owns one whisper.cpp model. Its constructor returns at
 once; a background thread finds, validates, loads and warms up the model.
-Calls wait for that (``Timings.load`` says how long) and then run one at a
-time on the model (whisper.cpp contexts are not safe for concurrent use), so
-many threads and asyncio tasks may share one engine and get what a
-sequential run would give.
+Calls wait for that (``Timings.load`` says how long) and then run on the
+model, one at a time by default (a whisper.cpp context is not safe for
+concurrent use), so many threads and asyncio tasks may share one engine and
+get what a sequential run would give. ``concurrency=N`` lets N calls decode
+at once on one copy of the weights (:mod:`lumina.asr.model_pool`).
 
 Two speeds, ``"accurate"`` (default) and ``"fast"``, never switched
 silently: see :mod:`lumina.asr.speed`.
@@ -25,9 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lumina.asr.arguments import check_cache, check_call, check_threads, check_timeout, model_name
+from lumina.asr.arguments import (check_cache, check_call, check_concurrency, check_decoding,
+                                  check_threads, check_timeout, model_name)
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
 from lumina.asr.device import check_device_request, choose_device
+from lumina.asr.model_pool import load_model
+from lumina.asr.relay import SegmentRelay
 from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, FAST_MIN_TOKENS, check_speed, fast_audio_ctx,
                               fast_options, fast_result_suspect, full_window_options,
                               has_repetition_loop)
@@ -91,12 +95,22 @@ class Engine:
     download : bool, default False
         Download a registry model that is not installed (otherwise a missing
         model raises :class:`~lumina.errors.ModelNotFoundError` saying how to get it).
+    concurrency : int, default 1
+        Calls that may decode at the same time (each with ``threads``
+        threads); more wait for a free slot. 1 keeps one whisper.cpp context.
+    shared_weights : bool, optional
+        How ``concurrency > 1`` is served: True (the default then) loads the
+        weights once with one whisper.cpp state per slot; False loads one
+        context (one copy of the weights) per slot. True with
+        ``concurrency=1`` uses one state, which also reports
+        ``Segment.no_speech_prob``. Where the state API cannot be used
+        safely lumina loads contexts instead and logs why.
 
     Raises
     ------
     ArgumentError
-        ``model`` is not a str or path, ``threads`` is not an int >= 1, or
-        ``cache`` is not a phrase cache.
+        ``model`` is not a str or path, ``threads`` or ``concurrency`` is not
+        an int >= 1, or ``cache`` is not a phrase cache.
     DeviceError
         ``device`` is none of the kinds above (a named GPU the installation
         lacks is reported when the model loads).
@@ -109,9 +123,13 @@ class Engine:
 
     def __init__(self, model: str | os.PathLike[str] = "base.en", *, device: str = "auto",
                  threads: int | None = None, preload: bool = True, warmup: bool = True,
-                 cache=None, store: ModelStore | None = None, download: bool = False) -> None:
+                 cache=None, store: ModelStore | None = None, download: bool = False,
+                 concurrency: int = 1, shared_weights: bool | None = None) -> None:
         self.model_name = model_name(model)
         check_threads(threads)
+        check_concurrency(concurrency, shared_weights)
+        self.concurrency = concurrency
+        self._shared_weights = shared_weights
         check_cache(cache)
         check_device_request(device)
         self.threads = threads or default_threads()
@@ -123,7 +141,7 @@ class Engine:
         self._load_lock = threading.Lock()
         self._future: concurrent.futures.Future[_LoadedModel] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=4, thread_name_prefix="lumina-engine")
+            max_workers=max(4, concurrency), thread_name_prefix="lumina-engine")
         self._closed = False
         if preload:
             self._start_load()
@@ -152,13 +170,15 @@ class Engine:
         store = self._store or ModelStore()
         path = self._find_model(store)
         plan = choose_device(self._device_request)
-        model = WhisperModel(path, use_gpu=plan.use_gpu)
+        model = load_model(path, concurrency=self.concurrency, shared_weights=self._shared_weights,
+                           use_gpu=plan.use_gpu)
         device = model.gpu_backend or "cpu"
         if plan.use_gpu and device == "cpu" and plan.warn_on_cpu:
             warnings.warn(f"GPU initialisation failed ({plan.reason}); running on the CPU",
                           RuntimeWarning, stacklevel=2)
         if self._warmup:
-            _warm_up(model, self.threads)
+            for _ in range(model.concurrency):  # free slots are lent in turn: each warms once
+                _warm_up(model, self.threads)
         stat = path.stat()
         identity = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         return _LoadedModel(model, device, identity, time.perf_counter() - started)
@@ -212,8 +232,10 @@ class Engine:
 
     def transcribe(self, audio, *, language: str | None = None, prompt: str | None = None,
                    speed: str = "accurate", word_timestamps: bool = False,
+                   translate: bool = False, temperature: float = 0.0,
                    sample_rate: int | None = None,
-                   should_abort: Callable[[], bool] | None = None) -> Transcript:
+                   should_abort: Callable[[], bool] | None = None,
+                   on_segment: Callable[[Segment], None] | None = None) -> Transcript:
         """Transcribe audio.
 
         Parameters
@@ -232,11 +254,27 @@ class Engine:
             See the module documentation.
         word_timestamps : bool, default False
             Per-token times in ``Token.start`` / ``Token.end``.
+        translate : bool, default False
+            Write English whatever the spoken language (whisper's translate
+            task; ``language`` then names the spoken one). English-only
+            models always write English and ignore it.
+        temperature : float, default 0.0
+            whisper.cpp's first decoding temperature, 0 to 1: 0 decodes
+            greedily; higher values sample (``best_of`` candidates). Either
+            way an unsure decode is retried at higher temperatures.
         sample_rate : int, optional
             Rate of an array ``audio`` in Hz; default 16000.  Files carry their own.
         should_abort : callable, optional
             Polled between decoding steps; returning True stops the call with
             :class:`~lumina.errors.TranscriptionAborted`.
+        on_segment : callable, optional
+            Called with each :class:`Segment` of the result, in order, once,
+            before this method returns: during the decode as soon as
+            whisper.cpp finishes the segment (on the decoding thread), and at
+            the end for segments that were not decoded live (a cache answer,
+            a ``speed="fast"`` result, which is checked first). An exception
+            it raises is raised here after the decode (no later segment is
+            passed on).
 
         Returns
         -------
@@ -258,19 +296,28 @@ class Engine:
         started = time.perf_counter()
         check_speed(speed)
         check_call(language, prompt, should_abort)
+        check_decoding(translate, temperature, on_segment)
         samples = _load_samples(audio, sample_rate)
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
         language = language or _default_language(loaded.model)
-        key = (loaded.identity, language, prompt, speed, word_timestamps)
+        key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature)
+        relay = None if on_segment is None else SegmentRelay(
+            on_segment, loaded.model.is_special, len(samples) / SAMPLE_RATE)
         early = self._answer_without_model(samples, key, language)
         if early is not None:
+            if relay is not None:
+                relay.finish(early)
             return _with_timings(early, load_s, audio_s, 0.0, 0.0, started)
         options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
-                                token_timestamps=word_timestamps)
-        result, used_speed = self._run(loaded.model, samples, options, speed, should_abort)
+                                token_timestamps=word_timestamps, translate=translate,
+                                temperature=float(temperature))
+        result, used_speed = self._run(loaded.model, samples, options, speed, should_abort,
+                                       relay=relay)
         transcript = from_run(result, loaded.model.is_special, loaded.device, used_speed,
                               len(samples) / SAMPLE_RATE)
+        if relay is not None:
+            relay.finish(transcript)
         if self.cache is not None and transcript.text:
             self.cache.put(samples, key, transcript.text)
         return _with_timings(transcript, load_s, audio_s, result.encode_s + result.mel_s,
@@ -288,13 +335,15 @@ class Engine:
         return None
 
     def _run(self, model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
-             should_abort: Callable[[], bool] | None) -> tuple[RunResult, str]:
+             should_abort: Callable[[], bool] | None, *,
+             relay: SegmentRelay | None = None) -> tuple[RunResult, str]:
         fast = fast_options(options, len(samples), model.n_audio_ctx) if speed == "fast" else None
-        if fast is not None:
+        if fast is not None:  # not live: a suspect fast result is thrown away
             result = _checked(model.run(samples, fast[0], should_abort))
             if not fast_result_suspect(result, model, fast[1]):
                 return result, "fast"
-        return _checked(model.run(samples, full_window_options(options, speed), should_abort)), "accurate"
+        live = relay.live if relay is not None else None
+        return _checked(model.run(samples, full_window_options(options, speed), should_abort, live)), "accurate"
 
     async def transcribe_async(self, audio, **options) -> Transcript:
         """:meth:`transcribe` in a worker thread; the event loop never waits on loading or inference.
@@ -343,7 +392,8 @@ class Engine:
 
     def __repr__(self) -> str:
         state = "ready" if self.is_ready else ("closed" if self._closed else "loading")
-        return f"Engine({self.model_name!r}, threads={self.threads}, {state})"
+        more = f", concurrency={self.concurrency}" if self.concurrency > 1 else ""
+        return f"Engine({self.model_name!r}, threads={self.threads}{more}, {state})"
 
 
 # ---------------------------------------------------------------------- helpers
