@@ -93,12 +93,14 @@ def test_inputs_of_every_kind_give_the_same_transcript(micro_engine, tmp_path):
 
 # ----------------------------------------------------------------------------- fast mode
 
-def test_fast_audio_ctx_covers_the_audio_with_a_floor():
+def test_fast_audio_ctx_covers_the_audio_in_whole_blocks_of_256_frames():
     assert fast_audio_ctx(16000) == FAST_MIN_AUDIO_CTX == 256
     assert fast_audio_ctx(16000 * 4) == 256  # 200 frames + 32 margin, raised to the floor
-    assert fast_audio_ctx(16000 * 5) == 282  # 250 frames + 32 margin
-    assert fast_audio_ctx(16000 * 10) == 532
-    assert fast_audio_ctx(16000 * 29) == 1482
+    assert fast_audio_ctx(224 * 320) == 256  # 224 + 32 fills one block exactly
+    assert fast_audio_ctx(224 * 320 + 1) == 512
+    assert fast_audio_ctx(16000 * 5) == 512  # 250 frames + 32 margin
+    assert fast_audio_ctx(16000 * 10) == 768
+    assert fast_audio_ctx(16000 * 29) == 1500  # capped at the model's full context
     assert fast_audio_ctx(16000 * 40) == 1500
 
 

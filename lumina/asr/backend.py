@@ -11,6 +11,17 @@ so nothing leaks from one call into the next.
 Concurrency: a whisper.cpp context must not be used by two threads at once,
 and pywhispercpp releases the GIL inside ``whisper_full``, so each
 :class:`WhisperModel` serialises its calls with a lock.
+
+Temperature fallback: with whisper.cpp's defaults an unsure greedy decode
+(average log-probability under ``logprob_thold`` -1.0, or a repetitive one
+under ``entropy_thold`` 2.4) is thrown away and decoded again at
+temperatures 0.2, 0.4 ... 1.0 with ``best_of`` 5 sampled decoders each, until
+one passes. That can multiply a call's decoder cost by up to 26, and the
+samples come from a random generator kept per context and seeded once, so a
+retried result depends on the calls made before. ``DecodeOptions(
+temperature_fallback=False)`` sets ``temperature_inc`` to 0: one greedy pass,
+deterministic and bounded. ``RunResult.decoder_steps`` counts the sampled
+token evaluations of all passes, which is how a retry shows.
 """
 
 from __future__ import annotations
@@ -24,10 +35,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import _pywhispercpp as _pw
 import numpy as np
 
+from lumina.asr.threads import openmp_wait_policy
 from lumina.errors import BackendError
+
+# GNU OpenMP (bundled with the binding) reads its wait policy once, when it loads:
+# load it with idle workers that sleep instead of spin (see lumina.asr.threads).
+with openmp_wait_policy():
+    import _pywhispercpp as _pw
 
 __all__ = [
     "DecodeOptions",
@@ -178,9 +194,10 @@ class DecodeOptions:
     temperature : float
         First decoding temperature (0: greedy); whisper.cpp's fallback goes up from it.
     temperature_fallback : bool
-        Let whisper.cpp retry an unsure decode at higher temperatures
-        (its default). False sets ``temperature_inc`` to 0: one pass,
-        deterministic and bounded in cost (the phrase cache's verification).
+        Retry an unsure decode at higher temperatures (whisper.cpp's default,
+        ``temperature_inc`` 0.2). False: one pass at ``temperature``
+        (``temperature_inc`` 0); at temperature 0, one greedy pass,
+        deterministic and of bounded cost.
     """
 
     n_threads: int
@@ -222,7 +239,13 @@ class SegmentData:
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
-    """What one ``whisper_full`` call produced, with its stage timings in seconds."""
+    """What one ``whisper_full`` call produced, with its stage timings in seconds.
+
+    ``decoder_steps`` counts the token distributions whisper.cpp sampled from
+    (one per decoder per step, every temperature included): a single greedy
+    pass has one per token it produced (end of text included), a temperature
+    fallback adds ``best_of`` per step of every retry.
+    """
 
     segments: tuple[SegmentData, ...]
     language: str
@@ -230,6 +253,7 @@ class RunResult:
     encode_s: float
     decode_s: float
     aborted: bool
+    decoder_steps: int = 0
 
 
 # --------------------------------------------------------------------------- model
@@ -318,7 +342,7 @@ class WhisperModel:
                 raise BackendError(f"whisper_full failed with status {status}")
             segments = () if aborted[0] else self._segments(options.token_timestamps)
             language = _pw.whisper_lang_str(_pw.whisper_full_lang_id(self._ctx))
-        return RunResult(segments, language, *marks.stages(), aborted[0])
+        return RunResult(segments, language, *marks.stages(), aborted[0], marks.decoder_steps)
 
     def _segments(self, with_times: bool) -> tuple[SegmentData, ...]:
         return tuple(_segment(self._ctx, i, with_times) for i in range(_pw.whisper_full_n_segments(self._ctx)))
@@ -370,7 +394,7 @@ def _full_params(options: DecodeOptions):
     params.max_tokens = options.max_tokens
     params.token_timestamps = options.token_timestamps
     if not options.temperature_fallback:
-        params.temperature_inc = 0.0
+        params.temperature_inc = 0.0  # whisper.cpp then tries temperature 0 only
     if options.prompt:
         params.initial_prompt = options.prompt
     return params
@@ -381,11 +405,13 @@ class _StageClock:
 
     whisper.cpp calls the encoder-begin callback after the mel spectrogram and
     the logits-filter callback before each sampled token, so the first
-    logits callback marks the end of the encoder.
+    logits callback marks the end of the encoder; counting those callbacks
+    gives :attr:`decoder_steps`.
     """
 
     def __init__(self, params) -> None:
         self._t0 = self._t_encode = self._t_decode = self._t1 = 0.0
+        self.decoder_steps = 0
         _pw.assign_encoder_begin_callback(params, self._on_encode)
         _pw.assign_logits_filter_callback(params, self._on_logits)
 
@@ -401,6 +427,7 @@ class _StageClock:
         return True
 
     def _on_logits(self, *_: object) -> None:
+        self.decoder_steps += 1
         if not self._t_decode:
             self._t_decode = time.perf_counter()
 

@@ -34,7 +34,9 @@ from lumina.asr.device import check_device_request, choose_device
 from lumina.asr.model_pool import load_model
 from lumina.asr.relay import SegmentRelay
 from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, FAST_MIN_TOKENS, check_speed, fast_audio_ctx,
-                              fast_options, fast_result_suspect, has_repetition_loop)
+                              fast_options, fast_result_suspect, full_window_options,
+                              has_repetition_loop)
+from lumina.asr.threads import default_threads
 from lumina.asr.transcript import Segment, Timings, Transcript, from_run
 from lumina.audio.convert import SAMPLE_RATE, to_mono
 from lumina.audio.files import load_audio
@@ -47,7 +49,12 @@ __all__ = ["Engine", "FAST_MIN_AUDIO_CTX", "fast_audio_ctx", "has_repetition_loo
 
 MIN_SAMPLES = SAMPLE_RATE // 10  # whisper.cpp returns nothing for less than 100 ms
 _WARMUP_SECONDS = 1.0
-_WARMUP_AUDIO_CTX = FAST_MIN_AUDIO_CTX  # measured: first call within ~1.1x of steady state
+# Measured: first call within ~1.1x of steady state. 220, not 256: whisper.cpp keeps the
+# cross-attention keys of a full window in rows of 1536 (1500 padded) per layer and attends
+# to the 36 padding rows unmasked; a 256-frame run lays layers out every 256 rows and, with
+# six layers or more, writes its sixth layer's frames 220-255 exactly there, which changed
+# every later accurate decode on the base.en shape. 220 frames never reach those rows.
+_WARMUP_AUDIO_CTX = 220
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,12 +79,15 @@ class Engine:
         backend failed). A named GPU that is not available raises
         :class:`~lumina.errors.DeviceError`.
     threads : int, optional
-        CPU threads per inference, at least 1; default ``min(4, os.cpu_count())``.
+        CPU threads per inference, at least 1; default: the CPUs this process
+        may use (affinity mask, cgroup quota), at most 4
+        (:func:`lumina.asr.threads.default_threads`).
     preload : bool, default True
         Start loading now, in a background thread. With False the first call loads.
     warmup : bool, default True
-        After loading, run one inference on 1 s of synthetic audio so the
-        first real call does not pay for first-use allocations.
+        After loading, run one greedy inference (no temperature fallback) on
+        1 s of synthetic audio so the first real call does not pay for
+        first-use allocations.
     cache : PhraseCache, True or None
         A phrase cache to answer repeated phrases from (``True`` makes a
         default in-memory :class:`~lumina.cache.PhraseCache`). Identical audio
@@ -125,7 +135,7 @@ class Engine:
         self._shared_weights = shared_weights
         check_cache(cache)
         check_device_request(device)
-        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.threads = threads or default_threads()
         self._device_request = device
         self._warmup = warmup
         self._store = store
@@ -344,7 +354,7 @@ class Engine:
             if not fast_result_suspect(result, model, fast[1]):
                 return result, "fast"
         live = relay.live if relay is not None else None
-        return _checked(model.run(samples, options, should_abort, live)), "accurate"
+        return _checked(model.run(samples, full_window_options(options, speed), should_abort, live)), "accurate"
 
     async def transcribe_async(self, audio, **options) -> Transcript:
         """:meth:`transcribe` in a worker thread; the event loop never waits on loading or inference.
@@ -428,10 +438,14 @@ def _warm_up(model: WhisperModel, threads: int) -> None:
     caches and first-touch page faults of the compute buffers (whisper.cpp
     reserves them at load for the full context). A run with a short encoder
     context touches all of that at a fraction of a full window's cost; the
-    run's parameters are built for it alone, so nothing carries over.
+    run's parameters are built for it alone, so nothing carries over. It is
+    one greedy pass: on audio the model is unsure of, whisper.cpp's temperature
+    fallback would decode it again with 5 sampled decoders at each of up to
+    five temperatures, for nothing.
     """
     options = DecodeOptions(n_threads=threads, language=_default_language(model),
-                            audio_ctx=_WARMUP_AUDIO_CTX, max_tokens=FAST_MIN_TOKENS)
+                            audio_ctx=_WARMUP_AUDIO_CTX, max_tokens=FAST_MIN_TOKENS,
+                            temperature_fallback=False)
     model.run(_warmup_audio(), options)
 
 

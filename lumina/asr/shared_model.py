@@ -127,7 +127,7 @@ class SharedModel:
                 raise BackendError(f"whisper_full_with_state failed with status {status}")
             segments = () if call.aborted else self._segments(state, options.token_timestamps)
             language = _language(self._lib, state)
-        return RunResult(segments, language, *marks.stages(), call.aborted)
+        return RunResult(segments, language, *marks.stages(), call.aborted, marks.decoder_steps)
 
     def _segments(self, state, with_times: bool) -> tuple[SegmentData, ...]:
         n = self._lib.whisper_full_n_segments_from_state(state)
