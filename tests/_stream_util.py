@@ -6,11 +6,13 @@ import asyncio
 import dataclasses
 import pathlib
 import threading
+import typing
 
 import numpy as np
 
 from lumina import Segmenter
-from lumina.streaming.scheduler import Scheduler
+from lumina.streaming.hangover import HangoverPolicy
+from lumina.streaming.scheduler import FinalDue, Scheduler, SpeculationDue
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
 from _vad_util import SR, silence, speak
 
@@ -30,22 +32,54 @@ def chunks_of(audio: np.ndarray, n: int = CHUNK) -> list[np.ndarray]:
     return [audio[i:i + n] for i in range(0, len(audio), n)]
 
 
+class Decode(typing.NamedTuple):
+    """A decode the schedule asks for: the utterance, its audio, and whether it is a speculation."""
+
+    utterance_id: int
+    audio: np.ndarray
+    complete: bool = False
+
+
+def tokens_text(engine, audio) -> str:
+    """The text a partial of ``audio`` shows: its fast decode's tokens joined (what LocalAgreement gives)."""
+    return "".join(t.text for s in engine.transcribe(audio, speed="fast").segments for t in s.tokens).strip()
+
+
 def reference_schedule(audio: np.ndarray, step: float = 0.25, chunk: int = CHUNK,
-                       busy=lambda partials: False, lockstep: bool = True):
+                       busy=lambda partials: False, lockstep: bool = True, eager: bool = True,
+                       text_of=lambda audio: "", segmenter: Segmenter | None = None):
     """What a Stream must do, from the real Scheduler driven without threads or engines.
 
-    Returns ``(scheduler, partials, ends)``: partials as ``(utterance_id, audio
-    window)`` in order, and the SpeechEnd events (the flush's included).
-    ``busy(partials so far)`` answers whether a decode would be running at each chunk.
+    Returns ``(scheduler, decodes, ends)``: the partial decodes as :class:`Decode`
+    in order (speculations' complete partials included, ``complete=True``), and
+    the SpeechEnd events (the flush's included). ``busy(decodes so far)`` answers
+    whether a decode would be running at each chunk; ``text_of(audio)`` is the
+    text of a partial of that audio, handed to the scheduler where a lockstep
+    stream hands it (right after each partial or speculation).
     """
-    sched = Scheduler(Segmenter(), step, lockstep=lockstep)
-    partials, ends = [], []
+    sched = Scheduler(segmenter or Segmenter(), step, lockstep=lockstep, eager=eager,
+                      first_step=None if eager else step,
+                      hangover=HangoverPolicy() if eager else None)
+    decodes, ends = [], []
+
+    def decode(audio, complete):
+        decodes.append(Decode(sched.open_utterance, audio, complete))
+        sched.note_text(sched.open_utterance, text_of(audio))
+
+    def act(due):
+        for item in due:
+            if isinstance(item, FinalDue):
+                ends.append(item.end)
+            elif isinstance(item, SpeculationDue):
+                full = sched.segmenter.current_audio()
+                decode(full[:len(full) - (sched.segmenter.samples_fed - item.end_sample)], True)
+
     for piece in chunks_of(audio, chunk):
-        ends += [due.end for due in sched.feed(piece)]
-        if sched.partial_due(busy(partials)):
-            partials.append((sched.open_utterance, sched.segmenter.current_audio()))
-    ends += [due.end for due in sched.flush()]
-    return sched, partials, ends
+        act(sched.feed(piece))
+        if sched.partial_due(busy(decodes)):
+            decode(sched.segmenter.current_audio(), False)
+    act(sched.flush())
+    return sched, decodes, ends
 
 
 def transcript(ids: list[int], text_of=lambda i: f" w{i}") -> Transcript:

@@ -9,8 +9,8 @@ silence frame: the tentative end of the utterance), so that decoding can start
 before the hang-over confirms the end, and it wants a hang-over of its own that
 can change while the utterance is open (shorter after a sentence end).
 
-:class:`FrameView` rebuilds that view from what every VAD exposes, provided it
-is fed one frame at a time: the decisions it returns and ``pending_frames``.
+:class:`FrameView` rebuilds that view from what every VAD exposes, feeding it
+one frame at a time: the decisions it returns and ``pending_frames``.
 While the VAD is in speech, a frame it holds back is a raw silence frame (the
 hang-over's run), so it is silence for the segmenter at once; frames the VAD
 holds while in silence (a speech onset not yet confirmed by ``min_speech_ms``)
@@ -67,25 +67,63 @@ class SpeechResume:
 
 
 class FrameView:
-    """Turns per-frame VAD observations into runs of the segmenter's speech/silence flags.
+    """Feeds a VAD and answers runs of the segmenter's speech/silence flags, frame-exact.
 
-    Feed it, after every frame the VAD completes, the decisions the VAD returned
-    and its ``pending_frames``; it answers the frames newly known, as runs
-    ``(value, first_frame, end_frame)`` in frame order. Frames are numbered from
-    0 at the last :meth:`reset`.
+    Parameters
+    ----------
+    vad
+        A VAD with ``frame_samples``, ``process(samples) -> decisions``,
+        ``flush() -> decisions`` and ``pending_frames`` (the frames it holds back).
+
+    :meth:`feed` answers the frames newly known as runs ``(value, first_frame,
+    end_frame)`` in frame order, adjacent runs of one value merged. Frames are
+    numbered from 0 at construction and at each :meth:`flush`.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, vad) -> None:
+        self._vad = vad
+        self._frame_samples = vad.frame_samples
+        # The VAD's start rule, when it tells it: frames of speech it needs to open.
+        self._start_frames = getattr(vad, "start_frames", 1)
         self.reset()
 
     def reset(self) -> None:
         self.decided = 0          # frames the VAD has decided
         self.known = 0            # frames whose flag this view has handed out
         self.vad_speech = False   # the VAD's state: the value of its last decision
+        self._into = 0            # samples of the current frame fed so far
 
-    def observe(self, decisions: np.ndarray, pending: int) -> list[tuple[int, int, int]]:
-        """Runs of frames newly known after the VAD returned ``decisions`` with ``pending`` held back."""
+    def feed(self, piece: np.ndarray) -> list[tuple[int, int, int]]:
+        """Feed float32 samples to the VAD; return the runs of frames they made known.
+
+        The VAD gets one frame at a time while in speech, so every frame it holds
+        back is seen. While it is in silence it cannot open before
+        ``start_frames`` consecutive speech frames (less those it already holds),
+        so that many go in at once: a change of state still falls on the last one.
+        """
+        F = self._frame_samples
+        vad = self._vad
         runs: list[tuple[int, int, int]] = []
+        n = len(piece)
+        pos = 0
+        while pos < n:
+            frames = 1 if self.vad_speech else max(1, self._start_frames - vad.pending_frames)
+            room = frames * F - self._into
+            take = room if n - pos > room else n - pos
+            decisions = vad.process(piece if take == n else piece[pos:pos + take])
+            pos += take
+            if self._into + take >= F:   # at least one frame was completed
+                self._observe(decisions, vad.pending_frames, runs)
+            self._into = (self._into + take) % F
+        return runs
+
+    def flush(self) -> list[tuple[int, int, int]]:
+        """End of stream: the runs of the frames the VAD still held (silence); then reset."""
+        runs: list[tuple[int, int, int]] = []
+        self._observe(self._vad.flush(), 0, runs)
+        return runs
+
+    def _observe(self, decisions: np.ndarray, pending: int, runs: list) -> None:
         n = len(decisions)
         if n:
             first = self.decided
@@ -100,17 +138,23 @@ class FrameView:
         if self.vad_speech and pending:
             held_end = self.decided + pending
             if held_end > self.known:
-                runs.append((0, self.known, held_end))
+                _add(runs, 0, self.known, held_end)
                 self.known = held_end
-        return runs
+
+
+def _add(runs: list, value: int, a: int, b: int) -> None:
+    if runs and runs[-1][0] == value and runs[-1][2] == a:
+        runs[-1] = (value, runs[-1][1], b)
+    else:
+        runs.append((value, a, b))
 
 
 def _append_runs(runs: list, decisions: np.ndarray, lo: int, first: int) -> None:
-    """Append the runs of equal values of ``decisions[lo:]`` (frame ``first`` is decisions[0])."""
+    """Add the runs of equal values of ``decisions[lo:]`` (frame ``first`` is decisions[0])."""
     n = len(decisions)
     if n - lo == 1 or not np.any(decisions[lo:] != decisions[lo]):   # the usual case: one run
-        runs.append((int(decisions[lo]), first + lo, first + n))
+        _add(runs, int(decisions[lo]), first + lo, first + n)
         return
     edges = (np.flatnonzero(np.diff(decisions[lo:])) + 1 + lo).tolist()
     for a, b in zip([lo, *edges], [*edges, n]):
-        runs.append((int(decisions[a]), first + a, first + b))
+        _add(runs, int(decisions[a]), first + a, first + b)

@@ -22,6 +22,8 @@ from lumina.errors import ArgumentError, MissingDependencyError
 
 __all__ = ["Segmenter", "SpeechStart", "SpeechEnd", "SegmentEvent"]
 
+from lumina.errors import StateError  # noqa: E402
+from lumina.streaming.history import History  # noqa: E402
 from lumina.streaming.pauses import FrameView, SpeechPause, SpeechResume  # noqa: E402
 
 # Large chunks are cut into slices of this many seconds so the history buffer
@@ -150,8 +152,8 @@ class Segmenter:
     hangover_ms : int, default 300
         Silence needed to end an utterance; shorter pauses stay inside it.
         ``SpeechEnd`` comes this late after the speech stopped. The
-        :attr:`hangover_ms` property changes it later (a stream shortens it
-        after a sentence end and lengthens it mid-sentence).
+        :attr:`utterance_hangover_ms` property changes it for the open utterance
+        (a stream shortens it after a sentence end, lengthens it mid-sentence).
     pre_roll_ms : int, default 200
         Audio kept before the detected start, so soft onsets are not cut.
     max_utterance_s : float, default 30.0
@@ -176,7 +178,7 @@ class Segmenter:
     report_pauses : bool, default False
         Also report :class:`~lumina.streaming.pauses.SpeechPause` when speech
         stops inside an utterance (its tentative end, a hang-over before the
-        :class:`SpeechEnd` can be sure) and
+        :class:`SpeechEnd` is sure) and
         :class:`~lumina.streaming.pauses.SpeechResume` when speech comes back
         before the hang-over has passed. Like every event, they depend only on
         the audio (and on the hang-over in force), never on the chunking.
@@ -186,8 +188,9 @@ class Segmenter:
     The VAD decides each frame (``frame_ms``) as speech or silence, holding
     back the frames whose fate is not known yet; the segmenter feeds it one
     frame at a time and keeps its own hang-over on top: the VAD's is
-    ``hangover_ms`` from the constructor, the segmenter's is :attr:`hangover_ms`
-    now. A pause longer than the VAD's own hang-over needs ``min_speech_ms`` of
+    ``hangover_ms`` from the constructor, the segmenter's is
+    :attr:`utterance_hangover_ms` (the same, unless changed for the open
+    utterance). A pause longer than the VAD's own hang-over needs ``min_speech_ms`` of
     speech to resume the utterance; a shorter one resumes on the first speech frame.
     """
 
@@ -218,25 +221,21 @@ class Segmenter:
             round(max_utterance_s * sample_rate / self.frame_samples) * self.frame_samples)
         self.report_pauses = False
         self._start_frames = start_frames
-        # The VAD's own start rule, when it tells it (frames it needs to open speech).
-        self._vad_start = getattr(self._vad, "start_frames", 1)
         self._frame_ms = frame_ms
-        self._hang_frames = _frames_of(hangover_ms, frame_ms)
+        self._default_hang = self._hang_frames = _frames_of(hangover_ms, frame_ms)
         self._slice = int(_SLICE_S * sample_rate)
-        longest_hang = max(self._hang_frames, _frames_of(_MAX_HANGOVER_MS, frame_ms))
+        longest_hang = max(self._default_hang, _frames_of(_MAX_HANGOVER_MS, frame_ms))
         lag = (max(start_frames, longest_hang) + 2) * self.frame_samples
         # Twice what an open utterance can need, so compaction is amortised O(1) per sample.
-        self._hist = np.empty(
+        self._hist = History(
             2 * (self.max_utterance_samples + self.pre_roll_samples + lag + self._slice),
-            dtype=np.float32)
-        self._capacity = len(self._hist)
+            self._oldest_needed)
         self._next_id = 0
-        self._view = FrameView()
+        self._view = FrameView(self._vad)
         self._reset_stream()
 
     def _reset_stream(self) -> None:
-        self._base = 0           # stream position of _hist[0]
-        self._len = 0            # valid samples in _hist
+        self._hist.clear()
         self._open = False
         self._utt_id = -1
         self._utt_start = 0
@@ -272,13 +271,15 @@ class Segmenter:
         samples = to_mono(chunk, SAMPLE_RATE, what="Segmenter.feed()")
         events: list = []
         if len(samples) <= self._slice:   # the usual chunk: no slicing
-            self._append(samples)
-            self._frames(samples, events)
+            self._hist.append(samples)
+            for run in self._view.feed(samples):
+                self._on_run(*run, events)
             return events
         for pos in range(0, len(samples), self._slice):
             piece = samples[pos:pos + self._slice]
-            self._append(piece)
-            self._frames(piece, events)
+            self._hist.append(piece)
+            for run in self._view.feed(piece):
+                self._on_run(*run, events)
         return events
 
     def flush(self) -> list:
@@ -288,7 +289,7 @@ class Segmenter:
         at 0, utterance ids keep counting.
         """
         events: list = []
-        for run in self._view.observe(self._vad.flush(), 0):   # held frames: silence
+        for run in self._view.flush():   # the frames the VAD held: silence
             self._on_run(*run, events)
         if self._open:
             last = self._pause if self._pause >= 0 else self._view.decided
@@ -304,7 +305,7 @@ class Segmenter:
         """
         if not self._open:
             return None
-        return self._hist[self._utt_audio_start - self._base:self._len].copy()
+        return self._hist.view(self._utt_audio_start, self._hist.end).copy()
 
     def current_audio_into(self, out: np.ndarray, end: int | None = None) -> int:
         """Copy the open utterance's audio so far into ``out``; return the samples copied.
@@ -316,16 +317,14 @@ class Segmenter:
         """
         if not self._open:
             return 0
-        lo = self._utt_audio_start - self._base
-        hi = self._len if end is None else min(self._len, max(lo, end - self._base))
-        n = hi - lo
-        out[:n] = self._hist[lo:hi]
-        return n
+        lo = self._utt_audio_start
+        hi = self._hist.end if end is None else min(self._hist.end, max(lo, end))
+        return self._hist.copy_into(out, lo, hi)
 
     @property
     def max_open_samples(self) -> int:
         """The most samples :meth:`current_audio` can return (a bound for preallocated buffers)."""
-        return len(self._hist) // 2
+        return self._hist.capacity // 2
 
     @property
     def in_speech(self) -> bool:
@@ -342,85 +341,47 @@ class Segmenter:
 
     @property
     def hangover_ms(self) -> int:
-        """Silence that ends an utterance, in ms (a whole number of frames); settable.
+        """The hang-over every utterance starts with (the constructor's), in ms of whole frames."""
+        return self._default_hang * self._frame_ms
 
-        Setting it applies at once, to the open utterance too: a pause that is
-        already longer than the new value ends the utterance at the next frame.
+    @property
+    def utterance_hangover_ms(self) -> int:
+        """The open utterance's hang-over, in ms (whole frames); settable while it is open.
+
+        Every utterance starts with :attr:`hangover_ms`. A new value applies at
+        once: a pause already longer than it ends the utterance at the next frame.
 
         Raises
         ------
         ArgumentError
             For a value that is not a number of ms from 0 to 3000.
+        StateError
+            When set while no utterance is open.
         """
         return self._hang_frames * self._frame_ms
 
-    @hangover_ms.setter
-    def hangover_ms(self, ms) -> None:
+    @utterance_hangover_ms.setter
+    def utterance_hangover_ms(self, ms) -> None:
         if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not 0 <= ms <= _MAX_HANGOVER_MS:
-            raise ArgumentError(f"hangover_ms must be a number of ms from 0 to {_MAX_HANGOVER_MS}, "
-                                f"got {ms!r}")
+            raise ArgumentError(f"utterance_hangover_ms must be a number of ms from 0 to "
+                                f"{_MAX_HANGOVER_MS}, got {ms!r}")
+        if not self._open:
+            raise StateError("utterance_hangover_ms applies to an open utterance; none is open")
         self._hang_frames = _frames_of(ms, self._frame_ms)
 
     @property
     def samples_fed(self) -> int:
         """Samples fed since construction or the last :meth:`flush`."""
-        return self._base + self._len
+        return self._hist.end
 
     # ---------------------------------------------------------------- internal
 
-    def _append(self, piece: np.ndarray) -> None:
-        # Every int here is a new object past 256: compute each position once.
-        end = self._len + len(piece)
-        if end > self._capacity:
-            self._compact()
-            end = self._len + len(piece)
-        self._hist[self._len:end] = piece
-        self._len = end
-
-    def _compact(self) -> None:
-        """Drop history nothing can need any more: before the open utterance, or the pre-roll."""
+    def _oldest_needed(self) -> int:
+        """What the history must keep: the open utterance, or a pre-roll before any speech onset."""
         if self._open:
-            keep = self._utt_audio_start
-        else:
-            first = self._view.decided if self._onset < 0 else min(self._onset, self._view.decided)
-            keep = max(self._base, first * self.frame_samples - self.pre_roll_samples)
-        drop = keep - self._base
-        self._hist[:self._len - drop] = self._hist[drop:self._len]
-        self._len -= drop
-        self._base = keep
-
-    def _frames(self, piece: np.ndarray, events: list) -> None:
-        """Feed ``piece`` (already in the history) to the VAD one frame at a time.
-
-        While the VAD is in silence it cannot open before ``start_frames``
-        consecutive speech frames (less those it already holds), so that many
-        frames go in at once: a change of state still falls on the last one.
-        """
-        F = self.frame_samples
-        n = len(piece)
-        pos = 0
-        into = (self.samples_fed - n) % F   # samples of the current frame fed before this piece
-        while pos < n:
-            frames = 1 if self._view.vad_speech else max(1, self._vad_start - self._vad.pending_frames)
-            room = frames * F - into
-            take = room if n - pos > room else n - pos
-            decisions = self._vad.process(piece if take == n else piece[pos:pos + take])
-            pos += take
-            if into + take >= F:   # at least one frame was completed
-                self._on_frame(decisions, events)
-            into = (into + take) % F
-
-    def _on_frame(self, decisions: np.ndarray, events: list) -> None:
-        view = self._view
-        # The usual silent frame changes nothing: settle it without building runs.
-        n = len(decisions)
-        if n and not self._open and not view.vad_speech and self._onset < 0 \
-                and view.known == view.decided and not decisions.any():
-            view.decided += n
-            view.known += n
-            return
-        for run in view.observe(decisions, self._vad.pending_frames):
-            self._on_run(*run, events)
+            return self._utt_audio_start
+        first = self._view.decided if self._onset < 0 else min(self._onset, self._view.decided)
+        return first * self.frame_samples - self.pre_roll_samples
 
     def _on_run(self, speech: int, a: int, b: int, events: list) -> None:
         """Frames ``[a, b)`` are (for the segmenter) speech or silence: move the utterance on."""
@@ -455,15 +416,16 @@ class Segmenter:
     def _start(self, start: int, events: list, pre_roll: bool = True) -> None:
         self._open = True
         self._pause = -1
+        self._hang_frames = self._default_hang
         self._utt_id = self._next_id
         self._next_id += 1
         self._utt_start = start
         reach = self.pre_roll_samples if pre_roll else 0
-        self._utt_audio_start = max(start - reach, self._base, self._last_end)
+        self._utt_audio_start = max(start - reach, self._hist.base, self._last_end)
         events.append(SpeechStart(self._utt_id, start))
 
     def _close(self, end: int, events: list) -> None:
-        audio = self._hist[self._utt_audio_start - self._base:end - self._base].copy()
+        audio = self._hist.view(self._utt_audio_start, end).copy()
         audio.flags.writeable = False
         events.append(SpeechEnd(self._utt_id, self._utt_start, end, audio))
         self._open = False
@@ -484,10 +446,9 @@ class Segmenter:
         if n_frames <= 0:
             return limit
         lo = limit - n_frames * F
-        energy = frame_db(self._hist[lo - self._base:limit - self._base], F)
+        energy = frame_db(self._hist.view(lo, limit), F)
         # The last minimum: keep as much of the utterance together as possible.
-        quietest = len(energy) - 1 - int(np.argmin(energy[::-1]))
-        return lo + quietest * F
+        return lo + (len(energy) - 1 - int(np.argmin(energy[::-1]))) * F
 
 
 def _frames_of(ms, frame_ms: int) -> int:
