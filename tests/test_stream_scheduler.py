@@ -167,7 +167,7 @@ def test_a_resumed_pause_cancels_its_speculation_and_the_next_one_answers_the_fi
         0, 16000, 33600, True)
 
 
-@pytest.mark.parametrize("aborted, expected", [(True, [17600, 25920]), (False, [17600])])
+@pytest.mark.parametrize("aborted, expected", [(True, [17600, 25920]), (False, [17600, 33600])])
 def test_live_mode_makes_up_for_a_partial_aborted_for_a_speculation_when_speech_resumes(aborted, expected):
     sched = Scheduler(Segmenter(threshold_db=-40.0), 1.0)
     due_at = []
@@ -180,7 +180,8 @@ def test_live_mode_makes_up_for_a_partial_aborted_for_a_speculation_when_speech_
         if sched.partial_due(busy=False):
             due_at.append(i + CHUNK)
     # Steps of 1 s from 17600. Speech resumes at 25600 (known at the chunk ending at 25920):
-    # an aborted partial is made up for at once; otherwise the next is a step away, past the end.
+    # an aborted partial is made up for at once (and the step clock restarts); otherwise the
+    # next is a whole step after the first.
     assert due_at == expected
 
 
