@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import pathlib
 import threading
@@ -11,6 +12,7 @@ import typing
 import numpy as np
 
 from lumina import Segmenter
+from lumina.streaming.agreement import LocalAgreement
 from lumina.streaming.hangover import HangoverPolicy
 from lumina.streaming.scheduler import FinalDue, Scheduler, SpeculationDue
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
@@ -47,24 +49,32 @@ def tokens_text(engine, audio) -> str:
 
 def reference_schedule(audio: np.ndarray, step: float = 0.25, chunk: int = CHUNK,
                        busy=lambda partials: False, lockstep: bool = True, eager: bool = True,
-                       text_of=lambda audio: "", segmenter: Segmenter | None = None):
+                       engine=None, text_of=lambda audio: "", segmenter: Segmenter | None = None):
     """What a Stream must do, from the real Scheduler driven without threads or engines.
 
     Returns ``(scheduler, decodes, ends)``: the partial decodes as :class:`Decode`
     in order (speculations' complete partials included, ``complete=True``), and
     the SpeechEnd events (the flush's included). ``busy(decodes so far)`` answers
-    whether a decode would be running at each chunk; ``text_of(audio)`` is the
-    text of a partial of that audio, handed to the scheduler where a lockstep
-    stream hands it (right after each partial or speculation).
+    whether a decode would be running at each chunk. The text of each partial
+    is handed to the scheduler where a lockstep stream hands it (right after
+    each partial or speculation): with ``engine``, the text the stream shows
+    (its fast decode through LocalAgreement-2), else ``text_of(audio)``.
     """
     sched = Scheduler(segmenter or Segmenter(), step, lockstep=lockstep, eager=eager,
                       first_step=None if eager else step,
                       hangover=HangoverPolicy() if eager else None)
     decodes, ends = [], []
+    agreements = collections.defaultdict(LocalAgreement)
 
     def decode(audio, complete):
-        decodes.append(Decode(sched.open_utterance, audio, complete))
-        sched.note_text(sched.open_utterance, text_of(audio))
+        utterance = sched.open_utterance
+        decodes.append(Decode(utterance, audio, complete))
+        if engine is None:
+            text = text_of(audio)
+        else:
+            tokens = [t for s in engine.transcribe(audio, speed="fast").segments for t in s.tokens]
+            text = agreements[utterance].update(tokens)[0]
+        sched.note_text(utterance, text)
 
     def act(due):
         for item in due:
@@ -91,14 +101,17 @@ def transcript(ids: list[int], text_of=lambda i: f" w{i}") -> Transcript:
 class ScriptedEngine:
     """An engine stand-in: answers each call from a script and records what it was asked.
 
-    ``script(call_index, audio, speed)`` returns the token ids of the answer.
-    ``gate``, when given, makes every call wait for it (while honouring
-    ``should_abort``, aborting with ``aborts_with``), so tests can hold the decoder still.
+    ``script(call_index, audio, speed)`` returns the token ids of the answer;
+    ``text_of(token_id)`` their texts. ``gate``, when given, makes every call
+    wait for it (while honouring ``should_abort``, aborting with
+    ``aborts_with``), so tests can hold the decoder still.
     """
 
     def __init__(self, script=lambda i, audio, speed: [], gate: threading.Event | None = None,
-                 from_cache: bool = False, aborts_with: type[BaseException] = asyncio.CancelledError) -> None:
+                 from_cache: bool = False, aborts_with: type[BaseException] = asyncio.CancelledError,
+                 text_of=lambda i: f" w{i}") -> None:
         self.script = script
+        self.text_of = text_of
         self.gate = gate
         self.from_cache = from_cache
         self.aborts_with = aborts_with
@@ -116,7 +129,8 @@ class ScriptedEngine:
             if should_abort is not None and should_abort():
                 self.aborted += 1
                 raise self.aborts_with("aborted")
-        return dataclasses.replace(transcript(self.script(index, audio, speed)), from_cache=self.from_cache)
+        return dataclasses.replace(transcript(self.script(index, audio, speed), self.text_of),
+                                   from_cache=self.from_cache)
 
 
 class CountingEngine:

@@ -10,7 +10,7 @@ from lumina import Engine, FileSource, load_audio, Final, LuminaError, Partial, 
 from lumina.streaming.agreement import LocalAgreement
 from lumina.testing import make_model
 from _stream_util import (MICRO_SEED, CountingEngine, ScriptedEngine, chunks_of, reference_schedule,
-                          tokens_text, two_utterances)
+                          two_utterances)
 from _vad_util import SR, pink_noise, silence, white_noise, write_wav
 
 
@@ -44,7 +44,7 @@ def agreed(engine, decodes):
 
 def reference(engine, audio, **options):
     """The reference schedule with the engine's partial texts fed back (the adaptive hang-over)."""
-    return reference_schedule(audio, text_of=lambda a: tokens_text(engine, a), **options)
+    return reference_schedule(audio, engine=engine, **options)
 
 
 def run_lockstep(engine, wav, **options):
