@@ -8,9 +8,11 @@ emits, it keeps events in stream order and never calls callbacks concurrently.
 A speculation (speech has just stopped) decodes the utterance for a complete
 partial, emitted at once as ``Partial(complete=True)``, then for its final,
 which :class:`~lumina.streaming.speculation.Speculations` holds until the
-utterance's final job takes it (or a cancel job discards it: speech resumed).
+utterance's final job takes it (or discards it: speech resumed and the
+pipeline marked the job ``cancelled``).
 When the final is decoded at the fast speed by the partials' engine, one decode
-serves both.
+serves both. A speculation with ``defer_final`` (lockstep) decodes only the
+complete partial; its final is decoded when the final job confirms it.
 
 A decode ends early when its abort flag is set (its utterance ended or speech
 resumed while it ran, live mode) or the stream stops; an aborted decode emits nothing. Engines
@@ -34,16 +36,15 @@ from lumina.errors import TranscriptionAborted
 from lumina.streaming.agreement import LocalAgreement
 from lumina.streaming.delivery import Delivery
 from lumina.streaming.events import Final, Partial, StreamEvent
-from lumina.streaming.speculation import Speculations
+from lumina.streaming.speculation import DEFERRED, Speculations
 from lumina.streaming.stats import Counters
 
 __all__ = ["Decoder", "Job", "on_stream_clock"]
 
 _ABORTED = (TranscriptionAborted, asyncio.CancelledError)
-_CONTROL = ("emit", "cancel")   # jobs that decode nothing: never counted as busy
 _END = object()            # the pipeline's last job
 _POLL_S = 0.05             # how often a blocked submitter looks at the stop flag
-_QUEUE_JOBS = 8            # jobs queued before the pipeline waits (backpressure)
+_QUEUE_JOBS = 16           # jobs queued before the pipeline waits (backpressure)
 
 
 @dataclasses.dataclass(eq=False)
@@ -52,9 +53,8 @@ class Job:
 
     Attributes
     ----------
-    kind : {"partial", "speculate", "final", "cancel", "emit"}
-        A partial, speculative or final decode; a speculation to discard
-        (speech resumed); or an event to emit in order (``event``).
+    kind : {"partial", "speculate", "final", "emit"}
+        A partial, speculative or final decode, or an event to emit in order (``event``).
     utterance_id : int
     audio : ndarray or None
         The samples to decode (the utterance so far, pre-roll included).
@@ -71,10 +71,14 @@ class Job:
         the decoder is done with it.
     release : callable or None
     end_sample : int
-        Stream position of the end of the utterance (finals, speculations,
-        cancels): a final takes the speculation of exactly this end.
+        Stream position of the end of the utterance (finals, speculations): a
+        final takes the speculation of exactly this end.
+    cancelled : bool
+        Speculations: set by the pipeline when speech resumed; its work is discarded.
     finished : bool
         Set by the decoder when it is done with the job (run, aborted or skipped).
+    defer_final : bool
+        Speculations: decode the final only when the utterance's final job confirms it.
     """
 
     kind: str
@@ -90,6 +94,8 @@ class Job:
     abort: threading.Event = dataclasses.field(default_factory=threading.Event)
     end_sample: int = -1
     finished: bool = False
+    defer_final: bool = False
+    cancelled: bool = False
 
 
 def on_stream_clock(segments: tuple[Segment, ...], offset: float) -> tuple[Segment, ...]:
@@ -159,7 +165,7 @@ class Decoder:
 
     def submit(self, job: Job) -> None:
         """Queue a job; waits while the decoder is behind (backpressure), never past stop()."""
-        if job.kind not in _CONTROL:
+        if job.kind != "emit":
             with self._lock:
                 self._inflight += 1
         while not self._stopping.is_set():
@@ -207,7 +213,7 @@ class Decoder:
             job.release(job.block)
             job.block = job.audio = None
         job.finished = True
-        if job.kind not in _CONTROL:
+        if job.kind != "emit":
             with self._lock:
                 self._inflight -= 1
                 self._idle.notify_all()
@@ -221,12 +227,10 @@ class Decoder:
                 self._run_partial(job, agreements.setdefault(job.utterance_id, LocalAgreement()))
         elif kind == "speculate":
             self._run_speculation(job, agreements.setdefault(job.utterance_id, LocalAgreement()))
-        elif kind == "cancel":
-            self._speculations.cancel(job.utterance_id, job.end_sample)
         else:
             agreements.pop(job.utterance_id, None)
             held = self._speculations.take(job.utterance_id, job.end_sample)
-            if held is None:
+            if held is None or held is DEFERRED:
                 self._run_final(job)
             else:
                 self._emit_final(job, held)
@@ -260,16 +264,20 @@ class Decoder:
     def _run_speculation(self, job: Job, agreement: LocalAgreement) -> None:
         """The complete partial at once, then the final, held for the utterance's final job."""
         self._counters.speculation()
-        transcript = None if job.abort.is_set() else self._run_partial(job, agreement, complete=True)
+        transcript = None if job.cancelled else self._run_partial(job, agreement, complete=True)
         if transcript is not None and not (self._final_engine is self._partial_engine
                                            and self._final_speed == "fast"):
+            if job.defer_final:
+                self._speculations.hold(job, DEFERRED)
+                return
             stopping = self._stopping
             transcript = self._decode(self._final_engine, job, self._final_speed,
                                       lambda: job.abort.is_set() or stopping.is_set(), final=True)
         if transcript is None or job.abort.is_set():
             self._counters.speculation_discarded()  # speech resumed (or the stream stops)
             return
-        self._speculations.hold(job.utterance_id, job.end_sample, transcript)
+        # Held even when cancelled by now: the final job discards it then, counting it once.
+        self._speculations.hold(job, transcript)
 
     def _run_final(self, job: Job) -> None:
         transcript = self._decode(self._final_engine, job, self._final_speed, self._stopping.is_set,

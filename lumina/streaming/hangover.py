@@ -9,13 +9,20 @@ the :class:`~lumina.streaming.scheduler.Scheduler` sets it on the segmenter
 whenever a new text arrives.
 
 The defaults were measured on espeak-ng speech with lumina's energy VAD (see
-``benchmarks/compare_stream.py`` and ``tests/test_stream_hangover.py``): the
-longest silence inside an espeak sentence is 140 ms (a comma), so 160 ms after a
-sentence end never splits a sentence whose partial text ends with a stray
-period there; 700 ms after a continuation mark keeps together sentences with
-pauses of up to 600 ms. Text without such marks (or no text yet) is no evidence
-either way and keeps the segmenter's own hang-over (300 ms by default), so a
-model that never punctuates behaves exactly as with a fixed hang-over.
+``benchmarks/compare_stream.py`` and ``tests/test_stream_hangover.py``):
+
+* 160 ms after a sentence end: the longest silence inside an espeak sentence is
+  140 ms (a comma), so a comma pause is never cut even where a partial ends with
+  a stray period; with fast finals the final then comes about 170 ms after the
+  end of speech. The price: a model that ends a fragment cut by a longer
+  mid-sentence pause (200 ms and more) with a period gets it split there, where
+  a fixed 300 ms would not for pauses under about 330 ms.
+* 700 ms after a continuation mark (comma, colon, dash, ellipsis): sentences
+  with pauses of up to 600 ms stay one utterance (a fixed 300 ms splits every
+  pause from 400 ms on).
+* Text without such marks (or no text yet) is no evidence either way and keeps
+  the segmenter's own hang-over (300 ms by default): a model that never
+  punctuates segments exactly as with a fixed hang-over.
 """
 
 from __future__ import annotations

@@ -156,11 +156,12 @@ class Pipeline:
                 self._submit_final(item)
             elif isinstance(item, SpeculationDue):
                 self._submit_speculation(item)
-            else:  # SpeculationCancelled: speech resumed
+            else:  # SpeculationCancelled: speech resumed; the decoder discards the work
                 job = self._speculation_job
-                if job is not None and not self._scheduler.lockstep:
-                    job.abort.set()
-                self._decoder.submit(Job("cancel", item.utterance_id, end_sample=item.end_sample))
+                if job is not None and job.end_sample == item.end_sample:
+                    job.cancelled = True
+                    if not self._scheduler.lockstep:
+                        job.abort.set()
 
     def _submit_final(self, due: FinalDue) -> None:
         end = due.end
@@ -178,6 +179,7 @@ class Pipeline:
         if self._scheduler.lockstep:
             self._decoder.wait_idle()
         job = self._audio_job("speculate", due.arrival, due.end_sample)
+        job.defer_final = self._scheduler.lockstep   # waiting for it would gain nothing
         self._speculation_job = job
         self._decoder.submit(job)
         if self._scheduler.lockstep:

@@ -34,7 +34,9 @@ class StreamStats:
     speculative_discarded : int
         Speculations thrown away (aborted or unused) because speech resumed.
     speculative_used : int
-        Finals answered by a speculation instead of a decode after the hang-over.
+        Finals answered by a speculation: the decode of exactly the audio
+        speculated on, made before the hang-over confirmed it (in lockstep,
+        where waiting gains nothing, when it confirmed it).
     """
 
     audio_s: float = 0.0

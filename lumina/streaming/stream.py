@@ -117,7 +117,8 @@ class Stream:
         instead: every step gets its partial, nothing is aborted and decoded
         text adapts the hang-over at points fixed by the audio, so the events
         depend only on the audio (tests, offline runs; a live source may then
-        drop audio).
+        drop audio). A speculation then decodes only its complete partial; the
+        final waits for the hang-over (decoding it earlier would gain nothing).
 
     Events
     ------
