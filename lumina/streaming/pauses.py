@@ -30,6 +30,8 @@ import numpy as np
 
 __all__ = ["FrameView", "SpeechPause", "SpeechResume"]
 
+_NONE: tuple = ()     # no runs: shared, allocates nothing
+
 
 @dataclasses.dataclass(frozen=True)
 class SpeechPause:
@@ -93,29 +95,62 @@ class FrameView:
         self.vad_speech = False   # the VAD's state: the value of its last decision
         self._into = 0            # samples of the current frame fed so far
 
-    def feed(self, piece: np.ndarray) -> list[tuple[int, int, int]]:
+    def feed(self, piece: np.ndarray, idle: int = -1):
         """Feed float32 samples to the VAD; return the runs of frames they made known.
 
         The VAD gets one frame at a time while in speech, so every frame it holds
         back is seen. While it is in silence it cannot open before
         ``start_frames`` consecutive speech frames (less those it already holds),
         so that many go in at once: a change of state still falls on the last one.
+
+        ``idle`` (0 or 1) is the flag that changes nothing for the caller now
+        (silence while no utterance is open, speech while one is): when a piece
+        fed in one go decides only such frames and leaves nothing held, no runs
+        are built and the shared empty tuple comes back (the usual 20 ms chunk).
         """
         F = self._frame_samples
         vad = self._vad
-        runs: list[tuple[int, int, int]] = []
+        n = len(piece)
+        into = self._into
+        room = (F if self.vad_speech else max(1, self._start_frames - vad.pending_frames) * F) - into
+        if n <= room:   # the usual chunk: one call to the VAD, and no int made twice
+            decisions = vad.process(piece)
+            done = into + n
+            self._into = done % F
+            if done < F:
+                return _NONE
+            pending = vad.pending_frames
+            if self._unchanged(decisions, pending, idle):
+                self.decided = self.known = self.decided + len(decisions)
+                return _NONE
+            runs: list = []
+            self._observe(decisions, pending, runs)
+            return runs
+        return self._feed_frames(piece)
+
+    def _feed_frames(self, piece: np.ndarray) -> list:
+        F = self._frame_samples
+        vad = self._vad
+        runs: list = []
         n = len(piece)
         pos = 0
         while pos < n:
             frames = 1 if self.vad_speech else max(1, self._start_frames - vad.pending_frames)
             room = frames * F - self._into
             take = room if n - pos > room else n - pos
-            decisions = vad.process(piece if take == n else piece[pos:pos + take])
+            decisions = vad.process(piece[pos:pos + take])
             pos += take
             if self._into + take >= F:   # at least one frame was completed
                 self._observe(decisions, vad.pending_frames, runs)
             self._into = (self._into + take) % F
         return runs
+
+    def _unchanged(self, decisions: np.ndarray, pending: int, idle: int) -> bool:
+        """Whether the VAD decided only ``idle`` frames, in the state it was in, holding nothing."""
+        n = len(decisions)
+        if idle < 0 or pending or not n or self.known != self.decided or self.vad_speech != (idle == 1):
+            return False
+        return np.count_nonzero(decisions) == (n if idle else 0)
 
     def flush(self) -> list[tuple[int, int, int]]:
         """End of stream: the runs of the frames the VAD still held (silence); then reset."""

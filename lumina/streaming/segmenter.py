@@ -272,14 +272,12 @@ class Segmenter:
         events: list = []
         if len(samples) <= self._slice:   # the usual chunk: no slicing
             self._hist.append(samples)
-            for run in self._view.feed(samples):
-                self._on_run(*run, events)
+            self._feed_vad(samples, events)
             return events
         for pos in range(0, len(samples), self._slice):
             piece = samples[pos:pos + self._slice]
             self._hist.append(piece)
-            for run in self._view.feed(piece):
-                self._on_run(*run, events)
+            self._feed_vad(piece, events)
         return events
 
     def flush(self) -> list:
@@ -382,6 +380,16 @@ class Segmenter:
             return self._utt_audio_start
         first = self._view.decided if self._onset < 0 else min(self._onset, self._view.decided)
         return first * self.frame_samples - self.pre_roll_samples
+
+    def _feed_vad(self, piece: np.ndarray, events: list) -> None:
+        # Frames that change nothing (silence while closed, speech while open and not
+        # paused) come back as no runs at all; speech only needs the length check then.
+        idle = 0 if not self._open and self._onset < 0 else 1 if self._open and self._pause < 0 else -1
+        runs = self._view.feed(piece, idle)
+        for run in runs:
+            self._on_run(*run, events)
+        if not runs and idle == 1:
+            self._split_while_too_long(self._view.known * self.frame_samples, events)
 
     def _on_run(self, speech: int, a: int, b: int, events: list) -> None:
         """Frames ``[a, b)`` are (for the segmenter) speech or silence: move the utterance on."""
