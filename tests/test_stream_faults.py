@@ -236,9 +236,17 @@ def test_misuse_raises_clear_errors(speech, tmp_path):
 def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech, aborts_with):
     gate = threading.Event()                  # closed until the source is exhausted
     engine = ScriptedEngine(lambda i, a, s: [1], gate=gate, aborts_with=aborts_with)
+    # The real scheduler, driven directly: the first partial step submits a decode that never
+    # finishes in time (busy from then on); every later step interval of speech is skipped once.
+    sched, partials, ends = reference_schedule(speech, busy=lambda partials: bool(partials),
+                                               lockstep=False, eager=False)
+    first_due = ends[0].audio_start_sample + len(partials[0].audio)
 
     def source():
-        yield from chunks_of(speech)
+        for i, chunk in enumerate(chunks_of(speech)):
+            yield chunk
+            if (i + 1) * len(chunk) == first_due:   # that partial was submitted: let it start
+                wait_until(engine.entered.is_set, "the partial decode to start")
         wait_until(lambda: engine.aborted == 1, "the partial decode to be aborted")
         gate.set()
 
@@ -246,10 +254,6 @@ def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech, abort
     # are partials every step and one final per utterance after the hang-over.
     stream = Stream(engine=engine, source=source(), eager=False)
     events = list(stream)
-    # The real scheduler, driven directly: the first partial step submits a decode that never
-    # finishes in time (busy from then on); every later step interval of speech is skipped once.
-    sched, partials, ends = reference_schedule(speech, busy=lambda partials: bool(partials),
-                                               lockstep=False, eager=False)
     assert len(partials) == 1 and len(ends) == 2
     assert sched.skipped_steps > 10
     assert engine.aborted == 1                # the partial was aborted when its utterance ended
