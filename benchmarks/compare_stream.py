@@ -51,7 +51,10 @@ corpus: espeak-ng halves with 300-600 ms of silence between them), fixed 300 ms
 against the adaptive hang-over, with an oracle engine that ends a mid-sentence
 fragment with nothing, a comma, an ellipsis or a stray period: counts, not timings.
 
-Timings move with the machine's load; run it on a quiet machine.
+Timings move with the machine's load; run it on a quiet machine. ``--stand-in
+FAST_MS,ACCURATE_MS`` replaces the model by an engine that sleeps that long per
+fast and accurate decode (abortable, using no CPU): the latencies of the
+schedule itself, which a busy machine distorts much less.
 """
 
 from __future__ import annotations
@@ -73,8 +76,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))        # _vad_util, _stream_util: espeak-ng speech
 sys.path.insert(0, str(ROOT / "benchmarks"))   # peer_stream
 
-from lumina import Engine, Final, Partial, Stream  # noqa: E402
-from lumina.asr.transcript import Token  # noqa: E402
+from lumina import Engine, Final, Partial, Stream, TranscriptionAborted  # noqa: E402
+from lumina.asr.transcript import Segment, Timings, Token, Transcript  # noqa: E402
 from lumina.testing import make_model  # noqa: E402
 
 SR = 16000
@@ -84,6 +87,18 @@ PHRASES = ["Open the pod bay doors please", "Turn on the kitchen lights",
            "What is the weather like tomorrow in Paris", "Call mom"]
 GOALS = "goals: onset->1st partial <= 250 ms; end->whole <= 150 ms; end->Final accurate <= 600 ms, " \
         "fast <= 200 ms; RTF (fast finals) <= 0.1"
+
+
+CONTENDERS = [   # (name, model, options of run_lumina)
+    ("lumina eager, accurate finals (default)", "confident", {}),
+    ("lumina eager, final_speed='fast'", "confident", {"final_speed": "fast"}),
+    ("lumina eager, fast, punctuating model", "confident", {"final_speed": "fast", "punctuate": True}),
+    ("before: eager=False, accurate finals", "confident", {"eager": False}),
+    ("before: eager=False, final_speed='fast'", "confident", {"eager": False, "final_speed": "fast"}),
+    ("lumina eager, accurate finals, unsure model", "unsure", {}),
+    ("lumina eager, final_speed='fast', unsure model", "unsure", {"final_speed": "fast"}),
+    ("before: eager=False, fast, unsure model", "unsure", {"eager": False, "final_speed": "fast"}),
+]
 
 
 def build_signal(tmp: pathlib.Path, n: int):
@@ -160,6 +175,22 @@ class Punctuating:
         last = dataclasses.replace(last, text=last.text + ".",
                                    tokens=(*last.tokens, Token(13, ".", 1.0, 0.0, 0.0)))
         return dataclasses.replace(t, text=t.text + ".", segments=(*t.segments[:-1], last))
+
+
+class StandIn:
+    """An engine that sleeps like a model: ``fast`` s per fast decode, ``accurate`` s per accurate one."""
+
+    def __init__(self, fast: float, accurate: float) -> None:
+        self.fast, self.accurate = fast, accurate
+
+    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+        until = time.monotonic() + (self.fast if speed == "fast" else self.accurate)
+        while time.monotonic() < until:
+            if should_abort is not None and should_abort():
+                raise TranscriptionAborted("aborted")
+            time.sleep(0.002)
+        tokens = (Token(50, " w", 1.0, 0.0, 0.0),)
+        return Transcript("w", (Segment(0.0, len(audio) / SR, "w", tokens),), "en", "cpu", Timings())
 
 
 def run_lumina(engine, audio, spans, quiet_from, punctuate=False, **options):
@@ -324,6 +355,8 @@ def main() -> None:
     parser.add_argument("--no-naive", action="store_true")
     parser.add_argument("--no-peer", action="store_true")
     parser.add_argument("--no-unsure", action="store_true")
+    parser.add_argument("--stand-in", metavar="FAST_MS,ACCURATE_MS",
+                        help="a sleeping stand-in engine instead of the model (schedule latency only)")
     args = parser.parse_args()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="lumina-bench-stream-"))
     audio, spans, quiet_from = build_signal(tmp, args.utterances)
@@ -331,6 +364,16 @@ def main() -> None:
     print(f"{args.arch} shape (random weights), {args.threads} threads; {len(audio) / SR:.1f} s of audio, "
           f"utterances of {lengths} s, fed at real-time pace in 20 ms chunks")
 
+    if args.stand_in:
+        fast, accurate = (float(v) / 1000 for v in args.stand_in.split(","))
+        print(f"stand-in engine: {fast * 1000:.0f} ms per fast decode, {accurate * 1000:.0f} ms per accurate one")
+        rows = []
+        for name, _, options in CONTENDERS[:5]:
+            runs = [run_lumina(StandIn(fast, accurate), audio, spans, quiet_from, **options)
+                    for _ in range(args.repeat)]
+            rows.append((name, merge(runs)))
+        print_table(rows)
+        return
     paths = {}
     for kind in ("confident", "unsure"):
         if kind == "unsure" and args.no_unsure:
@@ -345,17 +388,7 @@ def main() -> None:
         paths[kind] = make_model(tmp / f"{args.arch}-{kind}.bin", args.arch, **options)
         print(f"{kind} model: make_model({args.arch!r}, {', '.join(f'{k}={v!r}' for k, v in options.items())})")
 
-    contenders = [
-        ("lumina eager, accurate finals (default)", "confident", {}),
-        ("lumina eager, final_speed='fast'", "confident", {"final_speed": "fast"}),
-        ("lumina eager, fast, punctuating model", "confident", {"final_speed": "fast", "punctuate": True}),
-        ("before: eager=False, accurate finals", "confident", {"eager": False}),
-        ("before: eager=False, final_speed='fast'", "confident", {"eager": False, "final_speed": "fast"}),
-        ("lumina eager, accurate finals, unsure model", "unsure", {}),
-        ("lumina eager, final_speed='fast', unsure model", "unsure", {"final_speed": "fast"}),
-        ("before: eager=False, fast, unsure model", "unsure", {"eager": False, "final_speed": "fast"}),
-    ]
-    contenders = [c for c in contenders if c[1] in paths]
+    contenders = [c for c in CONTENDERS if c[1] in paths]
     engines = {kind: Engine(path, threads=args.threads) for kind, path in paths.items()}
     naive_model = None
     if not args.no_naive:

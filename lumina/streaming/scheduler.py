@@ -49,6 +49,7 @@ __all__ = ["ArrivalLog", "FinalDue", "Scheduler", "SpeculationCancelled", "Specu
 
 _NOTHING: tuple = ()          # returned when nothing is due: allocates nothing
 FIRST_STEP_S = 0.1            # the first partial: as soon as 100 ms of speech opened the utterance
+DEFAULT_HANGOVER = HangoverPolicy()   # frozen: one instance serves every scheduler
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +180,7 @@ class Scheduler:
 
     def __init__(self, segmenter: Segmenter, step: float, *, lockstep: bool = False,
                  eager: bool = True, first_step: float | None = None,
-                 hangover: HangoverPolicy | None = HangoverPolicy()) -> None:
+                 hangover: HangoverPolicy | None = DEFAULT_HANGOVER) -> None:
         self.segmenter = segmenter
         rate = segmenter.sample_rate
         self.step_samples = round(step * rate)
