@@ -205,3 +205,9 @@ def test_micro_model_live_mode_gives_one_final_per_utterance(micro, speech, tmp_
     speculations = sum(d.complete for d in decodes)
     assert (stats.speculations, stats.speculative_used, stats.speculative_discarded) == (
         speculations, 2, speculations - 2)
+
+
+def test_eager_must_be_a_bool():
+    from lumina import ArgumentError
+    with pytest.raises(ArgumentError, match="eager must be True or False, got 'yes'"):
+        Stream(engine=ScriptedEngine(), eager="yes")
