@@ -68,7 +68,8 @@ from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import TranscriptionAborted
 
 __all__ = ["ORIGINS", "Consulted", "Verification", "agrees", "answer", "check_candidate", "consult",
-           "decode_or_confirm", "remember", "verification_options", "verify", "words"]
+           "consult_or_answer", "decode_or_confirm", "make_cache", "remember",
+           "verification_options", "verify", "words"]
 
 #: Values of ``Transcript.origin`` / ``Final.origin``.
 ORIGINS = ("model", "cache-exact", "cache-verified", "cache-unverified")
@@ -124,6 +125,27 @@ def consult(cache, samples: np.ndarray, key: Hashable) -> Consulted:
         trusted = getattr(cache, "trust_fuzzy_hits_unverified", False) is True
         return Consulted("cache-unverified" if trusted else None, found.text, found.fingerprint)
     return Consulted(None, None, found.fingerprint)
+
+
+def make_cache(cache):
+    """The cache an Engine uses for its ``cache=`` argument: ``True`` a new in-memory
+    :class:`~lumina.PhraseCache`, ``False``/None none, anything else as it is."""
+    if cache is True:
+        from lumina.cache.phrase_cache import PhraseCache
+        return PhraseCache()
+    if cache is False:
+        return None
+    return cache
+
+
+def consult_or_answer(cache, samples: np.ndarray, key: Hashable, language: str,
+                      speed: str) -> Transcript | Consulted:
+    """The cache's answer as a :class:`Transcript` (an exact hit, or an unverified one where the
+    cache was told to trust them), or what :func:`consult` said (a candidate to verify, or nothing)."""
+    found = consult(cache, samples, key)
+    if found.origin is not None:
+        return answer(found.text, len(samples), language, found.origin, "cache", speed)
+    return found
 
 
 def remember(cache, consulted: Consulted, samples: np.ndarray, key: Hashable, text: str) -> None:

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ import numpy as np
 from lumina.asr.arguments import (check_cache, check_call, check_concurrency, check_decoding,
                                   check_threads, check_timeout, model_name)
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
-from lumina.asr.cached import Consulted, answer, consult, decode_or_confirm, remember
+from lumina.asr.cached import consult_or_answer, decode_or_confirm, make_cache, remember
 from lumina.asr.device import check_device_request, choose_device
 from lumina.asr.model_pool import load_model
 from lumina.asr.relay import SegmentRelay
@@ -37,10 +37,10 @@ from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, FAST_MIN_TOKENS, check_speed, 
                               fast_options, fast_result_suspect, full_window_options,
                               has_repetition_loop)
 from lumina.asr.threads import default_threads
-from lumina.asr.transcript import Segment, Timings, Transcript, from_run
+from lumina.asr.transcript import Segment, Timings, Transcript
 from lumina.audio.convert import SAMPLE_RATE, to_mono
 from lumina.audio.files import load_audio
-from lumina.errors import ArgumentError, AudioFormatError, StateError, TranscriptionAborted
+from lumina.errors import AudioFormatError, StateError, TranscriptionAborted
 from lumina.models.store import ModelStore
 
 # fast_audio_ctx, has_repetition_loop and FAST_MIN_AUDIO_CTX live in lumina.asr.speed;
@@ -140,7 +140,7 @@ class Engine:
         self._warmup = warmup
         self._store = store
         self._download = download
-        self.cache = _make_cache(cache)
+        self.cache = make_cache(cache)
         self._load_lock = threading.Lock()
         self._future: concurrent.futures.Future[_LoadedModel] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -306,9 +306,7 @@ class Engine:
         started = time.perf_counter()
         check_speed(speed)
         check_call(language, prompt, should_abort)
-        check_decoding(translate, temperature, on_segment)
-        if on_candidate is not None and not callable(on_candidate):
-            raise ArgumentError(f"on_candidate must be a callable, not {type(on_candidate).__name__}")
+        check_decoding(translate, temperature, on_segment, on_candidate)
         samples = _load_samples(audio, sample_rate)
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
@@ -316,7 +314,8 @@ class Engine:
         key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature)
         relay = None if on_segment is None else SegmentRelay(
             on_segment, loaded.model.is_special, len(samples) / SAMPLE_RATE)
-        found = self._consult(samples, key, language, speed)
+        found = (_too_short(samples, language) if len(samples) < MIN_SAMPLES
+                 else consult_or_answer(self.cache, samples, key, language, speed))
         if isinstance(found, Transcript):
             if relay is not None:
                 relay.finish(found)
@@ -333,17 +332,6 @@ class Engine:
             remember(self.cache, found, samples, key, transcript.text)
         return _with_timings(transcript, load_s, audio_s, sum(r.encode_s + r.mel_s for r in runs),
                              sum(r.decode_s for r in runs), started)
-
-    def _consult(self, samples: np.ndarray, key: Hashable, language: str,
-                 speed: str) -> Transcript | Consulted:
-        """The answer without the model (too short, exact cache hit), or what the cache said."""
-        if len(samples) < MIN_SAMPLES:
-            reason = f"audio is {len(samples) / SAMPLE_RATE * 1000:.0f} ms long; whisper needs at least 100 ms"
-            return Transcript("", (), language, "none", Timings(), reason=reason)
-        found = consult(self.cache, samples, key)
-        if found.origin is not None:
-            return answer(found.text, len(samples), language, found.origin, "cache", speed)
-        return found
 
     def _run(self, model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
              should_abort: Callable[[], bool] | None, *,
@@ -409,13 +397,9 @@ class Engine:
 
 # ---------------------------------------------------------------------- helpers
 
-def _make_cache(cache):
-    if cache is True:
-        from lumina.cache.phrase_cache import PhraseCache
-        return PhraseCache()
-    if cache is False:
-        return None
-    return cache
+def _too_short(samples: np.ndarray, language: str) -> Transcript:
+    reason = f"audio is {len(samples) / SAMPLE_RATE * 1000:.0f} ms long; whisper needs at least 100 ms"
+    return Transcript("", (), language, "none", Timings(), reason=reason)
 
 
 def _load_samples(audio, sample_rate: int | None) -> np.ndarray:
