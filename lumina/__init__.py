@@ -21,6 +21,7 @@ from lumina.errors import (
     ModelIntegrityError,
     ModelNotFoundError,
     StateError,
+    BufferStateError,
     TranscriptionAborted,
 )
 from lumina.models import REGISTRY, ModelInfo, ModelStore, validate_model_file
@@ -65,6 +66,7 @@ __all__ = [
     "SpeechEnd",
     "SpeechStart",
     "StateError",
+    "BufferStateError",
     "Stream",
     "Timings",
     "Token",
