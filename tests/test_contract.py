@@ -39,7 +39,8 @@ NO_INPUT = {
         "TranscriptionAborted")},
     **{name: "a frozen result record lumina builds, not an entry point" for name in (
         "AudioInfo", "CacheStats", "DeviceInfo", "DeviceLost", "Dropped", "Final", "ModelInfo",
-        "Partial", "Segment", "SpeechEnd", "SpeechStart", "Timings", "Token", "Transcript")},
+        "Partial", "Segment", "SpeechEnd", "SpeechPause", "SpeechResume", "SpeechStart", "Timings",
+        "Token", "Transcript")},
 }
 
 
@@ -218,6 +219,8 @@ STREAMING_PROBES = [
     Probe("Stream", "feed(sample_rate=0)",
           lambda e: _with_stream(lambda s: s.feed(SPEECH, sample_rate=0)), AudioFormatError,
           "sample_rate must be"),
+    Probe("HangoverPolicy", "sentence_end_ms=-1", lambda e: lumina.HangoverPolicy(sentence_end_ms=-1),
+          ArgumentError, "sentence_end_ms must be a number of ms from 0 to 3000"),
     Probe("Segmenter", "frame_ms=7", lambda e: Segmenter(frame_ms=7), ArgumentError,
           "frame_ms must be 10, 20 or 30"),
     Probe("Segmenter", "vad='x'", lambda e: Segmenter(vad="x"), ArgumentError,
