@@ -45,7 +45,9 @@ def timings_table(bank: su.SpeechBank, arch: str, threads: int, n_phrases: int) 
     engine = Engine(model_path(arch), threads=threads, cache=cache)
     engine.wait_ready()
     loaded = engine._loaded()[0]
-    key = (loaded.identity, "en", None, "accurate", False)
+    # The engine's cache key of a default call (Engine.transcribe: identity, language, prompt,
+    # speed, word_timestamps, translate, temperature); checked below against an exact hit.
+    key = (loaded.identity, "en", None, "accurate", False, False, 0.0)
     times: dict[str, list[float]] = {"model": [], "exact": [], "verified": [], "rejected": [],
                                      "check": []}
     origins: list[str] = []
@@ -60,6 +62,8 @@ def timings_table(bank: su.SpeechBank, arch: str, threads: int, n_phrases: int) 
         origins.append(retake.origin)
         if retake.origin == "cache-verified":
             times["verified"].append(retake.timings.total)
+        if cache.match(original, key).kind != "exact":
+            raise SystemExit(f"compare_cache_engine: {key!r} is not the engine's cache key")
         cache.put(original, key, _NEVER_SAID)
         rejected = engine.transcribe(su.gain(bank.at_16k(phrase, voice, speed=185), -3.0))
         if rejected.origin == "model":
