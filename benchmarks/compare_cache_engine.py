@@ -1,6 +1,8 @@
 """What a phrase-cache answer costs in an Engine: exact hit, verified hit, rejected candidate, model run.
 
-Used by compare_cache.py (run that); random-weight models of the real shapes, real whisper.cpp.
+Run: PYTHONPATH=.:tests python benchmarks/compare_cache_engine.py [--archs tiny.en,base.en]
+[--threads 2] [--phrases 8] (compare_cache.py prints the same table after its other sections).
+Random-weight models of the real shapes, real whisper.cpp.
 For each phrase, in turn (contenders interleaved): the original (a miss: one accurate model
 run), the same audio again (exact hit), a re-take (+4 dB, slower: a fuzzy candidate, verified
 by one short greedy decode), and another re-take after the entry's text was replaced by words
@@ -85,3 +87,21 @@ def timings_table(bank: su.SpeechBank, arch: str, threads: int, n_phrases: int) 
     print(f"  exact hit p50 {statistics.median(times['exact']) * 1e3:.2f} ms; pairs of different "
           f"phrases whose verification decodes have the same words on these random weights: "
           f"{sum(same)}/{len(same)}")
+
+
+def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--archs", default="tiny.en,base.en")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--phrases", type=int, default=8)
+    args = parser.parse_args()
+    import tempfile
+    bank = su.SpeechBank(Path(tempfile.gettempdir()) / "lumina-bench-speech")
+    for arch in args.archs.split(","):
+        timings_table(bank, arch, args.threads, args.phrases)
+
+
+if __name__ == "__main__":
+    main()

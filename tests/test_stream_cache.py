@@ -1,6 +1,8 @@
 """A Stream with a phrase cache: a candidate shows at once as the complete Partial; the Final follows the model."""
 
 import dataclasses
+import inspect
+import threading
 
 import numpy as np
 import pytest
@@ -9,6 +11,9 @@ import _speech_util as su
 from _stream_util import ScriptedEngine, chunks_of
 from _vad_util import silence
 from lumina import Engine, Final, Partial, PhraseCache, Stream
+from lumina.streaming.decoder import Decoder, Job
+from lumina.streaming.delivery import Delivery
+from lumina.streaming.stats import Counters
 from lumina.testing import make_model
 
 pytestmark = pytest.mark.speech
@@ -131,3 +136,42 @@ def test_engines_without_on_candidate_keep_working(one_phrase, eager):
     assert isinstance(events[-1], Final) and (events[-1].origin, events[-1].text) == ("model", "w5 w6")
     completes = [e.text for e in events if isinstance(e, Partial) and e.complete]
     assert completes == (["w5 w6"] if eager else [])   # a speculation's only
+
+
+@pytest.mark.parametrize("resumed", [False, True], ids=["confirmed", "speech-resumed"])
+def test_a_speculation_cancelled_before_its_candidate_shows_none(resumed):
+    # The decoder alone: a speculation whose speech resumes (the pipeline marks it cancelled)
+    # while its complete partial decodes must not show the cache's candidate afterwards.
+    job = Job("speculate", 0, np.zeros(16000, np.float32), end_sample=16000)
+    engine = CandidateEngine(lambda i, a, speed: [5, 6] if speed == "fast" else [5, 6, 9],
+                             "w5 w6 w9", "cache-verified")
+    fast = engine.transcribe
+
+    def transcribe(audio, **kw):
+        if kw.get("speed") == "fast" and resumed:
+            job.cancelled = True   # what the pipeline does when speech resumes
+        return fast(audio, **kw)
+
+    engine.transcribe = transcribe  # keeps its on_candidate parameter for the decoder to see
+    engine.transcribe.__signature__ = inspect.signature(fast)
+    delivery, stopping = Delivery(), threading.Event()
+    decoder = Decoder(engine, engine, final_speed="accurate", language=None, delivery=delivery,
+                      counters=Counters(), stopping=stopping, on_failure=stopping.set,
+                      on_exit=lambda: None)
+    thread = threading.Thread(target=decoder.run)
+    thread.start()
+    decoder.submit(job)
+    if not resumed:   # the hang-over confirms the end: the final job takes the held speculation
+        decoder.submit(Job("final", 0, np.zeros(16000, np.float32), end_sample=16000))
+    decoder.end()
+    thread.join(10)
+    events = [(type(e).__name__, e.text, getattr(e, "complete", None), getattr(e, "origin", None))
+              for e in delivery.iterate()]
+    speculated = ("Partial", "w5 w6", True, None)
+    if resumed:  # the final decode still ran (cancelled after the partial) but shows nothing
+        assert events == [speculated]
+        assert engine.calls == [("fast", 16000), ("accurate", 16000)]
+    else:
+        assert events == [speculated, ("Partial", "w5 w6 w9", True, None),
+                          ("Final", "w5 w6 w9", None, "cache-verified")]
+        assert engine.calls == [("fast", 16000), ("accurate", 16000)]  # no second final decode
