@@ -5,7 +5,9 @@ Run: PYTHONPATH=.:tests python benchmarks/compare_cache_engine.py [--archs tiny.
 Random-weight models of the real shapes, real whisper.cpp.
 For each phrase, in turn (contenders interleaved): the original (a miss: one accurate model
 run), the same audio again (exact hit), a re-take (+4 dB, slower: a fuzzy candidate, verified
-by one short greedy decode), and another re-take after the entry's text was replaced by words
+by one short greedy decode; where random weights make the short decode's words differ from the
+accurate decode's, the entry holds the short decode's words, computed untimed beforehand, so the
+timed call does a verified hit's work), and another re-take after the entry's text was replaced by words
 the model never decodes (the candidate is rejected: verification plus the accurate run).
 Medians of ``Transcript.timings.total``; "check alone" times the verification decode
 (:func:`lumina.asr.cached.verify`) of each original, so every phrase gives one.
@@ -53,6 +55,7 @@ def timings_table(bank: su.SpeechBank, arch: str, threads: int, n_phrases: int) 
     times: dict[str, list[float]] = {"model": [], "exact": [], "verified": [], "rejected": [],
                                      "check": []}
     origins: list[str] = []
+    substituted = 0
     checks: list[str] = []
     for i, phrase in enumerate(su.PHRASES[:n_phrases]):
         voice = su.VOICES[i % 4]
@@ -60,7 +63,16 @@ def timings_table(bank: su.SpeechBank, arch: str, threads: int, n_phrases: int) 
         first = engine.transcribe(original)
         times["model" if first.origin == "model" else first.origin].append(first.timings.total)
         times["exact"].append(engine.transcribe(original).timings.total)
-        retake = engine.transcribe(su.gain(bank.at_16k(phrase, voice, speed=165), 4.0))
+        retake_audio = su.gain(bank.at_16k(phrase, voice, speed=165), 4.0)
+        options = DecodeOptions(n_threads=threads, language="en")
+        seen = verify(loaded.model, retake_audio, options, first.text)   # untimed
+        if seen is not None and not seen.agreed and cache.match(original, key).kind == "exact":
+            # Random weights: the short decode's words differ from the accurate decode's, so
+            # the check would refuse. Cache the words it reads instead: the timed call then
+            # does exactly the work of a verified hit (fingerprint, match, one check).
+            cache.put(original, key, seen.text)
+            substituted += 1
+        retake = engine.transcribe(retake_audio)
         origins.append(retake.origin)
         if retake.origin == "cache-verified":
             times["verified"].append(retake.timings.total)
@@ -71,13 +83,14 @@ def timings_table(bank: su.SpeechBank, arch: str, threads: int, n_phrases: int) 
         if rejected.origin == "model":
             times["rejected"].append(rejected.timings.total)
         started = time.perf_counter()
-        check = verify(loaded.model, original, DecodeOptions(n_threads=threads, language="en"), phrase)
+        check = verify(loaded.model, original, options, phrase)
         times["check"].append(time.perf_counter() - started)
         checks.append(check.text if check else "")
     engine.close()
     same = [words(a) == words(b) for a, b in itertools.combinations(checks, 2)]
     print(f"\n{arch}, {threads} thread(s), {n_phrases} phrases, medians in ms "
-          f"(re-takes verified: {origins.count('cache-verified')}/{len(origins)})")
+          f"(re-takes verified: {origins.count('cache-verified')}/{len(origins)}, "
+          f"{substituted} of them against the check's own words, see the code)")
     print(f"{'model run':>10} {'exact hit':>10} {'verified':>10} {'rejected':>10} "
           f"{'check alone':>12} {'check/model':>12}")
     ratio = statistics.median(times["check"]) / statistics.median(times["model"])
