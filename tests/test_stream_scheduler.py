@@ -22,7 +22,7 @@ AUDIO = np.concatenate([silence(1.0), tone(1.0), silence(1.0)])
 
 def drive(lockstep: bool, busy=lambda dues: False, audio=AUDIO, step=0.25):
     """(scheduler, stream positions where a partial was due, finals as tuples)."""
-    sched = Scheduler(Segmenter(threshold_db=-40.0), step, lockstep=lockstep)
+    sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), step, lockstep=lockstep)
     dues, finals = [], []
     for k, i in enumerate(range(0, len(audio), CHUNK)):
         for due in sched.feed(audio[i:i + CHUNK], arrival=1000.0 + k):

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lumina.asr import long_form as _long_form
 from lumina.asr.arguments import check_cache, check_call, check_threads, check_timeout, model_name
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
 from lumina.asr.device import check_device_request, choose_device
@@ -203,7 +204,7 @@ class Engine:
     def transcribe(self, audio, *, language: str | None = None, prompt: str | None = None,
                    speed: str = "accurate", word_timestamps: bool = False,
                    sample_rate: int | None = None,
-                   should_abort: Callable[[], bool] | None = None) -> Transcript:
+                   should_abort: Callable[[], bool] | None = None, vad=False) -> Transcript:
         """Transcribe audio.
 
         Parameters
@@ -227,6 +228,11 @@ class Engine:
         should_abort : callable, optional
             Polled between decoding steps; returning True stops the call with
             :class:`~lumina.errors.TranscriptionAborted`.
+        vad : bool or {"silero", "energy", "webrtc"}, default False
+            Decode only the speech a voice activity detector finds (True:
+            Silero), as :meth:`transcribe_iter` does; times stay those of the
+            input, and audio without speech gives an empty transcript with a
+            ``reason``. The phrase cache is not used then.
 
         Returns
         -------
@@ -245,6 +251,11 @@ class Engine:
         ModelNotFoundError, ModelIntegrityError, BackendError, DeviceError
             The model could not be loaded.
         """
+        if vad is not False and vad is not None:
+            return self.transcribe_iter(
+                audio, vad=vad, language=language, prompt=prompt, speed=speed,
+                word_timestamps=word_timestamps, sample_rate=sample_rate,
+                should_abort=should_abort)[0].transcript()
         started = time.perf_counter()
         check_speed(speed)
         check_call(language, prompt, should_abort)
@@ -285,6 +296,24 @@ class Engine:
             if not fast_result_suspect(result, model, fast[1]):
                 return result, "fast"
         return _checked(model.run(samples, options, should_abort)), "accurate"
+
+    transcribe_iter = _long_form.transcribe_iter
+
+    def _decode_window(self, samples: np.ndarray, *, language: str | None, prompt: str | None,
+                       speed: str, word_timestamps: bool,
+                       should_abort: Callable[[], bool] | None) -> Transcript:
+        """One decode of at most 30 s for :mod:`lumina.asr.long_form`: times in window seconds."""
+        started = time.perf_counter()
+        loaded, load_s = self._loaded()
+        options = DecodeOptions(n_threads=self.threads, language=self._language_for(language),
+                                prompt=prompt, token_timestamps=word_timestamps)
+        result, used = self._run(loaded.model, samples, options, speed, should_abort)
+        t = from_run(result, loaded.model.is_special, loaded.device, used, len(samples) / SAMPLE_RATE)
+        return _with_timings(t, load_s, 0.0, result.encode_s + result.mel_s, result.decode_s, started)
+
+    def _language_for(self, language: str | None) -> str:
+        """``language``, or the model's default (waits for the model)."""
+        return language or _default_language(self._loaded()[0].model)
 
     async def transcribe_async(self, audio, **options) -> Transcript:
         """:meth:`transcribe` in a worker thread; the event loop never waits on loading or inference.

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lumina._core.vad import EnergyVAD, Hysteresis, frame_db
+from lumina._core.vad import frame_db
 from lumina.audio.convert import SAMPLE_RATE, check_sample_rate, to_mono
-from lumina.errors import ArgumentError, MissingDependencyError
+from lumina.audio.vad import make_vad
+from lumina.errors import ArgumentError
 
 __all__ = ["Segmenter", "SpeechStart", "SpeechEnd", "SegmentEvent"]
 
@@ -84,51 +85,6 @@ class SpeechEnd:
 SegmentEvent = SpeechStart | SpeechEnd
 
 
-class _WebRtcVAD:
-    """Adapter giving webrtcvad the EnergyVAD interface (frames, process, flush, reset)."""
-
-    def __init__(self, sample_rate: int, frame_ms: int, aggressiveness: int,
-                 start_frames: int, end_frames: int) -> None:
-        try:
-            import webrtcvad
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "vad='webrtc' needs the optional package webrtcvad, which is not installed; "
-                "install it with `pip install 'lumina[webrtc]'` (prebuilt webrtcvad-wheels) or "
-                "`pip install webrtcvad`, or use vad='energy'") from exc
-        if sample_rate not in (8000, 16000, 32000, 48000):
-            raise ArgumentError(f"webrtcvad supports 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")
-        self._vad = webrtcvad.Vad(aggressiveness)
-        self.sample_rate = sample_rate
-        self.frame_samples = sample_rate * frame_ms // 1000
-        self._hyst = Hysteresis(start_frames, end_frames)
-        self._partial = np.empty(0, dtype=np.float32)
-
-    def process(self, samples: np.ndarray) -> np.ndarray:
-        buf = np.concatenate([self._partial, samples]) if len(self._partial) else samples
-        n_frames = len(buf) // self.frame_samples
-        whole = n_frames * self.frame_samples
-        self._partial = buf[whole:].copy()
-        pcm = (np.clip(buf[:whole], -1.0, 1.0) * 32767.0).astype("<i2")
-        raw = np.fromiter(
-            (self._vad.is_speech(frame.tobytes(), self.sample_rate)
-             for frame in pcm.reshape(n_frames, self.frame_samples)),
-            dtype=np.int8, count=n_frames)
-        return self._hyst.push(raw)
-
-    def flush(self) -> np.ndarray:
-        self._partial = np.empty(0, dtype=np.float32)
-        return self._hyst.flush()
-
-    def reset(self) -> None:
-        self._partial = np.empty(0, dtype=np.float32)
-        self._hyst.reset()
-
-    @property
-    def pending_frames(self) -> int:
-        return self._hyst.pending
-
-
 class Segmenter:
     """Find utterances in a stream of float32 mono audio.
 
@@ -166,7 +122,7 @@ class Segmenter:
         For ``vad="webrtc"`` when ``webrtcvad`` is not installed.
     """
 
-    def __init__(self, sample_rate: int = 16000, *, vad: str = "energy", frame_ms: int = 20,
+    def __init__(self, sample_rate: int = 16000, *, vad: str = "silero", frame_ms: int = 20,
                  min_speech_ms: int = 100, hangover_ms: int = 300, pre_roll_ms: int = 200,
                  max_utterance_s: float = 30.0, threshold_db: float | None = None,
                  webrtc_aggressiveness: int = 2) -> None:
@@ -174,17 +130,9 @@ class Segmenter:
         _check_settings(frame_ms, min_speech_ms, hangover_ms, pre_roll_ms, max_utterance_s)
         start_frames = max(1, math.ceil(min_speech_ms / frame_ms))
         end_frames = max(1, math.ceil(hangover_ms / frame_ms))
-        if vad == "energy":
-            self._vad = EnergyVAD(sample_rate, frame_ms, threshold_db=threshold_db,
-                                  start_frames=start_frames, end_frames=end_frames)
-        elif vad == "webrtc":
-            if webrtc_aggressiveness not in (0, 1, 2, 3):
-                raise ArgumentError(
-                    f"webrtc_aggressiveness must be 0, 1, 2 or 3, got {webrtc_aggressiveness}")
-            self._vad = _WebRtcVAD(sample_rate, frame_ms, webrtc_aggressiveness,
-                                   start_frames, end_frames)
-        else:
-            raise ArgumentError(f"vad must be 'energy' or 'webrtc', got {vad!r}")
+        self._vad = make_vad(vad, sample_rate, frame_ms, start_frames=start_frames,
+                             end_frames=end_frames, threshold_db=threshold_db,
+                             webrtc_aggressiveness=webrtc_aggressiveness)
         self.sample_rate = sample_rate
         self.frame_samples = self._vad.frame_samples
         self.pre_roll_samples = pre_roll_ms * sample_rate // 1000
