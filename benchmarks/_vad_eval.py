@@ -18,9 +18,11 @@ import numpy as np
 from _vad_corpus import KINDS, SNRS, SR, Scene, noise_scene, scene, score
 
 from lumina.audio.vad import make_vad
+from lumina.audio.vad.factory import SILERO_MIN_SPEECH_MS, SILERO_THRESHOLD
 from lumina.audio.vad.silero import SileroVAD
 
-START_FRAMES, END_FRAMES, FRAME_MS = 5, 15, 20   # 100 ms and 300 ms at 20 ms frames
+START_FRAMES, END_FRAMES, FRAME_MS = 5, 15, 20   # 100 ms and 300 ms at 20 ms frames (Silero: 200 ms)
+SILERO_START = SILERO_MIN_SPEECH_MS // FRAME_MS
 CHUNK = 320                                      # fed as a live source would: 20 ms at a time
 
 
@@ -28,7 +30,8 @@ def contender(name: str):
     """A fresh detector by report name: "energy", "webrtc", "silero" or "silero K/R[/P]"."""
     if name.startswith("silero "):
         quiet, max_state, *prime = name.split()[1].split("/")
-        return SileroVAD(frame_ms=FRAME_MS, start_frames=START_FRAMES, end_frames=END_FRAMES,
+        return SileroVAD(frame_ms=FRAME_MS, threshold=SILERO_THRESHOLD, start_frames=SILERO_START,
+                         end_frames=END_FRAMES,
                          reset_quiet_windows=int(quiet), max_state_s=float(max_state),
                          prime_s=float(prime[0]) if prime else 0.0)
     return make_vad(name, SR, FRAME_MS, start_frames=START_FRAMES, end_frames=END_FRAMES)
@@ -91,10 +94,12 @@ def corpus(bank, seeds: int, n_utterances: int = 4) -> list[Scene]:
             for s in range(seeds) for k, kind in enumerate(KINDS) for snr in SNRS]
 
 
-def noise_corpus(bank, seconds: float, levels=(-40.0, -30.0, -20.0)) -> list[Scene]:
+def noise_corpus(bank, seconds: float, seeds: int, levels=(-40.0, -30.0, -20.0)) -> list[Scene]:
+    """Digital silence, and every background but babble (which is speech) alone."""
     scenes = [noise_scene(bank, "silence", seconds, 0.0, 0)]
-    return scenes + [noise_scene(bank, kind, seconds, level, 7 + k)
-                     for k, kind in enumerate(KINDS) if kind != "babble" for level in levels]
+    return scenes + [noise_scene(bank, kind, seconds, level, 7 + k + 100 * s)
+                     for s in range(seeds) for k, kind in enumerate(KINDS) if kind != "babble"
+                     for level in levels]
 
 
 def evaluate(names, scenes: list[Scene], key) -> dict:
@@ -125,12 +130,15 @@ def print_accuracy(names, tallies: dict, groups) -> None:
 
 
 def print_noise_only(names, tallies: dict, scenes: list[Scene]) -> None:
-    print(f"{'background alone (30 s each)':<30}" + "".join(f"{n:>14}" for n in names))
-    for sc in scenes:
-        row = "".join(f"{tallies[(n, sc.name)].on_noise:>14}" for n in names)
-        print(f"{sc.name:<30}{row}")
-    totals = "".join(f"{sum(tallies[(n, sc.name)].on_noise for sc in scenes):>14}" for n in names)
-    print(f"{'utterances opened, total':<30}{totals}")
+    """Utterances opened per background and level, summed over seeds."""
+    groups = list(dict.fromkeys(sc.name for sc in scenes))
+    minutes = {g: sum(sc.seconds for sc in scenes if sc.name == g) / 60 for g in groups}
+    print(f"{'background alone':<30}{'minutes':>8}" + "".join(f"{n:>14}" for n in names))
+    for g in groups:
+        row = "".join(f"{tallies[(n, g)].on_noise:>14}" for n in names)
+        print(f"{g:<30}{minutes[g]:>8.1f}{row}")
+    totals = "".join(f"{tallies[(n, 'all')].on_noise:>14}" for n in names)
+    print(f"{'utterances opened, total':<30}{sum(minutes.values()):>8.1f}{totals}")
 
 
 def print_cpu(names, tallies: dict) -> None:

@@ -9,8 +9,8 @@ Run:  PYTHONPATH=. python benchmarks/compare_vad.py [--seeds 2] [--policy] [--no
    10, 5 and 0 dB. Per background and SNR: frame-level (10 ms) precision,
    recall and F1 of "inside an utterance", median onset and offset error of
    the utterances found, utterances missed, and utterances opened on noise
-   alone. Then each background alone (30 s at -40, -30 and -20 dBFS, and
-   digital silence): the utterances opened. Then CPU per second of audio.
+   alone. Then each background alone (30 s per seed at -40, -30 and -20 dBFS,
+   and digital silence): the utterances opened. Then CPU per second of audio.
    Detectors are run scene by scene in turn, so machine load hits all alike.
 2. ``--policy``: Silero's state policy (reset after K quiet windows, at
    speech R seconds after the last reset, priming a reset state with the
@@ -59,7 +59,7 @@ def accuracy(bank, seeds: int, n_utterances: int, names=DETECTORS) -> None:
     by_snr = evaluate(names, scenes, key=lambda sc: f"{sc.snr_db:g} dB")
     print("\n-- by SNR, all backgrounds --")
     print_accuracy(names, by_snr, [f"{snr:g} dB" for snr in SNRS])
-    quiet = noise_corpus(bank, 30.0)
+    quiet = noise_corpus(bank, 30.0, seeds)
     print("\n== backgrounds alone: utterances opened ==")
     print_noise_only(names, evaluate(names, quiet, key=lambda sc: sc.name), quiet)
     print("\n== CPU ==")

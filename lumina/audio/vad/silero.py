@@ -27,15 +27,18 @@ mixture alone did it, and the swell's level mattered little. So:
 * a reset state is first run over the last ``prime_s`` seconds heard
   (outputs discarded). A bare fresh state misjudges its first windows: on
   music it called 1.5-4% of them speech against 0.1% for a state that had
-  listened a while, and in noisy speech it missed the next words (frame
-  recall at 0 dB SNR fell from 0.98 to 0.88 with a reset every second).
+  listened a while, and in noisy speech it missed words (below).
 
-On the corpus (3 seeds, 240 utterances over white and pink noise, babble,
-music and clicks at 20 to 0 dB SNR) these defaults keep frame recall at 0.99
-(0.98 at 0 dB) and open 3 utterances on noise alone (1 without any reset),
-while on nine swell scenes no utterance opens on the swell and speech runs at
-most 1.2 s into it (up to 4.0 s, and 7 utterances opened, without resets).
-Priming costs about 40% more CPU (5.5 against 3.9 ms per second of audio).
+With lumina's settings (threshold 0.7, 200 ms to open: see
+:mod:`lumina.audio.vad.factory`), on nine swell scenes no utterance opened on a
+swell and speech ran at most 0.8 s into it; without resets 2 utterances
+opened on swells and speech ran up to 1.3 s into them. On the labelled corpus
+(3 seeds, 240 utterances over white and pink noise, babble, music and clicks
+at 20 to 0 dB SNR) frame recall is 0.98 with or without the policy, while
+resets without priming lowered it to 0.93 and opened 16 utterances where no
+target speech was (3 with priming, all in babble, which is speech; 0
+without resets). Priming costs about 35% more CPU (5.7 against 4.2 ms per
+second of audio, measured on a busy machine).
 Resets never happen in a stretch with nothing speech-like, so music or noise
 alone is judged by one state that has listened to it all along.
 """
