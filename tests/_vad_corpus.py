@@ -247,7 +247,6 @@ def swell_scene(bank: SpeechBank, overlap_s: float, seed: int = 0) -> Scene:
     a probe: carried over from the speech, Silero's state held the swell
     above 0.5 (the truth is the speech span alone).
     """
-    rng = np.random.default_rng(seed)
     speech = _at_dbfs(np.concatenate([utterance(bank, seed), np.zeros(SR // 5, np.float32),
                                       utterance(bank, seed + 1)]), -20.0)
     lead = SR

@@ -14,7 +14,7 @@ import pytest
 from _speech_util import SpeechBank
 from _stream_util import ScriptedEngine, chunks_of
 from _vad_corpus import KINDS, SR, noise_scene, scene, score, swell_scene, utterances
-from lumina import Engine, Final, Segmenter, Stream
+from lumina import Engine, Segmenter, Stream
 from lumina.audio.vad import SileroVAD
 from lumina.audio.vad.factory import SILERO_THRESHOLD
 

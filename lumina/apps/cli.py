@@ -219,6 +219,8 @@ def _show_progress(args: argparse.Namespace, output: Path | None) -> bool:
 def _advance(bar: tqdm, done: float, total: float) -> None:
     bar.total = total
     bar.update(done - bar.n)
+    if done >= total:
+        bar.refresh()   # tqdm throttles redraws; the end is always shown
 
 
 def _stream(segments, fmt: str) -> None:
@@ -226,17 +228,20 @@ def _stream(segments, fmt: str) -> None:
     count = 0
     if fmt == "vtt":
         sys.stdout.write("WEBVTT\n\n")
-    for segment in segments:
-        count += 1
-        if fmt == "txt":
-            sys.stdout.write((" " if count > 1 else "") + segment.text)
-        else:
-            cue = render(Transcript(segment.text, (segment,), "", "", Timings()), fmt)
-            cue = cue.removeprefix("WEBVTT\n\n").removeprefix("1\n")
-            sys.stdout.write(("\n" if count > 1 else "") + (f"{count}\n" if fmt == "srt" else "") + cue)
-        sys.stdout.flush()
-    if fmt == "txt":
-        sys.stdout.write("\n")
+    try:
+        for segment in segments:
+            count += 1
+            if fmt == "txt":
+                sys.stdout.write((" " if count > 1 else "") + segment.text)
+            else:
+                cue = render(Transcript(segment.text, (segment,), "", "", Timings()), fmt)
+                cue = cue.removeprefix("WEBVTT\n\n").removeprefix("1\n")
+                sys.stdout.write(("\n" if count > 1 else "") + (f"{count}\n" if fmt == "srt" else "")
+                                 + cue)
+            sys.stdout.flush()
+    finally:
+        if fmt == "txt":   # also when a bad sample stops the file half way: end the line
+            sys.stdout.write("\n")
 
 
 def _emit(text: str, source: str, output: Path | None, fmt: str) -> None:

@@ -196,22 +196,21 @@ class SegmentIterator:
             raise TranscriptionAborted("the transcription was cancelled")
 
     def _run(self) -> Iterator[Segment]:
-        found = 0
         window = _Window()
         try:
             for pieces in self._pieces():
                 for piece in pieces:
                     if not window.fits(piece) and window.pieces:
-                        found += yield from self._decode(window)
+                        yield from self._decode(window)
                         window = _Window()
                     window.add(piece)
                 if window.pieces and (self._regions.decided - window.pieces[-1].end
                                       > _FLUSH_AFTER_S * SAMPLE_RATE):
-                    found += yield from self._decode(window)
+                    yield from self._decode(window)
                     window = _Window()
                 self._progress(window)
             if window.pieces:
-                found += yield from self._decode(window)
+                yield from self._decode(window)
             self.position = self.info.duration
             self._report(self.position)
             if self._device == "none":
@@ -231,11 +230,11 @@ class SegmentIterator:
         yield self._regions.flush()
 
     def _decode(self, window: _Window) -> Iterator[Segment]:
-        """Decode one window; yield its segments in input time. Returns how many had text."""
+        """Decode one window; yield its segments (those with text) in input time."""
         self._check()
         audio = window.audio()
         if len(audio) < _MIN_SAMPLES:
-            return 0
+            return
         result = self._engine._decode_window(
             audio, language=self.language, prompt=self._prompt, speed=self._speed,
             word_timestamps=self._words, should_abort=self._should_abort)
@@ -244,16 +243,15 @@ class SegmentIterator:
             self.language = result.language
         self._timings[1] += result.timings.encode
         self._timings[2] += result.timings.decode
-        count = 0
         for s in result.segments:
             if s.text:
-                count += 1
                 yield _mapped(s, window, self._words)
-        return count
 
     def _progress(self, window: _Window) -> None:
-        pending = window.pieces[0].start if window.pieces else self._regions.decided
-        self.position = min(pending, self._regions.decided) / SAMPLE_RATE
+        done = self._regions.settled
+        if window.pieces:
+            done = min(done, window.pieces[0].start)
+        self.position = max(self.position, done / SAMPLE_RATE)
         self._report(self.position)
 
     def _report(self, position: float) -> None:

@@ -86,6 +86,13 @@ class SpeechRegions:
         return self._frame * _FRAME
 
     @property
+    def settled(self) -> int:
+        """Input samples before this are in pieces handed out, or skipped for good."""
+        if self._open is not None:
+            return self._open
+        return max(self._floor, self.decided - self._pad, 0)
+
+    @property
     def samples(self) -> int:
         """Input samples fed."""
         return self._base + len(self._hist)

@@ -6,7 +6,7 @@ block at a time, and the pages of each block are handed back to the kernel
 once decoded (``madvise(MADV_DONTNEED)``), so an hour of audio costs the
 memory of a block, not of the file. Other formats are read in blocks by
 soundfile (FLAC, OGG, MP3 with libsndfile >= 1.1 ...). Formats only ffmpeg
-reads (M4A ...) and arrays are decoded whole, as :func:`load_audio` does.
+reads (M4A ...), arrays and unseekable file objects (pipes) are held whole.
 Every block goes through the audio gateway's :class:`ChunkConverter`
 (downmix, finiteness check, streaming soxr resampling), so the samples
 equal those of :func:`load_audio` up to the resampler's block edges.
@@ -26,7 +26,7 @@ from lumina._core import pcm
 from lumina.audio import wavfile as _wav
 from lumina.audio.convert import SAMPLE_RATE, ChunkConverter, _downmix, check_sample_rate, to_mono_at
 from lumina.audio.files import load_audio
-from lumina.errors import ArgumentError, AudioFormatError
+from lumina.errors import ArgumentError, AudioFormatError, StateError
 
 __all__ = ["AudioBlocks"]
 
@@ -74,6 +74,8 @@ class AudioBlocks:
         if sample_rate is not None:
             raise AudioFormatError("sample_rate applies only to arrays; files carry their own rate")
         self._whole = None
+        if hasattr(source, "read") and not _seekable(source):
+            source = _read_all(source)   # a pipe: its bytes are all there is to go on
         self._reader = self._open(source)
 
     def _open(self, source):
@@ -91,11 +93,22 @@ class AudioBlocks:
             return None
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        """The blocks, once; the source is released when they end (or fail)."""
+        try:
+            yield from self._blocks()
+        finally:
+            self.close()
+
+    def _blocks(self) -> Iterator[np.ndarray]:
         if self._reader is None:
+            if self._whole is None:
+                raise StateError("these blocks were read already (or closed)")
             step = int(self._block_s * SAMPLE_RATE)
             for start in range(0, len(self._whole), step):
                 yield self._whole[start:start + step]
             return
+        if self._reader.done:
+            raise StateError("these blocks were read already (or closed)")
         convert = ChunkConverter(self._reader.rate, what="audio")
         for block in self._reader.blocks(max(1, int(self._block_s * self._reader.rate))):
             out = convert(block)
@@ -110,6 +123,8 @@ class AudioBlocks:
         while self._closers:
             self._closers.pop()()
         self._whole = None
+        if self._reader is not None:
+            self._reader.done = True
 
     def __enter__(self) -> AudioBlocks:
         return self
@@ -125,21 +140,38 @@ def _head(source) -> bytes:
     if isinstance(source, (str, os.PathLike)):
         with _wav._open_path(source) as f:
             return f.read(12)
-    if hasattr(source, "read") and hasattr(source, "seek"):
+    if hasattr(source, "read"):
         pos = source.tell()
         head = source.read(12)
         source.seek(pos)
-        return head if isinstance(head, bytes) else b""
-    if hasattr(source, "read"):
-        raise AudioFormatError("a file object for block reading must be seekable; pass a path "
-                               "or the bytes instead")
+        if not isinstance(head, bytes):
+            raise AudioFormatError(
+                f"file object returned {type(head).__name__}, not bytes; open it in binary mode")
+        return head
     raise ArgumentError(
         f"audio source must be a path, bytes, a binary file object or a numpy array, "
         f"not {type(source).__name__}")
 
 
+def _seekable(source) -> bool:
+    try:
+        return bool(source.seekable()) if hasattr(source, "seekable") else hasattr(source, "seek")
+    except (OSError, ValueError):
+        return False
+
+
+def _read_all(source) -> bytes:
+    data = source.read()
+    if not isinstance(data, (bytes, bytearray)):
+        raise AudioFormatError(
+            f"file object returned {type(data).__name__}, not bytes; open it in binary mode")
+    return bytes(data)
+
+
 class _WavReader:
     """WAV blocks decoded straight from a memory map; decoded pages are dropped from memory."""
+
+    done = False
 
     def __init__(self, source, owner: AudioBlocks) -> None:
         self._map = None
@@ -192,6 +224,8 @@ class _WavReader:
 
 class _SoundfileReader:
     """Blocks decoded by libsndfile, downmixed to mono at the file's rate."""
+
+    done = False
 
     def __init__(self, source, owner: AudioBlocks) -> None:
         opened = io.BytesIO(bytes(memoryview(source).cast("B"))) if isinstance(

