@@ -10,12 +10,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import max_loop_stall, model_path, speechlike  # noqa: E402
+from _profile import by_profile  # noqa: E402
 
 THREADS = 2
 
 
 class Startup:
-    params = ["tiny.en", "base.en"]
+    params = by_profile(["tiny.en", "base.en"], ci=["tiny.en"])
     param_names = ["model"]
     timeout = 300
 
@@ -47,7 +48,8 @@ class Startup:
 
 
 class Transcribe:
-    params = (["tiny.en", "base.en"], [1, 2, 5, 10], ["accurate", "fast", "pywhispercpp"])
+    params = by_profile((["tiny.en", "base.en"], [1, 2, 5, 10], ["accurate", "fast", "pywhispercpp"]),
+                        ci=(["tiny.en"], [1, 5], ["accurate", "fast", "pywhispercpp"]))
     param_names = ["model", "seconds", "path"]
     timeout = 600
     number = 1
@@ -111,7 +113,7 @@ class EventLoop:
 
 
 class Memory:
-    params = (["tiny.en", "base.en"], ["f16", "q8_0"])
+    params = by_profile((["tiny.en", "base.en"], ["f16", "q8_0"]), ci=(["tiny.en"], ["f16"]))
     param_names = ["model", "ftype"]
     timeout = 300
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import tempfile
+import sys
 from pathlib import Path
 
 from lumina.models import validate_model_file
-from lumina.testing import make_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import model_path  # noqa: E402
 
 
 def _sha256(path: Path) -> str:
@@ -24,9 +26,7 @@ class ValidateModel:
     timeout = 300
 
     def setup_cache(self):
-        d = tempfile.mkdtemp(prefix="lumina-bench-models-")
-        return {arch: str(make_model(Path(d) / f"ggml-{arch}.bin", arch=arch))
-                for arch in self.params[0]}
+        return {arch: str(model_path(arch)) for arch in self.params[0]}
 
     def setup(self, paths, arch):
         self.path = Path(paths[arch])

@@ -2,7 +2,8 @@
 
 Both get the same 6 s clip (1 s silence, two espeak-ng utterances, silence) in
 20 ms chunks, as fast as they can take it, on a random-weight ``tiny.en``-shaped
-model with 2 threads; both produce partial text every 250 ms of audio. lumina
+model (CI's profile: the few-MB ``micro`` one) with 2 threads; both produce
+partial text every 250 ms of audio. lumina
 decodes only the utterances the VAD finds (fast path for partials, one
 accurate final each); the naive loop transcribes the growing buffer every step.
 The real-time-pace latencies are measured by ``compare_stream.py``.
@@ -11,14 +12,19 @@ The real-time-pace latencies are measured by ``compare_stream.py``.
 import pathlib
 import shutil
 import subprocess
+import sys
 import tempfile
 
 import numpy as np
 
 from lumina import Engine, Stream
-from lumina.testing import make_model
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _common import model_path  # noqa: E402
+from _profile import by_profile  # noqa: E402
 
 SR = 16000
+MODEL = by_profile("tiny.en", ci="micro")
 CHUNK = 320
 STEP = 0.25
 
@@ -44,7 +50,7 @@ class StreamVsNaive:
 
     def setup(self, impl):
         self.tmp = pathlib.Path(tempfile.mkdtemp(prefix="lumina-asv-stream-"))
-        self.path = make_model(self.tmp / "tiny.en.bin", "tiny.en")
+        self.path = model_path(MODEL)
         self.audio = _clip(self.tmp)
         self.chunks = [self.audio[i:i + CHUNK] for i in range(0, len(self.audio), CHUNK)]
         if impl == "lumina":

@@ -5,6 +5,7 @@ Also the bare int16 -> float32 conversion: lumina's core vs numpy.
 
 import os
 import shutil
+import sys
 import tempfile
 import wave
 
@@ -14,7 +15,10 @@ import soundfile
 import lumina
 from lumina._core import pcm
 
-DURATIONS = {"1s": 1, "60s": 60, "1h": 3600}
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _profile import by_profile  # noqa: E402
+
+DURATIONS = by_profile({"1s": 1, "60s": 60, "1h": 3600}, ci={"1s": 1, "60s": 60})
 RATE = 16000
 
 
@@ -66,7 +70,7 @@ class DecodeWav:
 
 
 class ConvertInt16:
-    params = [16000, 16000 * 60, 16000 * 3600]
+    params = by_profile([16000, 16000 * 60, 16000 * 3600], ci=[16000, 16000 * 60])
     param_names = ["samples"]
 
     def setup(self, samples):

@@ -44,17 +44,20 @@ def test_phrase_set_is_large_enough():
     assert not set(su.NEAR_MISSES) & set(su.PHRASES)
 
 
+@pytest.mark.speech
 def test_retakes_never_return_another_phrase(retake_results):
     wrong = [(p, lab, got) for p, lab, got in retake_results if got is not None and got != p]
     assert wrong == []
 
 
+@pytest.mark.speech
 def test_retake_hit_rate_is_at_least_90_percent(retake_results):
     hits = sum(got == p for p, _, got in retake_results)
     assert len(retake_results) == 15 * len(su.PHRASES)
     assert hits / len(retake_results) >= 0.90
 
 
+@pytest.mark.speech
 @pytest.mark.parametrize("label", ["gain +6 dB", "gain -6 dB", "8 kHz", "22.05 kHz", "44.1 kHz",
                                    "48 kHz", "stereo", "padding 500/200 ms", "padding 100/500 ms"])
 def test_every_take_of_these_kinds_hits(retake_results, label):
@@ -63,12 +66,14 @@ def test_every_take_of_these_kinds_hits(retake_results, label):
     assert [p for p, got in results if got != p] == []
 
 
+@pytest.mark.speech
 def test_zero_false_hits_on_the_confusable_set(bank, filled):
     false_hits = [(name, got) for name, audio in confusables(bank)
                   if (got := filled.get(audio, KEY)) is not None]
     assert false_hits == []
 
 
+@pytest.mark.speech
 def test_identical_audio_is_always_an_exact_hit(bank):
     cache = PhraseCache()
     for i, phrase in enumerate(su.PHRASES[:10]):
@@ -84,6 +89,7 @@ _TAKE_INDEX = st.integers(0, 14)
 _PHRASE_INDEX = st.integers(0, len(su.PHRASES) - 1)
 
 
+@pytest.mark.speech
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(i=_PHRASE_INDEX, j=_PHRASE_INDEX, t=_TAKE_INDEX)
 def test_similarity_properties(bank, i, j, t):
@@ -114,6 +120,7 @@ def test_similarity_is_symmetric_and_bounded_on_arbitrary_audio(samples, seed):
     assert 0.0 <= fa.similarity(fb) <= 1.0
 
 
+@pytest.mark.speech
 def test_report_calibration(bank, filled, retake_results, capsys):
     """Prints the numbers the module docstring quotes (always passes only if they hold)."""
     refs = {p: fingerprint(bank.at_16k(p, su.VOICES[i % 4])) for i, p in enumerate(su.PHRASES)}

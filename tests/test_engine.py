@@ -93,12 +93,14 @@ def test_inputs_of_every_kind_give_the_same_transcript(micro_engine, tmp_path):
 
 # ----------------------------------------------------------------------------- fast mode
 
-def test_fast_audio_ctx_covers_the_audio_with_a_floor():
+def test_fast_audio_ctx_covers_the_audio_in_whole_blocks_of_256_frames():
     assert fast_audio_ctx(16000) == FAST_MIN_AUDIO_CTX == 256
     assert fast_audio_ctx(16000 * 4) == 256  # 200 frames + 32 margin, raised to the floor
-    assert fast_audio_ctx(16000 * 5) == 282  # 250 frames + 32 margin
-    assert fast_audio_ctx(16000 * 10) == 532
-    assert fast_audio_ctx(16000 * 29) == 1482
+    assert fast_audio_ctx(224 * 320) == 256  # 224 + 32 fills one block exactly
+    assert fast_audio_ctx(224 * 320 + 1) == 512
+    assert fast_audio_ctx(16000 * 5) == 512  # 250 frames + 32 margin
+    assert fast_audio_ctx(16000 * 10) == 768
+    assert fast_audio_ctx(16000 * 29) == 1500  # capped at the model's full context
     assert fast_audio_ctx(16000 * 40) == 1500
 
 
@@ -239,7 +241,7 @@ def test_sample_rate_with_a_file_is_refused(micro_engine):
         micro_engine.transcribe(HELLO_WAV, sample_rate=16000)
 
 
-def test_importing_lumina_leaves_whisper_cpp_logging_alone_until_a_model_loads(micro_model):
+def test_importing_lumina_leaves_whisper_cpp_logging_alone_until_a_model_loads(micro_model, tmp_path):
     # whisper.cpp has one process-wide log callback; only loading a model may take it over.
     # A child process, since this one has loaded models already.
     code = f"""
@@ -255,10 +257,12 @@ with lumina.Engine({str(micro_model)!r}, warmup=False) as engine:
     engine.wait_ready()
 print(backend._logs_installed, len(seen) - before)
 """
-    root = str(Path(__file__).resolve().parent.parent)
+    # The child imports the lumina these tests import (an installed one in CI, where the
+    # repository's own lumina/ is unbuilt): that folder first, and not the repository as cwd.
+    root = str(Path(lumina.__file__).resolve().parent.parent)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                           timeout=120)
+                           timeout=120, cwd=tmp_path)
     assert child.returncode == 0, child.stderr
     # After import: the application's callback still gets whisper.cpp's lines (2 of them).
     # After a load: lumina's capture has them; the application's callback saw none of the load.

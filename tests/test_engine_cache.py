@@ -6,6 +6,8 @@ import pytest
 
 from lumina import Engine, PhraseCache
 
+pytestmark = pytest.mark.speech
+
 
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory):

@@ -187,7 +187,8 @@ class FakeEngine:
     def _language_for(self, language):
         return language or "en"
 
-    def _decode_window(self, audio, *, language, prompt, speed, word_timestamps, should_abort):
+    def _decode_window(self, audio, *, language, prompt, speed, word_timestamps, translate,
+                       temperature, should_abort):
         self.windows.append(len(audio))
         self.entered.set()
         while self.gate is not None and not self.gate.wait(0.01):

@@ -24,7 +24,6 @@ from lumina.models import REGISTRY, ModelStore, validate_model_file
 from lumina.testing import make_model
 
 HEADER_END = 4 + 11 * 4 + 8  # magic, hparams, mel filter dims
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -329,10 +328,13 @@ def test_whisper_cpp_still_aborts_on_an_all_f32_model(tmp_path, micro):
             "print('loaded', flush=True)\n"
             "m.run(np.zeros(16000, np.float32), DecodeOptions(n_threads=1))\n"
             "print('survived', flush=True)\n")
+    # The child imports the lumina these tests import (an installed one in CI, where the
+    # repository's own lumina/ is unbuilt): that folder first, and not the repository as cwd.
+    here = str(Path(lumina.__file__).resolve().parent.parent)
     env = dict(os.environ, GGML_NO_BACKTRACE="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+               PYTHONPATH=os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env=env, timeout=120)
+                           env=env, timeout=120, cwd=tmp_path)
     assert child.returncode == -signal.SIGABRT
     assert child.stdout == "loaded\n"
     assert "GGML_ASSERT(src0->type == GGML_TYPE_F16) failed" in child.stderr

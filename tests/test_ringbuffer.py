@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from lumina import RingBuffer
-from lumina._core import _ring_stress
 
 
 def _seq(start, n):
@@ -448,6 +447,7 @@ def test_two_threads_refuse_delivers_everything_and_counts_refusals():
 
 def _race_without_gil(ring, total, pause, seed):
     """Producer and consumer loops in C, each in its own thread, GIL released."""
+    from lumina._core import _ring_stress  # test-only build; conftest explains a missing one
     source = _seq(0, total)
     scratch = np.empty(40, dtype=np.float32)
     results = {}
@@ -465,6 +465,7 @@ def _race_without_gil(ring, total, pause, seed):
     return results["produced"], results["consumed"]
 
 
+@pytest.mark.helpers
 @pytest.mark.parametrize("capacity", [7, 64, 4096])
 def test_nogil_race_overwrite_loses_nothing_unaccounted(capacity):
     total = 2**22
@@ -478,6 +479,7 @@ def test_nogil_race_overwrite_loses_nothing_unaccounted(capacity):
     assert ring.total_written == total and len(ring) == 0
 
 
+@pytest.mark.helpers
 def test_nogil_race_refuse_delivers_every_sample_in_order():
     total = 2**21
     ring = RingBuffer(64, overwrite=False)

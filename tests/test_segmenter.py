@@ -50,6 +50,7 @@ def test_steady_noise_at_minus_30_dbfs_gives_no_utterance(noise):
     assert segment(noise(15.0, -30.0, seed=3), 320) == []
 
 
+@pytest.mark.speech
 def test_ground_truth_agrees_with_sox(two_utterances):
     signal, truth, path, tmp = two_utterances
     first, last = sox_edges(path, tmp)
@@ -57,6 +58,7 @@ def test_ground_truth_agrees_with_sox(two_utterances):
     assert abs(last - truth[1][1]) <= 320
 
 
+@pytest.mark.speech
 def test_speech_silence_speech_gives_two_utterances_at_the_right_places(two_utterances):
     signal, truth, _, _ = two_utterances
     events = segment(signal, 320)
@@ -68,6 +70,7 @@ def test_speech_silence_speech_gives_two_utterances_at_the_right_places(two_utte
         assert abs(end.end_sample - end_true) <= TOLERANCE
 
 
+@pytest.mark.speech
 def test_speech_over_steady_noise_still_gives_two_utterances(two_utterances):
     signal, truth, _, _ = two_utterances
     noisy = signal + pink_noise(len(signal) / SR, -45.0, seed=9)
@@ -78,6 +81,7 @@ def test_speech_over_steady_noise_still_gives_two_utterances(two_utterances):
         assert abs(end.end_sample - end_true) <= TOLERANCE
 
 
+@pytest.mark.speech
 @pytest.mark.parametrize("chunk", [1, 17, 160, 509, 4096])
 def test_events_do_not_depend_on_chunk_size(two_utterances, chunk):
     signal = two_utterances[0]
@@ -88,6 +92,7 @@ def test_events_do_not_depend_on_chunk_size(two_utterances, chunk):
     assert segment(signal, chunk) == whole
 
 
+@pytest.mark.speech
 def test_audio_includes_the_pre_roll(two_utterances):
     signal = two_utterances[0]
     for end in (e for e in segment(signal, 4096) if isinstance(e, SpeechEnd)):

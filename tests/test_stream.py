@@ -46,6 +46,7 @@ def run_lockstep(engine, wav, **options):
     return list(stream)
 
 
+@pytest.mark.speech
 def test_file_stream_matches_the_reference_schedule_exactly(micro, speech, speech_wav):
     events = run_lockstep(micro, speech_wav)
     _, partials_ref, ends = reference_schedule(speech)
@@ -63,6 +64,7 @@ def test_file_stream_matches_the_reference_schedule_exactly(micro, speech, speec
     assert len(events) == len(partials) + len(finals)
 
 
+@pytest.mark.speech
 def test_events_arrive_in_order_and_every_utterance_gets_one_final(micro, speech_wav):
     events = run_lockstep(micro, speech_wav)
     seen_final = set()
@@ -80,6 +82,7 @@ def test_events_arrive_in_order_and_every_utterance_gets_one_final(micro, speech
     assert times == sorted(times)
 
 
+@pytest.mark.speech
 def test_stable_prefixes_never_change(micro, speech_wav):
     events = run_lockstep(micro, speech_wav)
     last_stable: dict[int, str] = {}
@@ -94,6 +97,7 @@ def test_stable_prefixes_never_change(micro, speech_wav):
     assert all(last_stable.values())
 
 
+@pytest.mark.speech
 def test_stream_is_deterministic_in_lockstep(micro, speech_wav):
     def key(events):
         return [(type(e).__name__, e.utterance_id, e.text) for e in events]
@@ -111,6 +115,7 @@ def test_silence_and_steady_noise_give_no_events_and_never_run_the_model(micro, 
     assert stream.stats.audio_s == pytest.approx(8.0)
 
 
+@pytest.mark.speech
 def test_iterable_source_and_push_feed_give_the_file_stream_events(micro, speech, speech_wav):
     expected = [(type(e), e.utterance_id, e.text) for e in run_lockstep(micro, speech_wav)]
     from_iterable = list(Stream(engine=micro, source=chunks_of(speech), lockstep=True))
@@ -128,6 +133,7 @@ def test_iterable_source_and_push_feed_give_the_file_stream_events(micro, speech
         x for x in expected if x[0] is Final]
 
 
+@pytest.mark.speech
 def test_progressive_refinement_uses_each_model_for_its_path(tmp_path, speech, speech_wav):
     fast_path = make_model(tmp_path / "p.bin", "micro", seed=3)
     final_path = make_model(tmp_path / "f.bin", "micro", seed=MICRO_SEED)
@@ -146,6 +152,7 @@ def test_progressive_refinement_uses_each_model_for_its_path(tmp_path, speech, s
             engine.transcribe(speech[:SR])
 
 
+@pytest.mark.speech
 def test_final_speed_fast_decodes_finals_in_fast_mode(micro, speech, speech_wav):
     events = run_lockstep(micro, speech_wav, final_speed="fast")
     _, _, ends = reference_schedule(speech)
@@ -153,6 +160,7 @@ def test_final_speed_fast_decodes_finals_in_fast_mode(micro, speech, speech_wav)
         micro.transcribe(e.audio, speed="fast").text for e in ends]
 
 
+@pytest.mark.speech
 def test_one_model_serves_partials_fast_and_finals_accurate(speech):
     engine = ScriptedEngine(lambda i, audio, speed: [1, 2])
     list(Stream(engine=engine, source=chunks_of(speech), lockstep=True))
@@ -162,6 +170,7 @@ def test_one_model_serves_partials_fast_and_finals_accurate(speech):
     assert speeds.count("fast") == len(partials_ref)
 
 
+@pytest.mark.speech
 def test_local_agreement_in_the_pipeline(speech):
     hypotheses = [[5, 6], [5, 6, 7], [5, 8, 9], [5, 8, 9, 10]]
     engine = ScriptedEngine(lambda i, audio, speed: hypotheses[min(i, 3)] if speed == "fast" else [5, 8, 9, 10])
@@ -173,6 +182,7 @@ def test_local_agreement_in_the_pipeline(speech):
     assert isinstance(final, Final) and final.text == "w5 w8 w9 w10"
 
 
+@pytest.mark.speech
 def test_utterance_with_no_words_still_gets_one_empty_final(speech):
     # The VAD passed the audio (it is speech); the model found no words: Final(text="").
     engine = ScriptedEngine(lambda i, audio, speed: [])
@@ -182,6 +192,7 @@ def test_utterance_with_no_words_still_gets_one_empty_final(speech):
     assert all(p.text == "" and p.stable == "" for p in events if isinstance(p, Partial))
 
 
+@pytest.mark.speech
 def test_from_cache_is_passed_through(speech):
     engine = ScriptedEngine(lambda i, audio, speed: [3], from_cache=True)
     events = list(Stream(engine=engine, source=chunks_of(speech), lockstep=True))
@@ -206,6 +217,7 @@ def test_max_utterance_split_gives_each_part_its_final(micro):
     assert finals[1].start == finals[0].end and finals[2].start == finals[1].end
 
 
+@pytest.mark.speech
 def test_callbacks_receive_the_events_in_order(micro, speech_wav):
     expected = run_lockstep(micro, speech_wav)
     partials, finals, every = [], [], []
@@ -221,6 +233,7 @@ def test_callbacks_receive_the_events_in_order(micro, speech_wav):
     assert "lumina-stream" not in threads and "lumina-decode" not in threads
 
 
+@pytest.mark.speech
 def test_latency_fields_are_measured_from_arrival(micro, speech_wav):
     for e in run_lockstep(micro, speech_wav):
         assert e.latency >= 0.0

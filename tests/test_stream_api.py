@@ -34,6 +34,7 @@ class SpanEngine:
         return Transcript("x", (seg,), "en", "cpu", Timings())
 
 
+@pytest.mark.speech
 def test_final_segment_times_are_stream_time(speech):
     events = list(Stream(engine=SpanEngine(), source=chunks_of(speech), lockstep=True))
     finals = [e for e in events if isinstance(e, Final)]
@@ -47,6 +48,7 @@ def test_final_segment_times_are_stream_time(speech):
         assert seg.end == pytest.approx(f.end, abs=1e-9)
 
 
+@pytest.mark.speech
 def test_async_with_stops_off_the_event_loop(speech):
     release = threading.Event()
     released_by_loop = []
@@ -102,6 +104,7 @@ def test_a_keyword_that_would_be_ignored_is_refused(kwargs, names):
     assert not [t for t in threading.enumerate() if t.name.startswith("lumina-")]
 
 
+@pytest.mark.speech
 def test_engines_per_path_and_models_per_path_are_accepted(speech):
     fast, accurate = ScriptedEngine(lambda i, a, s: [1]), ScriptedEngine(lambda i, a, s: [2])
     events = list(Stream(partial_engine=fast, final_engine=accurate, source=chunks_of(speech), lockstep=True))
@@ -118,6 +121,7 @@ def finals_of(stream_feeder, speech):
     return [(f.utterance_id, f.start, f.end) for f in events if isinstance(f, Final)], engine.finals
 
 
+@pytest.mark.speech
 def test_feed_takes_int16_multichannel_chunks_through_the_gateway(speech):
     pcm = np.round(speech * 32767).astype(np.int16)
     stereo = np.stack([pcm, pcm], axis=1)            # [frames, channels], equal channels
@@ -128,6 +132,7 @@ def test_feed_takes_int16_multichannel_chunks_through_the_gateway(speech):
     assert all(np.array_equal(a, b) for a, b in zip(audio, want_audio))
 
 
+@pytest.mark.speech
 def test_feed_resamples_other_rates_as_one_stream(speech):
     import soxr
     at_48k = soxr.resample(speech, SR, 48000).astype(np.float32)
@@ -192,6 +197,7 @@ def test_push_source_wakes_a_waiting_reader():
     assert sum(len(c) for c in got) == 320
 
 
+@pytest.mark.speech
 def test_partial_audio_comes_from_one_pooled_block_returned_after_each_decode(speech):
     seen = []
 

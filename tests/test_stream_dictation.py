@@ -2,8 +2,11 @@
 
 import io
 import os
+import pathlib
 import stat
+import sys
 
+import numpy as np
 import pytest
 
 from lumina import DeviceError, Engine, FileSource, Final, Partial, Stream
@@ -148,6 +151,7 @@ def test_dictate_type_without_a_session_fails_with_one_line(monkeypatch, capsys,
         "lumina: error: --type needs a graphical session (DISPLAY or WAYLAND_DISPLAY is not set)\n")
 
 
+@pytest.mark.speech
 def test_dictate_prints_partials_in_place_and_finals_on_lines(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     model = make_model(tmp_path / "m.bin", "micro", seed=MICRO_SEED)
@@ -163,6 +167,7 @@ def test_dictate_prints_partials_in_place_and_finals_on_lines(tmp_path, capsys, 
     assert expected.count("\n") == 2 and expected.count(CLEAR_LINE) == len(events)
 
 
+@pytest.mark.speech
 def test_dictate_missing_model_is_one_error_line(tmp_path, capsys):
     wav = write_wav(tmp_path / "two.wav", two_utterances(tmp_path))
     missing = tmp_path / "nope.bin"
@@ -170,3 +175,108 @@ def test_dictate_missing_model_is_one_error_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("lumina: error: ") and str(missing) in err
     assert os.path.exists(wav)
+
+
+def test_typer_discard_erases_the_uncommitted_partial_only():
+    commands = []
+    typer = Typer("xdotool", run=commands.append)
+    typer.partial(partial("kept"))
+    typer.final(final("kept"))
+    typer.partial(partial("cut sh"))
+    typer.discard()
+    assert commands[-1] == ["xdotool", "key", "--clearmodifiers", "--repeat", "6", "BackSpace"]
+    assert typer.typed == ""
+    typer.discard()  # nothing left to erase: no command
+    assert len(commands) == 4
+
+
+def test_a_failing_typing_tool_is_a_device_error(fake_path, monkeypatch):
+    bin_dir = fake_path()
+    (pathlib.Path(bin_dir) / "xdotool").write_text("#!/bin/sh\nexit 3\n")
+    (pathlib.Path(bin_dir) / "xdotool").chmod(0o755)
+    monkeypatch.setenv("PATH", bin_dir + os.pathsep + os.environ["PATH"])
+    with pytest.raises(DeviceError, match=r"^xdotool failed \(exit status 3\) while typing"):
+        Typer("xdotool").partial(partial("x"))
+
+
+FAKE_XDOTOOL = """\
+import pathlib, sys
+doc = pathlib.Path({doc!r})
+text = doc.read_text() if doc.exists() else ""
+args = sys.argv[1:]
+if args[0] == "type":
+    text += args[-1]
+else:  # key --clearmodifiers --repeat N BackSpace
+    text = text[:len(text) - int(args[args.index("--repeat") + 1])]
+doc.write_text(text)
+"""
+
+
+@pytest.mark.speech
+def test_ctrl_c_during_an_utterance_erases_its_typed_partial(tmp_path, monkeypatch, capsys):
+    """The document keeps the committed finals and loses the partial that never became one."""
+    import lumina.apps.dictation as dictation
+
+    doc, bin_dir = tmp_path / "document.txt", tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "xdotool").write_text(f"#!{sys.executable}\n" + FAKE_XDOTOOL.format(doc=str(doc)))
+    (bin_dir / "xdotool").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
+    seen = {"finals": [], "second_utterance_partials": 0, "typed_at_interrupt": None}
+
+    class InterruptedView(dictation.LineView):
+        """Ctrl-C arrives with the second partial of the second utterance (one typed already)."""
+
+        def partial(self, event):
+            if event.utterance_id == 1:
+                seen["second_utterance_partials"] += 1
+                if seen["second_utterance_partials"] == 2:
+                    seen["typed_at_interrupt"] = doc.read_text()
+                    raise KeyboardInterrupt
+            super().partial(event)
+
+        def final(self, event):
+            seen["finals"].append(event.text)
+            super().final(event)
+
+    monkeypatch.setattr(dictation, "LineView", InterruptedView)
+    model = make_model(tmp_path / "m.bin", "micro", seed=MICRO_SEED)
+    wav = write_wav(tmp_path / "two.wav", two_utterances(tmp_path))
+    assert main(["dictate", "--type", "--model", str(model), "--threads", "1", "--file", str(wav)]) == 130
+    committed = "".join(text + " " for text in seen["finals"] if text)
+    assert len(seen["finals"]) == 1 and committed.strip()
+    assert seen["typed_at_interrupt"].startswith(committed)
+    assert len(seen["typed_at_interrupt"]) > len(committed)  # a partial was on screen ...
+    assert doc.read_text() == committed                      # ... and is gone; the final stays
+    assert capsys.readouterr().out.endswith(CLEAR_LINE)
+
+
+def _silence_wav(tmp_path):
+    return write_wav(tmp_path / "silence.wav", np.zeros(16000, np.float32))
+
+
+@pytest.mark.parametrize("kind", ["missing", "not a model"])
+def test_dictate_with_a_bad_model_fails_at_once_like_transcribe(tmp_path, capsys, kind):
+    """No speech needed: the model loads (and fails) before dictation starts listening."""
+    model = tmp_path / "model.bin"
+    if kind == "not a model":
+        model.write_bytes(b"this is not a ggml model" * 100)
+    wav = _silence_wav(tmp_path)
+    assert main(["transcribe", str(wav), "--model", str(model)]) == 1
+    transcribe_err = capsys.readouterr().err
+    assert main(["dictate", "--model", str(model), "--file", str(wav)]) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", transcribe_err)
+    assert err.startswith("lumina: error: ") and str(model) in err and len(err.splitlines()) == 1
+
+
+def test_dictate_with_a_bad_partial_model_fails_at_once(tmp_path, capsys, micro_model):
+    missing = tmp_path / "partial.bin"
+    wav = _silence_wav(tmp_path)
+    assert main(["dictate", "--model", str(micro_model), "--partial-model", str(missing),
+                 "--file", str(wav)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lumina: error: ") and str(missing) in err and len(err.splitlines()) == 1

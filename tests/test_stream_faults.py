@@ -34,6 +34,7 @@ def wait_until(condition, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.speech
 def test_a_pipeline_behind_a_push_source_drops_at_the_ring_and_reports_it(speech, no_new_threads):
     gate = threading.Event()
     engine = ScriptedEngine(lambda i, a, s: [1], gate=gate)
@@ -72,6 +73,7 @@ class FlakyMic(AudioSource):
         return None
 
 
+@pytest.mark.speech
 def test_device_loss_reports_and_reconnects_with_backoff_keeping_the_audio(speech):
     cut = round(1.0 * SR)                     # inside the first utterance
     opened = []
@@ -98,6 +100,7 @@ def test_device_loss_reports_and_reconnects_with_backoff_keeping_the_audio(speec
         (f.utterance_id, f.start, f.end, f.text) for f in plain if isinstance(f, Final)]
 
 
+@pytest.mark.speech
 def test_a_source_that_cannot_reopen_ends_the_stream_after_reporting(speech):
     mic = FlakyMic(chunks_of(speech[:round(1.2 * SR)]), fail_with="gone")
     events = list(Stream(engine=ScriptedEngine(lambda i, a, s: [7]), source=mic, lockstep=True))
@@ -107,6 +110,7 @@ def test_a_source_that_cannot_reopen_ends_the_stream_after_reporting(speech):
 
 
 # The engine's abort used to surface as asyncio.CancelledError; it is TranscriptionAborted now.
+@pytest.mark.speech
 @pytest.mark.parametrize("aborts_with", [asyncio.CancelledError, TranscriptionAborted])
 def test_stop_from_another_thread_aborts_the_decode_and_leaves_no_thread(speech, tmp_path, no_new_threads,
                                                                          aborts_with):
@@ -127,6 +131,7 @@ def test_stop_from_another_thread_aborts_the_decode_and_leaves_no_thread(speech,
     assert list(stream) == []                 # a stopped stream's iteration ends at once
 
 
+@pytest.mark.speech
 def test_stop_from_inside_a_callback(speech, no_new_threads):
     seen = []
 
@@ -149,6 +154,7 @@ def test_stop_before_start_and_twice():
         iter(stream)
 
 
+@pytest.mark.speech
 def test_async_for_gets_the_same_events_and_shuts_down(speech, no_new_threads):
     expected = list(Stream(engine=ScriptedEngine(lambda i, a, s: [i % 3]), source=chunks_of(speech),
                            lockstep=True))
@@ -166,6 +172,7 @@ def test_async_for_gets_the_same_events_and_shuts_down(speech, no_new_threads):
     assert key(got) == key(expected)
 
 
+@pytest.mark.speech
 def test_cancelling_an_async_consumer_then_stopping(tmp_path, speech, no_new_threads):
     wav = write_wav(tmp_path / "long.wav", np.concatenate([silence(30.0)]))
 
@@ -186,6 +193,7 @@ def test_cancelling_an_async_consumer_then_stopping(tmp_path, speech, no_new_thr
     assert asyncio.run(main()) == []
 
 
+@pytest.mark.speech
 def test_model_that_cannot_load_ends_a_live_stream_and_is_raised(tmp_path, speech, no_new_threads):
     source = FileSource(write_wav(tmp_path / "long.wav", np.concatenate([speech] * 8)), realtime=True)
     stream = Stream(model=tmp_path / "missing.bin", source=source)
@@ -197,6 +205,7 @@ def test_model_that_cannot_load_ends_a_live_stream_and_is_raised(tmp_path, speec
     assert stream.stats.audio_s < 8 * len(speech) / SR  # the failure stopped the playback early
 
 
+@pytest.mark.speech
 def test_misuse_raises_clear_errors(speech, tmp_path):
     pull = Stream(engine=ScriptedEngine(), source=chunks_of(speech))
     with pytest.raises(LuminaError, match=r"feed\(\) needs a stream made with source=None"):
@@ -231,6 +240,7 @@ def test_misuse_raises_clear_errors(speech, tmp_path):
         Stream(engine=ScriptedEngine(), source=chunks_of(speech), device=1)
 
 
+@pytest.mark.speech
 @pytest.mark.parametrize("aborts_with", [asyncio.CancelledError, TranscriptionAborted])
 def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech, aborts_with):
     gate = threading.Event()                  # closed until the source is exhausted

@@ -24,6 +24,7 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
+@pytest.mark.speech
 def test_ten_minutes_of_speech_memory_flat_and_no_thread_left(tmp_path):
     a = speak("Open the pod bay doors please", tmp_path / "a.wav")
     b = speak("Turn on the kitchen lights", tmp_path / "b.wav")

@@ -8,7 +8,7 @@ import pytest
 
 from lumina.errors import ArgumentError
 from lumina.models import synthetic
-from lumina.testing import FTYPES, SHAPES, make_model, mel_filterbank, quantize_q8_0
+from lumina.testing import DECODINGS, FTYPES, LENGTHS, SHAPES, make_model, mel_filterbank, quantize_q8_0
 
 
 def _header(path):
@@ -86,3 +86,38 @@ def test_q8_0_blocks_round_trip_within_half_a_step():
     step = np.repeat(raw["d"].astype(np.float32), 32)
     assert len(raw) == 2
     assert (np.abs(decoded - data) <= step * 0.51 + 1e-6).all()
+
+
+def test_decoding_and_lengths_default_to_the_model_written_before(tmp_path):
+    plain = make_model(tmp_path / "plain.bin", "micro").read_bytes()
+    explicit = make_model(tmp_path / "explicit.bin", "micro", decoding="confident", lengths="short")
+    assert explicit.read_bytes() == plain
+    assert DECODINGS == ("confident", "unsure") and LENGTHS == ("short", "realistic")
+
+
+def test_unsure_and_realistic_change_only_what_they_name(tmp_path):
+    # Same size and the same random draw; unsure scales the final norm, realistic edits tensors.
+    plain = make_model(tmp_path / "plain.bin", "micro").read_bytes()
+    unsure = make_model(tmp_path / "unsure.bin", "micro", decoding="unsure").read_bytes()
+    realistic = make_model(tmp_path / "real.bin", "micro", lengths="realistic").read_bytes()
+    assert len(plain) == len(unsure) == len(realistic)
+    differing = [sum(a != b for a, b in zip(plain, other, strict=True)) for other in (unsure, realistic)]
+    assert 0 < differing[0] < 600  # 2 x 64 float32 of the final norm
+    assert differing[1] > differing[0]
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("decoding", "doubtful", r"unknown decoding 'doubtful'; choose one of \['confident', 'unsure'\]"),
+    ("lengths", "long", r"unknown lengths 'long'; choose one of \['short', 'realistic'\]"),
+])
+def test_unknown_decoding_or_lengths_is_refused(tmp_path, option, value, message):
+    with pytest.raises(ArgumentError, match=message):
+        make_model(tmp_path / "m.bin", "micro", **{option: value})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_command_line_writes_unsure_realistic_models(tmp_path, capsys):
+    out = tmp_path / "m.bin"
+    assert synthetic.main(["micro", str(out), "--decoding", "unsure", "--lengths", "realistic"]) == 0
+    expected = make_model(tmp_path / "e.bin", "micro", decoding="unsure", lengths="realistic")
+    assert out.read_bytes() == expected.read_bytes()

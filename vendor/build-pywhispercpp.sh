@@ -37,7 +37,7 @@ esac
 "$python" -m pip install --force-reinstall --no-deps --no-cache-dir \
   --no-binary pywhispercpp "pywhispercpp==${version}"
 "$python" - <<'PY'
-from lumina.device import devices
+from lumina import devices
 for d in devices():
     print(f"{d.name:<7} {'available' if d.available else 'not available'}")
 PY

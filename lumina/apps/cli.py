@@ -44,6 +44,8 @@ def _add_subcommands(sub: argparse._SubParsersAction) -> None:
     _add_devices_command(sub)
     _add_dictate_command(sub)
     _add_bench_command(sub)
+    from lumina.apps.server.cli import add_serve_command  # `lumina serve` lives with the server
+    add_serve_command(sub)
 
 
 def _print_file_error(path: str, exc: Exception) -> None:
@@ -288,7 +290,6 @@ def _add_dictate_command(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_dictate(args: argparse.Namespace) -> int:
     from lumina.apps.dictation import LineView, Typer, detect_typing_tool
-    from lumina.streaming.events import Final, Partial
     from lumina.audio.sources import FileSource
     from lumina.streaming.stream import Stream
 
@@ -298,22 +299,45 @@ def _cmd_dictate(args: argparse.Namespace) -> int:
         source, options = FileSource(args.file, realtime=args.realtime), {"lockstep": not args.realtime}
     else:
         source, options = "microphone", {"device": device}
-    view = LineView()
-    stream = Stream(final_model=args.model, partial_model=args.partial_model or args.model,
-                    source=source, threads=args.threads, **options)
+    engines = _start_engines(args.model, args.partial_model, args.threads)
+    view, stream = LineView(), None
     try:
-        for event in stream:
-            if isinstance(event, (Partial, Final)):
-                for out in (view, typer):
-                    if out is not None:
-                        (out.partial if isinstance(event, Partial) else out.final)(event)
-            else:
-                view.close()
-                print(_status_line(event), file=sys.stderr)
+        stream = Stream(partial_engine=engines[-1], final_engine=engines[0], source=source,
+                        **options)  # checks the input device while the models load
+        for engine in engines:  # a bad model fails now, as in `transcribe`, not at the first word
+            engine.wait_ready()
+        _show_events(stream, view, typer)
     finally:
-        stream.stop()
+        if stream is not None:
+            stream.stop()
+        for engine in engines:
+            engine.close()
         view.close()
+        if typer is not None:
+            typer.discard()  # the utterance cut short (Ctrl-C) never became a final: untype it
     return 0
+
+
+def _start_engines(model: str, partial_model: str | None, threads: int | None) -> list:
+    """[final engine] or [final engine, partial engine], loading in the background."""
+    engines = [lumina.Engine(model, threads=threads)]
+    if partial_model is not None and partial_model != model:
+        engines.append(lumina.Engine(partial_model, threads=threads))
+    return engines
+
+
+def _show_events(stream, view, typer) -> None:
+    """Partials and finals to the terminal line (and the typer); other events as status lines."""
+    from lumina.streaming.events import Final, Partial
+
+    for event in stream:
+        if isinstance(event, (Partial, Final)):
+            for out in (view, typer):
+                if out is not None:
+                    (out.partial if isinstance(event, Partial) else out.final)(event)
+        else:
+            view.close()
+            print(_status_line(event), file=sys.stderr)
 
 
 def _status_line(event) -> str:

@@ -99,6 +99,17 @@ def _backspaces(tool: str, n: int) -> list[str]:
     return ["ydotool", "key", *["14:1", "14:0"] * n]  # 14: the BackSpace key code
 
 
+def _run_tool(cmd: Sequence[str]) -> None:
+    """Run one typing command; a tool that fails or cannot start is a DeviceError, not a traceback."""
+    try:
+        subprocess.run(cmd, check=True)
+    except subprocess.CalledProcessError as exc:
+        raise DeviceError(f"{cmd[0]} failed (exit status {exc.returncode}) while typing; "
+                          "is the focused window accepting input?") from exc
+    except OSError as exc:
+        raise DeviceError(f"cannot run {cmd[0]}: {exc}") from exc
+
+
 def _type(tool: str, text: str) -> list[str]:
     if tool == "xdotool":
         return ["xdotool", "type", "--clearmodifiers", "--", text]
@@ -125,7 +136,7 @@ class Typer:
         if tool not in ("xdotool", "wtype", "ydotool"):
             raise ValueError(f"tool must be 'xdotool', 'wtype' or 'ydotool', got {tool!r}")
         self.tool = tool
-        self._run = run or (lambda cmd: subprocess.run(cmd, check=True))
+        self._run = run or _run_tool
         self.typed = ""
 
     def show(self, text: str) -> None:
@@ -136,6 +147,7 @@ class Typer:
             keep += 1
         if len(self.typed) > keep:
             self._run(_backspaces(self.tool, len(self.typed) - keep))
+            self.typed = self.typed[:keep]  # what is on screen, should the next command fail
         if len(text) > keep:
             self._run(_type(self.tool, text[keep:]))
         self.typed = text
@@ -148,3 +160,7 @@ class Typer:
         """Replace the partial with the final text and commit it."""
         self.show(event.text + " " if event.text else "")
         self.typed = ""
+
+    def discard(self) -> None:
+        """Erase the uncommitted partial: an utterance cut short (Ctrl-C) never became a final."""
+        self.show("")

@@ -7,12 +7,14 @@ lookup), or not at all.
 
 from __future__ import annotations
 
+import numbers
 import os
 
 from lumina.asr.backend import language_known
 from lumina.errors import ArgumentError
 
-__all__ = ["check_cache", "check_call", "check_threads", "check_timeout", "model_name"]
+__all__ = ["check_cache", "check_call", "check_concurrency", "check_decoding", "check_threads",
+           "check_timeout", "model_name"]
 
 
 def model_name(model) -> str:
@@ -61,3 +63,23 @@ def check_call(language, prompt, should_abort) -> None:
     if should_abort is not None and not callable(should_abort):
         raise ArgumentError(f"should_abort must be a callable returning bool, "
                             f"not {type(should_abort).__name__}")
+
+
+def check_concurrency(concurrency, shared_weights) -> None:
+    """``concurrency``: an int >= 1; ``shared_weights``: None, True or False."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ArgumentError(f"concurrency must be an int >= 1, got {concurrency!r}")
+    if shared_weights is not None and not isinstance(shared_weights, bool):
+        raise ArgumentError(f"shared_weights must be True, False or None, got {shared_weights!r}")
+
+
+def check_decoding(translate, temperature, on_segment) -> None:
+    """``translate`` a bool, ``temperature`` a number in [0, 1], ``on_segment`` None or a callable."""
+    if not isinstance(translate, bool):
+        raise ArgumentError(f"translate must be True or False, not {translate!r}")
+    if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
+            or not 0.0 <= temperature <= 1.0):
+        raise ArgumentError(f"temperature must be a number from 0 to 1, got {temperature!r}")
+    if on_segment is not None and not callable(on_segment):
+        raise ArgumentError(f"on_segment must be a callable taking a Segment, "
+                            f"not {type(on_segment).__name__}")

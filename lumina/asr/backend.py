@@ -11,6 +11,17 @@ so nothing leaks from one call into the next.
 Concurrency: a whisper.cpp context must not be used by two threads at once,
 and pywhispercpp releases the GIL inside ``whisper_full``, so each
 :class:`WhisperModel` serialises its calls with a lock.
+
+Temperature fallback: with whisper.cpp's defaults an unsure greedy decode
+(average log-probability under ``logprob_thold`` -1.0, or a repetitive one
+under ``entropy_thold`` 2.4) is thrown away and decoded again at
+temperatures 0.2, 0.4 ... 1.0 with ``best_of`` 5 sampled decoders each, until
+one passes. That can multiply a call's decoder cost by up to 26, and the
+samples come from a random generator kept per context and seeded once, so a
+retried result depends on the calls made before. ``DecodeOptions(
+temperature_fallback=False)`` sets ``temperature_inc`` to 0: one greedy pass,
+deterministic and bounded. ``RunResult.decoder_steps`` counts the sampled
+token evaluations of all passes, which is how a retry shows.
 """
 
 from __future__ import annotations
@@ -24,10 +35,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import _pywhispercpp as _pw
 import numpy as np
 
+from lumina.asr.threads import openmp_wait_policy
 from lumina.errors import BackendError
+
+# GNU OpenMP (bundled with the binding) reads its wait policy once, when it loads:
+# load it with idle workers that sleep instead of spin (see lumina.asr.threads).
+with openmp_wait_policy():
+    import _pywhispercpp as _pw
 
 __all__ = [
     "DecodeOptions",
@@ -117,6 +133,16 @@ def language_known(code: str) -> bool:
     return _pw.whisper_lang_id(code) >= 0
 
 
+def binding():
+    """The pywhispercpp binding module (for :mod:`lumina.asr.whisper_abi`'s layout check)."""
+    return _pw
+
+
+def binding_path() -> str:
+    """The file of the loaded binding; :mod:`lumina.asr.whisper_abi` reaches libwhisper through it."""
+    return _pw.__file__
+
+
 def system_info() -> str:
     """whisper.cpp's description of the features it was built with."""
     return _pw.whisper_print_system_info()
@@ -165,6 +191,13 @@ class DecodeOptions:
         Compute per-token start and end times.
     translate : bool
         Translate to English.
+    temperature : float
+        First decoding temperature (0: greedy); whisper.cpp's fallback goes up from it.
+    temperature_fallback : bool
+        Retry an unsure decode at higher temperatures (whisper.cpp's default,
+        ``temperature_inc`` 0.2). False: one pass at ``temperature``
+        (``temperature_inc`` 0); at temperature 0, one greedy pass,
+        deterministic and of bounded cost.
     """
 
     n_threads: int
@@ -174,6 +207,8 @@ class DecodeOptions:
     max_tokens: int = 0
     token_timestamps: bool = False
     translate: bool = False
+    temperature: float = 0.0
+    temperature_fallback: bool = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,17 +224,28 @@ class TokenData:
 
 @dataclasses.dataclass(frozen=True)
 class SegmentData:
-    """One decoded segment with its tokens (special tokens included)."""
+    """One decoded segment with its tokens (special tokens included).
+
+    ``no_speech_prob`` is None where the backend cannot read it (pywhispercpp's
+    binding has no getter; :mod:`lumina.asr.shared_model` reads it).
+    """
 
     start: float
     end: float
     text: str
     tokens: tuple[TokenData, ...]
+    no_speech_prob: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class RunResult:
-    """What one ``whisper_full`` call produced, with its stage timings in seconds."""
+    """What one ``whisper_full`` call produced, with its stage timings in seconds.
+
+    ``decoder_steps`` counts the token distributions whisper.cpp sampled from
+    (one per decoder per step, every temperature included): a single greedy
+    pass has one per token it produced (end of text included), a temperature
+    fallback adds ``best_of`` per step of every retry.
+    """
 
     segments: tuple[SegmentData, ...]
     language: str
@@ -207,12 +253,15 @@ class RunResult:
     encode_s: float
     decode_s: float
     aborted: bool
+    decoder_steps: int = 0
 
 
 # --------------------------------------------------------------------------- model
 
 class WhisperModel:
     """One whisper.cpp context, used by one thread at a time.
+
+    :mod:`lumina.asr.shared_model` serves several threads from one model.
 
     Parameters
     ----------
@@ -245,6 +294,7 @@ class WhisperModel:
         if ctx is None or errors:
             raise BackendError(f"whisper.cpp could not load {path}: " + ("; ".join(errors) or "unknown error"))
         self._ctx = ctx
+        self.concurrency = 1  # calls that may run at once (the lock serialises them)
         self._lock = threading.Lock()
         self.path = Path(path)
         self.load_log = tuple(text for _, text in captured.lines)
@@ -258,11 +308,14 @@ class WhisperModel:
         return self._ctx is None
 
     def run(self, audio: np.ndarray, options: DecodeOptions,
-            should_abort: Callable[[], bool] | None = None) -> RunResult:
+            should_abort: Callable[[], bool] | None = None,
+            on_segment: Callable[[SegmentData], None] | None = None) -> RunResult:
         """Transcribe float32 mono 16 kHz audio (C-contiguous; it is not copied).
 
         ``should_abort`` is polled by whisper.cpp during inference; returning
-        True stops the call early (``RunResult.aborted``).
+        True stops the call early (``RunResult.aborted``). ``on_segment`` is
+        called on this thread with each segment as whisper.cpp finishes it
+        (it must not raise: :class:`lumina.asr.relay.SegmentRelay` guards user code).
         """
         if audio.dtype != np.float32 or audio.ndim != 1 or not audio.flags.c_contiguous:
             raise BackendError("audio must be a C-contiguous 1-D float32 array")
@@ -277,6 +330,8 @@ class WhisperModel:
 
         if should_abort is not None:  # polled often, with the GIL: only when asked for
             _pw.assign_abort_callback(params, abort)
+        if on_segment is not None:
+            _pw.assign_new_segment_callback(params, _reporter(on_segment, options.token_timestamps))
         with self._lock:
             if self._ctx is None:
                 raise BackendError("the model is closed")
@@ -287,23 +342,10 @@ class WhisperModel:
                 raise BackendError(f"whisper_full failed with status {status}")
             segments = () if aborted[0] else self._segments(options.token_timestamps)
             language = _pw.whisper_lang_str(_pw.whisper_full_lang_id(self._ctx))
-        return RunResult(segments, language, *marks.stages(), aborted[0])
+        return RunResult(segments, language, *marks.stages(), aborted[0], marks.decoder_steps)
 
     def _segments(self, with_times: bool) -> tuple[SegmentData, ...]:
-        ctx = self._ctx
-        result = []
-        for i in range(_pw.whisper_full_n_segments(ctx)):
-            tokens = []
-            for j in range(_pw.whisper_full_n_tokens(ctx, i)):
-                data = _pw.whisper_full_get_token_data(ctx, i, j)
-                start, end = (data.t0 * _CENTISECOND, data.t1 * _CENTISECOND) if with_times else (0.0, 0.0)
-                text = _pw.whisper_token_to_bytes(ctx, data.id).decode("utf-8", "replace")
-                tokens.append(TokenData(data.id, text, float(data.p), start, end))
-            text = _pw.whisper_full_get_segment_text(ctx, i).decode("utf-8", "replace")
-            result.append(SegmentData(_pw.whisper_full_get_segment_t0(ctx, i) * _CENTISECOND,
-                                      _pw.whisper_full_get_segment_t1(ctx, i) * _CENTISECOND,
-                                      text, tuple(tokens)))
-        return tuple(result)
+        return tuple(_segment(self._ctx, i, with_times) for i in range(_pw.whisper_full_n_segments(self._ctx)))
 
     def is_special(self, token_id: int) -> bool:
         """Whether a token id is a special token (end-of-text and above: timestamps, language...)."""
@@ -317,6 +359,27 @@ class WhisperModel:
                 self._ctx = None
 
 
+def _segment(ctx, i: int, with_times: bool) -> SegmentData:
+    tokens = []
+    for j in range(_pw.whisper_full_n_tokens(ctx, i)):
+        data = _pw.whisper_full_get_token_data(ctx, i, j)
+        start, end = (data.t0 * _CENTISECOND, data.t1 * _CENTISECOND) if with_times else (0.0, 0.0)
+        text = _pw.whisper_token_to_bytes(ctx, data.id).decode("utf-8", "replace")
+        tokens.append(TokenData(data.id, text, float(data.p), start, end))
+    text = _pw.whisper_full_get_segment_text(ctx, i).decode("utf-8", "replace")
+    return SegmentData(_pw.whisper_full_get_segment_t0(ctx, i) * _CENTISECOND,
+                       _pw.whisper_full_get_segment_t1(ctx, i) * _CENTISECOND, text, tuple(tokens))
+
+
+def _reporter(on_segment: Callable[[SegmentData], None], with_times: bool):
+    """whisper.cpp's new-segment callback: the last ``n_new`` segments, in order."""
+    def report(ctx, n_new: int) -> None:
+        n = _pw.whisper_full_n_segments(ctx)
+        for i in range(n - n_new, n):
+            on_segment(_segment(ctx, i, with_times))
+    return report
+
+
 def _full_params(options: DecodeOptions):
     params = _pw.whisper_full_default_params(_pw.WHISPER_SAMPLING_GREEDY)
     params.n_threads = options.n_threads
@@ -326,9 +389,12 @@ def _full_params(options: DecodeOptions):
     if options.language is not None:
         params.language = options.language
     params.translate = options.translate
+    params.temperature = options.temperature
     params.audio_ctx = options.audio_ctx
     params.max_tokens = options.max_tokens
     params.token_timestamps = options.token_timestamps
+    if not options.temperature_fallback:
+        params.temperature_inc = 0.0  # whisper.cpp then tries temperature 0 only
     if options.prompt:
         params.initial_prompt = options.prompt
     return params
@@ -339,11 +405,13 @@ class _StageClock:
 
     whisper.cpp calls the encoder-begin callback after the mel spectrogram and
     the logits-filter callback before each sampled token, so the first
-    logits callback marks the end of the encoder.
+    logits callback marks the end of the encoder; counting those callbacks
+    gives :attr:`decoder_steps`.
     """
 
     def __init__(self, params) -> None:
         self._t0 = self._t_encode = self._t_decode = self._t1 = 0.0
+        self.decoder_steps = 0
         _pw.assign_encoder_begin_callback(params, self._on_encode)
         _pw.assign_logits_filter_callback(params, self._on_logits)
 
@@ -359,6 +427,7 @@ class _StageClock:
         return True
 
     def _on_logits(self, *_: object) -> None:
+        self.decoder_steps += 1
         if not self._t_decode:
             self._t_decode = time.perf_counter()
 

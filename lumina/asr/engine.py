@@ -2,10 +2,11 @@
 
 An :class:`Engine` owns one whisper.cpp model. Its constructor returns at
 once; a background thread finds, validates, loads and warms up the model.
-Calls wait for that (``Timings.load`` says how long) and then run one at a
-time on the model (whisper.cpp contexts are not safe for concurrent use), so
-many threads and asyncio tasks may share one engine and get what a
-sequential run would give.
+Calls wait for that (``Timings.load`` says how long) and then run on the
+model, one at a time by default (a whisper.cpp context is not safe for
+concurrent use), so many threads and asyncio tasks may share one engine and
+get what a sequential run would give. ``concurrency=N`` lets N calls decode
+at once on one copy of the weights (:mod:`lumina.asr.model_pool`).
 
 Two speeds, ``"accurate"`` (default) and ``"fast"``, never switched
 silently: see :mod:`lumina.asr.speed`.
@@ -26,11 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from lumina.asr import long_form as _long_form
-from lumina.asr.arguments import check_cache, check_call, check_threads, check_timeout, model_name
+from lumina.asr.arguments import (check_cache, check_call, check_concurrency, check_decoding,
+                                  check_threads, check_timeout, model_name)
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
 from lumina.asr.device import check_device_request, choose_device
+from lumina.asr.model_pool import load_model
+from lumina.asr.relay import SegmentRelay
 from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, FAST_MIN_TOKENS, check_speed, fast_audio_ctx,
-                              fast_options, fast_result_suspect, has_repetition_loop)
+                              fast_options, fast_result_suspect, full_window_options,
+                              has_repetition_loop)
+from lumina.asr.threads import default_threads
 from lumina.asr.transcript import Segment, Timings, Transcript, from_run
 from lumina.audio.convert import SAMPLE_RATE, to_mono
 from lumina.audio.files import load_audio
@@ -43,7 +49,12 @@ __all__ = ["Engine", "FAST_MIN_AUDIO_CTX", "fast_audio_ctx", "has_repetition_loo
 
 MIN_SAMPLES = SAMPLE_RATE // 10  # whisper.cpp returns nothing for less than 100 ms
 _WARMUP_SECONDS = 1.0
-_WARMUP_AUDIO_CTX = FAST_MIN_AUDIO_CTX  # measured: first call within ~1.1x of steady state
+# Measured: first call within ~1.1x of steady state. 220, not 256: whisper.cpp keeps the
+# cross-attention keys of a full window in rows of 1536 (1500 padded) per layer and attends
+# to the 36 padding rows unmasked; a 256-frame run lays layers out every 256 rows and, with
+# six layers or more, writes its sixth layer's frames 220-255 exactly there, which changed
+# every later accurate decode on the base.en shape. 220 frames never reach those rows.
+_WARMUP_AUDIO_CTX = 220
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,12 +79,15 @@ class Engine:
         backend failed). A named GPU that is not available raises
         :class:`~lumina.errors.DeviceError`.
     threads : int, optional
-        CPU threads per inference, at least 1; default ``min(4, os.cpu_count())``.
+        CPU threads per inference, at least 1; default: the CPUs this process
+        may use (affinity mask, cgroup quota), at most 4
+        (:func:`lumina.asr.threads.default_threads`).
     preload : bool, default True
         Start loading now, in a background thread. With False the first call loads.
     warmup : bool, default True
-        After loading, run one inference on 1 s of synthetic audio so the
-        first real call does not pay for first-use allocations.
+        After loading, run one greedy inference (no temperature fallback) on
+        1 s of synthetic audio so the first real call does not pay for
+        first-use allocations.
     cache : PhraseCache, True or None
         A phrase cache to answer repeated phrases from (``True`` makes a
         default in-memory :class:`~lumina.cache.PhraseCache`).
@@ -82,12 +96,22 @@ class Engine:
     download : bool, default False
         Download a registry model that is not installed (otherwise a missing
         model raises :class:`~lumina.errors.ModelNotFoundError` saying how to get it).
+    concurrency : int, default 1
+        Calls that may decode at the same time (each with ``threads``
+        threads); more wait for a free slot. 1 keeps one whisper.cpp context.
+    shared_weights : bool, optional
+        How ``concurrency > 1`` is served: True (the default then) loads the
+        weights once with one whisper.cpp state per slot; False loads one
+        context (one copy of the weights) per slot. True with
+        ``concurrency=1`` uses one state, which also reports
+        ``Segment.no_speech_prob``. Where the state API cannot be used
+        safely lumina loads contexts instead and logs why.
 
     Raises
     ------
     ArgumentError
-        ``model`` is not a str or path, ``threads`` is not an int >= 1, or
-        ``cache`` is not a phrase cache.
+        ``model`` is not a str or path, ``threads`` or ``concurrency`` is not
+        an int >= 1, or ``cache`` is not a phrase cache.
     DeviceError
         ``device`` is none of the kinds above (a named GPU the installation
         lacks is reported when the model loads).
@@ -100,12 +124,16 @@ class Engine:
 
     def __init__(self, model: str | os.PathLike[str] = "base.en", *, device: str = "auto",
                  threads: int | None = None, preload: bool = True, warmup: bool = True,
-                 cache=None, store: ModelStore | None = None, download: bool = False) -> None:
+                 cache=None, store: ModelStore | None = None, download: bool = False,
+                 concurrency: int = 1, shared_weights: bool | None = None) -> None:
         self.model_name = model_name(model)
         check_threads(threads)
+        check_concurrency(concurrency, shared_weights)
+        self.concurrency = concurrency
+        self._shared_weights = shared_weights
         check_cache(cache)
         check_device_request(device)
-        self.threads = threads or min(4, os.cpu_count() or 1)
+        self.threads = threads or default_threads()
         self._device_request = device
         self._warmup = warmup
         self._store = store
@@ -114,7 +142,7 @@ class Engine:
         self._load_lock = threading.Lock()
         self._future: concurrent.futures.Future[_LoadedModel] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=4, thread_name_prefix="lumina-engine")
+            max_workers=max(4, concurrency), thread_name_prefix="lumina-engine")
         self._closed = False
         if preload:
             self._start_load()
@@ -143,13 +171,15 @@ class Engine:
         store = self._store or ModelStore()
         path = self._find_model(store)
         plan = choose_device(self._device_request)
-        model = WhisperModel(path, use_gpu=plan.use_gpu)
+        model = load_model(path, concurrency=self.concurrency, shared_weights=self._shared_weights,
+                           use_gpu=plan.use_gpu)
         device = model.gpu_backend or "cpu"
         if plan.use_gpu and device == "cpu" and plan.warn_on_cpu:
             warnings.warn(f"GPU initialisation failed ({plan.reason}); running on the CPU",
                           RuntimeWarning, stacklevel=2)
         if self._warmup:
-            _warm_up(model, self.threads)
+            for _ in range(model.concurrency):  # free slots are lent in turn: each warms once
+                _warm_up(model, self.threads)
         stat = path.stat()
         identity = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         return _LoadedModel(model, device, identity, time.perf_counter() - started)
@@ -203,8 +233,11 @@ class Engine:
 
     def transcribe(self, audio, *, language: str | None = None, prompt: str | None = None,
                    speed: str = "accurate", word_timestamps: bool = False,
+                   translate: bool = False, temperature: float = 0.0,
                    sample_rate: int | None = None,
-                   should_abort: Callable[[], bool] | None = None, vad=False) -> Transcript:
+                   should_abort: Callable[[], bool] | None = None,
+                   on_segment: Callable[[Segment], None] | None = None,
+                   vad=False) -> Transcript:
         """Transcribe audio.
 
         Parameters
@@ -223,11 +256,27 @@ class Engine:
             See the module documentation.
         word_timestamps : bool, default False
             Per-token times in ``Token.start`` / ``Token.end``.
+        translate : bool, default False
+            Write English whatever the spoken language (whisper's translate
+            task; ``language`` then names the spoken one). English-only
+            models always write English and ignore it.
+        temperature : float, default 0.0
+            whisper.cpp's first decoding temperature, 0 to 1: 0 decodes
+            greedily; higher values sample (``best_of`` candidates). Either
+            way an unsure decode is retried at higher temperatures.
         sample_rate : int, optional
             Rate of an array ``audio`` in Hz; default 16000.  Files carry their own.
         should_abort : callable, optional
             Polled between decoding steps; returning True stops the call with
             :class:`~lumina.errors.TranscriptionAborted`.
+        on_segment : callable, optional
+            Called with each :class:`Segment` of the result, in order, once,
+            before this method returns: during the decode as soon as
+            whisper.cpp finishes the segment (on the decoding thread), and at
+            the end for segments that were not decoded live (a cache answer,
+            a ``speed="fast"`` result, which is checked first). An exception
+            it raises is raised here after the decode (no later segment is
+            passed on).
         vad : bool or {"silero", "energy", "webrtc"}, default False
             Decode only the speech a voice activity detector finds (True:
             Silero), as :meth:`transcribe_iter` does; times stay those of the
@@ -252,26 +301,36 @@ class Engine:
             The model could not be loaded.
         """
         if vad is not False and vad is not None:
+            check_decoding(translate, temperature, on_segment)
             return self.transcribe_iter(
                 audio, vad=vad, language=language, prompt=prompt, speed=speed,
-                word_timestamps=word_timestamps, sample_rate=sample_rate,
-                should_abort=should_abort)[0].transcript()
+                word_timestamps=word_timestamps, translate=translate, temperature=temperature,
+                sample_rate=sample_rate, should_abort=should_abort)[0].transcript(on_segment)
         started = time.perf_counter()
         check_speed(speed)
         check_call(language, prompt, should_abort)
+        check_decoding(translate, temperature, on_segment)
         samples = _load_samples(audio, sample_rate)
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
         language = language or _default_language(loaded.model)
-        key = (loaded.identity, language, prompt, speed, word_timestamps)
+        key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature)
+        relay = None if on_segment is None else SegmentRelay(
+            on_segment, loaded.model.is_special, len(samples) / SAMPLE_RATE)
         early = self._answer_without_model(samples, key, language)
         if early is not None:
+            if relay is not None:
+                relay.finish(early)
             return _with_timings(early, load_s, audio_s, 0.0, 0.0, started)
         options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
-                                token_timestamps=word_timestamps)
-        result, used_speed = self._run(loaded.model, samples, options, speed, should_abort)
+                                token_timestamps=word_timestamps, translate=translate,
+                                temperature=float(temperature))
+        result, used_speed = self._run(loaded.model, samples, options, speed, should_abort,
+                                       relay=relay)
         transcript = from_run(result, loaded.model.is_special, loaded.device, used_speed,
                               len(samples) / SAMPLE_RATE)
+        if relay is not None:
+            relay.finish(transcript)
         if self.cache is not None and transcript.text:
             self.cache.put(samples, key, transcript.text)
         return _with_timings(transcript, load_s, audio_s, result.encode_s + result.mel_s,
@@ -289,24 +348,27 @@ class Engine:
         return None
 
     def _run(self, model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
-             should_abort: Callable[[], bool] | None) -> tuple[RunResult, str]:
+             should_abort: Callable[[], bool] | None, *,
+             relay: SegmentRelay | None = None) -> tuple[RunResult, str]:
         fast = fast_options(options, len(samples), model.n_audio_ctx) if speed == "fast" else None
-        if fast is not None:
+        if fast is not None:  # not live: a suspect fast result is thrown away
             result = _checked(model.run(samples, fast[0], should_abort))
             if not fast_result_suspect(result, model, fast[1]):
                 return result, "fast"
-        return _checked(model.run(samples, options, should_abort)), "accurate"
+        live = relay.live if relay is not None else None
+        return _checked(model.run(samples, full_window_options(options, speed), should_abort, live)), "accurate"
 
     transcribe_iter = _long_form.transcribe_iter
 
     def _decode_window(self, samples: np.ndarray, *, language: str | None, prompt: str | None,
-                       speed: str, word_timestamps: bool,
+                       speed: str, word_timestamps: bool, translate: bool, temperature: float,
                        should_abort: Callable[[], bool] | None) -> Transcript:
         """One decode of at most 30 s for :mod:`lumina.asr.long_form`: times in window seconds."""
         started = time.perf_counter()
         loaded, load_s = self._loaded()
         options = DecodeOptions(n_threads=self.threads, language=self._language_for(language),
-                                prompt=prompt, token_timestamps=word_timestamps)
+                                prompt=prompt, token_timestamps=word_timestamps,
+                                translate=translate, temperature=float(temperature))
         result, used = self._run(loaded.model, samples, options, speed, should_abort)
         t = from_run(result, loaded.model.is_special, loaded.device, used, len(samples) / SAMPLE_RATE)
         return _with_timings(t, load_s, 0.0, result.encode_s + result.mel_s, result.decode_s, started)
@@ -362,7 +424,8 @@ class Engine:
 
     def __repr__(self) -> str:
         state = "ready" if self.is_ready else ("closed" if self._closed else "loading")
-        return f"Engine({self.model_name!r}, threads={self.threads}, {state})"
+        more = f", concurrency={self.concurrency}" if self.concurrency > 1 else ""
+        return f"Engine({self.model_name!r}, threads={self.threads}{more}, {state})"
 
 
 # ---------------------------------------------------------------------- helpers
@@ -396,10 +459,14 @@ def _warm_up(model: WhisperModel, threads: int) -> None:
     caches and first-touch page faults of the compute buffers (whisper.cpp
     reserves them at load for the full context). A run with a short encoder
     context touches all of that at a fraction of a full window's cost; the
-    run's parameters are built for it alone, so nothing carries over.
+    run's parameters are built for it alone, so nothing carries over. It is
+    one greedy pass: on audio the model is unsure of, whisper.cpp's temperature
+    fallback would decode it again with 5 sampled decoders at each of up to
+    five temperatures, for nothing.
     """
     options = DecodeOptions(n_threads=threads, language=_default_language(model),
-                            audio_ctx=_WARMUP_AUDIO_CTX, max_tokens=FAST_MIN_TOKENS)
+                            audio_ctx=_WARMUP_AUDIO_CTX, max_tokens=FAST_MIN_TOKENS,
+                            temperature_fallback=False)
     model.run(_warmup_audio(), options)
 
 

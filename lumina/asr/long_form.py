@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from lumina.asr.arguments import check_call
+from lumina.asr.arguments import check_call, check_decoding
 from lumina.asr.speech_regions import Piece, SpeechRegions
 from lumina.asr.speed import check_speed
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
@@ -127,7 +127,8 @@ class SegmentIterator:
 
     def __init__(self, engine, blocks: AudioBlocks, regions: SpeechRegions,
                  info: TranscriptionInfo, *, prompt: str | None, speed: str,
-                 word_timestamps: bool, on_progress: Callable[[float, float], object] | None,
+                 word_timestamps: bool, decoding: dict,
+                 on_progress: Callable[[float, float], object] | None,
                  should_abort: Callable[[], bool] | None) -> None:
         self.info = info
         self.language = info.language
@@ -135,6 +136,7 @@ class SegmentIterator:
         self.position = 0.0
         self._engine, self._blocks, self._regions = engine, blocks, regions
         self._prompt, self._speed, self._words = prompt, speed, word_timestamps
+        self._decoding = decoding          # translate, temperature
         self._on_progress, self._user_abort = on_progress, should_abort
         self._cancelled = threading.Event()
         self._timings = [0.0, 0.0, 0.0]    # audio, encode, decode
@@ -166,8 +168,13 @@ class SegmentIterator:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def transcript(self) -> Transcript:
+    def transcript(self, on_segment: Callable[[Segment], object] | None = None) -> Transcript:
         """Decode everything and return it as one :class:`~lumina.Transcript`.
+
+        Parameters
+        ----------
+        on_segment : callable, optional
+            Called with each segment as it is decoded, before this returns.
 
         Raises
         ------
@@ -177,7 +184,12 @@ class SegmentIterator:
         if self._started:
             raise StateError("transcript() must be called before iterating the segments")
         started = time.perf_counter()
-        segments = tuple(self)
+        segments = []
+        for segment in self:
+            segments.append(segment)
+            if on_segment is not None:
+                on_segment(segment)
+        segments = tuple(segments)
         text = " ".join(s.text for s in segments).strip()
         a, e, d = self._timings
         timings = Timings(audio=a, encode=e, decode=d, total=time.perf_counter() - started)
@@ -237,7 +249,7 @@ class SegmentIterator:
             return
         result = self._engine._decode_window(
             audio, language=self.language, prompt=self._prompt, speed=self._speed,
-            word_timestamps=self._words, should_abort=self._should_abort)
+            word_timestamps=self._words, should_abort=self._should_abort, **self._decoding)
         self._device = result.device
         if self.language in (None, "auto"):   # detected once, then kept for every window
             self.language = result.language
@@ -276,7 +288,8 @@ def _mapped(segment: Segment, window: _Window, words: bool) -> Segment:
 
 def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
                     prompt: str | None = None, speed: str = "accurate",
-                    word_timestamps: bool = False, sample_rate: int | None = None,
+                    word_timestamps: bool = False, translate: bool = False,
+                    temperature: float = 0.0, sample_rate: int | None = None,
                     on_progress: Callable[[float, float], object] | None = None,
                     should_abort: Callable[[], bool] | None = None,
                     ) -> tuple[SegmentIterator, TranscriptionInfo]:
@@ -298,7 +311,7 @@ def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
         default detector, Silero): pauses are skipped, never decoded into
         invented text. False decodes everything, in windows cut at the
         quietest moment near each 30 s limit.
-    language, prompt, speed, word_timestamps, sample_rate
+    language, prompt, speed, word_timestamps, translate, temperature, sample_rate
         As for :meth:`Engine.transcribe`; ``prompt`` conditions every window. With
         ``language="auto"`` the language found in the first window is kept.
     on_progress : callable, optional
@@ -335,6 +348,7 @@ def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
     """
     check_speed(speed)
     check_call(language, prompt, should_abort)
+    check_decoding(translate, temperature, None)
     if on_progress is not None and not callable(on_progress):
         raise ArgumentError(f"on_progress must be callable, got {type(on_progress).__name__}")
     kind = vad_kind(vad)
@@ -342,6 +356,7 @@ def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
     blocks = AudioBlocks(audio, sample_rate=sample_rate)
     info = TranscriptionInfo(blocks.duration, kind, language)
     segments = SegmentIterator(self, blocks, regions, info, prompt=prompt, speed=speed,
-                               word_timestamps=word_timestamps, on_progress=on_progress,
-                               should_abort=should_abort)
+                               word_timestamps=word_timestamps,
+                               decoding={"translate": translate, "temperature": temperature},
+                               on_progress=on_progress, should_abort=should_abort)
     return segments, info

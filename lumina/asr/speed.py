@@ -4,13 +4,26 @@
     Exactly what whisper.cpp gives with its default parameters: the encoder
     sees the full 30 s window.
 ``speed="fast"``
-    The encoder context is cut to the audio's length plus a margin, never
-    below :data:`FAST_MIN_AUDIO_CTX` frames (see :func:`fast_audio_ctx`), and
-    decoding gets a token budget proportional to the duration. This changes
-    what the model sees: on stock weights a short context can loop on a
-    phrase, so a result that repeats itself (:func:`has_repetition_loop`) or
-    exhausts its budget is decoded again in accurate mode
-    (``Transcript.speed`` then says ``"accurate"``).
+    The encoder context is cut to the audio's length plus a margin, rounded
+    up to whole blocks of :data:`FAST_MIN_AUDIO_CTX` frames (see
+    :func:`fast_audio_ctx`), and decoding gets a token budget proportional to
+    the duration. This changes what the model sees: on stock weights a short
+    context can loop on a phrase, so a result that repeats itself
+    (:func:`has_repetition_loop`) or exhausts its budget is decoded again in
+    accurate mode (``Transcript.speed`` then says ``"accurate"``).
+
+    Every decode of a fast call is one greedy pass: no temperature fallback
+    (``DecodeOptions.temperature_fallback=False``), for the cut context and
+    for the full-window decode of a suspect result or of audio that fills
+    the window (:func:`full_window_options`). whisper.cpp's fallback retries
+    an unsure decode at temperatures 0.2 ... 1.0 with 5 sampled decoders
+    each, which multiplies the cost of exactly the calls that must be cheap
+    (partials), and samples from a random generator kept per context, so the
+    same audio could give different text depending on the calls made before.
+    A greedy pass is deterministic and bounded.
+
+Accurate mode keeps every whisper.cpp default, temperature fallback
+included, so its tokens equal pywhispercpp's ``Model.transcribe``.
 """
 
 from __future__ import annotations
@@ -24,12 +37,13 @@ from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import ArgumentError
 
 __all__ = ["FAST_MIN_AUDIO_CTX", "SPEEDS", "check_speed", "fast_audio_ctx", "fast_options",
-           "fast_result_suspect", "has_repetition_loop"]
+           "fast_result_suspect", "full_window_options", "has_repetition_loop"]
 
 #: The values ``speed=`` takes.
 SPEEDS = ("accurate", "fast")
 FRAMES_PER_SECOND = 50  # encoder positions per second of audio (1500 per 30 s)
-#: Smallest encoder context ``speed="fast"`` uses, in 20 ms frames (5.12 s).
+#: Smallest encoder context ``speed="fast"`` uses, in 20 ms frames (5.12 s); fast
+#: contexts are whole multiples of it.
 FAST_MIN_AUDIO_CTX = 256
 FAST_MIN_TOKENS = 16
 _FAST_MARGIN_FRAMES = 32  # 0.64 s of right context past the end of the audio
@@ -46,11 +60,22 @@ def check_speed(speed) -> str:
 def fast_audio_ctx(n_samples: int, full_ctx: int = 1500) -> int:
     """Encoder context ``speed="fast"`` uses for ``n_samples`` of 16 kHz audio.
 
-    The audio's own frames plus a 0.64 s margin, at least
+    The audio's own frames plus a 0.64 s margin, rounded up to a multiple of
     :data:`FAST_MIN_AUDIO_CTX`, at most the model's full context.
+
+    Why whole blocks: whisper.cpp (1.8.5, flash attention) pads the encoder's
+    and the cross-attention's keys and values to a multiple of 256 frames and
+    does not mask the padding rows, which keep what earlier calls on the same
+    context wrote there. With a context of, say, 332 frames, 180 of the 512
+    rows attended to are left over from the previous call, and the same audio
+    gave 49 tokens on a fresh context and 5 after another call (tiny.en
+    shape). A context that fills its blocks leaves no such rows, so a fast
+    decode depends on its own audio only. The cost is encoder frames: up to
+    255 more than the audio needs.
     """
     frames = math.ceil(n_samples * FRAMES_PER_SECOND / SAMPLE_RATE) + _FAST_MARGIN_FRAMES
-    return int(min(full_ctx, max(FAST_MIN_AUDIO_CTX, frames)))
+    blocks = math.ceil(frames / FAST_MIN_AUDIO_CTX)
+    return int(min(full_ctx, max(1, blocks) * FAST_MIN_AUDIO_CTX))
 
 
 def fast_options(options: DecodeOptions, n_samples: int,
@@ -60,8 +85,15 @@ def fast_options(options: DecodeOptions, n_samples: int,
         return None
     budget = max(FAST_MIN_TOKENS, math.ceil(n_samples / SAMPLE_RATE * _FAST_TOKENS_PER_SECOND))
     fast = dataclasses.replace(options, audio_ctx=fast_audio_ctx(n_samples, full_ctx),
-                               max_tokens=budget)
+                               max_tokens=budget, temperature_fallback=False)
     return fast, budget
+
+
+def full_window_options(options: DecodeOptions, speed: str) -> DecodeOptions:
+    """Options of a full-window decode made for ``speed``: greedy when a fast call makes it."""
+    if speed == "fast":
+        return dataclasses.replace(options, temperature_fallback=False)
+    return options
 
 
 def has_repetition_loop(token_ids: Sequence[int], *, min_repeats: int = 4, max_period: int = 8) -> bool:

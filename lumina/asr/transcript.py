@@ -7,9 +7,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lumina.asr.backend import RunResult
+    from lumina.asr.backend import RunResult, SegmentData
 
-__all__ = ["Segment", "Timings", "Token", "Transcript", "from_run"]
+__all__ = ["Segment", "Timings", "Token", "Transcript", "from_run", "segment_from"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,12 +49,17 @@ class Segment:
         The segment's text.
     tokens : tuple of Token
         Its text tokens (special tokens such as timestamps left out).
+    no_speech_prob : float or None
+        whisper's probability that the segment's window holds no speech;
+        None where the backend cannot read it (a single whisper.cpp context
+        through pywhispercpp; ``Engine(shared_weights=True)`` reads it).
     """
 
     start: float
     end: float
     text: str
     tokens: tuple[Token, ...]
+    no_speech_prob: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,13 +137,17 @@ def from_run(result: RunResult, is_special: Callable[[int], bool], device: str, 
     without timestamp tokens, so times outside ``[0, duration]`` are clamped
     into it.
     """
+    segments = tuple(segment_from(s, is_special, duration) for s in result.segments)
+    text = " ".join(s.text for s in segments if s.text).strip()
+    return Transcript(text, segments, result.language, device, Timings(), speed=speed)
+
+
+def segment_from(data: SegmentData, is_special: Callable[[int], bool], duration: float) -> Segment:
+    """The :class:`Segment` of one backend segment (special tokens dropped, times clamped)."""
     def clamp(t: float) -> float:
         return min(max(t, 0.0), duration)
 
-    segments = tuple(
-        Segment(clamp(s.start), clamp(s.end), s.text.strip(),
-                tuple(Token(t.id, t.text, t.p, t.start, t.end)
-                      for t in s.tokens if not is_special(t.id)))
-        for s in result.segments)
-    text = " ".join(s.text for s in segments if s.text).strip()
-    return Transcript(text, segments, result.language, device, Timings(), speed=speed)
+    return Segment(clamp(data.start), clamp(data.end), data.text.strip(),
+                   tuple(Token(t.id, t.text, t.p, t.start, t.end)
+                         for t in data.tokens if not is_special(t.id)),
+                   data.no_speech_prob)

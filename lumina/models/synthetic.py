@@ -16,8 +16,12 @@ Shapes
     The shapes of the published models of the same names.
 
 The weights are scaled so that the decoder is confident (no temperature
-fallback) and stops after a few dozen tokens, as a trained model does on a
-short utterance; see :func:`_decoder_bias` for how.
+fallback) and stops after a few tokens, as a trained model does on a
+short utterance; see :func:`_decoder_bias` for how. Two options change that
+(:mod:`lumina.models.synthetic_decoding`): ``decoding="unsure"`` makes greedy
+decodes fail whisper.cpp's log-probability threshold, so it takes its
+temperature fallback, and ``lengths="realistic"`` makes transcripts as long as
+speech's (about three tokens per second of sound).
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ import numpy as np
 from lumina.audio.convert import SAMPLE_RATE
 from lumina._deprecation import renamed_keywords
 from lumina.errors import ArgumentError
+from lumina.models.synthetic_decoding import (DECODINGS, LENGTHS, RealisticLengths, check_options,
+                                              logit_gain)
 
-__all__ = ["FTYPES", "ModelShape", "SHAPES", "make_model"]
+__all__ = ["DECODINGS", "FTYPES", "LENGTHS", "ModelShape", "SHAPES", "make_model"]
 
 GGML_MAGIC = 0x67676D6C
 N_FFT = 400  # whisper's STFT size; the filterbank has N_FFT // 2 + 1 bins
@@ -55,7 +61,8 @@ _Q8_BLOCK = 32
 # of the logits' standard deviation, ends a transcript after a few tokens.
 _DECODER_POSITION_STD = 8.0
 _EOT_BONUS = 1.2
-_LOGIT_GAIN = 4.0  # sharpens every logit: confident tokens, so no temperature fallback
+# The final norm's gain sharpens every logit: confident tokens, so no temperature
+# fallback (lumina.models.synthetic_decoding.logit_gain; decoding="unsure" lowers it).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +102,7 @@ SHAPES: dict[str, ModelShape] = {
 
 
 def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "f16",
-               seed: int = 0) -> Path:
+               seed: int = 0, *, decoding: str = "confident", lengths: str = "short") -> Path:
     """Write a whisper.cpp model with random weights and return its path.
 
     Parameters
@@ -113,6 +120,18 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
         on all-f32 models, and lumina refuses them.
     seed : int
         Seed of the random weights; the same seed writes the same bytes.
+    decoding : {"confident", "unsure"}
+        ``"confident"``: greedy tokens are near-certain and whisper.cpp never
+        takes its temperature fallback. ``"unsure"``: the same greedy tokens
+        with probabilities of about 0.2-0.3, so a greedy decode fails
+        whisper.cpp's log-probability threshold (-1.0) and, with its default
+        parameters, is retried at temperature 0.2 with 5 sampled decoders.
+    lengths : {"short", "realistic"}
+        ``"short"``: one to three tokens whatever the audio. ``"realistic"``:
+        about three tokens per second of sound, in the full window and in a
+        cut encoder context alike (see
+        :class:`~lumina.models.synthetic_decoding.RealisticLengths` for how and
+        what was measured).
 
     Returns
     -------
@@ -122,14 +141,16 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
     Raises
     ------
     ArgumentError
-        An unknown ``arch`` or ``ftype`` (also a ValueError).
+        An unknown ``arch``, ``ftype``, ``decoding`` or ``lengths`` (also a ValueError).
     """
     if arch not in SHAPES:
         raise ArgumentError(f"unknown arch {arch!r}; choose one of {sorted(SHAPES)}")
     if ftype not in _FILE_FTYPE:
         hint = " (whisper.cpp cannot run all-f32 models; use 'f16')" if ftype == "f32" else ""
         raise ArgumentError(f"unknown ftype {ftype!r}; choose one of {sorted(_FILE_FTYPE)}{hint}")
+    check_options(decoding, lengths)
     shape = SHAPES[arch]
+    edit = _length_edit(shape, seed) if lengths == "realistic" else None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -137,8 +158,8 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
     try:
         with open(tmp, "wb") as out:
             _write_header(out, shape, ftype)
-            for name, data, kind in _tensors(shape, ftype, rng):
-                _write_tensor(out, name, data, kind)
+            for name, data, kind in _tensors(shape, ftype, rng, logit_gain(decoding)):
+                _write_tensor(out, name, edit(name, data) if edit else data, kind)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -220,7 +241,13 @@ def _vocabulary(n_tokens: int) -> list[bytes]:
 
 # --------------------------------------------------------------------------- tensors
 
-def _tensors(shape: ModelShape, ftype: str, rng: np.random.Generator
+def _length_edit(shape: ModelShape, seed: int) -> RealisticLengths:
+    return RealisticLengths(shape.n_audio_state, shape.n_text_state, shape.n_text_head,
+                            shape.n_text_layer, shape.n_mels, shape.n_vocab, shape.english_only,
+                            _n_text_tokens(shape), seed)
+
+
+def _tensors(shape: ModelShape, ftype: str, rng: np.random.Generator, gain: float
              ) -> Iterator[tuple[str, np.ndarray, str]]:
     """Yield ``(name, float32 data, storage kind)`` for every tensor whisper.cpp loads.
 
@@ -244,8 +271,8 @@ def _tensors(shape: ModelShape, ftype: str, rng: np.random.Generator
     yield "decoder.token_embedding.weight", embedding, matrix
     for i in range(shape.n_text_layer):
         yield from _block(f"decoder.blocks.{i}", t, rng, matrix, cross=True)
-    yield "decoder.ln.weight", np.full(t, _LOGIT_GAIN, np.float32), "f32"
-    yield "decoder.ln.bias", ln_bias * np.float32(_LOGIT_GAIN), "f32"
+    yield "decoder.ln.weight", np.full(t, gain, np.float32), "f32"
+    yield "decoder.ln.bias", ln_bias * np.float32(gain), "f32"
 
 
 def _block(prefix: str, n: int, rng: np.random.Generator, matrix: str, *, cross: bool
@@ -292,7 +319,8 @@ def _decoder_bias(rng: np.random.Generator, shape: ModelShape) -> tuple[np.ndarr
     ``b`` makes it likely. Only the end-of-text token gets one, so the decoder
     stops after a short run of tokens, as a trained model does on a short
     utterance, instead of looping until the 224-token limit. The final norm's
-    gain (:data:`_LOGIT_GAIN`, applied to its bias too) then scales every logit,
+    gain (:func:`~lumina.models.synthetic_decoding.logit_gain`, applied to its bias
+    too) then scales every logit,
     which keeps the argmax but makes it confident: a trained model's average
     log-probability stays above whisper.cpp's -1.0 fallback threshold, and so
     must ours, or every call would re-decode at five temperatures.
@@ -334,7 +362,7 @@ def quantize_q8_0(data: np.ndarray) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m lumina.testing ARCH PATH [--ftype F] [--seed N]``: write a random-weight model."""
+    """``python -m lumina.testing ARCH PATH [--ftype F] [--seed N] [--decoding D] [--lengths L]``."""
     import argparse
 
     parser = argparse.ArgumentParser(
@@ -345,8 +373,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path")
     parser.add_argument("--ftype", choices=FTYPES, default="f16")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--decoding", choices=DECODINGS, default="confident",
+                        help="'unsure': greedy decodes fail whisper.cpp's log-probability threshold")
+    parser.add_argument("--lengths", choices=LENGTHS, default="short",
+                        help="'realistic': about three tokens per second of sound")
     args = parser.parse_args(argv)
-    path = make_model(args.path, args.arch, args.ftype, args.seed)
+    path = make_model(args.path, args.arch, args.ftype, args.seed, decoding=args.decoding,
+                      lengths=args.lengths)
     print(f"{path}: random-weight {args.arch} ({args.ftype}), {path.stat().st_size:,} bytes")
     return 0
 

@@ -1,4 +1,4 @@
-"""Transcribing archives on a Ray cluster (``pip install 'lumina[ray]'``).
+"""lumina on a Ray cluster (``pip install 'lumina[ray]'``): archives, and serving.
 
 :func:`transcribe_archive` (and ``lumina transcribe --ray``) spreads files
 over a pool of Ray actors, each holding one :class:`lumina.Engine`, and
@@ -8,6 +8,11 @@ Modules: :mod:`.planner` (inputs to jobs, skip-complete), :mod:`.worker`
 (the actor), :mod:`.scheduler` (dispatch, retries after a lost worker),
 :mod:`.progress` (the bar), :mod:`.archive` (the function),
 :mod:`.command` (the CLI option). Ray is imported only when a run starts.
+
+Serving (``lumina serve --ray``): :mod:`.serve` (the Serve application, the
+``RayService`` builder, the run), :mod:`.replica` (what each replica adds to
+the server app), :mod:`.routing` (the request router), :mod:`.serve_command`
+(the CLI options).
 """
 
 from lumina.apps.distributed.archive import transcribe_archive
