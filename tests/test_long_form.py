@@ -272,11 +272,26 @@ def test_should_abort_stops_between_windows(talk):
         next(segments)
 
 
+def test_decoding_options_reach_every_window(talk):
+    seen = []
+
+    class Recording(FakeEngine):
+        def _decode_window(self, audio, **kw):
+            seen.append((kw["translate"], kw["temperature"], kw["prompt"], kw["speed"]))
+            return super()._decode_window(audio, **kw)
+
+    segments, _ = fake_iter(Recording(), talk[0], translate=True, temperature=0.4,
+                            prompt="Minutes:", speed="fast")
+    assert len(list(segments)) == 2 and seen == [(True, 0.4, "Minutes:", "fast")] * 2
+
+
 def test_bad_arguments(talk):
     with pytest.raises(ArgumentError, match="vad must be True, False or one of"):
         fake_iter(FakeEngine(), talk[0], vad="loud")
     with pytest.raises(ArgumentError, match="on_progress must be callable"):
         fake_iter(FakeEngine(), talk[0], on_progress=3)
+    with pytest.raises(ArgumentError, match="temperature must be a number from 0 to 1"):
+        fake_iter(FakeEngine(), talk[0], temperature=2)
 
 
 # ----------------------------------------------------------------------------- the real engine
@@ -286,13 +301,14 @@ def test_vad_transcription_of_a_file_with_the_model(micro_model, talk, tmp_path)
     path = write_wav(tmp_path / "talk.wav", audio)
     pieces = pieces_of(SpeechRegions("silero"), load_audio(path), 10 * SR)
     with Engine(micro_model, warmup=False) as engine:
-        whole = engine.transcribe(path, vad=True, word_timestamps=True)
+        heard = []
+        whole = engine.transcribe(path, vad=True, word_timestamps=True, on_segment=heard.append)
         segments, info = engine.transcribe_iter(path, word_timestamps=True)
         streamed = list(segments)
         # Each piece is its own window here (the pause is longer than a window), so
         # decoding the piece alone is the reference for the text and the tokens.
         reference = [engine.transcribe(p.audio, word_timestamps=True) for p in pieces]
-    assert whole.segments == tuple(streamed) and whole.text
+    assert whole.segments == tuple(streamed) == tuple(heard) and whole.text
     assert [[t.id for s in r.segments for t in s.tokens] for r in reference] == [
         [t.id for s in streamed if p.start / SR <= s.start <= p.end / SR for t in s.tokens]
         for p in pieces]
