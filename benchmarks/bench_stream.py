@@ -5,8 +5,11 @@ Both get the same 6 s clip (1 s silence, two espeak-ng utterances, silence) in
 model (CI's profile: the few-MB ``micro`` one) with 2 threads; both produce
 partial text every 250 ms of audio. lumina
 decodes only the utterances the VAD finds (fast path for partials, one
-accurate final each); the naive loop transcribes the growing buffer every step.
-The real-time-pace latencies are measured by ``compare_stream.py``.
+accurate final each), in lockstep: ``lumina`` with the eager end of utterance
+(a complete partial at every pause; the final, decoded once, when the hang-over
+confirms it), ``lumina-classic`` with ``eager=False``. The naive loop
+transcribes the growing buffer every step. The real-time-pace latencies are
+measured by ``compare_stream.py``.
 """
 
 import pathlib
@@ -42,7 +45,7 @@ def _clip(tmp):
 
 
 class StreamVsNaive:
-    params = (["lumina", "naive"],)
+    params = (["lumina", "lumina-classic", "naive"],)
     param_names = ["impl"]
     timeout = 300
     number = 1
@@ -53,7 +56,7 @@ class StreamVsNaive:
         self.path = model_path(MODEL)
         self.audio = _clip(self.tmp)
         self.chunks = [self.audio[i:i + CHUNK] for i in range(0, len(self.audio), CHUNK)]
-        if impl == "lumina":
+        if impl.startswith("lumina"):
             self.engine = Engine(self.path, threads=2)
             self.engine.wait_ready()
         else:
@@ -62,13 +65,14 @@ class StreamVsNaive:
                                print_realtime=False, redirect_whispercpp_logs_to=None)
 
     def teardown(self, impl):
-        if impl == "lumina":
+        if impl.startswith("lumina"):
             self.engine.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _run(self, impl):
-        if impl == "lumina":
-            for _ in Stream(engine=self.engine, source=self.chunks, lockstep=True):
+        if impl.startswith("lumina"):
+            for _ in Stream(engine=self.engine, source=self.chunks, lockstep=True,
+                            eager=impl == "lumina"):
                 pass
             return
         buffer = []

@@ -21,8 +21,9 @@ stream = lumina.Stream(final_model=args.model, partial_model=args.partial_model,
                        source=source, device=None if args.file else args.device)
 try:
     for event in stream:
-        if isinstance(event, lumina.Partial):
-            print(f"\r\x1b[K{event.stable}\x1b[2m{event.unstable}\x1b[0m", end="", flush=True)
+        if isinstance(event, lumina.Partial):  # complete: the provisional text, until the Final
+            tail = event.unstable if event.complete else f"\x1b[2m{event.unstable}\x1b[0m"
+            print(f"\r\x1b[K{event.stable}{tail}", end="", flush=True)
         elif isinstance(event, lumina.Final):
             print(f"\r\x1b[K{event.text}")
         else:  # Dropped or DeviceLost

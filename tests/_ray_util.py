@@ -24,7 +24,7 @@ os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 import ray  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
-import lumina  # noqa: E402
+from _child_util import lumina_pythonpath  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -65,14 +65,8 @@ def local_cluster(nodes: int = 2, cpus: int = 1) -> Iterator[Cluster]:
 
 
 def workers_pythonpath() -> str:
-    """PYTHONPATH for the nodes: the folder of the lumina this process imported, then the rest.
-
-    The workers then import the same lumina as the tests, whatever directory
-    they run in (a relative ``PYTHONPATH=.`` would mean their own).
-    """
-    here = str(Path(lumina.__file__).resolve().parent.parent)
-    rest = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return os.pathsep.join(dict.fromkeys([here, *rest]))
+    """PYTHONPATH for the nodes: the folder of the lumina this process imported, then the rest."""
+    return lumina_pythonpath()
 
 
 def descendants(pid: int) -> set[int]:

@@ -1,14 +1,13 @@
 """Engine: loading, transcription equal to the reference path, concurrency, bad input."""
 
 import asyncio
-import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _child_util import child_env
 from _engine_util import HELLO_WAV, hello, reference_tokens, speechlike
 
 import lumina
@@ -257,10 +256,7 @@ with lumina.Engine({str(micro_model)!r}, warmup=False) as engine:
     engine.wait_ready()
 print(backend._logs_installed, len(seen) - before)
 """
-    # The child imports the lumina these tests import (an installed one in CI, where the
-    # repository's own lumina/ is unbuilt): that folder first, and not the repository as cwd.
-    root = str(Path(lumina.__file__).resolve().parent.parent)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
+    env = child_env()
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
                            timeout=120, cwd=tmp_path)
     assert child.returncode == 0, child.stderr

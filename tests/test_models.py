@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import signal
 import struct
 import subprocess
@@ -22,6 +21,7 @@ from lumina.models import modelfile as _modelfile
 from lumina.models.modelfile import expected_tensor_names, tensor_table
 from lumina.models import REGISTRY, ModelStore, validate_model_file
 from lumina.testing import make_model
+from _child_util import child_env
 
 HEADER_END = 4 + 11 * 4 + 8  # magic, hparams, mel filter dims
 
@@ -328,11 +328,7 @@ def test_whisper_cpp_still_aborts_on_an_all_f32_model(tmp_path, micro):
             "print('loaded', flush=True)\n"
             "m.run(np.zeros(16000, np.float32), DecodeOptions(n_threads=1))\n"
             "print('survived', flush=True)\n")
-    # The child imports the lumina these tests import (an installed one in CI, where the
-    # repository's own lumina/ is unbuilt): that folder first, and not the repository as cwd.
-    here = str(Path(lumina.__file__).resolve().parent.parent)
-    env = dict(os.environ, GGML_NO_BACKTRACE="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    env = child_env(GGML_NO_BACKTRACE="1")
     child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            env=env, timeout=120, cwd=tmp_path)
     assert child.returncode == -signal.SIGABRT

@@ -6,7 +6,10 @@ import types
 import numpy as np
 import pytest
 
-from lumina import AudioFormatError, MissingDependencyError, Segmenter, SpeechEnd, SpeechStart
+from lumina import (AudioFormatError, ArgumentError, EnergyVAD, MissingDependencyError, Segmenter,
+                    SpeechEnd, SpeechStart, StateError)
+from lumina._core.vad import Hysteresis
+from lumina.streaming import SpeechPause, SpeechResume
 from _vad_util import (
     SR, events_summary, pink_noise, silence, sox_edges, speak, white_noise, write_wav)
 
@@ -199,7 +202,8 @@ def test_int16_and_multichannel_chunks_go_through_the_gateway():
 
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"vad": "rnnoise"}, "vad must be 'silero', 'energy' or 'webrtc', got 'rnnoise'"),
-    ({"threshold_db": -30.0}, "threshold_db applies only to vad='energy', not vad='silero'"),
+    ({"vad": "silero", "threshold_db": -30.0},
+     "threshold_db applies only to vad='energy', not vad='silero'"),
     ({"frame_ms": 15}, "frame_ms must be 10, 20 or 30, got 15"),
     ({"max_utterance_s": 1.0}, "max_utterance_s must be >= 2.0, got 1.0"),
     ({"hangover_ms": -1}, "must be >= 0"),
@@ -241,3 +245,152 @@ def test_current_audio_into_copies_what_current_audio_returns():
     assert n == SR + 3200 and np.array_equal(out[:n], seg.current_audio())
     assert out[n] == 7.0                                  # nothing written past it
     assert seg.max_open_samples >= seg.max_utterance_samples + seg.pre_roll_samples
+
+
+# ---------------------------------------------------------------- pauses and the hang-over
+
+def raw_flags(signal) -> np.ndarray:
+    """The energy VAD's raw speech flags per frame (no smoothing: one frame opens, one closes)."""
+    vad = EnergyVAD(SR, 20, start_frames=1, end_frames=1)
+    return np.concatenate([vad.process(signal), vad.flush()])
+
+
+def runs_of(flags: np.ndarray, value: int) -> list[tuple[int, int]]:
+    """[(first, end)] frame runs of ``value``."""
+    padded = np.concatenate([[1 - value], flags, [1 - value]]) == value
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def pause_events(signal, chunk, **kwargs):
+    seg = Segmenter(**kwargs)
+    seg.report_pauses = True
+    events = []
+    for i in range(0, len(signal), chunk):
+        events += seg.feed(signal[i:i + chunk])
+    return events + seg.flush()
+
+
+@pytest.mark.parametrize("chunk", [1, 17, 320, 509, 4096, None])
+def test_pauses_do_not_depend_on_chunk_size(two_utterances, chunk):
+    signal = two_utterances[0]
+    if chunk == 1:
+        signal = signal[:3 * SR]
+    whole = pause_events(signal, len(signal))
+    assert any(isinstance(e, SpeechResume) for e in whole)
+    assert pause_events(signal, chunk or len(signal)) == whole
+
+
+def test_pauses_are_the_raw_silences_inside_each_utterance(two_utterances):
+    signal = two_utterances[0]
+    events = pause_events(signal, 320)
+    # Without report_pauses the same starts and ends, nothing else.
+    assert [e for e in events if isinstance(e, (SpeechStart, SpeechEnd))] == segment(signal, 320)
+    raw = raw_flags(signal)
+    expected = []
+    for start, end in [(e.start_sample // 320, e.end_sample // 320) for e in events if isinstance(e, SpeechEnd)]:
+        utt = len([e for e in expected if isinstance(e, SpeechStart)])
+        expected.append(SpeechStart(utt, start * 320))
+        for a, b in runs_of(raw[start:end], 0):
+            expected += [SpeechPause(utt, (start + a) * 320), SpeechResume(utt, (start + b) * 320)]
+        expected.append(SpeechPause(utt, end * 320))   # the silence that ended it
+        expected.append(("end", utt, end * 320))
+    got = [("end", e.utterance_id, e.end_sample) if isinstance(e, SpeechEnd) else e for e in events]
+    assert got == expected
+
+
+@pytest.mark.parametrize("hang_ms", [20, 100, 160, 240, 300])
+def test_a_shorter_utterance_hangover_is_a_hysteresis_on_the_raw_flags(two_utterances, hang_ms):
+    # While the segmenter's hang-over is at most the VAD's, its utterances are exactly those of
+    # a plain hysteresis over the raw flags: min_speech_ms to open, the hang-over to close.
+    signal = two_utterances[0]
+    seg = Segmenter()
+    events = []
+    for i in range(0, len(signal), 320):
+        new = seg.feed(signal[i:i + 320])
+        if any(isinstance(e, SpeechStart) for e in new) and seg.in_speech:
+            seg.utterance_hangover_ms = hang_ms
+        events += new
+    events += seg.flush()
+    hyst = Hysteresis(5, hang_ms // 20)
+    smooth = np.concatenate([hyst.push(raw_flags(signal)), hyst.flush()])
+    assert [(e.start_sample // 320, e.end_sample // 320) for e in events if isinstance(e, SpeechEnd)] == \
+        runs_of(smooth, 1)
+    if hang_ms < 140:       # the comma of "Hello world, this is a test" (140 ms) splits it
+        assert len(runs_of(smooth, 1)) > 2
+
+
+def burst(gap, after):
+    """1 s of silence, 0.5 s of tone, ``gap`` s of silence, ``after`` s of tone, 1 s of silence."""
+    return np.concatenate([silence(1.0), tone(0.5, -20.0), silence(gap), tone(after, -20.0),
+                           silence(1.0)])
+
+
+@pytest.mark.parametrize("gap, after, ends", [
+    (0.4, 0.06, [24000]),          # the VAD closed after 300 ms: a 60 ms click cannot resume
+    (0.4, 0.2, [24000 + 6400 + 3200]),   # 200 ms of speech (>= min_speech_ms) resumes it
+    (0.2, 0.06, [24000 + 3200 + 960]),   # within the VAD's hang-over one speech frame resumes
+])
+def test_a_longer_utterance_hangover_spans_the_vads(gap, after, ends):
+    seg = Segmenter(threshold_db=-40.0)
+    events = []
+    signal = burst(gap, after)
+    for i in range(0, len(signal), 320):
+        new = seg.feed(signal[i:i + 320])
+        if any(isinstance(e, SpeechStart) for e in new):
+            seg.utterance_hangover_ms = 700
+        events += new
+    events += seg.flush()
+    assert [e.end_sample for e in events if isinstance(e, SpeechEnd)] == ends
+
+
+def test_tentative_end_and_the_audio_up_to_it():
+    seg = Segmenter(threshold_db=-40.0)
+    seg.report_pauses = True
+    signal = burst(0.2, 0.5)
+    assert seg.feed(signal[:24000]) == [SpeechStart(0, 16000)]
+    assert seg.tentative_end is None
+    assert seg.feed(signal[24000:24000 + 1600]) == [SpeechPause(0, 24000)]
+    assert seg.tentative_end == 24000 and seg.in_speech
+    out = np.full(seg.max_open_samples, 9.0, np.float32)
+    n = seg.current_audio_into(out, end=24000)
+    assert n == 24000 - 12800 and np.array_equal(out[:n], signal[12800:24000]) and out[n] == 9.0
+    assert seg.current_audio_into(out) == 25600 - 12800
+    assert seg.feed(signal[25600:27200]) == []
+    assert seg.feed(signal[27200:27520]) == [SpeechResume(0, 27200)]
+    assert seg.tentative_end is None
+
+
+def test_the_utterance_hangover_is_checked_and_resets_at_each_utterance():
+    seg = Segmenter(hangover_ms=240)
+    assert (seg.hangover_ms, seg.utterance_hangover_ms) == (240, 240)
+    with pytest.raises(StateError, match="applies to an open utterance; none is open"):
+        seg.utterance_hangover_ms = 100
+    seg.feed(np.concatenate([silence(1.0), tone(0.5, -20.0)]))
+    for bad in (-1, 3001, "x", True, None):
+        with pytest.raises(ArgumentError, match="utterance_hangover_ms must be a number of ms from 0 to 3000"):
+            seg.utterance_hangover_ms = bad
+    seg.utterance_hangover_ms = 150
+    assert seg.utterance_hangover_ms == 160        # whole frames
+    seg.utterance_hangover_ms = 0
+    assert seg.utterance_hangover_ms == 20         # at least one frame
+    seg.flush()
+    seg.feed(np.concatenate([silence(1.0), tone(0.5, -20.0)]))
+    assert seg.utterance_hangover_ms == 240        # the next utterance starts afresh
+
+
+def test_pauses_with_a_vad_that_does_not_declare_its_start_rule(monkeypatch):
+    class FakeVad:
+        def __init__(self, mode):
+            pass
+
+        def is_speech(self, frame: bytes, rate: int) -> bool:
+            return int(np.abs(np.frombuffer(frame, "<i2")).max()) > 1000
+
+    monkeypatch.setitem(sys.modules, "webrtcvad", types.SimpleNamespace(Vad=FakeVad))
+    signal = burst(0.1, 0.5)
+    whole = pause_events(signal, len(signal), vad="webrtc")
+    assert [e for e in whole if not isinstance(e, SpeechEnd)] == [
+        SpeechStart(0, 16000), SpeechPause(0, 24000), SpeechResume(0, 25600), SpeechPause(0, 33600)]
+    for chunk in (17, 509, 4096):
+        assert pause_events(signal, chunk, vad="webrtc") == whole

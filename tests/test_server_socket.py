@@ -1,7 +1,6 @@
 """`lumina serve` over a real socket on 127.0.0.1: uvicorn in a thread, and the `lumina serve` command."""
 
 import asyncio
-import os
 import re
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from lumina.apps.server.cli import parse_model_option
 from lumina.models import ModelStore
 from _engine_util import HELLO_WAV
 from _server_util import GatedFactory, UvicornThread, until
+from _child_util import child_env
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +69,10 @@ def test_a_client_that_disconnects_mid_request_frees_its_worker(micro_model, tmp
 
 
 def test_lumina_serve_command_end_to_end(micro_model, tmp_path, hello_text):
-    env = dict(os.environ, LUMINA_HOME=str(tmp_path), LUMINA_API_KEY="",
-               PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    env = child_env(LUMINA_HOME=str(tmp_path), LUMINA_API_KEY="")
     command = [sys.executable, "-m", "lumina.apps.cli", "serve", "--model", f"micro={micro_model}",
                "--port", "0", "--threads", "1", "--no-installed", "--log-level", "info"]
-    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         url = None
         for line in process.stderr:
@@ -98,11 +97,10 @@ def test_lumina_serve_command_end_to_end(micro_model, tmp_path, hello_text):
 
 
 def test_serve_refuses_a_model_that_is_not_there(tmp_path):
-    env = dict(os.environ, LUMINA_HOME=str(tmp_path),
-               PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    env = child_env(LUMINA_HOME=str(tmp_path))
     done = subprocess.run([sys.executable, "-m", "lumina.apps.cli", "serve", "--model",
                            str(tmp_path / "none.bin"), "--port", "0"],
-                          env=env, capture_output=True, text=True, timeout=120)
+                          env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 1
     assert done.stderr.startswith("lumina: error: no model file at")
 

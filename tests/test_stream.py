@@ -34,11 +34,17 @@ def speech(speech_wav):
     return load_audio(speech_wav, SR)
 
 
-def agreed(engine, partials_ref):
+def agreed(engine, decodes):
     """(text, stable, unstable) of each reference window: its fast decode through LocalAgreement-2."""
     policies = collections.defaultdict(LocalAgreement)
-    return [policies[u].update([t for s in engine.transcribe(a, speed="fast").segments for t in s.tokens])
-            for u, a in partials_ref]
+    return [policies[d.utterance_id].update(
+        [t for s in engine.transcribe(d.audio, speed="fast").segments for t in s.tokens])
+        for d in decodes]
+
+
+def reference(engine, audio, **options):
+    """The reference schedule with the engine's partial texts fed back (the adaptive hang-over)."""
+    return reference_schedule(audio, engine=engine, **options)
 
 
 def run_lockstep(engine, wav, **options):
@@ -49,13 +55,22 @@ def run_lockstep(engine, wav, **options):
 @pytest.mark.speech
 def test_file_stream_matches_the_reference_schedule_exactly(micro, speech, speech_wav):
     events = run_lockstep(micro, speech_wav)
-    _, partials_ref, ends = reference_schedule(speech)
+    _, partials_ref, ends = reference(micro, speech)
     assert len(ends) == 2
     partials = [e for e in events if isinstance(e, Partial)]
     finals = [e for e in events if isinstance(e, Final)]
-    # One partial per step, each the fast decode of the utterance so far.
-    assert [p.utterance_id for p in partials] == [u for u, _ in partials_ref]
+    # One partial per step, each the fast decode of the utterance so far, and one complete
+    # partial (up to where speech stopped) at every pause.
+    assert [(p.utterance_id, p.complete) for p in partials] == [(d.utterance_id, d.complete)
+                                                                 for d in partials_ref]
     assert [(p.text, p.stable, p.unstable) for p in partials] == agreed(micro, partials_ref)
+    assert [p.audio_time for p in partials] == [
+        (d.audio.size + e.audio_start_sample) / SR for d in partials_ref
+        for e in ends if e.utterance_id == d.utterance_id]
+    # The last partial of each utterance is the complete one of its final pause.
+    last = {p.utterance_id: p for p in partials}
+    assert [last[e.utterance_id].complete for e in ends] == [True, True]
+    assert [last[e.utterance_id].audio_time for e in ends] == [e.end_sample / SR for e in ends]
     # One final per utterance, the accurate decode of exactly the segmenter's utterance audio.
     assert [(f.utterance_id, f.start, f.end) for f in finals] == [
         (e.utterance_id, e.start_sample / SR, e.end_sample / SR) for e in ends]
@@ -140,8 +155,8 @@ def test_progressive_refinement_uses_each_model_for_its_path(tmp_path, speech, s
     stream = Stream(partial_model=fast_path, final_model=final_path, threads=1,
                     source=FileSource(speech_wav, realtime=False), lockstep=True)
     events = list(stream)
-    _, partials_ref, ends = reference_schedule(speech)
     with Engine(fast_path, threads=1) as fast, Engine(final_path, threads=1) as accurate:
+        _, partials_ref, ends = reference(fast, speech)
         assert [(e.text, e.stable, e.unstable) for e in events if isinstance(e, Partial)] == agreed(
             fast, partials_ref)
         assert [e.text for e in events if isinstance(e, Final)] == [
@@ -155,7 +170,7 @@ def test_progressive_refinement_uses_each_model_for_its_path(tmp_path, speech, s
 @pytest.mark.speech
 def test_final_speed_fast_decodes_finals_in_fast_mode(micro, speech, speech_wav):
     events = run_lockstep(micro, speech_wav, final_speed="fast")
-    _, _, ends = reference_schedule(speech)
+    _, _, ends = reference(micro, speech)
     assert [e.text for e in events if isinstance(e, Final)] == [
         micro.transcribe(e.audio, speed="fast").text for e in ends]
 
@@ -163,17 +178,32 @@ def test_final_speed_fast_decodes_finals_in_fast_mode(micro, speech, speech_wav)
 @pytest.mark.speech
 def test_one_model_serves_partials_fast_and_finals_accurate(speech):
     engine = ScriptedEngine(lambda i, audio, speed: [1, 2])
-    list(Stream(engine=engine, source=chunks_of(speech), lockstep=True))
+    stream = Stream(engine=engine, source=chunks_of(speech), lockstep=True)
+    list(stream)
     speeds = [s for s, _ in engine.calls]
     _, partials_ref, ends = reference_schedule(speech)
-    assert speeds.count("accurate") == 2
+    speculations = sum(d.complete for d in partials_ref)
+    # Lockstep: each speculation decodes its fast complete partial; the accurate final of the
+    # last one of each utterance is decoded when the hang-over confirms it.
     assert speeds.count("fast") == len(partials_ref)
+    assert speeds.count("accurate") == 2
+    assert (stream.stats.speculations, stream.stats.speculative_used,
+            stream.stats.speculative_discarded) == (speculations, 2, speculations - 2)
+    assert (stream.stats.partial_decodes, stream.stats.final_decodes) == (len(partials_ref), 2)
 
 
 @pytest.mark.speech
 def test_local_agreement_in_the_pipeline(speech):
     hypotheses = [[5, 6], [5, 6, 7], [5, 8, 9], [5, 8, 9, 10]]
-    engine = ScriptedEngine(lambda i, audio, speed: hypotheses[min(i, 3)] if speed == "fast" else [5, 8, 9, 10])
+    fast_calls = []
+
+    def script(i, audio, speed):
+        if speed != "fast":
+            return [5, 8, 9, 10]
+        fast_calls.append(i)
+        return hypotheses[min(len(fast_calls) - 1, 3)]
+
+    engine = ScriptedEngine(script)
     one = speech[:round(2.2 * SR)]  # only the first utterance
     events = list(Stream(engine=engine, source=chunks_of(one), lockstep=True))
     partials = [(e.stable, e.unstable) for e in events if isinstance(e, Partial)]

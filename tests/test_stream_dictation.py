@@ -280,3 +280,77 @@ def test_dictate_with_a_bad_partial_model_fails_at_once(tmp_path, capsys, micro_
                  "--file", str(wav)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("lumina: error: ") and str(missing) in err and len(err.splitlines()) == 1
+
+
+def test_typer_corrects_the_provisional_text_in_place_when_the_final_differs():
+    commands = []
+    typer = Typer("xdotool", run=commands.append)
+    typer.partial(partial("turn on the"))
+    typer.partial(Partial("turn on the kitchen lights", "turn on the", " kitchen lights", 0, 2.0, 0.1,
+                          complete=True))     # the provisional text of the whole utterance
+    typer.final(final("Turn on the kitchen light."))
+    assert commands == [
+        ["xdotool", "type", "--clearmodifiers", "--", "turn on the"],
+        ["xdotool", "type", "--clearmodifiers", "--", " kitchen lights"],
+        # The final differs from its first letter: all 26 characters go, the final is typed.
+        ["xdotool", "key", "--clearmodifiers", "--repeat", "26", "BackSpace"],
+        ["xdotool", "type", "--clearmodifiers", "--", "Turn on the kitchen light. "]]
+    commands.clear()
+    typer.partial(Partial("call mom", "", "call mom", 1, 3.0, 0.1, complete=True))
+    typer.final(final("call mom.", utt=1))    # only the difference: no backspace, "." typed
+    assert commands == [["xdotool", "type", "--clearmodifiers", "--", "call mom"],
+                        ["xdotool", "type", "--clearmodifiers", "--", ". "]]
+
+
+def _typed_screen(commands) -> str:
+    """What a text field shows after the xdotool commands (type appends, BackSpace erases)."""
+    screen = ""
+    for cmd in commands:
+        if cmd[1] == "type":
+            screen += cmd[-1]
+        else:
+            screen = screen[:len(screen) - int(cmd[cmd.index("--repeat") + 1])]
+    return screen
+
+
+def test_dictate_type_shows_the_provisional_text_and_corrects_it_with_the_final(
+        tmp_path, capsys, monkeypatch):
+    # Progressive refinement: partials (and the provisional complete partial) from one model,
+    # finals from another, so the final text differs from the provisional one.
+    partial_model = make_model(tmp_path / "p.bin", "micro", seed=3)
+    final_model = make_model(tmp_path / "f.bin", "micro", seed=MICRO_SEED)
+    wav = write_wav(tmp_path / "two.wav", two_utterances(tmp_path))
+    log = tmp_path / "xdotool.log"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "xdotool"
+    tool.write_text('#!/bin/sh\nfor a in "$@"; do printf \'%s\\037\' "$a"; done >> "$XDO_LOG"\n'
+                    'printf \'\\036\' >> "$XDO_LOG"\n')
+    tool.chmod(tool.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("XDO_LOG", str(log))
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.delenv("XDG_SESSION_TYPE", raising=False)
+
+    assert main(["dictate", "--model", str(final_model), "--partial-model", str(partial_model),
+                 "--threads", "1", "--type", "--file", str(wav)]) == 0
+    typed = [record.split("\x1f")[:-1] for record in log.read_text().split("\x1e")[:-1]]
+    typed = [["xdotool", *args] for args in typed]
+
+    # The same stream in-process (lockstep: the same events) through a Typer that records.
+    events = list(Stream(partial_model=partial_model, final_model=final_model, threads=1,
+                         source=FileSource(wav, realtime=False), lockstep=True))
+    expected: list = []
+    typer = Typer("xdotool", run=expected.append)
+    for e in events:
+        (typer.partial if isinstance(e, Partial) else typer.final)(e)
+    assert typed == expected
+    finals = [e.text for e in events if isinstance(e, Final)]
+    assert _typed_screen(typed) == "".join(f + " " for f in finals if f)
+    # Each utterance ends with its provisional complete partial on screen, then the final
+    # replaces the part of it that differs.
+    for utt, text in enumerate(finals):
+        complete = [e.text for e in events if isinstance(e, Partial) and e.complete and e.utterance_id == utt]
+        assert complete and complete[-1] != text
+    assert any(cmd[1] == "key" for cmd in typed)

@@ -42,16 +42,17 @@ def test_a_pipeline_behind_a_push_source_drops_at_the_ring_and_reports_it(speech
     start = round(0.5 * SR)
     stream.feed(speech[:start + SR // 2])     # 0.5 s of speech: a partial decode starts and hangs
     wait_until(engine.entered.is_set, "the first decode")
+    # Lockstep waits for each partial decode it submits: the pipeline stops after that chunk.
+    wait_until(lambda: stream.stats.audio_s == 1.0, "the pipeline to read 1.0 s")
     stream.feed(speech[start + SR // 2:start + SR])
-    wait_until(lambda: stream.stats.audio_s == 1.5, "the pipeline to read 1.5 s")  # then it waits (lockstep)
-    stream.feed(np.zeros(3 * SR, np.float32))  # 3 s into a 1 s ring: the oldest 2 s are lost
+    stream.feed(np.zeros(3 * SR, np.float32))  # 3.5 s into a 1 s ring: the oldest 2.5 s are lost
     gate.set()
     stream.close_input()
     events = list(stream)
     drops = [e for e in events if isinstance(e, Dropped)]
-    assert drops == [Dropped(2 * SR, 2 * SR, 1.5)]
-    assert stream.stats.dropped_samples == 2 * SR
-    assert stream.stats.audio_s == 2.5        # 1.5 s read before, the ring's last 1 s after
+    assert drops == [Dropped(5 * SR // 2, 5 * SR // 2, 1.0)]
+    assert stream.stats.dropped_samples == 5 * SR // 2
+    assert stream.stats.audio_s == 2.0        # 1.0 s read before, the ring's last 1 s after
     assert [type(e) for e in events].count(Final) == 1
 
 
@@ -245,17 +246,24 @@ def test_misuse_raises_clear_errors(speech, tmp_path):
 def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech, aborts_with):
     gate = threading.Event()                  # closed until the source is exhausted
     engine = ScriptedEngine(lambda i, a, s: [1], gate=gate, aborts_with=aborts_with)
+    # The real scheduler, driven directly: the first partial step submits a decode that never
+    # finishes in time (busy from then on); every later step interval of speech is skipped once.
+    sched, partials, ends = reference_schedule(speech, busy=lambda partials: bool(partials),
+                                               lockstep=False, eager=False)
+    first_due = ends[0].audio_start_sample + len(partials[0].audio)
 
     def source():
-        yield from chunks_of(speech)
+        for i, chunk in enumerate(chunks_of(speech)):
+            yield chunk
+            if (i + 1) * len(chunk) == first_due:   # that partial was submitted: let it start
+                wait_until(engine.entered.is_set, "the partial decode to start")
         wait_until(lambda: engine.aborted == 1, "the partial decode to be aborted")
         gate.set()
 
-    stream = Stream(engine=engine, source=source())
+    # The classic schedule (eager=False): no speculation when speech stops, so the only decodes
+    # are partials every step and one final per utterance after the hang-over.
+    stream = Stream(engine=engine, source=source(), eager=False)
     events = list(stream)
-    # The real scheduler, driven directly: the first partial step submits a decode that never
-    # finishes in time (busy from then on); every later step interval of speech is skipped once.
-    sched, partials, ends = reference_schedule(speech, busy=lambda partials: bool(partials), lockstep=False)
     assert len(partials) == 1 and len(ends) == 2
     assert sched.skipped_steps > 10
     assert engine.aborted == 1                # the partial was aborted when its utterance ended

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+from _child_util import child_env
 
 from lumina.asr.threads import (MAX_DEFAULT_THREADS, available_cpus, cgroup_cpu_limit,
                                 default_threads, openmp_wait_policy)
@@ -16,11 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
-    environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), environ.get("PYTHONPATH", "")])
-    environ.update(env)
+    """Run ``code`` in a child that imports the tested lumina, without the OpenMP settings."""
+    environ = {k: v for k, v in child_env(**env).items()
+               if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") or k in env}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ,
-                          timeout=120, check=True)
+                          timeout=120, check=True, cwd=tempfile.gettempdir())
 
 
 # ----------------------------------------------------------------------------- thread count

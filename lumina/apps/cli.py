@@ -272,7 +272,8 @@ def _add_dictate_command(sub: argparse._SubParsersAction) -> None:
     """``lumina dictate``: live partial on one line, finals committed; optionally typed."""
     p = sub.add_parser(
         "dictate", help="transcribe the microphone live (partial text while you speak)",
-        description="Shows the live partial on one line and commits each final. "
+        description="Shows the live partial on one line (the whole utterance's provisional text "
+                    "as soon as you stop speaking) and commits each final, which may correct it. "
                     "Ctrl-C stops.")
     p.add_argument("--model", default="base.en", help="model of the finals (default base.en)")
     p.add_argument("--partial-model", default=None,
@@ -280,7 +281,8 @@ def _add_dictate_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default=None,
                    help="input device: index or part of its name (default: the system default)")
     p.add_argument("--type", action="store_true",
-                   help="also type the text into the focused window (xdotool, wtype or ydotool)")
+                   help="also type the text into the focused window (xdotool, wtype or ydotool); "
+                        "what the final changes is corrected in place with backspaces")
     p.add_argument("--threads", type=int, default=None, help="CPU threads per model")
     # Hidden: dictate a file instead of the microphone (demos and tests); --realtime paces it.
     p.add_argument("--file", default=None, help=argparse.SUPPRESS)

@@ -121,8 +121,10 @@ class Typer:
 
     The current utterance's partial is typed as it changes: the characters
     that differ from what was typed are erased with backspaces and the new
-    tail typed. A final replaces the partial and is committed with a space
-    after it.
+    tail typed. The provisional text of the whole utterance
+    (``Partial.complete``) comes the moment speech stops; the final then
+    replaces it the same way, only where it differs, and is committed with a
+    space after it.
 
     Parameters
     ----------

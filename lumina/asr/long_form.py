@@ -29,7 +29,7 @@ from lumina.asr.speed import check_speed
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
 from lumina.audio.blocks import AudioBlocks
 from lumina.audio.convert import SAMPLE_RATE
-from lumina.audio.vad import DEFAULT_VAD, VAD_KINDS
+from lumina.audio.vad import FILE_VAD, VAD_KINDS
 from lumina.errors import ArgumentError, StateError, TranscriptionAborted
 
 __all__ = ["SegmentIterator", "TranscriptionInfo", "transcribe_iter", "vad_kind"]
@@ -60,11 +60,11 @@ class TranscriptionInfo:
 
 
 def vad_kind(vad) -> str | None:
-    """The detector name for a ``vad=`` argument: False/None -> None, True -> the default."""
+    """The detector name for a ``vad=`` argument: False/None -> None, True -> Silero (FILE_VAD)."""
     if vad is None or vad is False:
         return None
     if vad is True:
-        return DEFAULT_VAD
+        return FILE_VAD
     if isinstance(vad, str) and vad in VAD_KINDS:
         return vad
     raise ArgumentError(f"vad must be True, False or one of {', '.join(map(repr, VAD_KINDS))}; "

@@ -17,7 +17,7 @@ import numpy as np
 from lumina._deprecation import renamed_keywords
 from lumina.audio.convert import SAMPLE_RATE, ChunkConverter, check_sample_rate
 from lumina.audio.files import load_audio
-from lumina.errors import ArgumentError, AudioFormatError, DeviceError
+from lumina.errors import ArgumentError, DeviceError
 
 __all__ = ["AudioSource", "MicrophoneSource", "FileSource", "IterableSource", "TARGET_RATE"]
 

@@ -3,9 +3,13 @@
 Modules, from the audio in to the events out:
 
 ``segmenter``  utterances from a voice activity detector (:class:`Segmenter`)
-``scheduler``  the pure partial/final schedule (no threads; tests drive it)
+``pauses``     the VAD's frames without its hang-over: :class:`SpeechPause`, :class:`SpeechResume`
+``history``    the recent samples an utterance may still need
+``hangover``   the adaptive hang-over: how much silence ends an utterance, from the text
+``scheduler``  the pure decode schedule (no threads; tests drive it)
 ``pipeline``   the ``lumina-stream`` thread: source -> segmenter -> scheduler
 ``decoder``    the ``lumina-decode`` thread: decodes in order, emits the events
+``speculation`` finals decoded when speech stops, held until the hang-over confirms
 ``agreement``  LocalAgreement-2: the stable prefix of partial hypotheses
 ``delivery``   callbacks, ``for`` and ``async for``
 ``events``     :class:`Partial`, :class:`Final`, :class:`Dropped`, :class:`DeviceLost`
@@ -17,8 +21,10 @@ recognition layer (engines); never imports the apps.
 """
 
 from lumina.streaming.events import DeviceLost, Dropped, Final, Partial
+from lumina.streaming.hangover import HangoverPolicy
+from lumina.streaming.pauses import SpeechPause, SpeechResume
 from lumina.streaming.segmenter import Segmenter, SpeechEnd, SpeechStart
 from lumina.streaming.stream import Stream, StreamStats
 
-__all__ = ["DeviceLost", "Dropped", "Final", "Partial", "Segmenter", "SpeechEnd", "SpeechStart",
-           "Stream", "StreamStats"]
+__all__ = ["DeviceLost", "Dropped", "Final", "HangoverPolicy", "Partial", "Segmenter", "SpeechEnd",
+           "SpeechPause", "SpeechResume", "SpeechStart", "Stream", "StreamStats"]

