@@ -22,10 +22,12 @@ from lumina.errors import (
     ModelIntegrityError,
     ModelNotFoundError,
     StateError,
+    BufferStateError,
     TranscriptionAborted,
 )
 from lumina.models import REGISTRY, ModelInfo, ModelStore, validate_model_file
-from lumina.streaming import DeviceLost, Dropped, Final, Partial, Segmenter, SpeechEnd, SpeechStart, Stream
+from lumina.streaming import (DeviceLost, Dropped, Final, HangoverPolicy, Partial, Segmenter, SpeechEnd,
+                              SpeechPause, SpeechResume, SpeechStart, Stream)
 
 __version__ = "0.1.0"
 
@@ -65,8 +67,12 @@ __all__ = [
     "SegmentIterator",
     "Segmenter",
     "SpeechEnd",
+    "SpeechPause",
+    "SpeechResume",
+    "HangoverPolicy",
     "SpeechStart",
     "StateError",
+    "BufferStateError",
     "Stream",
     "Timings",
     "Token",

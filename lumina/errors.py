@@ -20,6 +20,7 @@ __all__ = [
     "MissingDependencyError",
     "DownloadError",
     "StateError",
+    "BufferStateError",
     "TranscriptionAborted",
     "OutputConflictError",
 ]
@@ -88,6 +89,16 @@ class DownloadError(ModelError):
 
 class StateError(LuminaError, RuntimeError):
     """A call on an object that cannot take it any more (a closed engine, a stopped stream)."""
+
+
+class BufferStateError(StateError, BufferError):
+    """A compiled-core buffer used against its rules.
+
+    For example a second producer thread writing to a :class:`~lumina.RingBuffer`,
+    a write that would overwrite samples an open ``latest()`` view still shows, or
+    a :class:`~lumina.BufferPool` with every block in use. Also a
+    :class:`BufferError`, as these were before.
+    """
 
 
 class TranscriptionAborted(LuminaError):

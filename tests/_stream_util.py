@@ -236,9 +236,10 @@ class SentenceOracle:
         return transcript(ids, lambda i: text[i])
 
 
-def count_utterances(sentence: PausedSentence, mid_mark: str, eager: bool = True) -> int:
+def count_utterances(sentence: PausedSentence, mid_mark: str, eager: bool = True,
+                     **stream_options) -> int:
     """How many utterances (Finals) a lockstep Stream makes of the sentence with an oracle engine."""
     from lumina import Final, Stream
     stream = Stream(engine=SentenceOracle(sentence, mid_mark), source=chunks_of(sentence.audio),
-                    lockstep=True, eager=eager)
+                    lockstep=True, eager=eager, **stream_options)
     return sum(isinstance(e, Final) for e in stream)

@@ -7,7 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from lumina import Engine, FileSource, Final, Partial, Segmenter, Stream, TranscriptionAborted
+from lumina import (ArgumentError, Engine, FileSource, Final, HangoverPolicy, Partial, Segmenter, Stream,
+                    TranscriptionAborted)
 from lumina.streaming.agreement import LocalAgreement
 from lumina.testing import make_model
 from _stream_util import MICRO_SEED, ScriptedEngine, chunks_of, reference_schedule, tokens_text, transcript
@@ -120,16 +121,24 @@ def test_live_mode_aborts_a_running_speculation_when_speech_resumes():
     assert (stats.speculations, stats.speculative_discarded, stats.speculative_used) == (2, 1, 1)
 
 
-@pytest.mark.parametrize("text, finals", [
-    (" Open the door.", [(1.0, 1.5), (1.7, 2.2)]),   # a sentence end: 160 ms ends it at the pause
-    (" Open the door,", [(1.0, 2.2)]),               # mid-sentence: 700 ms keeps it together
-    (" Open the door", [(1.0, 2.2)]),                # no evidence: the segmenter's 300 ms
+@pytest.mark.parametrize("text, policy, finals", [
+    (" Open the door.", HangoverPolicy(sentence_end_ms=160), [(1.0, 1.5), (1.7, 2.2)]),  # 160 ms ends it
+    (" Open the door.", "default", [(1.0, 2.2)]),    # the default 300 ms after a sentence end
+    (" Open the door,", "default", [(1.0, 2.2)]),    # mid-sentence: 700 ms keeps it together
+    (" Open the door", "default", [(1.0, 2.2)]),     # no evidence: the segmenter's 300 ms
+    (" Open the door.", None, [(1.0, 2.2)]),         # no policy: the segmenter's 300 ms
 ])
-def test_the_stream_adapts_the_hangover_to_the_partial_text(text, finals):
+def test_the_stream_adapts_the_hangover_to_the_partial_text(text, policy, finals):
     engine = ScriptedEngine(lambda i, a, s: [1], text_of=lambda i: text)
     events = list(Stream(engine=engine, source=chunks_of(with_pause(0.2)), segmenter=tone_segmenter(),
-                         lockstep=True))
+                         lockstep=True, hangover=policy))
     assert [(f.start, f.end) for f in one_final_each(events)] == finals
+
+
+@pytest.mark.parametrize("bad", ["short", 160, True])
+def test_hangover_must_be_a_policy_or_none(bad):
+    with pytest.raises(ArgumentError, match="hangover must be a HangoverPolicy or None"):
+        Stream(engine=ScriptedEngine(), hangover=bad)
 
 
 def test_without_eager_the_hangover_stays_fixed_and_nothing_is_speculated():

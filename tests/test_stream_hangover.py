@@ -11,14 +11,17 @@ import pytest
 
 from _stream_util import PAUSES, count_utterances, paused_sentences
 
+from lumina.streaming import HangoverPolicy
+
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     return paused_sentences(tmp_path_factory.mktemp("paused"))
 
 
-def split_errors(corpus, mid_mark, eager=True, pauses=PAUSES):
-    return {p: sum(count_utterances(s, mid_mark, eager) - 1 for s in corpus if s.pause == p)
+def split_errors(corpus, mid_mark, eager=True, pauses=PAUSES, **stream_options):
+    return {p: sum(count_utterances(s, mid_mark, eager, **stream_options) - 1
+                   for s in corpus if s.pause == p)
             for p in pauses}
 
 
@@ -34,6 +37,7 @@ def test_the_corpus_is_split_by_a_fixed_hangover_when_the_pause_outlasts_it(corp
     ("", {0.3: 0, 0.4: 4, 0.5: 4, 0.6: 4}),      # no evidence: the fixed 300 ms, exactly as today
     (",", {0.3: 0, 0.4: 0, 0.5: 0, 0.6: 0}),     # a continuation mark: 700 ms, no split at all
     ("...", {0.3: 0, 0.4: 0, 0.5: 0, 0.6: 0}),
+    (".", {0.3: 0, 0.4: 4, 0.5: 4, 0.6: 4}),      # a sentence end, stray or not: 300 ms, as today
 ])
 def test_an_adaptive_hangover_never_splits_more_than_the_fixed_one(corpus, mark, errors):
     assert split_errors(corpus, mark) == errors
@@ -41,11 +45,13 @@ def test_an_adaptive_hangover_never_splits_more_than_the_fixed_one(corpus, mark,
     assert all(errors[p] <= fixed[p] for p in PAUSES)
 
 
-def test_a_stray_period_mid_sentence_splits_pauses_longer_than_the_sentence_end_hangover(corpus):
-    # The trade-off of the 160 ms sentence-end hang-over, measured: a model that ends a
-    # mid-sentence fragment with a period gets every pause of this corpus split, the 300 ms
+def test_a_shorter_sentence_end_hangover_splits_at_a_stray_period(corpus):
+    # The trade-off of a 160 ms sentence-end hang-over (opt-in), measured: a model that ends
+    # a mid-sentence fragment with a period gets every pause of this corpus split, the 300 ms
     # ones included (which the fixed 300 ms keeps together).
-    assert split_errors(corpus, ".") == {0.3: 4, 0.4: 4, 0.5: 4, 0.6: 4}
+    policy = HangoverPolicy(sentence_end_ms=160)
+    assert split_errors(corpus, ".", hangover=policy) == {0.3: 4, 0.4: 4, 0.5: 4, 0.6: 4}
+    assert split_errors(corpus, ",", hangover=policy) == {0.3: 0, 0.4: 0, 0.5: 0, 0.6: 0}
 
 
 def test_the_whole_sentence_is_one_utterance_without_a_pause(tmp_path):

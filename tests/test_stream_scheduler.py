@@ -30,7 +30,7 @@ def drive(lockstep: bool, busy=lambda dues: False, audio=AUDIO, step=0.25, texts
     a stream position to a text noted after the chunk that reaches it.
     """
     options = options or {"eager": False, "first_step": step, "hangover": None}
-    sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), step, lockstep=lockstep, **options)
+    sched = Scheduler(Segmenter(threshold_db=-40.0), step, lockstep=lockstep, **options)
     dues, finals, others = [], [], []
     for k, i in enumerate(range(0, len(audio), CHUNK)):
         for due in sched.feed(audio[i:i + CHUNK], arrival=1000.0 + k):
@@ -127,6 +127,7 @@ def test_arrival_log_answers_the_chunk_holding_a_position_and_wraps():
 # ---------------------------------------------------------------- eager end of utterance
 
 EAGER = {"eager": True}                                   # the Scheduler's defaults
+SHORT_END = HangoverPolicy(sentence_end_ms=160)           # a shorter hang-over after a sentence end
 # A 100 ms pause inside the utterance: speech 16000-24000 and 25600-33600.
 GAP = np.concatenate([silence(1.0), tone(0.5), silence(0.1), tone(0.5), silence(1.0)])
 
@@ -151,7 +152,7 @@ def test_speech_stopping_makes_a_speculation_due_at_once_and_the_final_uses_it()
 
 
 def test_a_resumed_pause_cancels_its_speculation_and_the_next_one_answers_the_final():
-    sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), 0.25, lockstep=True)
+    sched = Scheduler(Segmenter(threshold_db=-40.0), 0.25, lockstep=True)
     log = []
     for k, i in enumerate(range(0, len(GAP), CHUNK)):
         for due in sched.feed(GAP[i:i + CHUNK], arrival=float(k)):
@@ -169,7 +170,7 @@ def test_a_resumed_pause_cancels_its_speculation_and_the_next_one_answers_the_fi
 
 @pytest.mark.parametrize("aborted, expected", [(True, [17600, 25920]), (False, [17600, 33600])])
 def test_live_mode_makes_up_for_a_partial_aborted_for_a_speculation_when_speech_resumes(aborted, expected):
-    sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), 1.0)
+    sched = Scheduler(Segmenter(threshold_db=-40.0), 1.0)
     due_at = []
     for i in range(0, len(GAP), CHUNK):
         for due in sched.feed(GAP[i:i + CHUNK]):
@@ -209,13 +210,19 @@ def pause_of(seconds):
 def test_the_hangover_adapts_to_the_text_of_the_utterance(pause, text, ends):
     # The text is noted at 20000, mid-speech (what a partial decoded by then would say).
     _, _, finals, _ = drive(lockstep=True, audio=pause_of(pause), texts={20000: text} if text else None,
-                            **EAGER)
+                            eager=True, hangover=SHORT_END)
     assert [f[2] for f in finals] == ends
 
 
+def test_the_default_sentence_end_hangover_keeps_a_200_ms_pause_together():
+    # 300 ms after a sentence end, as the segmenter's own: no split that a fixed one would not make.
+    _, _, finals, _ = drive(lockstep=True, audio=pause_of(0.2), texts={20000: "Open the door."}, **EAGER)
+    assert [f[2] for f in finals] == [35200]
+
+
 def test_a_sentence_end_noted_during_a_long_pause_ends_the_utterance_at_the_next_frame():
-    seg = Segmenter(vad="energy", threshold_db=-40.0)
-    sched = Scheduler(seg, 0.25, lockstep=True)
+    seg = Segmenter(threshold_db=-40.0)
+    sched = Scheduler(seg, 0.25, lockstep=True, hangover=SHORT_END)
     audio = pause_of(0.5)
     events = []
     for i in range(0, len(audio), CHUNK):
@@ -231,8 +238,8 @@ def test_a_sentence_end_noted_during_a_long_pause_ends_the_utterance_at_the_next
 
 
 def test_text_of_an_utterance_no_longer_open_changes_nothing():
-    seg = Segmenter(vad="energy", threshold_db=-40.0)
-    sched = Scheduler(seg, 0.25)
+    seg = Segmenter(threshold_db=-40.0)
+    sched = Scheduler(seg, 0.25, hangover=SHORT_END)
     sched.feed(np.concatenate([silence(1.0), tone(0.5)]))
     sched.note_text(7, "Stop.")                               # another utterance's text
     assert seg.utterance_hangover_ms == 300
@@ -242,7 +249,8 @@ def test_text_of_an_utterance_no_longer_open_changes_nothing():
 
 
 def test_hangover_policy_classifies_the_end_of_the_text():
-    policy = HangoverPolicy()
+    assert HangoverPolicy() == HangoverPolicy(sentence_end_ms=300, mid_sentence_ms=700, unknown_ms=None)
+    policy = SHORT_END
     cases = {"Turn on the lights.": 160, "Really?": 160, "Stop!": 160, '"Go home."': 160,
              "Really?)": 160, "I think,": 700, "so...": 700, "and then…": 700, "the list:": 700,
              "one - ": 700, "": 300, "   ": 300, "Call mom": 300, "w5 w6": 300}

@@ -11,12 +11,14 @@ whenever a new text arrives.
 The defaults were measured on espeak-ng speech with lumina's energy VAD (see
 ``benchmarks/compare_stream.py`` and ``tests/test_stream_hangover.py``):
 
-* 160 ms after a sentence end: the longest silence inside an espeak sentence is
-  140 ms (a comma), so a comma pause is never cut even where a partial ends with
-  a stray period; with fast finals the final then comes about 170 ms after the
-  end of speech. The price: a model that ends a fragment cut by a longer
-  mid-sentence pause (200 ms and more) with a period gets it split there, where
-  a fixed 300 ms would not for pauses under about 330 ms.
+* 300 ms after a sentence end, the same as the segmenter's default, so the
+  policy never splits an utterance that a fixed hang-over would keep together.
+  A shorter value gives earlier finals but splits where a model ends a
+  fragment cut by a mid-sentence pause with a stray period (whisper often
+  does): with 160 ms every pause of 200 ms and more in the test corpus was
+  split, against none under 330 ms with 300 ms. ``HangoverPolicy(
+  sentence_end_ms=160)`` chooses that trade (fast finals then come about
+  170 ms after the end of speech instead of about 300 ms).
 * 700 ms after a continuation mark (comma, colon, dash, ellipsis): sentences
   with pauses of up to 600 ms stay one utterance (a fixed 300 ms splits every
   pause from 400 ms on).
@@ -62,7 +64,7 @@ class HangoverPolicy:
 
     Parameters
     ----------
-    sentence_end_ms : int, default 160
+    sentence_end_ms : int, default 300
         After text that ends a sentence.
     mid_sentence_ms : int, default 700
         After text that ends with a comma, colon, semicolon, dash or ellipsis.
@@ -76,7 +78,7 @@ class HangoverPolicy:
         For a value that is not a number of ms from 0 to 3000.
     """
 
-    sentence_end_ms: int = 160
+    sentence_end_ms: int = 300
     mid_sentence_ms: int = 700
     unknown_ms: int | None = None
 

@@ -93,6 +93,11 @@ class Stream:
         segmenter's ``SpeechEnd`` ends there too). False: partials every
         ``step`` from the onset, the final decoded after the segmenter's fixed
         hang-over.
+    hangover : HangoverPolicy or None, optional
+        How long a silence ends an utterance, by what the latest text says
+        (:class:`~lumina.streaming.hangover.HangoverPolicy`). Default: the
+        policy's defaults when ``eager``, else None. None: the segmenter's
+        fixed hang-over whatever the text.
     segmenter : Segmenter, optional
         Voice activity detection and utterance settings (``Segmenter(vad="webrtc")``,
         ``hangover_ms``, ``max_utterance_s``...); default ``Segmenter(vad=vad)``.
@@ -142,8 +147,11 @@ class Stream:
                  on_event: Callable[[StreamEvent], object] | None = None,
                  threads: int | None = None, cache=None, language: str | None = None,
                  ring_seconds: float = 10.0, lockstep: bool = False, eager: bool = True,
+                 hangover: HangoverPolicy | None | str = "default",
                  vad: str | None = None) -> None:
-        _check_options(step, final_speed, ring_seconds, eager)
+        _check_options(step, final_speed, ring_seconds, eager, hangover)
+        if hangover == "default":
+            hangover = HangoverPolicy() if eager else None
         if segmenter is not None and vad is not None:
             raise ArgumentError("pass vad= or segmenter=, not both (Segmenter(vad=...) sets it there)")
         segmenter = segmenter or (Segmenter(SAMPLE_RATE) if vad is None else Segmenter(SAMPLE_RATE, vad=vad))
@@ -165,7 +173,7 @@ class Stream:
         self._delivery = Delivery(on_partial, on_final, on_event)
         self._scheduler = Scheduler(segmenter, self.step, lockstep=lockstep, eager=eager,
                                     first_step=None if eager else self.step,
-                                    hangover=HangoverPolicy() if eager else None)
+                                    hangover=hangover)
         self._decoder = Decoder(self._partial_engine, self._final_engine, final_speed=final_speed,
                                 language=language, delivery=self._delivery, counters=self._counters,
                                 stopping=self._stopping, on_failure=self._halt,
@@ -361,7 +369,7 @@ def _reusing(source: AudioSource) -> AudioSource:
     return source
 
 
-def _check_options(step, final_speed, ring_seconds, eager) -> None:
+def _check_options(step, final_speed, ring_seconds, eager, hangover) -> None:
     if not step > 0:
         raise ArgumentError(f"step must be > 0 seconds, got {step}")
     if final_speed not in ("accurate", "fast"):
@@ -370,3 +378,6 @@ def _check_options(step, final_speed, ring_seconds, eager) -> None:
         raise ArgumentError(f"ring_seconds must be > 0, got {ring_seconds}")
     if not isinstance(eager, bool):
         raise ArgumentError(f"eager must be True or False, got {eager!r}")
+    if not (hangover is None or isinstance(hangover, HangoverPolicy) or
+            (isinstance(hangover, str) and hangover == "default")):
+        raise ArgumentError(f"hangover must be a HangoverPolicy or None, got {hangover!r}")

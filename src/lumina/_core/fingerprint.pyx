@@ -28,6 +28,7 @@ from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memcmp
 
 import numpy as np
+from lumina.errors import ArgumentError
 
 
 # Tuning constants; changing any of them changes stored fingerprints, so bump FEATURE_VERSION.
@@ -480,15 +481,15 @@ cdef class Fingerprint:
         feats = np.ascontiguousarray(features, dtype=np.float32)
         summ = np.ascontiguousarray(summary, dtype=np.float32)
         if feats.ndim != 2 or feats.shape[1] != FP_NFEAT:
-            raise ValueError(f"features must have shape (n_frames, {FP_NFEAT}), got {feats.shape}")
+            raise ArgumentError(f"features must have shape (n_frames, {FP_NFEAT}), got {feats.shape}")
         if summ.shape != (FP_NMEL,):
-            raise ValueError(f"summary must have shape ({FP_NMEL},), got {summ.shape}")
+            raise ArgumentError(f"summary must have shape ({FP_NMEL},), got {summ.shape}")
         if not (0 <= exact_key < 2 ** 64):
-            raise ValueError(f"exact_key must be an unsigned 64-bit integer, got {exact_key}")
+            raise ArgumentError(f"exact_key must be an unsigned 64-bit integer, got {exact_key}")
         if not (duration >= 0.0):
-            raise ValueError(f"duration must be >= 0 seconds, got {duration}")
+            raise ArgumentError(f"duration must be >= 0 seconds, got {duration}")
         if not (np.isfinite(feats).all() and np.isfinite(summ).all()):
-            raise ValueError("features and summary must be finite")
+            raise ArgumentError("features and summary must be finite")
         feats = feats.copy() if feats is features else feats
         summ = summ.copy() if summ is summary else summ
         feats.flags.writeable = False
@@ -535,11 +536,15 @@ cdef class Fingerprint:
             return INFINITY
         return sqrt(max(mean, WORST_WEIGHT * worst))
 
-    def similarity(self, Fingerprint other not None):
+    def similarity(self, other):
         """Similarity in [0, 1]: 1.0 for identical audio, 0.0 when nothing aligns.
 
-        Symmetric: ``a.similarity(b) == b.similarity(a)`` exactly.
+        Symmetric: ``a.similarity(b) == b.similarity(a)`` exactly. ``other``
+        must be a :class:`Fingerprint` (else :class:`~lumina.ArgumentError`).
         """
+        if not isinstance(other, Fingerprint):
+            raise ArgumentError(
+                f"similarity() needs a Fingerprint, got {type(other).__name__}")
         return _similarity_of(self._distance(other, INFINITY))
 
 

@@ -3,7 +3,7 @@
 
 Every function here assumes the Python layer (lumina.audio) has validated
 its input; it checks only what it needs to stay memory safe (buffer sizes)
-and raises ValueError when those are wrong.  All loops run without the GIL.
+and raises lumina's ArgumentError (a ValueError) when those are wrong.  All loops run without the GIL.
 
 Conventions (the ones libsndfile uses with clipping enabled):
 int -> float divides by 2**(bits-1), so int16 -32768 -> -1.0 and 32767 ->
@@ -15,6 +15,7 @@ NaN encodes to 0.
 from libc.math cimport fabsf, isfinite, lrint, lrintf
 from libc.stdint cimport int16_t, int32_t, uint8_t, uint16_t, uint32_t, uint64_t
 from libc.string cimport memcpy
+from lumina.errors import ArgumentError
 
 # Python-visible names of the SampleFormat enum (declared in pcm.pxd).
 U8 = FMT_U8
@@ -220,7 +221,7 @@ cdef Py_ssize_t find_nonfinite(const float* x, Py_ssize_t n) noexcept nogil:
 
 cdef inline int check_fmt(int fmt) except -1:
     if fmt < FMT_U8 or fmt > FMT_F64:
-        raise ValueError(f"unknown sample format code {fmt}")
+        raise ArgumentError(f"unknown sample format code {fmt}")
     return 0
 
 
@@ -229,7 +230,7 @@ def decode(const uint8_t[::1] raw, int fmt, float[::1] out):
     check_fmt(fmt)
     cdef Py_ssize_t n = out.shape[0]
     if raw.shape[0] < n * sample_width(fmt):
-        raise ValueError(f"raw holds {raw.shape[0]} bytes, need {n * sample_width(fmt)}")
+        raise ArgumentError(f"raw holds {raw.shape[0]} bytes, need {n * sample_width(fmt)}")
     if n == 0:
         return
     with nogil:
@@ -240,11 +241,11 @@ def decode_mono(const uint8_t[::1] raw, int fmt, Py_ssize_t channels, float[::1]
     """Decode ``len(out)`` interleaved frames and average their ``channels``."""
     check_fmt(fmt)
     if channels < 1 or channels > SCRATCH:
-        raise ValueError(f"channels must be in 1..{SCRATCH}, got {channels}")
+        raise ArgumentError(f"channels must be in 1..{SCRATCH}, got {channels}")
     cdef Py_ssize_t frames = out.shape[0]
     cdef Py_ssize_t need = frames * channels * sample_width(fmt)
     if raw.shape[0] < need:
-        raise ValueError(f"raw holds {raw.shape[0]} bytes, need {need}")
+        raise ArgumentError(f"raw holds {raw.shape[0]} bytes, need {need}")
     if frames == 0:
         return
     with nogil:
@@ -254,10 +255,10 @@ def decode_mono(const uint8_t[::1] raw, int fmt, Py_ssize_t channels, float[::1]
 def encode(const float[::1] src, int fmt, uint8_t[::1] out):
     """Encode ``src`` as little-endian S16, S24, S32 or F32 bytes into ``out``."""
     if fmt not in (FMT_S16, FMT_S24, FMT_S32, FMT_F32):
-        raise ValueError(f"cannot encode to sample format code {fmt}")
+        raise ArgumentError(f"cannot encode to sample format code {fmt}")
     cdef Py_ssize_t n = src.shape[0]
     if out.shape[0] < n * sample_width(fmt):
-        raise ValueError(f"out holds {out.shape[0]} bytes, need {n * sample_width(fmt)}")
+        raise ArgumentError(f"out holds {out.shape[0]} bytes, need {n * sample_width(fmt)}")
     if n == 0:
         return
     with nogil:
@@ -270,9 +271,9 @@ def downmix(const float[:, ::1] frames, float[::1] out):
     cdef Py_ssize_t f, c
     cdef float acc, count = <float>channels
     if out.shape[0] != n:
-        raise ValueError(f"out has {out.shape[0]} samples, frames has {n} frames")
+        raise ArgumentError(f"out has {out.shape[0]} samples, frames has {n} frames")
     if channels < 1:
-        raise ValueError("frames must have at least one channel")
+        raise ArgumentError("frames must have at least one channel")
     with nogil:
         for f in range(n):
             acc = frames[f, 0]
@@ -365,5 +366,5 @@ def peak(const float[::1] x):
 
 cdef inline Py_ssize_t _same_length(Py_ssize_t a, Py_ssize_t b) except -1:
     if a != b:
-        raise ValueError(f"source has {a} samples but destination has {b}")
+        raise ArgumentError(f"source has {a} samples but destination has {b}")
     return a

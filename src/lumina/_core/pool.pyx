@@ -2,6 +2,7 @@
 """Reusable float32 blocks so the streaming path allocates nothing per chunk."""
 
 import numpy as np
+from lumina.errors import ArgumentError, BufferStateError
 
 
 cdef class BufferPool:
@@ -20,9 +21,9 @@ cdef class BufferPool:
 
     def __cinit__(self, Py_ssize_t block_samples, Py_ssize_t max_blocks):
         if block_samples <= 0:
-            raise ValueError(f"block_samples must be > 0, got {block_samples}")
+            raise ArgumentError(f"block_samples must be > 0, got {block_samples}")
         if max_blocks <= 0:
-            raise ValueError(f"max_blocks must be > 0, got {max_blocks}")
+            raise ArgumentError(f"max_blocks must be > 0, got {max_blocks}")
         self.block_samples = block_samples
         self.max_blocks = max_blocks
         self._blocks = []
@@ -35,7 +36,7 @@ cdef class BufferPool:
 
         Raises
         ------
-        BufferError
+        BufferStateError
             When all ``max_blocks`` blocks are in use.
         """
         cdef Py_ssize_t block_id
@@ -47,7 +48,7 @@ cdef class BufferPool:
             self._blocks.append(block)
             self._id_of[id(block)] = block_id
         else:
-            raise BufferError(
+            raise BufferStateError(
                 f"BufferPool exhausted: all {self.max_blocks} blocks are in use; "
                 "release blocks or create the pool with a larger max_blocks")
         self._busy[block_id] = 1
@@ -58,14 +59,14 @@ cdef class BufferPool:
 
         Raises
         ------
-        ValueError
-            When ``block`` is not a block of this pool or is already released.
+        ArgumentError
+            (also a ValueError) When ``block`` is not a block of this pool or is already released.
         """
         block_id = self._id_of.get(id(block))
         if block_id is None or self._blocks[block_id] is not block:
-            raise ValueError("release() got an array that is not a block of this pool")
+            raise ArgumentError("release() got an array that is not a block of this pool")
         if not self._busy[block_id]:
-            raise ValueError("release() got a block that is already released")
+            raise ArgumentError("release() got a block that is already released")
         self._busy[block_id] = 0
         self._free.append(block_id)
 

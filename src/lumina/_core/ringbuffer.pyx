@@ -75,6 +75,7 @@ switch interval (5 ms), far longer than the copy.
 import operator
 
 import numpy as np
+from lumina.errors import ArgumentError, BufferStateError
 
 from cpython.buffer cimport (
     PyBUF_C_CONTIGUOUS, PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBUF_WRITABLE,
@@ -112,7 +113,7 @@ cdef object _as_count(str name, object value):
     try:
         return operator.index(value)
     except TypeError:
-        raise TypeError(
+        raise ArgumentError(
             f"{name} must be an int, got {type(value).__name__}") from None
 
 
@@ -124,11 +125,11 @@ cdef object _to_float32(object samples):
     """
     arr = np.asarray(samples)
     if arr.dtype.kind != "f":
-        raise TypeError(
+        raise ArgumentError(
             f"RingBuffer.write() needs floating-point samples, got dtype {arr.dtype}; "
             "convert integer PCM first, e.g. x.astype(np.float32) / 32768")
     if arr.ndim != 1:
-        raise ValueError(
+        raise ArgumentError(
             f"RingBuffer.write() needs a 1-D array of mono samples, got {arr.ndim}-D "
             f"with shape {arr.shape}; pass one channel (x[:, 0]) or mix down first")
     return np.ascontiguousarray(arr, dtype=np.float32)
@@ -159,7 +160,7 @@ cdef int _get_output(object out, Py_buffer* view) except -1:
     try:
         PyObject_GetBuffer(out, view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | PyBUF_WRITABLE)
     except (BufferError, ValueError, TypeError) as exc:
-        raise ValueError(
+        raise ArgumentError(
             f"read_into() needs a writable, C-contiguous float32 buffer ({exc}); {fix}") from None
     if view.ndim == 1 and view.itemsize == _FLOAT_BYTES and _is_native_f32(view.format):
         return 0
@@ -167,8 +168,8 @@ cdef int _get_output(object out, Py_buffer* view) except -1:
     ndim = view.ndim
     PyBuffer_Release(view)
     if ndim != 1:
-        raise ValueError(f"read_into() needs a 1-D buffer, got {ndim}-D; {fix}")
-    raise TypeError(f"read_into() needs native float32, got buffer format {got!r}; {fix}")
+        raise ArgumentError(f"read_into() needs a 1-D buffer, got {ndim}-D; {fix}")
+    raise ArgumentError(f"read_into() needs native float32, got buffer format {got!r}; {fix}")
 
 
 cdef class RingBuffer:
@@ -196,8 +197,8 @@ cdef class RingBuffer:
 
     Raises
     ------
-    ValueError
-        If ``capacity <= 0``, ``capacity`` is too large to address, or
+    ArgumentError
+        (also a ValueError) If ``capacity <= 0``, ``capacity`` is too large to address, or
         ``release_gil_at < 0``.
     MemoryError
         If the ``8 * capacity`` bytes cannot be allocated.
@@ -208,13 +209,13 @@ cdef class RingBuffer:
         capacity = _as_count("capacity", capacity)
         release_gil_at = _as_count("release_gil_at", release_gil_at)
         if capacity <= 0:
-            raise ValueError(f"capacity must be > 0 samples, got {capacity}")
+            raise ArgumentError(f"capacity must be > 0 samples, got {capacity}")
         if capacity > _MAX_CAPACITY:
-            raise ValueError(
+            raise ArgumentError(
                 f"capacity {capacity} is too large: the ring needs 8 bytes per sample "
                 f"of capacity and at most {_MAX_CAPACITY} samples are addressable")
         if release_gil_at < 0:
-            raise ValueError(f"release_gil_at must be >= 0, got {release_gil_at}")
+            raise ArgumentError(f"release_gil_at must be >= 0, got {release_gil_at}")
         self._data = <float*>calloc(<size_t>capacity * 2, _FLOAT_BYTES)
         if self._data == NULL:
             raise MemoryError(
@@ -255,11 +256,11 @@ cdef class RingBuffer:
 
         Raises
         ------
-        TypeError
-            If the samples are not floating point (integer PCM, objects).
-        ValueError
-            If ``samples`` is not 1-D.
-        BufferError
+        ArgumentError
+            (also a TypeError) If the samples are not floating point (integer PCM, objects).
+        ArgumentError
+            (also a ValueError) If ``samples`` is not 1-D.
+        BufferStateError
             If the write would overwrite samples an open :meth:`latest` view
             still shows, or another thread is inside ``write``.  Nothing is
             accepted and nothing is counted as dropped.
@@ -274,13 +275,13 @@ cdef class RingBuffer:
     cdef Py_ssize_t _write_ptr(self, const float* src, Py_ssize_t n) except -1:
         cdef uint64_t accepted, end
         if self._writing:
-            raise BufferError(
+            raise BufferStateError(
                 "write() is already running in another thread; "
                 "a RingBuffer has exactly one producer thread")
         accepted = self._accept_count(<uint64_t>n)
         end = lm_head_relaxed(&self._ctr) + accepted
         if self._views and end > self._oldest_view_start() + self._cap:
-            raise BufferError(
+            raise BufferStateError(
                 f"write() of {n} samples would overwrite samples still shown by an "
                 f"open latest() view (oldest at sample {self._oldest_view_start()}, "
                 f"total_written {end - accepted}); release the view first or use a "
@@ -361,13 +362,13 @@ cdef class RingBuffer:
 
         Raises
         ------
-        ValueError
-            If ``n < 0``.
+        ArgumentError
+            (also a ValueError) If ``n < 0``.
         """
         cdef Py_buffer view
         cdef Py_ssize_t want, got
         if n < 0:
-            raise ValueError(f"read() needs n >= 0, got {n}")
+            raise ArgumentError(f"read() needs n >= 0, got {n}")
         want = len(self)
         if n < want:
             want = n
@@ -396,10 +397,10 @@ cdef class RingBuffer:
 
         Raises
         ------
-        TypeError
-            If ``out`` is not float32.
-        ValueError
-            If ``out`` is read-only, not contiguous or not 1-D.
+        ArgumentError
+            (also a TypeError) If ``out`` is not float32.
+        ArgumentError
+            (also a ValueError) If ``out`` is read-only, not contiguous or not 1-D.
         """
         cdef Py_buffer view
         _get_output(out, &view)
@@ -413,7 +414,7 @@ cdef class RingBuffer:
         if n == 0:
             return 0
         if self._reading:
-            raise BufferError(
+            raise BufferStateError(
                 "a read is already running in another thread; "
                 "a RingBuffer has exactly one consumer thread")
         self._reading = True
@@ -452,7 +453,7 @@ cdef class RingBuffer:
         """
         cdef uint64_t tail, head
         if self._reading:
-            raise BufferError(
+            raise BufferStateError(
                 "a read is already running in another thread; "
                 "a RingBuffer has exactly one consumer thread")
         while True:
@@ -479,20 +480,20 @@ cdef class RingBuffer:
 
         Raises
         ------
-        ValueError
-            If ``n < 0``, ``n > capacity`` or ``n > total_written``.
-        BufferError
+        ArgumentError
+            (also a ValueError) If ``n < 0``, ``n > capacity`` or ``n > total_written``.
+        BufferStateError
             If a write running in another thread is overwriting part of
             those samples right now (retry, or ask for fewer).
         """
         cdef uint64_t head
         cdef _LatestView view
         if n < 0 or n > self.capacity:
-            raise ValueError(
+            raise ArgumentError(
                 f"latest() needs 0 <= n <= capacity ({self.capacity}), got {n}")
         head = lm_head_acquire(&self._ctr)
         if <uint64_t>n > head:
-            raise ValueError(
+            raise ArgumentError(
                 f"latest({n}) asks for more samples than were ever written ({head})")
         if n == 0:
             empty = np.empty(0, dtype=np.float32)
@@ -546,15 +547,15 @@ cdef class _LatestView:
         cdef RingBuffer ring = self._ring
         cdef uint64_t newest
         if ring is None:
-            raise BufferError("_LatestView is created by RingBuffer.latest(), not directly")
+            raise BufferStateError("_LatestView is created by RingBuffer.latest(), not directly")
         if flags & PyBUF_WRITABLE:
-            raise BufferError("latest() views are read-only; copy with np.array(view) to modify")
+            raise BufferStateError("latest() views are read-only; copy with np.array(view) to modify")
         if self._exports == 0:
             newest = lm_head_acquire(&ring._ctr)
             if ring._writing and ring._writing_end > newest:
                 newest = ring._writing_end
             if newest > self._start + ring._cap:
-                raise BufferError(
+                raise BufferStateError(
                     "the samples of this latest() window are being overwritten by a "
                     "concurrent write(); retry, or ask for fewer samples")
             ring._views.append(self)

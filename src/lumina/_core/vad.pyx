@@ -11,6 +11,7 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
 import numpy as np
+from lumina.errors import ArgumentError, AudioFormatError
 
 cdef enum:
     FLOOR_BLOCK_MS = 250     # noise-floor ring granularity
@@ -56,7 +57,7 @@ def frame_db(const float[::1] samples, Py_ssize_t frame_samples):
     ndarray of float32, shape ``(len(samples) // frame_samples,)``
     """
     if frame_samples <= 0:
-        raise ValueError(f"frame_samples must be > 0, got {frame_samples}")
+        raise ArgumentError(f"frame_samples must be > 0, got {frame_samples}")
     cdef Py_ssize_t n_frames = samples.shape[0] // frame_samples
     result = np.empty(n_frames, dtype=np.float32)
     cdef float[::1] out = result
@@ -87,9 +88,9 @@ cdef class Hysteresis:
 
     def __cinit__(self, Py_ssize_t start_frames, Py_ssize_t end_frames):
         if start_frames < 1:
-            raise ValueError(f"start_frames must be >= 1, got {start_frames}")
+            raise ArgumentError(f"start_frames must be >= 1, got {start_frames}")
         if end_frames < 1:
-            raise ValueError(f"end_frames must be >= 1, got {end_frames}")
+            raise ArgumentError(f"end_frames must be >= 1, got {end_frames}")
         self.start_frames = start_frames
         self.end_frames = end_frames
         self.frames_decided = 0
@@ -201,17 +202,17 @@ cdef class EnergyVAD:
                   int floor_window_ms=3000, Py_ssize_t start_frames=3,
                   Py_ssize_t end_frames=15):
         if sample_rate <= 0:
-            raise ValueError(f"sample_rate must be > 0, got {sample_rate}")
+            raise AudioFormatError(f"sample_rate must be > 0, got {sample_rate}")
         if frame_ms not in (10, 20, 30):
-            raise ValueError(f"frame_ms must be 10, 20 or 30, got {frame_ms}")
+            raise ArgumentError(f"frame_ms must be 10, 20 or 30, got {frame_ms}")
         if sample_rate * frame_ms % 1000:
-            raise ValueError(
+            raise AudioFormatError(
                 f"a {frame_ms} ms frame at {sample_rate} Hz is not a whole number of samples; "
                 "use a sample rate that is a multiple of 100 Hz")
         if margin_db <= 0:
-            raise ValueError(f"margin_db must be > 0, got {margin_db}")
+            raise ArgumentError(f"margin_db must be > 0, got {margin_db}")
         if floor_window_ms < 2 * FLOOR_BLOCK_MS:
-            raise ValueError(
+            raise ArgumentError(
                 f"floor_window_ms must be >= {2 * FLOOR_BLOCK_MS}, got {floor_window_ms}")
         self._hyst = Hysteresis(start_frames, end_frames)
         self.sample_rate = sample_rate
