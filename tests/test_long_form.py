@@ -326,3 +326,33 @@ def test_without_vad_a_short_file_decodes_as_transcribe_does(micro_model, phrase
         assert info.vad is None
         tiny = engine.transcribe_iter(np.zeros(800, np.float32), vad=False)[0].transcript()
         assert tiny.text == "" and tiny.reason == "audio is 50 ms long; whisper needs at least 100 ms"
+
+
+def _peak_traced_bytes(path, vad) -> tuple[int, int]:
+    """(peak bytes allocated while a file is transcribed with a FakeEngine, windows decoded)."""
+    import tracemalloc
+    engine = FakeEngine()
+    tracemalloc.start()
+    try:
+        segments, _ = fake_iter(engine, path, vad=vad)
+        for _ in segments:
+            pass
+        return tracemalloc.get_traced_memory()[1], len(engine.windows)
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("vad", [False, "energy"])
+def test_memory_for_a_file_does_not_grow_with_its_length(phrase, tmp_path, vad):
+    """Peak allocations (numpy's buffers are traced) for 8 and 16 minutes of talk are those
+    for 4: blocks in, 30 s windows out; the WAV is mapped, never held (16 min = 61 MB float32)."""
+    talk = np.concatenate([phrase, silence(3.0)])
+    peaks, windows = {}, {}
+    for minutes in (4, 8, 16):
+        path = write_wav(tmp_path / f"{minutes}.wav", np.tile(talk, int(minutes * 60 * SR / len(talk))))
+        peaks[minutes], windows[minutes] = _peak_traced_bytes(path, vad)
+    assert windows[16] >= 4 * windows[4] - 4 and windows[4] >= 6   # four times the work
+    window_bytes = 30 * SR * 4
+    assert peaks[4] < 4 * window_bytes        # a few windows and blocks, not the 4 minutes (15 MB)
+    # Longer input, the same peak, within a quarter of one window (where the windows fall).
+    assert max(peaks[8], peaks[16]) < peaks[4] + window_bytes // 4

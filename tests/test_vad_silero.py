@@ -36,7 +36,7 @@ def run(vad, signal, chunk):
 def test_the_kinds_and_the_default():
     assert VAD_KINDS == ("silero", "energy", "webrtc")
     assert Segmenter(vad="silero")._vad.__class__ is SileroVAD
-    assert Segmenter(vad="silero")._vad.__class__ is EnergyVAD   # streams: see DEFAULT_VAD
+    assert Segmenter()._vad.__class__ is EnergyVAD   # streams: see DEFAULT_VAD
     assert (DEFAULT_VAD, FILE_VAD) == ("energy", "silero")
 
 
