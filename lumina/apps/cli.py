@@ -18,6 +18,8 @@ from tqdm import tqdm
 import lumina
 from lumina.errors import LuminaError
 from lumina.asr.formats import FORMATS, render
+from lumina.asr.transcript import Timings, Transcript
+from lumina.audio.vad import VAD_KINDS
 from lumina.apps.outputs import output_path, write_atomic
 from lumina.models.synthetic import SHAPES, make_model
 
@@ -141,11 +143,12 @@ def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
 
 
 def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:
-    """``lumina transcribe FILE... [--model M] [--speed fast] [--format F] [--output DIR]``."""
+    """``lumina transcribe FILE... [--model M] [--speed fast] [--format F] [--output DIR] [--vad]``."""
     p = sub.add_parser("transcribe", help="transcribe audio files",
                        description="Transcribe audio files with a whisper.cpp model. --model takes a "
                                    "registry name installed with `lumina models download` or a path "
-                                   "to a ggml model file.")
+                                   "to a ggml model file. Files of any length are read and decoded "
+                                   "in windows of at most 30 s, and printed as they are decoded.")
     # "*", checked in _cmd_transcribe: `--ray DIR` may take the only input as its ADDRESS.
     p.add_argument("files", nargs="*", metavar="FILE")
     p.add_argument("--model", default="base.en", help="registry name or model path (default base.en)")
@@ -157,6 +160,13 @@ def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--language", help="language code or 'auto' (default: the model's)")
     p.add_argument("--threads", type=int, help="CPU threads (default min(4, cores))")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, vulkan or metal")
+    p.add_argument("--vad", action="store_true",
+                   help="decode only the speech a voice activity detector finds (pauses, noise and "
+                        "music are skipped; times stay those of the file)")
+    p.add_argument("--vad-kind", choices=VAD_KINDS, default=None,
+                   help="the detector for --vad (implies it): silero (default), energy or webrtc")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (shown on a terminal when the text goes elsewhere)")
     from lumina.apps.distributed.command import add_ray_options  # --ray [ADDRESS]: on a Ray cluster
     add_ray_options(p)
     p.set_defaults(handler=_cmd_transcribe)
@@ -179,13 +189,61 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
         files = tqdm(args.files, unit="file", disable=len(args.files) < 2 or not sys.stderr.isatty())
         for path in files:
             try:
-                transcript = engine.transcribe(path, speed=args.speed, language=args.language)
+                _transcribe_file(engine, path, args, output)
             except (LuminaError, OSError) as exc:
                 _print_file_error(path, exc)
                 status = 1
-                continue
-            _emit(render(transcript, args.fmt), path, output, args.fmt)
     return status
+
+
+def _transcribe_file(engine, path: str, args: argparse.Namespace, output: Path | None) -> None:
+    """Decode ``path`` window by window (bounded memory); print segments as they come or write a file."""
+    vad = (args.vad_kind or "silero") if (args.vad or args.vad_kind) else False
+    bar = tqdm(total=0.0, unit="s", desc=Path(path).name, leave=False,
+               disable=not _show_progress(args, output),
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s [{elapsed}<{remaining}]")
+    segments, info = engine.transcribe_iter(path, vad=vad, speed=args.speed, language=args.language,
+                                            on_progress=lambda done, total: _advance(bar, done, total))
+    with bar, segments:
+        if output is None and args.fmt != "json":
+            _stream(segments, args.fmt)
+        else:
+            _emit(render(segments.transcript(), args.fmt), path, output, args.fmt)
+    if segments.reason:
+        print(f"lumina: {path}: {segments.reason}", file=sys.stderr)
+
+
+def _show_progress(args: argparse.Namespace, output: Path | None) -> bool:
+    """A bar on a terminal, unless the text is printed to that terminal too (it shows progress)."""
+    return not args.no_progress and sys.stderr.isatty() and (output is not None or not sys.stdout.isatty())
+
+
+def _advance(bar: tqdm, done: float, total: float) -> None:
+    bar.total = total
+    bar.update(done - bar.n)
+    if done >= total:
+        bar.refresh()   # tqdm throttles redraws; the end is always shown
+
+
+def _stream(segments, fmt: str) -> None:
+    """Write each segment to stdout as it is decoded; the whole equals ``render(transcript, fmt)``."""
+    count = 0
+    if fmt == "vtt":
+        sys.stdout.write("WEBVTT\n\n")
+    try:
+        for segment in segments:
+            count += 1
+            if fmt == "txt":
+                sys.stdout.write((" " if count > 1 else "") + segment.text)
+            else:
+                cue = render(Transcript(segment.text, (segment,), "", "", Timings()), fmt)
+                cue = cue.removeprefix("WEBVTT\n\n").removeprefix("1\n")
+                sys.stdout.write(("\n" if count > 1 else "") + (f"{count}\n" if fmt == "srt" else "")
+                                 + cue)
+            sys.stdout.flush()
+    finally:
+        if fmt == "txt":   # also when a bad sample stops the file half way: end the line
+            sys.stdout.write("\n")
 
 
 def _emit(text: str, source: str, output: Path | None, fmt: str) -> None:

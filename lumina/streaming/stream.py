@@ -100,7 +100,10 @@ class Stream:
         fixed hang-over whatever the text.
     segmenter : Segmenter, optional
         Voice activity detection and utterance settings (``Segmenter(vad="webrtc")``,
-        ``hangover_ms``, ``max_utterance_s``...); default ``Segmenter()``.
+        ``hangover_ms``, ``max_utterance_s``...); default ``Segmenter(vad=vad)``.
+    vad : {"energy", "silero", "webrtc"}, optional
+        The detector of the default segmenter (default energy; ``"silero"``
+        opens no utterance on noise or music); not with ``segmenter``.
     on_partial, on_final, on_event : callable, optional
         Callbacks, called on the decoder thread in stream order (``on_event``
         gets every event, the others their kind). A stream with callbacks
@@ -144,11 +147,14 @@ class Stream:
                  on_event: Callable[[StreamEvent], object] | None = None,
                  threads: int | None = None, cache=None, language: str | None = None,
                  ring_seconds: float = 10.0, lockstep: bool = False, eager: bool = True,
-                 hangover: HangoverPolicy | None | str = "default") -> None:
+                 hangover: HangoverPolicy | None | str = "default",
+                 vad: str | None = None) -> None:
         _check_options(step, final_speed, ring_seconds, eager, hangover)
         if hangover == "default":
             hangover = HangoverPolicy() if eager else None
-        segmenter = segmenter or Segmenter(SAMPLE_RATE)
+        if segmenter is not None and vad is not None:
+            raise ArgumentError("pass vad= or segmenter=, not both (Segmenter(vad=...) sets it there)")
+        segmenter = segmenter or (Segmenter(SAMPLE_RATE) if vad is None else Segmenter(SAMPLE_RATE, vad=vad))
         if segmenter.sample_rate != SAMPLE_RATE:
             raise ArgumentError(f"the segmenter must run at {SAMPLE_RATE} Hz, got {segmenter.sample_rate}")
         self.step, self.final_speed, self.language, self.lockstep = float(step), final_speed, language, lockstep
