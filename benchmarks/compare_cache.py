@@ -1,11 +1,19 @@
 """Phrase-cache speed and accuracy without asv.
 
-Run: PYTHONPATH=.:tests python benchmarks/compare_cache.py
+Run: PYTHONPATH=.:tests python benchmarks/compare_cache.py [--archs tiny.en,base.en] [--threads 2]
 
-Prints fingerprinting x real time (baseline: the same log-mel frames with numpy.fft), lookup
-p50/p99 at 10/100/1,000/10,000 entries filled with fingerprints of real espeak-ng phrases and
-perturbed variants of them (baseline: a linear scan calling Fingerprint.similarity on every
-entry, no prefilter), and the re-take hit rate and confusable false-hit rate.
+Prints
+  - fingerprinting x real time (baseline: the same log-mel frames with numpy.fft);
+  - the fingerprint stage on the espeak-ng set: how often a re-take finds its phrase, and
+    candidates found for confusables (calibration set; minimal pairs);
+  - the engine on the whole set with a word-faithful model (tests/_oracle_util.py): re-take
+    hits (exact, verified), wrong Finals, refused false candidates, and the wrong Finals the
+    unsafe ``trust_fuzzy_hits_unverified=True`` gives on the same minimal-pair queries;
+  - lookup p50/p99 at 10/100/1,000/10,000 entries (baseline: a linear scan, no prefilter);
+  - a put followed by a lookup with the index kept current, against the old rebuild of the
+    index on the first lookup after a put;
+  - per model shape (random weights, real whisper.cpp): seconds per exact hit, per verified
+    hit, per rejected candidate and per model run, interleaved, medians (cache.py section).
 """
 
 from __future__ import annotations
@@ -90,12 +98,11 @@ def lookup_table(bank: su.SpeechBank) -> None:
         cache = PhraseCache(max_entries=size, max_bytes=2**31)
         for name, fp in fill[:size]:
             cache._insert(cache._key("k"), fp, name, persist=False)
-        cache.lookup(queries[0], "k")  # builds the index outside the timing
         times, hits = [], 0
         for _ in range(3):
             for q in queries:
                 t0 = time.perf_counter()
-                hits += cache.lookup(q, "k") is not None
+                hits += cache.match(q, "k").kind != "miss"
                 times.append(time.perf_counter() - t0)
         audio = bank.at_16k(su.PHRASES[0], su.VOICES[0], speed=168)
         get = median_time(lambda: cache.get(audio, "k"), 9)
@@ -106,19 +113,91 @@ def lookup_table(bank: su.SpeechBank) -> None:
 
 
 def accuracy(bank: su.SpeechBank) -> tuple[float, float]:
-    """(re-take hit rate, confusable false-hit rate) on the test set of tests/_speech_util."""
+    """Fingerprint stage: (rate at which re-takes find their phrase, rate at which the
+    calibration confusables find any candidate) on the test set of tests/_speech_util."""
     cache = PhraseCache()
     key = "k"
     for i, phrase in enumerate(su.PHRASES):
         cache.put(bank.at_16k(phrase, su.VOICES[i % 4]), key, phrase)
-    results = [cache.get(t.audio, key, sr=t.sr) == phrase
+    results = [cache.match(t.audio, key, sample_rate=t.sr).text == phrase
                for i, phrase in enumerate(su.PHRASES)
                for t in su.retakes(bank, phrase, su.VOICES[i % 4], seed=i)]
-    conf = [cache.get(a, key) is not None for _, a in su.confusables(bank)]
+    conf = [cache.match(a, key).kind != "miss" for _, a in su.confusables(bank)]
     return sum(results) / len(results), sum(conf) / len(conf)
 
 
+def pair_candidates(bank: su.SpeechBank) -> tuple[int, int]:
+    """Fingerprint stage on the minimal pairs: (false candidates, takes asked), both directions."""
+    false = asked = 0
+    for direction in (0, 1):
+        cached, other = su.pair_sides(direction)
+        cache = PhraseCache()
+        for phrase in cached:
+            for voice in su.VOICES:
+                cache.put(bank.at_16k(phrase, voice), "k", phrase)
+        for _, phrase, take in su.pair_takes(bank, other):
+            asked += 1
+            false += cache.match(take.audio, "k", sample_rate=take.sr).text not in (None, phrase)
+    return false, asked
+
+
+def put_then_lookup(bank: su.SpeechBank) -> None:
+    """What a put costs the index: kept current by the put (now) vs dropped by the put and
+    rebuilt, sorted and stacked, by the next lookup (before, emulated: today's put plus the
+    old rebuild, so it overstates the old cost by the "now" column). Interleaved, medians;
+    the lookup itself is the same in both and timed apart."""
+    fill = fill_fingerprints(bank, 10000)
+    query = fingerprint(bank.at_16k(su.PHRASES[3], su.VOICES[3], speed=168, pitch=52))
+    print(f"{'entries':>8} {'put ms (now)':>13} {'put+rebuild ms (before)':>24} {'next lookup ms':>15}")
+    for size in (1000, 10000):
+        cache = PhraseCache(max_entries=size + 100, max_bytes=2**31)
+        for name, fp in fill[:size]:
+            cache.put(fp, "k", name)
+        extra = iter(fill[size - 60:size])  # re-puts: the entry count stays the same
+        now, before, lookup = [], [], []
+        for _ in range(15):
+            name, fp = next(extra)
+            t0 = time.perf_counter()
+            cache.put(fp, "k", name)
+            now.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            cache.match(query, "k")
+            lookup.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            cache.put(fp, "k", name)
+            entries = sorted(cache._entries.values(), key=lambda e: e.fp.duration)  # the old rebuild
+            np.array([e.fp.duration for e in entries]), np.stack([e.fp.summary for e in entries])
+            before.append(time.perf_counter() - t0)
+        print(f"{size:>8} {statistics.median(now) * 1e3:>13.3f} {statistics.median(before) * 1e3:>24.3f} "
+              f"{statistics.median(lookup) * 1e3:>15.3f}")
+
+
+def engine_eval(bank: su.SpeechBank) -> None:
+    import _oracle_util as ou
+
+    from lumina.testing import make_model
+    model = SPEECH_DIR / "micro.bin"
+    if not model.exists():
+        make_model(model, "micro")
+    results = ou.whole_set(bank, model)
+    own = [results[d][0] for d in (0, 1)]
+    other = [results[d][1] for d in (0, 1)]
+    calls = sum(t.calls for t in own)
+    print(f"engine, word-faithful model: re-takes {calls}: exact {sum(t.exact for t in own)}, "
+          f"verified {sum(t.verified for t in own)}, hit rate {sum(t.hits for t in own) / calls:.3f}; "
+          f"wrong Finals {sum(len(t.wrong) for t in own + other)} of {calls + sum(t.calls for t in other)}; "
+          f"false candidates refused {sum(len(t.false_candidates) for t in other)}")
+    unsafe = sum(len(ou.pairs_only(bank, model, d, trust_fuzzy_hits_unverified=True).wrong) for d in (0, 1))
+    print(f"  the same minimal-pair queries with trust_fuzzy_hits_unverified=True: {unsafe} wrong Finals")
+
+
 def main() -> None:
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--archs", default="tiny.en,base.en")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--phrases", type=int, default=8)
+    args = parser.parse_args()
     x = speechlike(0, 3.0)
     t_fp = median_time(lambda: fingerprint(x))
     t_np = median_time(lambda: numpy_logmel(x))
@@ -126,8 +205,16 @@ def main() -> None:
           f"numpy log-mel only {t_np * 1e3:.3f} ms ({3.0 / t_np:.0f}x)")
     bank = su.SpeechBank(SPEECH_DIR)
     hit, false = accuracy(bank)
-    print(f"re-take hit rate {hit:.3f}; confusable false-hit rate {false:.3f}")
+    pairs_false, pairs_asked = pair_candidates(bank)
+    print(f"fingerprint stage: re-takes find their phrase {hit:.3f}; calibration confusables "
+          f"with a candidate {false:.3f}; minimal-pair takes with another phrase's candidate "
+          f"{pairs_false}/{pairs_asked}")
+    engine_eval(bank)
     lookup_table(bank)
+    put_then_lookup(bank)
+    from compare_cache_engine import timings_table
+    for arch in args.archs.split(","):
+        timings_table(bank, arch, args.threads, args.phrases)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from lumina.asr import (DeviceInfo, Engine, Segment, SegmentIterator, Timings, T
                         TranscriptionInfo, devices)
 from lumina.audio import (AudioInfo, FileSource, IterableSource, MicrophoneSource, audio_info,
                           load_audio, read_wav, write_wav)
-from lumina.cache import CacheStats, Fingerprint, PhraseCache, fingerprint
+from lumina.cache import CacheMatch, CacheStats, Fingerprint, PhraseCache, fingerprint
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import (
     ArgumentError,
@@ -38,6 +38,7 @@ __all__ = [
     "AudioNotFoundError",
     "BackendError",
     "BufferPool",
+    "CacheMatch",
     "CacheStats",
     "DeviceError",
     "DeviceInfo",

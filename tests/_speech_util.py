@@ -41,6 +41,20 @@ NEAR_MISSES = (
     "question marks", "open the files",
 )
 
+#: Minimal pairs: two phrases one short sound apart (on/off, can/can't, fifteen/fifty,
+#: thirteen/thirty, at seven/at eleven, call/fall, accept/except). Neither side is in PHRASES
+#: or NEAR_MISSES. The evaluation caches one side in every voice and asks with the other
+#: (every voice, every re-take kind), in both directions: similar audio, other words.
+MINIMAL_PAIRS = (
+    ("turn on the kitchen lights", "turn off the kitchen lights"),
+    ("i can come tomorrow", "i can't come tomorrow"),
+    ("wait fifteen minutes", "wait fifty minutes"),
+    ("turn to page thirteen", "turn to page thirty"),
+    ("meet me at seven", "meet me at eleven"),
+    ("i might call", "i might fall"),
+    ("accept all changes", "except all changes"),
+)
+
 #: Voice used to record phrase i is VOICES[i % len(VOICES)].
 VOICES = ("en-us", "en-gb", "en+f3", "en+m3")
 
@@ -176,3 +190,32 @@ def confusables(bank: SpeechBank):
         yield f"silence {k}", np.zeros(16000 + 160 * k, dtype=np.float32)
         yield f"noise {k}", noise(k)
         yield f"tones {k}", tones(k)
+
+
+def labelled_confusables(bank: SpeechBank):
+    """:func:`confusables` with what each really says: ``(name, phrase, 16 kHz audio)``.
+
+    A cached phrase in another voice says that phrase (a cache answer for it is right);
+    silence, noise and tones say nothing (``""``).
+    """
+    labels = [p for p in NEAR_MISSES]
+    labels += [p for i, p in enumerate(PHRASES) for v in VOICES if v != VOICES[i % len(VOICES)]]
+    labels += [""] * 15
+    items = list(confusables(bank))
+    assert len(items) == len(labels)
+    return [(name, label, audio) for (name, audio), label in zip(items, labels)]
+
+
+def pair_sides(direction: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(cached sides, asked sides) of :data:`MINIMAL_PAIRS`; direction 0 caches the first."""
+    cached = tuple(pair[direction] for pair in MINIMAL_PAIRS)
+    asked = tuple(pair[1 - direction] for pair in MINIMAL_PAIRS)
+    return cached, asked
+
+
+def pair_takes(bank: SpeechBank, phrases: tuple[str, ...]):
+    """``(name, phrase, Take)``: every re-take kind of each phrase in every voice."""
+    for j, phrase in enumerate(phrases):
+        for v, voice in enumerate(VOICES):
+            for take in retakes(bank, phrase, voice, seed=100 + 4 * j + v):
+                yield f"{phrase!r} by {voice}, {take.label}", phrase, take

@@ -6,6 +6,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lumina import ArgumentError, AudioFormatError, CacheStats, PhraseCache, fingerprint
 from lumina.cache.phrase_cache import DEFAULT_THRESHOLD, CacheWarning, canonical_key
@@ -244,3 +246,107 @@ def test_sr_is_a_deprecated_alias_of_sample_rate():
     with pytest.warns(DeprecationWarning, match=r"fingerprint\(sr=...\) is deprecated"):
         old = fingerprint(audio48, sr=48000)
     assert old.exact_key == fingerprint(audio48, sample_rate=48000).exact_key
+
+
+# ----------------------------------------------------------------------------- match, one fingerprint
+
+def test_match_tells_exact_fuzzy_and_miss_and_get_answers_exact_only():
+    cache = PhraseCache()
+    cache.put(tone(1), "k", "one")
+    louder = tone(1) * np.float32(1.5)
+    exact, fuzzy, miss = cache.match(tone(1), "k"), cache.match(louder, "k"), cache.match(tone(2), "k")
+    assert (exact.kind, exact.text, exact.similarity) == ("exact", "one", 1.0)
+    assert (fuzzy.kind, fuzzy.text) == ("fuzzy", "one") and DEFAULT_THRESHOLD <= fuzzy.similarity < 1.0
+    assert (miss.kind, miss.text, miss.similarity) == ("miss", None, 0.0)
+    assert fuzzy.fingerprint.exact_key == fingerprint(louder).exact_key
+    assert cache.get(louder, "k") is None and cache.lookup(fingerprint(louder), "k") is None
+    s = cache.stats()
+    assert (s.lookups, s.exact_hits, s.fuzzy_hits, s.misses) == (5, 1, 1, 3)
+
+
+def test_trusting_fuzzy_hits_unverified_is_a_named_opt_in():
+    cache = PhraseCache(trust_fuzzy_hits_unverified=True)
+    cache.put(tone(1), "k", "one")
+    assert cache.get(tone(1) * np.float32(1.5), "k") == "one"
+    assert PhraseCache().trust_fuzzy_hits_unverified is False
+    with pytest.raises(ArgumentError, match="trust_fuzzy_hits_unverified must be True or False, got 1"):
+        PhraseCache(trust_fuzzy_hits_unverified=1)
+
+
+def test_put_takes_the_fingerprint_of_a_match(monkeypatch):
+    import lumina.cache.phrase_cache as pc
+    calls = []
+    monkeypatch.setattr(pc, "fingerprint", lambda *a, **k: calls.append(1) or fingerprint(*a, **k))
+    cache = PhraseCache()
+    found = cache.match(tone(4), "k")
+    cache.put(found.fingerprint, "k", "four")
+    assert len(calls) == 1
+    assert cache.match(tone(4), "k").kind == "exact" and len(calls) == 2
+    assert cache.match(found.fingerprint, "k").text == "four" and len(calls) == 2
+
+
+# ----------------------------------------------------------------------------- the index
+
+_FPS = {(seed, g): fingerprint(tone(seed, 0.45 + 0.05 * seed) * np.float32(gain))
+        for seed in range(5) for g, gain in enumerate((1.0, 0.6, 1.7))}
+
+
+def _brute_force(cache: PhraseCache, fp, key: str):
+    """The best entry of ``key`` by a scan of every entry (the prefilters' rules, then DTW)."""
+    from lumina.cache import index as pc
+    exact = cache._entries.get((key, fp.exact_key))
+    if exact is not None:
+        return {exact.text}, 1.0
+    if fp.n_frames == 0:
+        return set(), 0.0
+    scored = []
+    for entry in cache._entries.values():
+        d = entry.fp.duration
+        ratio = pc.MAX_DURATION_RATIO
+        if entry.key != key or not fp.duration / ratio <= d < fp.duration * ratio:
+            continue
+        distance = float(np.sum((entry.fp.summary - fp.summary) ** 2))
+        if distance > np.float32(pc.MAX_SUMMARY_DISTANCE ** 2):
+            continue
+        sim = fp.similarity(entry.fp)
+        if sim >= cache.threshold:
+            scored.append((sim, entry.text))
+    if not scored:
+        return set(), 0.0
+    best = max(s for s, _ in scored)
+    return {t for s, t in scored if s == best}, best
+
+
+def _check_index(cache: PhraseCache) -> None:
+    for key in {e.key for e in cache._entries.values()} | set(cache._index):
+        index = cache._index[key]
+        own = [e for e in cache._entries.values() if e.key == key]
+        assert sorted(map(id, index.entries)) == sorted(map(id, own))
+        assert list(index.durations) == sorted(index.durations)
+        assert list(index.durations) == [e.fp.duration for e in index.entries]
+        np.testing.assert_array_equal(index.summaries, np.array([e.fp.summary for e in index.entries]))
+
+
+_OPS = st.lists(st.one_of(
+    st.tuples(st.just("put"), st.sampled_from(sorted(_FPS)), st.sampled_from("ab"), st.integers(0, 3)),
+    st.tuples(st.just("match"), st.sampled_from(sorted(_FPS)), st.sampled_from("ab")),
+    st.tuples(st.just("forget"), st.integers(0, 3))), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=_OPS, max_entries=st.integers(1, 6))
+def test_index_stays_consistent_under_interleaved_put_match_forget_and_eviction(ops, max_entries):
+    cache = PhraseCache(max_entries=max_entries)
+    for op in ops:
+        if op[0] == "put":
+            cache.put(_FPS[op[1]], op[2], f"text {op[3]} of {op[1][0]}")
+        elif op[0] == "forget":
+            cache.forget(f"text {op[1]} of 0")
+        else:
+            fp = _FPS[op[1]]
+            texts, best = _brute_force(cache, fp, op[2])
+            found = cache.match(fp, op[2])
+            assert (found.text in texts) if texts else found.kind == "miss"
+            assert found.similarity == pytest.approx(best, abs=1e-6)
+        _check_index(cache)
+        assert len(cache) <= max_entries

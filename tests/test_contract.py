@@ -38,9 +38,9 @@ NO_INPUT = {
         "ModelIntegrityError", "ModelNotFoundError", "StateError", "BufferStateError",
         "TranscriptionAborted")},
     **{name: "a frozen result record lumina builds, not an entry point" for name in (
-        "AudioInfo", "CacheStats", "DeviceInfo", "DeviceLost", "Dropped", "Final", "ModelInfo",
-        "Partial", "Segment", "SpeechEnd", "SpeechPause", "SpeechResume", "SpeechStart", "Timings",
-        "Token", "Transcript", "TranscriptionInfo")},
+        "AudioInfo", "CacheMatch", "CacheStats", "DeviceInfo", "DeviceLost", "Dropped", "Final",
+        "ModelInfo", "Partial", "Segment", "SpeechEnd", "SpeechPause", "SpeechResume", "SpeechStart",
+        "Timings", "Token", "Transcript", "TranscriptionInfo")},
 }
 
 
@@ -116,6 +116,8 @@ PROBES = [
           "prompt must be a str"),
     Probe("Engine", "should_abort=5", lambda e: e.engine.transcribe(SPEECH, should_abort=5),
           ArgumentError, "should_abort must be a callable"),
+    Probe("Engine", "on_candidate=5", lambda e: e.engine.transcribe(SPEECH, on_candidate=5),
+          ArgumentError, "on_candidate must be a callable, not int"),
     Probe("Engine", "should_abort returns True",
           lambda e: e.engine.transcribe(SPEECH, should_abort=lambda: True), TranscriptionAborted,
           "stopped by should_abort"),
@@ -209,6 +211,13 @@ PROBES = [
           ArgumentError, "key must be hashable"),
     Probe("PhraseCache", "lookup of a non-fingerprint", lambda e: PhraseCache().lookup("x", "k"),
           ArgumentError, "fp must be a lumina.Fingerprint, got str"),
+    Probe("PhraseCache", "match with an unhashable key", lambda e: PhraseCache().match(SPEECH, ["k"]),
+          ArgumentError, "key must be hashable"),
+    Probe("PhraseCache", "match of NaN audio", lambda e: PhraseCache().match(np.array([np.nan] * 9), "k"),
+          AudioFormatError, r"is nan; fingerprint\(\) must hold finite samples"),
+    Probe("PhraseCache", "trust_fuzzy_hits_unverified='yes'",
+          lambda e: PhraseCache(trust_fuzzy_hits_unverified="yes"), ArgumentError,
+          "trust_fuzzy_hits_unverified must be True or False, got 'yes'"),
     Probe("PhraseCache", "NaN audio", lambda e: PhraseCache().get(np.array([np.nan] * 100), "k"),
           AudioFormatError, r"is nan; fingerprint\(\) must hold finite samples"),
     # lumina.testing

@@ -73,8 +73,8 @@ def check_concurrency(concurrency, shared_weights) -> None:
         raise ArgumentError(f"shared_weights must be True, False or None, got {shared_weights!r}")
 
 
-def check_decoding(translate, temperature, on_segment) -> None:
-    """``translate`` a bool, ``temperature`` a number in [0, 1], ``on_segment`` None or a callable."""
+def check_decoding(translate, temperature, on_segment, on_candidate=None) -> None:
+    """``translate`` a bool, ``temperature`` a number in [0, 1], the callbacks None or callables."""
     if not isinstance(translate, bool):
         raise ArgumentError(f"translate must be True or False, not {translate!r}")
     if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)
@@ -83,3 +83,5 @@ def check_decoding(translate, temperature, on_segment) -> None:
     if on_segment is not None and not callable(on_segment):
         raise ArgumentError(f"on_segment must be a callable taking a Segment, "
                             f"not {type(on_segment).__name__}")
+    if on_candidate is not None and not callable(on_candidate):
+        raise ArgumentError(f"on_candidate must be a callable, not {type(on_candidate).__name__}")

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ from lumina.asr import long_form as _long_form
 from lumina.asr.arguments import (check_cache, check_call, check_concurrency, check_decoding,
                                   check_threads, check_timeout, model_name)
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
+from lumina.asr.cached import consult_or_answer, decode_or_confirm, make_cache, remember
 from lumina.asr.device import check_device_request, choose_device
 from lumina.asr.model_pool import load_model
 from lumina.asr.relay import SegmentRelay
@@ -90,7 +91,9 @@ class Engine:
         first-use allocations.
     cache : PhraseCache, True or None
         A phrase cache to answer repeated phrases from (``True`` makes a
-        default in-memory :class:`~lumina.cache.PhraseCache`).
+        default in-memory :class:`~lumina.cache.PhraseCache`). Identical audio
+        is answered at once; a similar re-take only after a short decode of it
+        agrees with the cached text (:mod:`lumina.asr.cached`).
     store : ModelStore, optional
         Where registry names are looked up; default ``ModelStore()``.
     download : bool, default False
@@ -138,7 +141,7 @@ class Engine:
         self._warmup = warmup
         self._store = store
         self._download = download
-        self.cache = _make_cache(cache)
+        self.cache = make_cache(cache)
         self._load_lock = threading.Lock()
         self._future: concurrent.futures.Future[_LoadedModel] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -237,6 +240,7 @@ class Engine:
                    sample_rate: int | None = None,
                    should_abort: Callable[[], bool] | None = None,
                    on_segment: Callable[[Segment], None] | None = None,
+                   on_candidate: Callable[[str], None] | None = None,
                    vad=False) -> Transcript:
         """Transcribe audio.
 
@@ -277,6 +281,10 @@ class Engine:
             a ``speed="fast"`` result, which is checked first). An exception
             it raises is raised here after the decode (no later segment is
             passed on).
+        on_candidate : callable, optional
+            Called with the text of a fuzzy phrase-cache match just before the
+            model verifies it (on the thread running the call), so a caller can
+            show it provisionally; the returned transcript is what counts.
         vad : bool or {"silero", "energy", "webrtc"}, default False
             Decode only the speech a voice activity detector finds (True:
             Silero), as :meth:`transcribe_iter` does; times stay those of the
@@ -286,6 +294,8 @@ class Engine:
         Returns
         -------
         Transcript
+            ``origin`` says what answered: the model, an exact cache hit or a
+            cache match the model confirmed.
 
         Raises
         ------
@@ -301,7 +311,7 @@ class Engine:
             The model could not be loaded.
         """
         if vad is not False and vad is not None:
-            check_decoding(translate, temperature, on_segment)
+            check_decoding(translate, temperature, on_segment, on_candidate)
             return self.transcribe_iter(
                 audio, vad=vad, language=language, prompt=prompt, speed=speed,
                 word_timestamps=word_timestamps, translate=translate, temperature=temperature,
@@ -309,7 +319,7 @@ class Engine:
         started = time.perf_counter()
         check_speed(speed)
         check_call(language, prompt, should_abort)
-        check_decoding(translate, temperature, on_segment)
+        check_decoding(translate, temperature, on_segment, on_candidate)
         samples = _load_samples(audio, sample_rate)
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
@@ -317,35 +327,24 @@ class Engine:
         key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature)
         relay = None if on_segment is None else SegmentRelay(
             on_segment, loaded.model.is_special, len(samples) / SAMPLE_RATE)
-        early = self._answer_without_model(samples, key, language)
-        if early is not None:
+        found = (_too_short(samples, language) if len(samples) < MIN_SAMPLES
+                 else consult_or_answer(self.cache, samples, key, language, speed))
+        if isinstance(found, Transcript):
             if relay is not None:
-                relay.finish(early)
-            return _with_timings(early, load_s, audio_s, 0.0, 0.0, started)
+                relay.finish(found)
+            return _with_timings(found, load_s, audio_s, 0.0, 0.0, started)
         options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
                                 token_timestamps=word_timestamps, translate=translate,
                                 temperature=float(temperature))
-        result, used_speed = self._run(loaded.model, samples, options, speed, should_abort,
-                                       relay=relay)
-        transcript = from_run(result, loaded.model.is_special, loaded.device, used_speed,
-                              len(samples) / SAMPLE_RATE)
+        transcript, runs = decode_or_confirm(
+            loaded.model, loaded.device, samples, options, speed, found, should_abort, on_candidate,
+            lambda *run: self._run(*run, relay=relay))
         if relay is not None:
             relay.finish(transcript)
-        if self.cache is not None and transcript.text:
-            self.cache.put(samples, key, transcript.text)
-        return _with_timings(transcript, load_s, audio_s, result.encode_s + result.mel_s,
-                             result.decode_s, started)
-
-    def _answer_without_model(self, samples: np.ndarray, key: Hashable, language: str) -> Transcript | None:
-        if len(samples) < MIN_SAMPLES:
-            reason = f"audio is {len(samples) / SAMPLE_RATE * 1000:.0f} ms long; whisper needs at least 100 ms"
-            return Transcript("", (), language, "none", Timings(), reason=reason)
-        if self.cache is not None:
-            text = self.cache.get(samples, key)
-            if text is not None:
-                segment = Segment(0.0, len(samples) / SAMPLE_RATE, text, ())
-                return Transcript(text, (segment,), language, "cache", Timings(), from_cache=True)
-        return None
+        if transcript.origin == "model":
+            remember(self.cache, found, samples, key, transcript.text)
+        return _with_timings(transcript, load_s, audio_s, sum(r.encode_s + r.mel_s for r in runs),
+                             sum(r.decode_s for r in runs), started)
 
     def _run(self, model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
              should_abort: Callable[[], bool] | None, *,
@@ -430,13 +429,9 @@ class Engine:
 
 # ---------------------------------------------------------------------- helpers
 
-def _make_cache(cache):
-    if cache is True:
-        from lumina.cache.phrase_cache import PhraseCache
-        return PhraseCache()
-    if cache is False:
-        return None
-    return cache
+def _too_short(samples: np.ndarray, language: str) -> Transcript:
+    reason = f"audio is {len(samples) / SAMPLE_RATE * 1000:.0f} ms long; whisper needs at least 100 ms"
+    return Transcript("", (), language, "none", Timings(), reason=reason)
 
 
 def _load_samples(audio, sample_rate: int | None) -> np.ndarray:

@@ -101,12 +101,13 @@ class Transcript:
         Language code the model decoded in.
     device : str
         What ran the model: ``"cpu"``, ``"cuda"``, ``"vulkan"``, ``"metal"``;
-        ``"cache"`` when the phrase cache answered; ``"none"`` when nothing
-        had to run (see ``reason``).
+        ``"cache"`` when the phrase cache answered without the model; ``"none"``
+        when nothing had to run (see ``reason``).
     timings : Timings
         Stage timings of this call.
     from_cache : bool
-        True when the phrase cache answered and the model did not run.
+        True when the text came from the phrase cache (``origin`` starts with
+        ``"cache-"``); for ``"cache-verified"`` the model ran a short check.
     reason : str or None
         Why the transcript is empty without the model having run
         (for example audio shorter than 100 ms); None otherwise.
@@ -115,7 +116,9 @@ class Transcript:
     origin : str
         What answered: ``"model"`` (a decode, or nothing to decode: see
         ``reason``), ``"cache-exact"`` (the phrase cache, bit-identical audio)
-        or ``"cache-verified"`` (a fuzzy phrase-cache match confirmed by the model).
+        or ``"cache-verified"`` (a fuzzy phrase-cache match confirmed by the model);
+        ``"cache-unverified"`` only with the unsafe
+        ``PhraseCache(trust_fuzzy_hits_unverified=True)``.
     """
 
     text: str

@@ -2,9 +2,17 @@
 
 Lookups first try the exact 64-bit key of the canonical samples (identical audio), then a
 fuzzy match: candidates made under the same ``key`` are prefiltered by speech duration and
-a coarse spectral summary, and the survivors are aligned with banded dynamic time warping in
-the compiled core (:meth:`Fingerprint.similarity`).  A false hit is worse than a miss, so the
-default threshold sits above every confusable the tests produce.
+a coarse spectral summary (:class:`~lumina.cache.index.DurationIndex`), and the survivors
+are aligned with banded dynamic time warping in the compiled core
+(:meth:`Fingerprint.similarity`).
+
+Only an exact hit is an answer. A fuzzy match is a *candidate*: similar audio is not proof
+of the same words ("turn on the lights" and "turn off the lights" differ in one short
+syllable, and a re-take of a phrase can score lower than another phrase in another voice).
+:meth:`PhraseCache.match` returns candidates for a caller that checks them (the engine
+verifies each with the model, :mod:`lumina.asr.cached`); :meth:`~PhraseCache.get` and
+:meth:`~PhraseCache.lookup` answer only exact hits. ``trust_fuzzy_hits_unverified=True``
+restores the old unsafe behaviour (fuzzy text returned as if it were the answer).
 
 The alignment score (:meth:`Fingerprint.similarity`) is ``exp(-sqrt(D) / 1.4427)`` with
 ``D = max(mean frame cost over the path, 0.3 * worst mean cost over any 80 ms stretch of it)``;
@@ -13,19 +21,18 @@ when both takes are wideband) makes a final "s" or "z" cost what it should.
 
 Calibration (tests/test_cache_eval.py, espeak-ng speech, 44 cached phrases in 4 voices,
 15 takes each: tempo and pitch +-10%, gain +-6 dB, white noise at 20 dB SNR, 0-500 ms padding,
-8/22.05/44.1/48 kHz sources, stereo, and all of these combined; 173 confusables: 26 phrases
-one word away from a cached one, every cached phrase in the 3 other voices, silence, noise and
-tones):
+8/22.05/44.1/48 kHz, stereo, all combined; 173 confusables: 26 phrases one word away, every
+cached phrase in the 3 other voices, silence, noise and tones):
 
-* zero false hits: the highest confusable scores 0.409 ("full stop" spoken by en+m3 against
-  its cached en-gb rendering, i.e. another voice); threshold 0.44; the lowest re-take that
-  hits scores 0.441; margin 0.031 in similarity (15 % in the squared-cost D: the threshold sits at 0.85 x
-  the lowest confusable D);
-* re-take hit rate 0.912 (602 of 660); the misses are tempo/pitch takes, 20 dB SNR takes and
-  the "combined" takes (lowest re-take score 0.085);
-* a re-take scores higher against its own phrase than any other cached phrase does for every
-  single perturbation kind; only 5 of the 44 "combined" takes (all perturbations at once) fall
-  below some other phrase.
+* no candidate among those 173: the highest scores 0.409 ("full stop" by en+m3 against its
+  en-gb entry), threshold 0.44, the lowest re-take that hits 0.441 (a thin margin);
+* re-takes find their phrase at a rate of 0.912 (602 of 660); the misses are tempo/pitch,
+  20 dB SNR and "combined" takes; a single perturbation never leaves a take closer to another
+  phrase than to its own.
+
+Minimal pairs break the margin: "i might call" spoken by the voice that recorded "i might
+fall" scores up to 0.54, and 58 + 55 of 840 takes (both directions, 7 pairs, every voice and
+take kind) find the other phrase as a candidate: why a candidate is never an answer.
 """
 
 from __future__ import annotations
@@ -41,51 +48,24 @@ from collections.abc import Hashable
 import numpy as np
 import numpy.typing as npt
 
-from lumina._core.fingerprint import Fingerprint, best_match
+from lumina._core.fingerprint import Fingerprint
 from lumina._deprecation import renamed_keywords
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.cache.fingerprints import fingerprint
+from lumina.cache.index import DurationIndex
 from lumina.cache.keys import canonical_key
+from lumina.cache.results import CacheMatch, CacheStats
 from lumina.cache.store import CacheFile, CacheWarning, open_cache_file
 from lumina.errors import ArgumentError
 
-__all__ = ["CacheStats", "CacheWarning", "PhraseCache", "DEFAULT_THRESHOLD"]
+__all__ = ["CacheMatch", "CacheStats", "CacheWarning", "PhraseCache", "DEFAULT_THRESHOLD"]
 
 #: Similarity a fuzzy hit needs by default (see the module docstring for the calibration).
 DEFAULT_THRESHOLD = 0.44
 #: Default bound on the memory the entries use.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-# Prefilter bounds, calibrated on the test re-takes with a margin: speech-duration ratios
-# after trimming fall in 1/1.23..1.23 (tempo +-10% plus trimming jitter; two noisy takes
-# of a short phrase reach 1.75 and 1.88 and are accepted misses), summary distances reach 0.98.
-_MAX_DURATION_RATIO = 1.3
-_MAX_SUMMARY_DISTANCE = 1.2
 _ENTRY_OVERHEAD = 256  # bytes of Python objects around each entry's arrays and text
 _TIMINGS_KEPT = 10000
-
-
-@dataclasses.dataclass(frozen=True)
-class CacheStats:
-    """Counters of a :class:`PhraseCache` since it was made (or last cleared).
-
-    Attributes
-    ----------
-    entries, bytes : int
-        Entries held and the memory they account for.
-    lookups, exact_hits, fuzzy_hits, misses : int
-        ``lookups == exact_hits + fuzzy_hits + misses``.
-    mean_lookup_s, p99_lookup_s : float
-        Lookup time in seconds, fingerprinting included (0.0 before the first lookup).
-    """
-
-    entries: int
-    bytes: int
-    lookups: int
-    exact_hits: int
-    fuzzy_hits: int
-    misses: int
-    mean_lookup_s: float
-    p99_lookup_s: float
 
 
 @dataclasses.dataclass
@@ -104,18 +84,25 @@ class PhraseCache:
     max_entries : int, default 1000
         Most entries kept; the least recently used go first.
     threshold : float, optional
-        Similarity in (0, 1] a fuzzy hit needs; default :data:`DEFAULT_THRESHOLD`.
+        Similarity in (0, 1] a fuzzy candidate needs; default :data:`DEFAULT_THRESHOLD`.
     path : str or os.PathLike, optional
         SQLite file to persist entries in (fingerprints and text only, never audio). Made
         0600 in a 0700 directory. A file that cannot be read gives an empty cache and a
         :class:`CacheWarning`, never an error.
     max_bytes : int, default 64 MiB
         Bound on the memory the entries account for.
+    trust_fuzzy_hits_unverified : bool, default False
+        UNSAFE. Treat a fuzzy match as the answer: :meth:`get` and :meth:`lookup` return its
+        text, and an :class:`~lumina.Engine` returns it without asking the model
+        (``Transcript.origin == "cache-unverified"``). A re-take of another phrase that
+        sounds alike ("turn off the lights" for a cached "turn on the lights") then gets
+        the other phrase's text. The default confirms every fuzzy match with the model first.
 
     Raises
     ------
     ArgumentError
-        A bad ``max_entries``, ``threshold`` or ``max_bytes`` (also a ValueError).
+        A bad ``max_entries``, ``threshold``, ``max_bytes`` or ``trust_fuzzy_hits_unverified``
+        (also a ValueError or TypeError).
 
     Notes
     -----
@@ -125,19 +112,22 @@ class PhraseCache:
     """
 
     def __init__(self, max_entries: int = 1000, *, threshold: float | None = None,
-                 path: str | os.PathLike | None = None,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 path: str | os.PathLike | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                 trust_fuzzy_hits_unverified: bool = False) -> None:
         for name, value in (("max_entries", max_entries), ("max_bytes", max_bytes)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ArgumentError(f"{name} must be an int >= 1, got {value!r}")
+        if not isinstance(trust_fuzzy_hits_unverified, bool):
+            raise ArgumentError("trust_fuzzy_hits_unverified must be True or False, "
+                                f"got {trust_fuzzy_hits_unverified!r}")
         thr = DEFAULT_THRESHOLD if threshold is None else _threshold(threshold)
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.threshold = thr
+        self.trust_fuzzy_hits_unverified = trust_fuzzy_hits_unverified
         self._lock = threading.Lock()
         self._entries: collections.OrderedDict[tuple, _Entry] = collections.OrderedDict()
-        self._groups: dict[str | tuple, dict[int, _Entry]] = {}
-        self._index: dict[str | tuple, tuple] = {}  # per key: (entries, durations, summaries)
+        self._index: dict[str | tuple, DurationIndex] = {}  # per key, kept current by every change
         self._bytes = 0
         self._reset_counters()
         self._db: CacheFile | None = None
@@ -149,14 +139,52 @@ class PhraseCache:
 
     # ---- public API -------------------------------------------------------------------
 
+    def match(self, audio: npt.ArrayLike | Fingerprint, key: Hashable, *,
+              sample_rate: int = SAMPLE_RATE) -> CacheMatch:
+        """What the cache holds for this phrase under ``key``: an exact hit, a fuzzy candidate or a miss.
+
+        The audio is fingerprinted once; the result carries the fingerprint, so a caller
+        that transcribes on a miss stores the text with ``put(match.fingerprint, key, text)``.
+
+        Parameters
+        ----------
+        audio : array_like or Fingerprint
+            Anything the audio gateway takes (:func:`fingerprint`), at ``sample_rate`` Hz,
+            or a fingerprint already made.
+        key : hashable
+            What the transcript depends on (see the class notes).
+        sample_rate : int, default 16000
+
+        Returns
+        -------
+        CacheMatch
+            A ``"fuzzy"`` match is a candidate: confirm it before using its text.
+
+        Raises
+        ------
+        AudioFormatError
+            When ``audio`` or ``sample_rate`` is not usable.
+        ArgumentError
+            When ``key`` is not usable (also a TypeError).
+        """
+        start = time.perf_counter()
+        k = self._key(key)
+        fp = self._fingerprint(audio, sample_rate)
+        with self._lock:
+            entry, kind, score = self._exact(k, fp), "exact", 1.0
+            if entry is None:
+                (entry, score), kind = self._fuzzy(k, fp), "fuzzy"
+            return self._found(entry, kind, score, fp, start)
+
     @renamed_keywords(sr="sample_rate")
     def get(self, audio: npt.ArrayLike, key: Hashable, *,
             sample_rate: int = SAMPLE_RATE) -> str | None:
-        """The cached text of this phrase under ``key``, or None.
+        """The cached text of exactly this audio under ``key``, or None.
 
-        ``audio`` is any array the audio gateway takes (:func:`fingerprint`),
-        at ``sample_rate`` Hz.  ``sr=`` is a deprecated spelling of
-        ``sample_rate=`` (removed in the next release).
+        Only bit-identical canonical audio (after the audio gateway) is answered: a similar
+        re-take is not, because it may hold other words (use :meth:`match` and confirm its
+        candidate). With ``trust_fuzzy_hits_unverified=True`` fuzzy matches are answered too.
+        ``sr=`` is a deprecated spelling of ``sample_rate=`` (removed in the next release).
 
         Raises
         ------
@@ -168,13 +196,10 @@ class PhraseCache:
         """
         start = time.perf_counter()
         k = self._key(key)
-        return self._lookup(fingerprint(audio, sample_rate), k, start)
+        return self._answer(fingerprint(audio, sample_rate), k, start)
 
     def lookup(self, fp: Fingerprint, key: Hashable) -> str | None:
-        """The cached text of an already fingerprinted phrase under ``key``, or None.
-
-        :meth:`get` is ``lookup(fingerprint(audio, sample_rate), key)``; this form lets a caller
-        that fingerprints once (for ``get`` then ``put``) skip the second analysis.
+        """:meth:`get` for an already fingerprinted phrase: exact hits only (unless trusting fuzzy ones).
 
         Raises
         ------
@@ -184,26 +209,32 @@ class PhraseCache:
         start = time.perf_counter()
         if not isinstance(fp, Fingerprint):
             raise ArgumentError(f"fp must be a lumina.Fingerprint, got {type(fp).__name__}")
-        return self._lookup(fp, self._key(key), start)
+        return self._answer(fp, self._key(key), start)
 
-    def _lookup(self, fp: Fingerprint, k: str | tuple, start: float) -> str | None:
+    def _answer(self, fp: Fingerprint, k: str | tuple, start: float) -> str | None:
         with self._lock:
-            entry = self._entries.get((k, fp.exact_key))
-            kind = "exact" if entry is not None else None
-            if entry is None:
-                entry = self._fuzzy(k, fp)
-                kind = "fuzzy" if entry is not None else None
-            if entry is not None:
-                self._touch(entry)
-            self._count(kind, time.perf_counter() - start)
-            return None if entry is None else entry.text
+            entry, kind, score = self._exact(k, fp), "exact", 1.0
+            if entry is None and self.trust_fuzzy_hits_unverified:
+                (entry, score), kind = self._fuzzy(k, fp), "fuzzy"
+            return self._found(entry, kind, score, fp, start).text
+
+    def _found(self, entry: _Entry | None, kind: str, score: float, fp: Fingerprint,
+               start: float) -> CacheMatch:
+        if entry is None:
+            kind, score = "miss", 0.0
+        else:
+            self._touch(entry)
+        self._count(kind, time.perf_counter() - start)
+        return CacheMatch(kind, None if entry is None else entry.text, score, fp)
 
     @renamed_keywords(sr="sample_rate")
-    def put(self, audio: npt.ArrayLike, key: Hashable, text: str, *,
+    def put(self, audio: npt.ArrayLike | Fingerprint, key: Hashable, text: str, *,
             sample_rate: int = SAMPLE_RATE) -> None:
         """Remember that this phrase under ``key`` reads ``text``.
 
-        ``sr=`` is a deprecated spelling of ``sample_rate=`` (removed in the next release).
+        ``audio`` is anything the audio gateway takes, or the :class:`Fingerprint` of it
+        (``CacheMatch.fingerprint``: no second analysis). ``sr=`` is a deprecated spelling
+        of ``sample_rate=`` (removed in the next release).
 
         Raises
         ------
@@ -215,8 +246,7 @@ class PhraseCache:
         if not isinstance(text, str):
             raise ArgumentError(f"text must be a str, got {type(text).__name__}")
         k = self._key(key)
-        fp = fingerprint(audio, sample_rate)
-        self._insert(k, fp, text, persist=True)
+        self._insert(k, self._fingerprint(audio, sample_rate), text, persist=True)
 
     def forget(self, text: str) -> int:
         """Drop every entry whose text is ``text``; returns how many were dropped."""
@@ -232,7 +262,6 @@ class PhraseCache:
         """Drop every entry and reset the counters (the file too, for a persistent cache)."""
         with self._lock:
             self._entries.clear()
-            self._groups.clear()
             self._index.clear()
             self._bytes = 0
             self._reset_counters()
@@ -245,7 +274,7 @@ class PhraseCache:
             times = np.fromiter(self._times, dtype=np.float64)
             return CacheStats(
                 entries=len(self._entries), bytes=self._bytes, lookups=self._lookups,
-                exact_hits=self._exact, fuzzy_hits=self._fuzzy_hits, misses=self._misses,
+                exact_hits=self._exact_hits, fuzzy_hits=self._fuzzy_hits, misses=self._misses,
                 mean_lookup_s=self._total_s / self._lookups if self._lookups else 0.0,
                 p99_lookup_s=float(np.percentile(times, 99)) if times.size else 0.0)
 
@@ -255,45 +284,30 @@ class PhraseCache:
 
     # ---- lookups ----------------------------------------------------------------------
 
-    def _fuzzy(self, k: str | tuple, fp: Fingerprint) -> _Entry | None:
-        group = self._groups.get(k)
-        if not group or fp.n_frames == 0:
-            return None
-        if k not in self._index:
-            entries = sorted(group.values(), key=lambda e: e.fp.duration)
-            self._index[k] = (entries,
-                              np.array([e.fp.duration for e in entries], dtype=np.float64),
-                              np.stack([e.fp.summary for e in entries]))
-        entries, durations, summaries = self._index[k]
-        # Entries are sorted by duration, so the ratio gate is one slice, not a scan.
-        lo, hi = np.searchsorted(durations, [fp.duration / _MAX_DURATION_RATIO,
-                                             fp.duration * _MAX_DURATION_RATIO], side="left")
-        if hi <= lo:
-            return None
-        diff = summaries[lo:hi] - fp.summary
-        dist = np.einsum("ij,ij->i", diff, diff)
-        near = np.flatnonzero(dist <= _MAX_SUMMARY_DISTANCE ** 2)
-        if not near.size:
-            return None
-        # Nearest summaries first: a true match is usually among them, and once found its
-        # cost lets every later alignment be abandoned early.
-        idx = lo + near[np.argsort(dist[near], kind="stable")]
-        best, _ = best_match(fp, [entries[i].fp for i in idx], self.threshold)
-        return None if best < 0 else entries[idx[best]]
+    @staticmethod
+    def _fingerprint(audio, sample_rate: int) -> Fingerprint:
+        return audio if isinstance(audio, Fingerprint) else fingerprint(audio, sample_rate)
 
-    def _count(self, kind: str | None, seconds: float) -> None:
+    def _exact(self, k: str | tuple, fp: Fingerprint) -> _Entry | None:
+        return self._entries.get((k, fp.exact_key))
+
+    def _fuzzy(self, k: str | tuple, fp: Fingerprint) -> tuple[_Entry | None, float]:
+        index = self._index.get(k)
+        return (None, 0.0) if index is None else index.best(fp, self.threshold)
+
+    def _count(self, kind: str, seconds: float) -> None:
         self._lookups += 1
         self._total_s += seconds
         self._times.append(seconds)
         if kind == "exact":
-            self._exact += 1
+            self._exact_hits += 1
         elif kind == "fuzzy":
             self._fuzzy_hits += 1
         else:
             self._misses += 1
 
     def _reset_counters(self) -> None:
-        self._lookups = self._exact = self._fuzzy_hits = self._misses = 0
+        self._lookups = self._exact_hits = self._fuzzy_hits = self._misses = 0
         self._total_s = 0.0
         self._times: collections.deque[float] = collections.deque(maxlen=_TIMINGS_KEPT)
 
@@ -323,8 +337,7 @@ class PhraseCache:
                 self._remove(old)
             entry = _Entry(k, fp, text, nbytes)
             self._entries[(k, fp.exact_key)] = entry
-            self._groups.setdefault(k, {})[fp.exact_key] = entry
-            self._index.pop(k, None)
+            self._index.setdefault(k, DurationIndex()).add(entry)
             self._bytes += nbytes
             evicted = self._evict()
             self._tick = max(self._tick + 1, tick or 0)
@@ -341,11 +354,10 @@ class PhraseCache:
 
     def _remove(self, entry: _Entry) -> None:
         del self._entries[(entry.key, entry.fp.exact_key)]
-        group = self._groups[entry.key]
-        del group[entry.fp.exact_key]
-        if not group:
-            del self._groups[entry.key]
-        self._index.pop(entry.key, None)
+        index = self._index[entry.key]
+        index.remove(entry)
+        if not index:
+            del self._index[entry.key]
         self._bytes -= entry.nbytes
 
     def _touch(self, entry: _Entry) -> None:

@@ -14,6 +14,11 @@ When the final is decoded at the fast speed by the partials' engine, one decode
 serves both. A speculation with ``defer_final`` (lockstep) decodes only the
 complete partial; its final is decoded when the final job confirms it.
 
+A final decode (speculative or not) by an engine with a phrase cache may meet a
+fuzzy match: the engine hands its text over before the model verifies it, and
+the decoder shows it at once as a complete partial
+(:mod:`~lumina.streaming.provisional`); the ``Final`` follows the verification.
+
 A decode ends early when its abort flag is set (its utterance ended or speech
 resumed while it ran, live mode) or the stream stops; an aborted decode emits nothing. Engines
 report that with :class:`~lumina.errors.TranscriptionAborted` (or, before that
@@ -36,6 +41,7 @@ from lumina.errors import TranscriptionAborted
 from lumina.streaming.agreement import LocalAgreement
 from lumina.streaming.delivery import Delivery
 from lumina.streaming.events import Final, Partial, StreamEvent
+from lumina.streaming.provisional import candidate_partial, takes_candidates
 from lumina.streaming.speculation import DEFERRED, Speculations
 from lumina.streaming.stats import Counters
 
@@ -144,8 +150,10 @@ class Decoder:
         self._idle = threading.Condition(self._lock)
         self._inflight = 0
         self._speculations = Speculations(counters)
+        self._candidates = takes_candidates(final_engine)   # it can announce cache candidates
         #: ``(utterance_id, text)`` of the latest partial emitted (complete or not), or None.
         self.latest_text: tuple[int, str] | None = None
+        self._complete_text: tuple[int, str] | None = None   # the same, of a complete partial
 
     @property
     def busy(self) -> bool:
@@ -228,20 +236,20 @@ class Decoder:
         elif kind == "speculate":
             self._run_speculation(job, agreements.setdefault(job.utterance_id, LocalAgreement()))
         else:
-            agreements.pop(job.utterance_id, None)
+            agreement = agreements.pop(job.utterance_id, None)
             held = self._speculations.take(job.utterance_id, job.end_sample)
             if held is None or held is DEFERRED:
-                self._run_final(job)
+                self._run_final(job, agreement)
             else:
                 self._emit_final(job, held)
 
     def _decode(self, engine, job: Job, speed: str, should_abort: Callable[[], bool],
-                final: bool):
+                final: bool, **extra):
         """The transcript, or None when the decode was aborted."""
         started = time.perf_counter()
         try:
             return engine.transcribe(job.audio, speed=speed, language=self._language,
-                                     should_abort=should_abort)
+                                     should_abort=should_abort, **extra)
         except _ABORTED:  # its utterance ended (partials), speech resumed, or the stream stops
             return None
         finally:
@@ -259,6 +267,7 @@ class Decoder:
         self._delivery.emit(Partial(text, stable, unstable, job.utterance_id, job.audio_time,
                                     time.monotonic() - job.arrival, complete))
         self.latest_text = (job.utterance_id, text)
+        self._complete_text = self.latest_text if complete else None
         return transcript
 
     def _run_speculation(self, job: Job, agreement: LocalAgreement) -> None:
@@ -272,24 +281,42 @@ class Decoder:
                 return
             stopping = self._stopping
             transcript = self._decode(self._final_engine, job, self._final_speed,
-                                      lambda: job.abort.is_set() or stopping.is_set(), final=True)
+                                      lambda: job.abort.is_set() or stopping.is_set(), final=True,
+                                      **self._candidate_hook(job, agreement))
         if transcript is None or job.abort.is_set():
             self._counters.speculation_discarded()  # speech resumed (or the stream stops)
             return
         # Held even when cancelled by now: the final job discards it then, counting it once.
         self._speculations.hold(job, transcript)
 
-    def _run_final(self, job: Job) -> None:
+    def _run_final(self, job: Job, agreement: LocalAgreement | None = None) -> None:
         transcript = self._decode(self._final_engine, job, self._final_speed, self._stopping.is_set,
-                                  final=True)
+                                  final=True, **self._candidate_hook(job, agreement))
         if transcript is None:
             return
         self._emit_final(job, transcript)
 
+    def _candidate_hook(self, job: Job, agreement: LocalAgreement | None) -> dict:
+        """``on_candidate`` for a final decode: shows a phrase-cache candidate as a complete partial."""
+        if not self._candidates:
+            return {}
+
+        def show(text: str) -> None:
+            if job.cancelled or job.abort.is_set():  # speech resumed: a stale speculation
+                return
+            partial = candidate_partial(text, agreement, job.utterance_id, job.audio_time, job.arrival)
+            # Not re-shown when the complete partial just before says the same; not noted as
+            # latest_text either: unverified text never steers the hang-over.
+            if partial is not None and self._complete_text != (job.utterance_id, partial.text):
+                self._delivery.emit(partial)
+
+        return {"on_candidate": show}
+
     def _emit_final(self, job: Job, transcript) -> None:
         self._delivery.emit(Final(transcript.text, on_stream_clock(transcript.segments, job.offset),
                                   job.utterance_id, transcript.from_cache,
-                                  time.monotonic() - job.arrival, job.start, job.audio_time))
+                                  time.monotonic() - job.arrival, job.start, job.audio_time,
+                                  origin=getattr(transcript, "origin", "model")))
 
     def _drain(self) -> None:
         try:

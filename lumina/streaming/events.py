@@ -72,7 +72,8 @@ class Final:
     utterance_id : int
         The utterance.
     from_cache : bool
-        True when the phrase cache answered and the model did not run.
+        True when the text came from the phrase cache (``origin`` starts with
+        ``"cache-"``); for ``"cache-verified"`` the model ran a short check.
     latency : float
         Seconds from the arrival of the utterance's last sample (the end the
         VAD found, ``hangover_ms`` before it could know) to the emission.
@@ -81,7 +82,9 @@ class Final:
     origin : str
         What answered: ``"model"`` (a decode), ``"cache-exact"`` (the phrase
         cache, identical audio) or ``"cache-verified"`` (a fuzzy cache match
-        that the model confirmed). See :attr:`lumina.Transcript.origin`.
+        that the model confirmed); ``"cache-unverified"`` only with the unsafe
+        ``PhraseCache(trust_fuzzy_hits_unverified=True)``. See
+        :attr:`lumina.Transcript.origin`.
     """
 
     text: str
