@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import speechlike  # noqa: E402
 
 from lumina.asr.backend import DecodeOptions, WhisperModel  # noqa: E402
-from lumina.asr.engine import _WARMUP_AUDIO_CTX, _warmup_audio  # noqa: E402
+from lumina.asr.loading import WARMUP_AUDIO_CTX, warmup_audio  # noqa: E402
 from lumina.asr.speed import FAST_MIN_TOKENS, fast_options  # noqa: E402
 from lumina.audio.convert import SAMPLE_RATE  # noqa: E402
 from lumina.testing import make_model  # noqa: E402
@@ -49,9 +49,9 @@ THREADS = 2
 def ready(path: Path, fallback: bool) -> tuple[float, int]:
     started = time.perf_counter()
     model = WhisperModel(path)
-    options = DecodeOptions(n_threads=THREADS, language="en", audio_ctx=_WARMUP_AUDIO_CTX,
+    options = DecodeOptions(n_threads=THREADS, language="en", audio_ctx=WARMUP_AUDIO_CTX,
                             max_tokens=FAST_MIN_TOKENS, temperature_fallback=fallback)
-    steps = model.run(_warmup_audio(), options).decoder_steps
+    steps = model.run(warmup_audio(), options).decoder_steps
     elapsed = time.perf_counter() - started
     model.close()
     return elapsed, steps

@@ -16,7 +16,7 @@ from _engine_util import hello, speechlike
 from lumina import Engine
 from lumina.asr import backend
 from lumina.asr.backend import DecodeOptions, WhisperModel
-from lumina.asr.engine import _WARMUP_AUDIO_CTX, _warmup_audio
+from lumina.asr.loading import WARMUP_AUDIO_CTX, warmup_audio
 from lumina.testing import make_model
 
 
@@ -102,12 +102,12 @@ def test_the_warm_up_is_one_greedy_pass(models, monkeypatch):
         engine.wait_ready()
     [(options, result)] = spy.calls
     assert options.temperature_fallback is False
-    assert options.audio_ctx == _WARMUP_AUDIO_CTX
+    assert options.audio_ctx == WARMUP_AUDIO_CTX
     # The same call with whisper.cpp's default would have retried at temperature 0.2.
     retried = dataclasses.replace(options, temperature_fallback=True)
     model = WhisperModel(path)
     try:
-        assert model.run(_warmup_audio(), retried).decoder_steps > result.decoder_steps == 2
+        assert model.run(warmup_audio(), retried).decoder_steps > result.decoder_steps == 2
     finally:
         model.close()
 

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import os
 import threading
 import time
-import warnings
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
@@ -31,14 +28,15 @@ from lumina.asr.arguments import (check_cache, check_call, check_concurrency, ch
                                   check_threads, check_timeout, model_name)
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
 from lumina.asr.cached import consult_or_answer, decode_or_confirm, make_cache, remember
-from lumina.asr.device import check_device_request, choose_device
-from lumina.asr.model_pool import load_model
+from lumina.asr.device import check_device_request
+from lumina.asr.loading import LoadedModel, default_language, load_engine_model
 from lumina.asr.relay import SegmentRelay
-from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, FAST_MIN_TOKENS, check_speed, fast_audio_ctx,
+from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, check_speed, fast_audio_ctx,
                               fast_options, fast_result_suspect, full_window_options,
                               has_repetition_loop)
 from lumina.asr.threads import default_threads
-from lumina.asr.transcript import Segment, Timings, Transcript, from_run
+from lumina.asr.transcript import (MIN_SAMPLES, Segment, Transcript, from_run, too_short,
+                                   with_timings)
 from lumina.audio.convert import SAMPLE_RATE, to_mono
 from lumina.audio.files import load_audio
 from lumina.errors import AudioFormatError, StateError, TranscriptionAborted
@@ -48,22 +46,6 @@ from lumina.models.store import ModelStore
 # kept importable from here.
 __all__ = ["Engine", "FAST_MIN_AUDIO_CTX", "fast_audio_ctx", "has_repetition_loop"]
 
-MIN_SAMPLES = SAMPLE_RATE // 10  # whisper.cpp returns nothing for less than 100 ms
-_WARMUP_SECONDS = 1.0
-# Measured: first call within ~1.1x of steady state. 220, not 256: whisper.cpp keeps the
-# cross-attention keys of a full window in rows of 1536 (1500 padded) per layer and attends
-# to the 36 padding rows unmasked; a 256-frame run lays layers out every 256 rows and, with
-# six layers or more, writes its sixth layer's frames 220-255 exactly there, which changed
-# every later accurate decode on the base.en shape. 220 frames never reach those rows.
-_WARMUP_AUDIO_CTX = 220
-
-
-@dataclasses.dataclass(frozen=True)
-class _LoadedModel:
-    model: WhisperModel
-    device: str
-    identity: tuple
-    load_s: float
 
 
 class Engine:
@@ -143,7 +125,7 @@ class Engine:
         self._download = download
         self.cache = make_cache(cache)
         self._load_lock = threading.Lock()
-        self._future: concurrent.futures.Future[_LoadedModel] | None = None
+        self._future: concurrent.futures.Future[LoadedModel] | None = None
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(4, concurrency), thread_name_prefix="lumina-engine")
         self._closed = False
@@ -152,7 +134,7 @@ class Engine:
 
     # ------------------------------------------------------------------ loading
 
-    def _start_load(self) -> concurrent.futures.Future[_LoadedModel]:
+    def _start_load(self) -> concurrent.futures.Future[LoadedModel]:
         with self._load_lock:
             if self._closed:
                 raise StateError(f"the engine is closed (model {self.model_name!r}); "
@@ -169,29 +151,11 @@ class Engine:
         except BaseException as exc:  # handed to whoever waits; never lost in the thread
             future.set_exception(exc)
 
-    def _load_model(self) -> _LoadedModel:
-        started = time.perf_counter()
-        store = self._store or ModelStore()
-        path = self._find_model(store)
-        plan = choose_device(self._device_request)
-        model = load_model(path, concurrency=self.concurrency, shared_weights=self._shared_weights,
-                           use_gpu=plan.use_gpu)
-        device = model.gpu_backend or "cpu"
-        if plan.use_gpu and device == "cpu" and plan.warn_on_cpu:
-            warnings.warn(f"GPU initialisation failed ({plan.reason}); running on the CPU",
-                          RuntimeWarning, stacklevel=2)
-        if self._warmup:
-            for _ in range(model.concurrency):  # free slots are lent in turn: each warms once
-                _warm_up(model, self.threads)
-        stat = path.stat()
-        identity = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-        return _LoadedModel(model, device, identity, time.perf_counter() - started)
-
-    def _find_model(self, store: ModelStore) -> Path:
-        name = self.model_name
-        if self._download and name in store.registry and not store.path(name).is_file():
-            return store.download(name)
-        return store.find(name)
+    def _load_model(self) -> LoadedModel:
+        return load_engine_model(self.model_name, store=self._store or ModelStore(),
+                                 download=self._download, device=self._device_request,
+                                 concurrency=self.concurrency, shared_weights=self._shared_weights,
+                                 warmup_threads=self.threads if self._warmup else None)
 
     def wait_ready(self, timeout: float | None = None) -> None:
         """Block until the model is loaded and warmed up.
@@ -226,7 +190,7 @@ class Engine:
         """The device the model runs on, once loaded; None before."""
         return self._future.result().device if self.is_ready else None
 
-    def _loaded(self) -> tuple[_LoadedModel, float]:
+    def _loaded(self) -> tuple[LoadedModel, float]:
         waited = time.perf_counter()
         future = self._start_load()
         loaded = future.result()
@@ -323,16 +287,16 @@ class Engine:
         samples = _load_samples(audio, sample_rate)
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
-        language = language or _default_language(loaded.model)
+        language = language or default_language(loaded.model)
         key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature)
         relay = None if on_segment is None else SegmentRelay(
             on_segment, loaded.model.is_special, len(samples) / SAMPLE_RATE)
-        found = (_too_short(samples, language) if len(samples) < MIN_SAMPLES
+        found = (too_short(len(samples), language) if len(samples) < MIN_SAMPLES
                  else consult_or_answer(self.cache, samples, key, language, speed))
         if isinstance(found, Transcript):
             if relay is not None:
                 relay.finish(found)
-            return _with_timings(found, load_s, audio_s, 0.0, 0.0, started)
+            return with_timings(found, load_s, audio_s, 0.0, 0.0, started)
         options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
                                 token_timestamps=word_timestamps, translate=translate,
                                 temperature=float(temperature))
@@ -343,7 +307,7 @@ class Engine:
             relay.finish(transcript)
         if transcript.origin == "model":
             remember(self.cache, found, samples, key, transcript.text)
-        return _with_timings(transcript, load_s, audio_s, sum(r.encode_s + r.mel_s for r in runs),
+        return with_timings(transcript, load_s, audio_s, sum(r.encode_s + r.mel_s for r in runs),
                              sum(r.decode_s for r in runs), started)
 
     def _run(self, model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
@@ -370,11 +334,11 @@ class Engine:
                                 translate=translate, temperature=float(temperature))
         result, used = self._run(loaded.model, samples, options, speed, should_abort)
         t = from_run(result, loaded.model.is_special, loaded.device, used, len(samples) / SAMPLE_RATE)
-        return _with_timings(t, load_s, 0.0, result.encode_s + result.mel_s, result.decode_s, started)
+        return with_timings(t, load_s, 0.0, result.encode_s + result.mel_s, result.decode_s, started)
 
     def _language_for(self, language: str | None) -> str:
         """``language``, or the model's default (waits for the model)."""
-        return language or _default_language(self._loaded()[0].model)
+        return language or default_language(self._loaded()[0].model)
 
     async def transcribe_async(self, audio, **options) -> Transcript:
         """:meth:`transcribe` in a worker thread; the event loop never waits on loading or inference.
@@ -429,11 +393,6 @@ class Engine:
 
 # ---------------------------------------------------------------------- helpers
 
-def _too_short(samples: np.ndarray, language: str) -> Transcript:
-    reason = f"audio is {len(samples) / SAMPLE_RATE * 1000:.0f} ms long; whisper needs at least 100 ms"
-    return Transcript("", (), language, "none", Timings(), reason=reason)
-
-
 def _load_samples(audio, sample_rate: int | None) -> np.ndarray:
     if isinstance(audio, np.ndarray):
         rate = SAMPLE_RATE if sample_rate is None else sample_rate
@@ -443,43 +402,7 @@ def _load_samples(audio, sample_rate: int | None) -> np.ndarray:
     return load_audio(audio, validate=True)
 
 
-def _default_language(model: WhisperModel) -> str:
-    return "en" if model.english_only else "auto"
-
-
-def _warm_up(model: WhisperModel, threads: int) -> None:
-    """One short inference so the first real call pays no first-use costs.
-
-    What is cold after loading is the thread pool, the weights in the CPU
-    caches and first-touch page faults of the compute buffers (whisper.cpp
-    reserves them at load for the full context). A run with a short encoder
-    context touches all of that at a fraction of a full window's cost; the
-    run's parameters are built for it alone, so nothing carries over. It is
-    one greedy pass: on audio the model is unsure of, whisper.cpp's temperature
-    fallback would decode it again with 5 sampled decoders at each of up to
-    five temperatures, for nothing.
-    """
-    options = DecodeOptions(n_threads=threads, language=_default_language(model),
-                            audio_ctx=_WARMUP_AUDIO_CTX, max_tokens=FAST_MIN_TOKENS,
-                            temperature_fallback=False)
-    model.run(_warmup_audio(), options)
-
-
-def _warmup_audio() -> np.ndarray:
-    """1 s of quiet noise: long enough that whisper.cpp runs encoder and decoder."""
-    rng = np.random.default_rng(0)
-    return (rng.standard_normal(int(_WARMUP_SECONDS * SAMPLE_RATE)) * 0.01).astype(np.float32)
-
-
 def _checked(result: RunResult) -> RunResult:
     if result.aborted:
         raise TranscriptionAborted("the transcription was stopped by should_abort")
     return result
-
-
-def _with_timings(t: Transcript, load: float, audio: float, encode: float, decode: float,
-                  started: float) -> Transcript:
-    timings = Timings(load=load, audio=audio, encode=encode, decode=decode,
-                      total=time.perf_counter() - started)
-    return dataclasses.replace(t, timings=timings)
-

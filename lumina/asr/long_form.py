@@ -26,7 +26,7 @@ import numpy as np
 from lumina.asr.arguments import check_call, check_decoding
 from lumina.asr.speech_regions import Piece, SpeechRegions
 from lumina.asr.speed import check_speed
-from lumina.asr.transcript import Segment, Timings, Token, Transcript
+from lumina.asr.transcript import MIN_SAMPLES, Segment, Timings, Token, Transcript
 from lumina.audio.blocks import AudioBlocks
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.audio.vad import FILE_VAD, VAD_KINDS
@@ -35,7 +35,6 @@ from lumina.errors import ArgumentError, StateError, TranscriptionAborted
 __all__ = ["SegmentIterator", "TranscriptionInfo", "transcribe_iter", "vad_kind"]
 
 WINDOW_S = 30.0
-_MIN_SAMPLES = SAMPLE_RATE // 10        # whisper.cpp returns nothing for less than 100 ms
 _FLUSH_AFTER_S = 30.0                   # decode a part-filled window once the input is this far past it
 
 
@@ -245,7 +244,7 @@ class SegmentIterator:
         """Decode one window; yield its segments (those with text) in input time."""
         self._check()
         audio = window.audio()
-        if len(audio) < _MIN_SAMPLES:
+        if len(audio) < MIN_SAMPLES:
             return
         result = self._engine._decode_window(
             audio, language=self.language, prompt=self._prompt, speed=self._speed,

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from lumina.asr.backend import RunResult, SegmentData
 
-__all__ = ["Segment", "Timings", "Token", "Transcript", "from_run", "segment_from"]
+__all__ = ["MIN_SAMPLES", "Segment", "Timings", "Token", "Transcript", "from_run", "segment_from",
+           "too_short", "with_timings"]
+
+MIN_SAMPLES = 1600  # whisper.cpp returns nothing for less than 100 ms of 16 kHz audio
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,3 +158,17 @@ def segment_from(data: SegmentData, is_special: Callable[[int], bool], duration:
                    tuple(Token(t.id, t.text, t.p, t.start, t.end)
                          for t in data.tokens if not is_special(t.id)),
                    data.no_speech_prob)
+
+
+def too_short(n_samples: int, language: str) -> Transcript:
+    """The empty transcript of audio too short for whisper (under :data:`MIN_SAMPLES`), with why."""
+    reason = f"audio is {n_samples / 16:.0f} ms long; whisper needs at least 100 ms"
+    return Transcript("", (), language, "none", Timings(), reason=reason)
+
+
+def with_timings(t: Transcript, load: float, audio: float, encode: float, decode: float,
+                 started: float) -> Transcript:
+    """``t`` with its :class:`Timings`; ``total`` runs from ``started`` (``perf_counter``) to now."""
+    timings = Timings(load=load, audio=audio, encode=encode, decode=decode,
+                      total=time.perf_counter() - started)
+    return dataclasses.replace(t, timings=timings)

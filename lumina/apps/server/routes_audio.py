@@ -26,13 +26,13 @@ from lumina.apps.server.live import LiveSegments, live_response
 from lumina.apps.server.pool import Job, SAMPLE_RATE
 from lumina.apps.server.responses import render_response
 from lumina.apps.server.state import ClientGone, ServerState
+from lumina.asr.transcript import MIN_SAMPLES  # whisper needs at least 100 ms
 
 __all__ = ["router"]
 
 log = logging.getLogger("lumina.server")
 router = APIRouter()
 
-_MIN_SAMPLES = SAMPLE_RATE // 10  # whisper needs at least 100 ms
 _MAX_TEXT = 4096                  # prompt characters; whisper uses at most 224 tokens of it
 _ERRORS = {400: {"description": "Bad request (OpenAI error JSON)"},
            401: {"description": "Missing or wrong API key"},
@@ -158,7 +158,7 @@ async def _decode(file: UploadFile) -> np.ndarray:
         log.warning("decoding an upload failed unexpectedly", exc_info=True)
         raise ApiError(400, f"Could not decode the audio file: {exc}", param="file",
                        code="invalid_audio") from None
-    if len(samples) < _MIN_SAMPLES:
+    if len(samples) < MIN_SAMPLES:
         raise ApiError(400, f"Audio file is too short ({len(samples) / SAMPLE_RATE * 1000:.0f} ms). "
                             "Minimum audio length is 0.1 seconds.", param="file",
                        code="audio_too_short")
