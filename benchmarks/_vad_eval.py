@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from _vad_corpus import KINDS, SNRS, SR, Scene, noise_scene, scene, score
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the corpus lives there
+from _vad_corpus import KINDS, SNRS, SR, Scene, noise_scene, scene, score  # noqa: E402
 
-from lumina.audio.vad import make_vad
-from lumina.audio.vad.factory import SILERO_MIN_SPEECH_MS, SILERO_THRESHOLD
-from lumina.audio.vad.silero import SileroVAD
+from lumina.audio.vad import make_vad  # noqa: E402
+from lumina.audio.vad.factory import SILERO_MIN_SPEECH_MS, SILERO_THRESHOLD  # noqa: E402
+from lumina.audio.vad.silero import SileroVAD  # noqa: E402
 
 START_FRAMES, END_FRAMES, FRAME_MS = 5, 15, 20   # 100 ms and 300 ms at 20 ms frames (Silero: 200 ms)
 SILERO_START = SILERO_MIN_SPEECH_MS // FRAME_MS

@@ -72,7 +72,8 @@ import time
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":   # a checkout's lumina when run as a script; asv imports the installed one
+    sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))        # _vad_util, _stream_util: espeak-ng speech
 sys.path.insert(0, str(ROOT / "benchmarks"))   # peer_stream
 

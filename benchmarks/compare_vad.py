@@ -31,7 +31,8 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if __name__ == "__main__":   # a checkout's lumina when run as a script; asv imports the installed one
+    sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))   # the corpus, espeak helpers, the private PulseAudio server
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
