@@ -254,12 +254,19 @@ def test_two_replicas_answer_the_openai_client(server, cluster, hello_transcript
         await client.close()
         return answers
 
-    answers = asyncio.run(go())
-    assert [a.parse().text for a in answers[:6]] == [hello_transcript.text] * 6
-    assert answers[6].parse() == render(hello_transcript, "srt")
-    replicas = {a.headers[REPLICA_HEADER] for a in answers}
+    # The router chooses between the two replicas by queue length, so a loaded machine may
+    # send one burst to a single replica; up to three bursts must reach both.
+    replicas, nodes = set(), set()
+    for _ in range(3):
+        answers = asyncio.run(go())
+        assert [a.parse().text for a in answers[:6]] == [hello_transcript.text] * 6
+        assert answers[6].parse() == render(hello_transcript, "srt")
+        replicas |= {a.headers[REPLICA_HEADER] for a in answers}
+        nodes |= {a.headers[NODE_HEADER] for a in answers}
+        if len(replicas) == 2:
+            break
     assert len(replicas) == 2  # the proxy's node has one replica; the router used the other too
-    assert {a.headers[NODE_HEADER] for a in answers} == node_ids(cluster)
+    assert nodes == node_ids(cluster)
 
 
 def test_the_api_key_is_enforced_through_the_proxy(server):
