@@ -12,20 +12,18 @@ history buffer allocated once.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from lumina._core.vad import frame_db
 from lumina.audio.convert import SAMPLE_RATE, check_sample_rate, to_mono
 from lumina.audio.vad import DEFAULT_VAD, make_vad
-from lumina.errors import ArgumentError
+from lumina.errors import ArgumentError, StateError
+from lumina.streaming.boundaries import SpeechEnd, SpeechStart
+from lumina.streaming.history import History
+from lumina.streaming.pauses import FrameView, SpeechPause, SpeechResume
 
 __all__ = ["Segmenter", "SpeechStart", "SpeechEnd", "SegmentEvent"]
-
-from lumina.errors import StateError  # noqa: E402
-from lumina.streaming.history import History  # noqa: E402
-from lumina.streaming.pauses import FrameView, SpeechPause, SpeechResume  # noqa: E402
 
 # Large chunks are cut into slices of this many seconds so the history buffer
 # stays bounded however much audio one feed() call brings.
@@ -35,57 +33,6 @@ _SLICE_S = 1.0
 _SPLIT_SEARCH_S = 1.0
 # The longest hang-over the setter accepts; the history buffer has room for it.
 _MAX_HANGOVER_MS = 3000
-
-
-@dataclass(frozen=True)
-class SpeechStart:
-    """Speech began.
-
-    Attributes
-    ----------
-    utterance_id : int
-        Counts utterances from 0 over the life of the segmenter.
-    start_sample : int
-        Stream position (in samples) of the first speech frame.
-    """
-
-    utterance_id: int
-    start_sample: int
-
-
-@dataclass(frozen=True, eq=False)
-class SpeechEnd:
-    """Speech ended (or was split at the maximum utterance length, or the stream ended).
-
-    Attributes
-    ----------
-    utterance_id : int
-        The id its :class:`SpeechStart` carried.
-    start_sample, end_sample : int
-        Stream positions of the first speech sample and one past the last.
-    audio : ndarray of float32, read-only
-        The utterance's samples, including the pre-roll before ``start_sample``;
-        it ends at ``end_sample`` and starts at :attr:`audio_start_sample`.
-    """
-
-    utterance_id: int
-    start_sample: int
-    end_sample: int
-    audio: np.ndarray = field(repr=False)
-
-    @property
-    def audio_start_sample(self) -> int:
-        """Stream position of ``audio[0]`` (``start_sample`` minus the pre-roll kept)."""
-        return self.end_sample - len(self.audio)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, SpeechEnd):
-            return NotImplemented
-        return ((self.utterance_id, self.start_sample, self.end_sample)
-                == (other.utterance_id, other.start_sample, other.end_sample)
-                and np.array_equal(self.audio, other.audio))
-
-    __hash__ = None  # type: ignore[assignment]  # holds an array: not hashable
 
 
 SegmentEvent = SpeechStart | SpeechEnd
