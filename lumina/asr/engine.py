@@ -37,9 +37,9 @@ from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, check_speed, fast_audio_ctx,
 from lumina.asr.threads import default_threads
 from lumina.asr.transcript import (MIN_SAMPLES, Segment, Transcript, from_run, too_short,
                                    with_timings)
-from lumina.audio.convert import SAMPLE_RATE, to_mono
-from lumina.audio.files import load_audio
-from lumina.errors import AudioFormatError, StateError, TranscriptionAborted
+from lumina.audio.convert import SAMPLE_RATE
+from lumina.audio.files import load_samples
+from lumina.errors import StateError, TranscriptionAborted
 from lumina.models.store import ModelStore
 
 # fast_audio_ctx, has_repetition_loop and FAST_MIN_AUDIO_CTX live in lumina.asr.speed;
@@ -284,7 +284,7 @@ class Engine:
         check_speed(speed)
         check_call(language, prompt, should_abort)
         check_decoding(translate, temperature, on_segment, on_candidate)
-        samples = _load_samples(audio, sample_rate)
+        samples = load_samples(audio, sample_rate, what="Engine.transcribe()")
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
         language = language or default_language(loaded.model)
@@ -392,15 +392,6 @@ class Engine:
 
 
 # ---------------------------------------------------------------------- helpers
-
-def _load_samples(audio, sample_rate: int | None) -> np.ndarray:
-    if isinstance(audio, np.ndarray):
-        rate = SAMPLE_RATE if sample_rate is None else sample_rate
-        return to_mono(audio, rate, what="Engine.transcribe()")
-    if sample_rate is not None:
-        raise AudioFormatError("sample_rate applies only to arrays; files carry their own rate")
-    return load_audio(audio, validate=True)
-
 
 def _checked(result: RunResult) -> RunResult:
     if result.aborted:

@@ -24,10 +24,10 @@ from lumina._core import pcm
 from lumina._deprecation import renamed_keywords
 from lumina.audio import wavfile as _wav
 from lumina.audio.convert import (SAMPLE_RATE, _downmix, as_frames, check_finite,
-                                  check_sample_rate, to_mono_at)
+                                  check_sample_rate, to_mono, to_mono_at)
 from lumina.errors import ArgumentError, AudioFormatError
 
-__all__ = ["AudioInfo", "audio_info", "load_audio", "read_wav", "write_wav"]
+__all__ = ["AudioInfo", "audio_info", "load_audio", "load_samples", "read_wav", "write_wav"]
 
 _PEAK_BLOCK = 1 << 16  # frames decoded at a time when measuring the peak
 
@@ -151,6 +151,21 @@ def load_audio(source, sample_rate: int = SAMPLE_RATE, *, source_sample_rate: in
 
 
 @renamed_keywords(sr="sample_rate")
+def load_samples(audio, sample_rate: int | None = None, *, what: str = "audio") -> np.ndarray:
+    """Any input a transcription accepts as float32 mono 16 kHz samples, validated.
+
+    An array goes through the gateway (:func:`~lumina.audio.convert.to_mono`) at
+    ``sample_rate`` (default 16000); a path, bytes or file object is decoded by
+    :func:`load_audio`, and carries its own rate, so ``sample_rate`` with it is an
+    :class:`~lumina.errors.AudioFormatError`. ``what`` names the caller in messages.
+    """
+    if isinstance(audio, np.ndarray):
+        return to_mono(audio, SAMPLE_RATE if sample_rate is None else sample_rate, what=what)
+    if sample_rate is not None:
+        raise AudioFormatError("sample_rate applies only to arrays; files carry their own rate")
+    return load_audio(audio, validate=True)
+
+
 def write_wav(path, samples, sample_rate: int, *, subtype: str = "PCM_16") -> None:
     """Write samples to a WAV file atomically.
 
