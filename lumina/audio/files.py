@@ -150,7 +150,6 @@ def load_audio(source, sample_rate: int = SAMPLE_RATE, *, source_sample_rate: in
     return soxr.resample(mono, rate, sample_rate, quality="HQ")
 
 
-@renamed_keywords(sr="sample_rate")
 def load_samples(audio, sample_rate: int | None = None, *, what: str = "audio") -> np.ndarray:
     """Any input a transcription accepts as float32 mono 16 kHz samples, validated.
 
@@ -166,6 +165,7 @@ def load_samples(audio, sample_rate: int | None = None, *, what: str = "audio") 
     return load_audio(audio, validate=True)
 
 
+@renamed_keywords(sr="sample_rate")
 def write_wav(path, samples, sample_rate: int, *, subtype: str = "PCM_16") -> None:
     """Write samples to a WAV file atomically.
 
