@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
-import io
 import os
 import shutil
 import signal
@@ -47,9 +46,8 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # keep Ray on 127.0.0.1 (see tests/_ray_util.py)
 
 import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
-from _common import model_path, speechlike  # noqa: E402
+from _common import model_path  # noqa: E402
+from compare_server import load, percentile, wav  # noqa: E402  (the same load and clips)
 from ray.cluster_utils import Cluster  # noqa: E402
 
 import lumina  # noqa: E402
@@ -132,46 +130,6 @@ def _vm_hwm_kib(pid: int) -> int:
     return 0
 
 
-async def load(url: str, clients: int, per_client: int, clips: list[bytes]):
-    """(seconds, latencies, failures, answering replicas) of ``clients`` clients sending
-    ``per_client`` clips each."""
-    latencies: list[float] = []
-    replicas: collections.Counter = collections.Counter()
-    failures = 0
-
-    async def client(index: int, http: httpx.AsyncClient) -> None:
-        nonlocal failures
-        for k in range(per_client):
-            clip = clips[(index * per_client + k) % len(clips)]
-            started = time.perf_counter()
-            response = await http.post("/v1/audio/transcriptions", files={"file": ("c.wav", clip)},
-                                       data={"model": "tiny.en"})
-            if response.status_code == 200:
-                latencies.append(time.perf_counter() - started)
-                replicas[response.headers.get(REPLICA_HEADER)] += 1
-            else:
-                failures += 1
-
-    limits = httpx.Limits(max_connections=clients + 1)
-    async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(i, http) for i in range(clients)))
-        return time.perf_counter() - started, latencies, failures, replicas
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
-
-
-def wav(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    audio = speechlike(2.0) * (0.8 + 0.4 * rng.random()) + 0.003 * rng.standard_normal(32000)
-    buf = io.BytesIO()
-    sf.write(buf, audio.astype("float32"), 16000, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
-
-
 def start_cluster(temp: Path) -> Cluster:
     """Two one-CPU nodes on 127.0.0.1 whose workers import this lumina."""
     os.environ["RAY_TMPDIR"] = str(temp)
@@ -215,7 +173,7 @@ def main() -> None:
             for _ in range(args.rounds):
                 for s in servers:
                     seconds, latencies, failed, replicas = asyncio.run(
-                        load(s.url, clients, args.per_client, clips))
+                        load(s.url, clients, args.per_client, clips, REPLICA_HEADER))
                     rows[s.name].append((len(latencies) / seconds, percentile(latencies, 0.5),
                                          percentile(latencies, 0.95), failed, replicas))
             for s in servers:

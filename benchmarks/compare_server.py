@@ -23,6 +23,7 @@ and each server's peak RSS (VmHWM) over the whole run.
 
 import argparse
 import asyncio
+import collections
 import io
 import os
 import statistics
@@ -127,9 +128,12 @@ class Server:
 
 # ---------------------------------------------------------------------- the load
 
-async def load(url: str, clients: int, per_client: int, clips: list[bytes]) -> tuple[float, list[float], int]:
-    """(seconds, latencies, failures) of ``clients`` clients each sending ``per_client`` clips."""
+async def load(url: str, clients: int, per_client: int, clips: list[bytes],
+               count_header: str | None = None):
+    """(seconds, latencies, failures, answers per value of ``count_header``) of ``clients``
+    clients each sending ``per_client`` clips (compare_ray_serve.py counts its replicas)."""
     latencies: list[float] = []
+    answered_by: collections.Counter = collections.Counter()
     failures = 0
 
     async def client(index: int, http: httpx.AsyncClient) -> None:
@@ -141,6 +145,8 @@ async def load(url: str, clients: int, per_client: int, clips: list[bytes]) -> t
                                        data={"model": "tiny.en"})
             if response.status_code == 200:
                 latencies.append(time.perf_counter() - started)
+                if count_header is not None:
+                    answered_by[response.headers.get(count_header)] += 1
             else:
                 failures += 1
 
@@ -148,7 +154,7 @@ async def load(url: str, clients: int, per_client: int, clips: list[bytes]) -> t
     async with httpx.AsyncClient(base_url=url, timeout=600, limits=limits) as http:
         started = time.perf_counter()
         await asyncio.gather(*(client(i, http) for i in range(clients)))
-        return time.perf_counter() - started, latencies, failures
+        return time.perf_counter() - started, latencies, failures, answered_by
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -195,7 +201,7 @@ def main() -> None:
             rows: dict[str, list[tuple[float, float, float, int]]] = {s.name: [] for s in servers}
             for _ in range(args.rounds):
                 for s in servers:
-                    seconds, latencies, failed = asyncio.run(load(s.url, clients, args.per_client, clips))
+                    seconds, latencies, failed, _ = asyncio.run(load(s.url, clients, args.per_client, clips))
                     rows[s.name].append((len(latencies) / seconds, percentile(latencies, 0.5),
                                          percentile(latencies, 0.95), failed))
             for s in servers:
