@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the corpus lives there
-from _vad_corpus import KINDS, SNRS, SR, Scene, noise_scene, scene, score  # noqa: E402
+from _vad_corpus import KINDS, SNRS, SR, FrameRates, Scene, noise_scene, scene, score  # noqa: E402
 
 from lumina.audio.vad import make_vad  # noqa: E402
 from lumina.audio.vad.factory import SILERO_MIN_SPEECH_MS, SILERO_THRESHOLD  # noqa: E402
@@ -52,7 +52,7 @@ def detect(vad, audio: np.ndarray) -> tuple[list[tuple[int, int]], float]:
 
 
 @dataclasses.dataclass
-class Tally:
+class Tally(FrameRates):
     """Sums over scenes for one (detector, group) cell."""
 
     tp: int = 0
@@ -78,18 +78,6 @@ class Tally:
         self.cpu += cpu
         self.seconds += seconds
 
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def corpus(bank, seeds: int, n_utterances: int = 4) -> list[Scene]:

@@ -66,7 +66,24 @@ class UvicornThread:
         assert not self._thread.is_alive(), "uvicorn did not stop"
 
 
-class GatedEngine:
+class _WrappedEngine:
+    """What the server asks of an engine besides ``transcribe``, passed to ``self.engine``."""
+
+    engine: Engine
+
+    @property
+    def device(self):
+        return self.engine.device
+
+    @property
+    def is_ready(self):
+        return self.engine.is_ready
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+class GatedEngine(_WrappedEngine):
     """A real Engine whose calls first wait for ``gate`` (honouring should_abort), so a test can
     hold a worker busy for as long as it needs; ``entered`` counts calls that began."""
 
@@ -86,17 +103,6 @@ class GatedEngine:
                     self.aborted += 1
                 raise TranscriptionAborted("stopped while held at the gate")
         return self.engine.transcribe(audio, should_abort=should_abort, **options)
-
-    @property
-    def device(self):
-        return self.engine.device
-
-    @property
-    def is_ready(self):
-        return self.engine.is_ready
-
-    def close(self) -> None:
-        self.engine.close()
 
 
 class GatedFactory:
@@ -133,7 +139,7 @@ async def until(predicate, timeout: float = 30.0) -> None:
         await asyncio.sleep(0.01)
 
 
-class HoldingEngine:
+class HoldingEngine(_WrappedEngine):
     """A real Engine that, after handing its first segment on, waits inside whisper.cpp's segment
     callback until ``release`` is set; ``held`` says whether the release came while it waited."""
 
@@ -154,17 +160,6 @@ class HoldingEngine:
                 self.held = self.release.wait(120)
 
         return self.engine.transcribe(audio, on_segment=hold_after_first, **options)
-
-    @property
-    def device(self):
-        return self.engine.device
-
-    @property
-    def is_ready(self):
-        return self.engine.is_ready
-
-    def close(self) -> None:
-        self.engine.close()
 
 
 class GrowingEngine:

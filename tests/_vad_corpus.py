@@ -183,8 +183,29 @@ def noise_scene(bank: SpeechBank, kind: str, seconds: float, dbfs: float, seed: 
 
 # ---------------------------------------------------------------- scoring
 
+class FrameRates:
+    """Precision, recall and F1 from ``tp``, ``fp`` and ``fn`` frame counts (1.0 when nothing to count)."""
+
+    tp: int
+    fp: int
+    fn: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
 @dataclasses.dataclass(frozen=True)
-class Score:
+class Score(FrameRates):
     """How a detector's utterances (sample spans) match a scene's truth."""
 
     tp: int                    # 10 ms frames inside both
@@ -195,14 +216,6 @@ class Score:
     found: int                 # true utterances overlapped by a detection
     missed: int
     on_noise: int              # detections that overlap no true utterance
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
 
 
 def score(truth: tuple, detected: list[tuple[int, int]], n_samples: int) -> Score:

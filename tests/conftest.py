@@ -30,6 +30,18 @@ def micro_model(tmp_path_factory):
     return make_model(tmp_path_factory.mktemp("models") / "micro.bin", "micro")
 
 
+@pytest.fixture(scope="module")
+def micro_engine(tmp_path_factory):
+    """A loaded one-thread Engine on a micro model with the stream tests' seed."""
+    from _stream_util import MICRO_SEED
+
+    from lumina import Engine
+    path = make_model(tmp_path_factory.mktemp("m") / "micro.bin", "micro", seed=MICRO_SEED)
+    with Engine(path, threads=1) as engine:
+        engine.wait_ready()
+        yield engine
+
+
 @pytest.fixture(scope="session")
 def tiny_en_model(tmp_path_factory):
     """A model of the tiny.en shape (75 MB, about 1 s per transcription on 2 cores)."""

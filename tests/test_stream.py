@@ -15,14 +15,6 @@ from _vad_util import SR, pink_noise, silence, white_noise, write_wav
 
 
 @pytest.fixture(scope="module")
-def micro(tmp_path_factory):
-    path = make_model(tmp_path_factory.mktemp("m") / "micro.bin", "micro", seed=MICRO_SEED)
-    with Engine(path, threads=1) as engine:
-        engine.wait_ready()
-        yield engine
-
-
-@pytest.fixture(scope="module")
 def speech_wav(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("speech")
     return write_wav(tmp / "two.wav", two_utterances(tmp))
@@ -53,9 +45,9 @@ def run_lockstep(engine, wav, **options):
 
 
 @pytest.mark.speech
-def test_file_stream_matches_the_reference_schedule_exactly(micro, speech, speech_wav):
-    events = run_lockstep(micro, speech_wav)
-    _, partials_ref, ends = reference(micro, speech)
+def test_file_stream_matches_the_reference_schedule_exactly(micro_engine, speech, speech_wav):
+    events = run_lockstep(micro_engine, speech_wav)
+    _, partials_ref, ends = reference(micro_engine, speech)
     assert len(ends) == 2
     partials = [e for e in events if isinstance(e, Partial)]
     finals = [e for e in events if isinstance(e, Final)]
@@ -63,7 +55,7 @@ def test_file_stream_matches_the_reference_schedule_exactly(micro, speech, speec
     # partial (up to where speech stopped) at every pause.
     assert [(p.utterance_id, p.complete) for p in partials] == [(d.utterance_id, d.complete)
                                                                  for d in partials_ref]
-    assert [(p.text, p.stable, p.unstable) for p in partials] == agreed(micro, partials_ref)
+    assert [(p.text, p.stable, p.unstable) for p in partials] == agreed(micro_engine, partials_ref)
     assert [p.audio_time for p in partials] == [
         (d.audio.size + e.audio_start_sample) / SR for d in partials_ref
         for e in ends if e.utterance_id == d.utterance_id]
@@ -74,14 +66,14 @@ def test_file_stream_matches_the_reference_schedule_exactly(micro, speech, speec
     # One final per utterance, the accurate decode of exactly the segmenter's utterance audio.
     assert [(f.utterance_id, f.start, f.end) for f in finals] == [
         (e.utterance_id, e.start_sample / SR, e.end_sample / SR) for e in ends]
-    assert [f.text for f in finals] == [micro.transcribe(e.audio).text for e in ends]
+    assert [f.text for f in finals] == [micro_engine.transcribe(e.audio).text for e in ends]
     assert all(not f.from_cache and f.segments for f in finals)
     assert len(events) == len(partials) + len(finals)
 
 
 @pytest.mark.speech
-def test_events_arrive_in_order_and_every_utterance_gets_one_final(micro, speech_wav):
-    events = run_lockstep(micro, speech_wav)
+def test_events_arrive_in_order_and_every_utterance_gets_one_final(micro_engine, speech_wav):
+    events = run_lockstep(micro_engine, speech_wav)
     seen_final = set()
     order = []
     for e in events:
@@ -98,8 +90,8 @@ def test_events_arrive_in_order_and_every_utterance_gets_one_final(micro, speech
 
 
 @pytest.mark.speech
-def test_stable_prefixes_never_change(micro, speech_wav):
-    events = run_lockstep(micro, speech_wav)
+def test_stable_prefixes_never_change(micro_engine, speech_wav):
+    events = run_lockstep(micro_engine, speech_wav)
     last_stable: dict[int, str] = {}
     grew = 0
     for p in (e for e in events if isinstance(e, Partial)):
@@ -113,16 +105,16 @@ def test_stable_prefixes_never_change(micro, speech_wav):
 
 
 @pytest.mark.speech
-def test_stream_is_deterministic_in_lockstep(micro, speech_wav):
+def test_stream_is_deterministic_in_lockstep(micro_engine, speech_wav):
     def key(events):
         return [(type(e).__name__, e.utterance_id, e.text) for e in events]
-    assert key(run_lockstep(micro, speech_wav)) == key(run_lockstep(micro, speech_wav))
+    assert key(run_lockstep(micro_engine, speech_wav)) == key(run_lockstep(micro_engine, speech_wav))
 
 
 @pytest.mark.parametrize("quiet", [silence(8.0), pink_noise(8.0, -30.0, seed=3),
                                    white_noise(8.0, -30.0, seed=4)], ids=["silence", "pink", "white"])
-def test_silence_and_steady_noise_give_no_events_and_never_run_the_model(micro, tmp_path, quiet):
-    counting = CountingEngine(micro)
+def test_silence_and_steady_noise_give_no_events_and_never_run_the_model(micro_engine, tmp_path, quiet):
+    counting = CountingEngine(micro_engine)
     stream = Stream(engine=counting, source=FileSource(write_wav(tmp_path / "q.wav", quiet),
                                                        realtime=False), lockstep=True)
     assert list(stream) == []
@@ -131,12 +123,12 @@ def test_silence_and_steady_noise_give_no_events_and_never_run_the_model(micro, 
 
 
 @pytest.mark.speech
-def test_iterable_source_and_push_feed_give_the_file_stream_events(micro, speech, speech_wav):
-    expected = [(type(e), e.utterance_id, e.text) for e in run_lockstep(micro, speech_wav)]
-    from_iterable = list(Stream(engine=micro, source=chunks_of(speech), lockstep=True))
+def test_iterable_source_and_push_feed_give_the_file_stream_events(micro_engine, speech, speech_wav):
+    expected = [(type(e), e.utterance_id, e.text) for e in run_lockstep(micro_engine, speech_wav)]
+    from_iterable = list(Stream(engine=micro_engine, source=chunks_of(speech), lockstep=True))
     assert [(type(e), e.utterance_id, e.text) for e in from_iterable] == expected
 
-    stream = Stream(engine=micro, lockstep=True)
+    stream = Stream(engine=micro_engine, lockstep=True)
     # Pushed from another thread in 20 ms chunks; the pipeline may read several at once,
     # so only the finals (not the partial schedule) are comparable.
     pusher = threading.Thread(target=lambda: ([stream.feed(c) for c in chunks_of(speech)],
@@ -168,11 +160,11 @@ def test_progressive_refinement_uses_each_model_for_its_path(tmp_path, speech, s
 
 
 @pytest.mark.speech
-def test_final_speed_fast_decodes_finals_in_fast_mode(micro, speech, speech_wav):
-    events = run_lockstep(micro, speech_wav, final_speed="fast")
-    _, _, ends = reference(micro, speech)
+def test_final_speed_fast_decodes_finals_in_fast_mode(micro_engine, speech, speech_wav):
+    events = run_lockstep(micro_engine, speech_wav, final_speed="fast")
+    _, _, ends = reference(micro_engine, speech)
     assert [e.text for e in events if isinstance(e, Final)] == [
-        micro.transcribe(e.audio, speed="fast").text for e in ends]
+        micro_engine.transcribe(e.audio, speed="fast").text for e in ends]
 
 
 @pytest.mark.speech
@@ -229,7 +221,7 @@ def test_from_cache_is_passed_through(speech):
     assert [f.from_cache for f in events if isinstance(f, Final)] == [True, True]
 
 
-def test_max_utterance_split_gives_each_part_its_final(micro):
+def test_max_utterance_split_gives_each_part_its_final(micro_engine):
     tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(5 * SR) / SR)).astype(np.float32)
     audio = np.concatenate([silence(0.5), tone, silence(1.0)])
     engine = ScriptedEngine(lambda i, a, speed: [len(a)])
@@ -248,10 +240,10 @@ def test_max_utterance_split_gives_each_part_its_final(micro):
 
 
 @pytest.mark.speech
-def test_callbacks_receive_the_events_in_order(micro, speech_wav):
-    expected = run_lockstep(micro, speech_wav)
+def test_callbacks_receive_the_events_in_order(micro_engine, speech_wav):
+    expected = run_lockstep(micro_engine, speech_wav)
     partials, finals, every = [], [], []
-    stream = Stream(engine=micro, source=FileSource(speech_wav, realtime=False), lockstep=True,
+    stream = Stream(engine=micro_engine, source=FileSource(speech_wav, realtime=False), lockstep=True,
                     on_partial=partials.append, on_final=finals.append, on_event=every.append)
     stream.start()
     stream.join(timeout=60)
@@ -264,9 +256,9 @@ def test_callbacks_receive_the_events_in_order(micro, speech_wav):
 
 
 @pytest.mark.speech
-def test_latency_fields_are_measured_from_arrival(micro, speech_wav):
-    for e in run_lockstep(micro, speech_wav):
+def test_latency_fields_are_measured_from_arrival(micro_engine, speech_wav):
+    for e in run_lockstep(micro_engine, speech_wav):
         assert e.latency >= 0.0
     # audio_time is where the partial's window ends: a whole number of 20 ms chunks.
-    times = [e.audio_time for e in run_lockstep(micro, speech_wav) if isinstance(e, Partial)]
+    times = [e.audio_time for e in run_lockstep(micro_engine, speech_wav) if isinstance(e, Partial)]
     assert all(round(t * SR) % 320 == 0 for t in times)

@@ -7,11 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from lumina import (ArgumentError, Engine, FileSource, Final, HangoverPolicy, Partial, Segmenter, Stream,
+from lumina import (ArgumentError, FileSource, Final, HangoverPolicy, Partial, Segmenter, Stream,
                     TranscriptionAborted)
 from lumina.streaming.agreement import LocalAgreement
-from lumina.testing import make_model
-from _stream_util import MICRO_SEED, ScriptedEngine, chunks_of, reference_schedule, tokens_text, transcript
+from _stream_util import ScriptedEngine, chunks_of, reference_schedule, tokens_text, transcript
 from _vad_util import SR, silence, write_wav
 
 CHUNK = 320
@@ -155,14 +154,6 @@ def test_without_eager_the_hangover_stays_fixed_and_nothing_is_speculated():
 # ---------------------------------------------------------------- a real (micro) model
 
 @pytest.fixture(scope="module")
-def micro(tmp_path_factory):
-    path = make_model(tmp_path_factory.mktemp("m") / "micro.bin", "micro", seed=MICRO_SEED)
-    with Engine(path, threads=1) as engine:
-        engine.wait_ready()
-        yield engine
-
-
-@pytest.fixture(scope="module")
 def speech(tmp_path_factory):
     """Two espeak phrases; speech pauses briefly inside each (stops, word gaps)."""
     from _stream_util import two_utterances
@@ -176,14 +167,14 @@ def key(events):
             for e in events]
 
 
-def test_micro_model_lockstep_speculations_and_one_final_per_utterance(micro, speech):
-    stream = Stream(engine=micro, source=chunks_of(speech), lockstep=True)
+def test_micro_model_lockstep_speculations_and_one_final_per_utterance(micro_engine, speech):
+    stream = Stream(engine=micro_engine, source=chunks_of(speech), lockstep=True)
     events = list(stream)
-    _, decodes, ends = reference_schedule(speech, engine=micro)
+    _, decodes, ends = reference_schedule(speech, engine=micro_engine)
     finals = one_final_each(events)
     # Each Final is the accurate decode of exactly its SpeechEnd's audio (up to where speech stopped).
     assert [(f.utterance_id, f.text) for f in finals] == [
-        (e.utterance_id, micro.transcribe(e.audio).text) for e in ends]
+        (e.utterance_id, micro_engine.transcribe(e.audio).text) for e in ends]
     speculations = sum(d.complete for d in decodes)
     stats = stream.stats
     assert speculations > 2                   # speech paused inside the phrases too
@@ -192,21 +183,21 @@ def test_micro_model_lockstep_speculations_and_one_final_per_utterance(micro, sp
     # The complete partials: LocalAgreement-2 over the fast decodes, each of the audio up to a pause.
     agreements = collections.defaultdict(LocalAgreement)
     texts = [(d.complete, agreements[d.utterance_id].update(
-        [t for s in micro.transcribe(d.audio, speed="fast").segments for t in s.tokens])[0])
+        [t for s in micro_engine.transcribe(d.audio, speed="fast").segments for t in s.tokens])[0])
         for d in decodes]
     assert [(p.complete, p.text) for p in events if isinstance(p, Partial)] == texts
-    assert any(tokens_text(micro, d.audio) for d in decodes if d.complete)
+    assert any(tokens_text(micro_engine, d.audio) for d in decodes if d.complete)
     # The same audio gives the same events twice: partials, complete partials and finals.
-    assert key(list(Stream(engine=micro, source=chunks_of(speech), lockstep=True))) == key(events)
+    assert key(list(Stream(engine=micro_engine, source=chunks_of(speech), lockstep=True))) == key(events)
 
 
-def test_micro_model_live_mode_gives_one_final_per_utterance(micro, speech, tmp_path):
-    stream = Stream(engine=micro, source=FileSource(write_wav(tmp_path / "s.wav", speech), realtime=False))
+def test_micro_model_live_mode_gives_one_final_per_utterance(micro_engine, speech, tmp_path):
+    stream = Stream(engine=micro_engine, source=FileSource(write_wav(tmp_path / "s.wav", speech), realtime=False))
     events = list(stream)
     from lumina import load_audio
     _, _, ends = reference_schedule(load_audio(tmp_path / "s.wav", SR))
     assert [(f.utterance_id, f.text) for f in one_final_each(events)] == [
-        (e.utterance_id, micro.transcribe(e.audio).text) for e in ends]
+        (e.utterance_id, micro_engine.transcribe(e.audio).text) for e in ends]
     # Live: the speculations at the pauses inside the phrases were discarded (aborted, skipped
     # or dropped), whatever the timing; the last of each utterance answered its final.
     _, decodes, _ = reference_schedule(speech)

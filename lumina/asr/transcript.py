@@ -7,13 +7,15 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from lumina.audio.convert import SAMPLE_RATE
+
 if TYPE_CHECKING:
     from lumina.asr.backend import RunResult, SegmentData
 
 __all__ = ["MIN_SAMPLES", "Segment", "Timings", "Token", "Transcript", "from_run", "segment_from",
            "too_short", "with_timings"]
 
-MIN_SAMPLES = 1600  # whisper.cpp returns nothing for less than 100 ms of 16 kHz audio
+MIN_SAMPLES = SAMPLE_RATE // 10  # whisper.cpp returns nothing for less than 100 ms
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +164,7 @@ def segment_from(data: SegmentData, is_special: Callable[[int], bool], duration:
 
 def too_short(n_samples: int, language: str) -> Transcript:
     """The empty transcript of audio too short for whisper (under :data:`MIN_SAMPLES`), with why."""
-    reason = f"audio is {n_samples / 16:.0f} ms long; whisper needs at least 100 ms"
+    reason = f"audio is {n_samples / SAMPLE_RATE * 1000:.0f} ms long; whisper needs at least 100 ms"
     return Transcript("", (), language, "none", Timings(), reason=reason)
 
 
