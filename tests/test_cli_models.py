@@ -21,7 +21,7 @@ def hub(model_bytes, tmp_path, monkeypatch):
     server = HubServer()
     # tiny-q8_0 has no published SHA-1: the listing's SHA-256 and size are checked.
     server.add("ggml-tiny-q8_0.bin", model_bytes)
-    server.add("ggml-tiny.en.bin", model_bytes)  # not the published tiny.en: SHA-1 differs
+    server.add("ggml-base.en.bin", model_bytes)  # not the published base.en: SHA-1 differs
     monkeypatch.setenv("LUMINA_HOME", str(tmp_path))
     monkeypatch.setenv("LUMINA_MODEL_URL_BASE", server.url_base)
     monkeypatch.setenv("LUMINA_MODEL_API_URL", server.api_url)
@@ -37,7 +37,7 @@ def _lines(text: str) -> list[str]:
 def test_list_shows_every_model_not_installed(hub, capsys):
     assert main(["models", "list"]) == 0
     lines = _lines(capsys.readouterr().out)
-    assert lines[0].split() == ["NAME", "SIZE", "INSTALLED", "QUANT"]
+    assert lines[0].split() == ["NAME", "SIZE", "INSTALLED", "QUANT", "FROM"]
     assert len(lines) == 1 + 28
     assert lines[1].split() == ["tiny", "~75", "MiB", "no", "f16"]
     assert "large-v3-turbo-q8_0" in lines[-1] and lines[-1].split()[-2:] == ["no", "q8_0"]
@@ -51,7 +51,7 @@ def test_download_then_list_verify_path_remove(hub, tmp_path, model_bytes, capsy
 
     assert main(["models", "list"]) == 0
     row = next(l for l in _lines(capsys.readouterr().out) if l.startswith("tiny-q8_0 "))
-    assert row.split() == ["tiny-q8_0", f"{len(model_bytes) / 2**20:.0f}", "MiB", "yes", "q8_0"]
+    assert row.split() == ["tiny-q8_0", f"{len(model_bytes) / 2**20:.0f}", "MiB", "yes", "q8_0", "download"]
 
     assert main(["models", "verify", "tiny-q8_0"]) == 0
     sha256 = hashlib.sha256(model_bytes).hexdigest()
@@ -74,13 +74,13 @@ def test_download_then_list_verify_path_remove(hub, tmp_path, model_bytes, capsy
 
 
 def test_download_with_wrong_published_hash_fails_cleanly(hub, tmp_path, capsys):
-    assert main(["models", "download", "tiny.en", "--no-progress"]) == 1
+    assert main(["models", "download", "base.en", "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("lumina: error: downloaded ggml-tiny.en.bin from "
-                          f"{hub.url_base}/ggml-tiny.en.bin, but its SHA-1")
-    assert "c78c86eb1a8faa21b369bcd33207cc90d64ae9df was expected" in err
+    assert err.startswith("lumina: error: downloaded ggml-base.en.bin from "
+                          f"{hub.url_base}/ggml-base.en.bin, but its SHA-1")
+    assert "137c40403d78fd54d454da0f9bd998f78703390c was expected" in err
     assert "Traceback" not in err
-    assert list((tmp_path / "models").glob("*.bin*")) == [tmp_path / "models" / "ggml-tiny.en.bin.lock"]
+    assert list((tmp_path / "models").glob("*.bin*")) == [tmp_path / "models" / "ggml-base.en.bin.lock"]
 
 
 def test_offline_download_prints_instructions(hub, tmp_path, monkeypatch, capsys):

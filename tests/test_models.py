@@ -459,12 +459,12 @@ def test_url_base_and_api_url_from_env(tmp_path, monkeypatch):
 def test_find_missing_model_says_which_file_goes_where(tmp_path):
     store = ModelStore(tmp_path, offline=True)
     with pytest.raises(ModelNotFoundError) as err:
-        store.find("tiny.en")
+        store.find("base.en")
     msg = str(err.value)
-    assert "ggml-tiny.en.bin" in msg
+    assert "ggml-base.en.bin" in msg
     assert f"in the directory {tmp_path}" in msg
-    assert "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-tiny.en.bin" in msg
-    assert "lumina models download tiny.en" in msg
+    assert "https://huggingface.co/ggerganov/whisper.cpp/resolve/main/ggml-base.en.bin" in msg
+    assert "lumina models download base.en" in msg
 
 
 def test_find_unknown_name_lists_known_models(tmp_path):

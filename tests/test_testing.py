@@ -9,6 +9,7 @@ import pytest
 from lumina.errors import ArgumentError
 from lumina.models import synthetic
 from lumina.testing import DECODINGS, FTYPES, LENGTHS, SHAPES, make_model, mel_filterbank, quantize_q8_0
+from lumina.models.ggml_writer import quantize_q5_1
 
 
 def _header(path):
@@ -30,7 +31,8 @@ def test_same_seed_writes_the_same_bytes_and_another_seed_does_not(tmp_path):
     assert digest[0] == digest[1] != digest[2]
 
 
-@pytest.mark.parametrize("ftype, code, size", [("f16", 1, 7_924_523), ("q8_0", 2007, 4_705_163)])
+@pytest.mark.parametrize("ftype, code, size", [("f16", 1, 7_924_523), ("q8_0", 2007, 4_705_163),
+                                               ("q5_1", 2009, 3_632_043)])
 def test_ftypes_store_the_expected_bytes(tmp_path, ftype, code, size):
     path = make_model(tmp_path / "m.bin", "micro", ftype)
     assert _header(path)[-1] == code
@@ -53,8 +55,8 @@ def test_unknown_arch_and_ftype_are_refused(tmp_path):
 
 def test_f32_is_no_longer_offered(tmp_path):
     # whisper.cpp 1.8.5 aborts the process on all-f32 models; lumina.testing must not write one.
-    assert FTYPES == ("f16", "q8_0")
-    with pytest.raises(ArgumentError, match=r"unknown ftype 'f32'; choose one of \['f16', 'q8_0'\] "
+    assert FTYPES == ("f16", "q8_0", "q5_1")
+    with pytest.raises(ArgumentError, match=r"unknown ftype 'f32'; choose one of \['f16', 'q5_1', 'q8_0'\] "
                                             r"\(whisper.cpp cannot run all-f32 models; use 'f16'\)"):
         make_model(tmp_path / "m.bin", "micro", "f32")
     with pytest.raises(SystemExit):
@@ -86,6 +88,19 @@ def test_q8_0_blocks_round_trip_within_half_a_step():
     step = np.repeat(raw["d"].astype(np.float32), 32)
     assert len(raw) == 2
     assert (np.abs(decoded - data) <= step * 0.51 + 1e-6).all()
+
+
+def test_q5_1_blocks_round_trip_within_half_a_step():
+    data = np.random.default_rng(4).standard_normal(96).astype(np.float32)
+    raw = np.frombuffer(quantize_q5_1(data),
+                        dtype=[("d", "<f2"), ("m", "<f2"), ("qh", "<u4"), ("qs", "u1", 16)])
+    low = np.concatenate([raw["qs"] & 0x0F, raw["qs"] >> 4], axis=1).astype(np.uint32)
+    fifth = (raw["qh"][:, None] >> np.arange(32, dtype=np.uint32)) & 1
+    q = low | (fifth << 4)
+    d, m = raw["d"].astype(np.float32), raw["m"].astype(np.float32)
+    decoded = (d[:, None] * q + m[:, None]).reshape(-1)
+    assert len(raw) == 3 and q.max() == 31 and q.min() == 0
+    assert (np.abs(decoded - data) <= np.repeat(d, 32) * 0.51 + 2e-3).all()
 
 
 def test_decoding_and_lengths_default_to_the_model_written_before(tmp_path):

@@ -20,8 +20,8 @@ from lumina.errors import LuminaError
 from lumina.asr.formats import FORMATS, render
 from lumina.asr.transcript import Timings, Transcript
 from lumina.audio.vad import VAD_KINDS
+from lumina.apps.models_command import add_models_command
 from lumina.apps.outputs import output_path, write_atomic
-from lumina.models.synthetic import SHAPES, make_model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +39,7 @@ def _add_subcommands(sub: argparse._SubParsersAction) -> None:
     info = sub.add_parser("info", help="show format, length and peak level of audio files")
     info.add_argument("files", nargs="+", metavar="FILE")
     info.set_defaults(handler=_cmd_info)
-    _add_models_command(sub)
+    add_models_command(sub)
     _add_transcribe_command(sub)
     _add_devices_command(sub)
     _add_dictate_command(sub)
@@ -71,75 +71,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
               f"{info.channels} channel{plural}, {info.duration:.2f} s, "
               f"peak {info.peak_dbfs:.2f} dBFS")
     return status
-
-
-def _add_models_command(sub: argparse._SubParsersAction) -> None:
-    """``lumina models list|download|verify|path|remove|random``."""
-    p = sub.add_parser(
-        "models", help="list, download, verify and remove whisper.cpp models",
-        description="Manage the model store ($LUMINA_HOME/models, else the user cache). "
-                    "LUMINA_OFFLINE=1 forbids downloads; LUMINA_MODEL_URL_BASE names a mirror.")
-    p.set_defaults(handler=_cmd_models)
-    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("list", help="every known model, its size and whether it is installed")
-    dl = actions.add_parser("download", help="download a model (resumes, checks hashes)")
-    dl.add_argument("name")
-    dl.add_argument("--no-progress", action="store_true", help="no progress bar")
-    actions.add_parser("verify", help="hash and check an installed model or a file") \
-        .add_argument("name", metavar="NAME|PATH")
-    actions.add_parser("path", help="print where a model lives").add_argument("name")
-    actions.add_parser("remove", help="delete an installed model").add_argument("name")
-    rnd = actions.add_parser("random", help="write a random-weight model (real shape and cost, "
-                                            "gibberish text) for offline tests and demos")
-    rnd.add_argument("arch", choices=sorted(SHAPES))
-    rnd.add_argument("path")
-    rnd.add_argument("--ftype", choices=("f16", "q8_0"), default="f16")
-    rnd.add_argument("--seed", type=int, default=0)
-
-
-def _cmd_models(args: argparse.Namespace) -> int:
-    from lumina.models.store import ModelStore
-
-    store = ModelStore()
-    if args.action == "list":
-        rows = [(s.name, _size_text(s.size_on_disk, s.entry.size), "yes" if s.installed else "no",
-                 s.entry.quantization) for s in store.list()]
-        _print_table(("NAME", "SIZE", "INSTALLED", "QUANT"), rows)
-    elif args.action == "download":
-        print(store.download(args.name, progress=not args.no_progress))
-    elif args.action == "verify":
-        info = store.verify(args.name)
-        digest = f"sha1 {info.sha1}" if info.sha1 else (
-            f"sha256 {info.sha256}" if info.sha256 else "no hash to compare with")
-        print(f"ok {info.path}: {info.arch or 'custom'} {info.quantization}, "
-              f"{info.n_tensors} tensors, {info.file_size} bytes, {digest}")
-    elif args.action == "path":
-        print(store.path(args.name))
-    elif args.action == "random":
-        path = make_model(args.path, args.arch, args.ftype, args.seed)
-        print(f"{path}: random-weight {args.arch} ({args.ftype}), {path.stat().st_size:,} bytes")
-    elif not store.remove(args.name):
-        print(f"lumina: model {args.name!r} is not installed in {store.root}", file=sys.stderr)
-        return 1
-    else:
-        print(f"removed {store.path(args.name)}")
-    return 0
-
-
-def _size_text(on_disk: int | None, approx: int) -> str:
-    """Exact size of an installed file, else the registry's approximate size."""
-    n, prefix = (float(on_disk), "") if on_disk is not None else (float(approx), "~")
-    for unit in ("B", "KiB", "MiB"):
-        if n < 1024:
-            return f"{prefix}{n:.0f} {unit}"
-        n /= 1024
-    return f"{prefix}{n:.1f} GiB"
-
-
-def _print_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for row in [header, *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
 def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:

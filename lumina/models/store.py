@@ -26,7 +26,6 @@ Environment
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,7 +35,10 @@ from lumina.errors import ArgumentError, DownloadError, ModelIntegrityError, Mod
 from lumina.models.download import (FetchResult, RetryPolicy, TransferError, fetch, file_lock,
                                     get_json)
 from lumina.models.modelfile import HParams, ModelInfo, validate_model_file
+from lumina.models.importer import ImportedModel, check_model_name, import_checkpoint
+from lumina.models.imports import bundled_source
 from lumina.models.registry import DEFAULT_API_URL, DEFAULT_URL_BASE, REGISTRY, RegistryEntry
+from lumina.models.stamps import fsync_dir, is_fresh, read_stamp, sibling, write_stamp
 
 __all__ = [
     "DEFAULT_API_URL", "DEFAULT_URL_BASE", "HParams", "ModelInfo", "ModelStatus",
@@ -45,13 +47,18 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ModelStatus:
-    """A registry entry and its state in one store (see :meth:`ModelStore.list`)."""
+    """A model and its state in one store (see :meth:`ModelStore.list`).
+
+    ``entry`` is None for an imported model whose name is not a registry name;
+    ``imported`` is the provenance of an imported model (else None).
+    """
 
     name: str
-    entry: RegistryEntry
+    entry: RegistryEntry | None
     path: Path
     installed: bool
     size_on_disk: int | None
+    imported: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,8 @@ class ModelStore:
 
     def path(self, name: str) -> Path:
         """Return where model *name* lives in this store (whether or not it is there)."""
+        if isinstance(name, str) and name not in self.registry and self._names_a_model(name):
+            return self.root / f"ggml-{name}.bin"
         return self.root / self.entry(name).filename
 
     # -- lookup -----------------------------------------------------------
@@ -149,10 +158,15 @@ class ModelStore:
     def find(self, name_or_path: str | os.PathLike[str]) -> Path:
         """Return the path of an installed, valid model; never downloads.
 
+        A registry model that is not installed but ships inside an installed
+        package (``tiny.en`` with ``lumina[tiny]``: :data:`lumina.models.imports.BUNDLED`)
+        is imported from there first, once.
+
         Parameters
         ----------
         name_or_path : str or path-like
-            A registry name (``'tiny.en'``) or the path of a model file.
+            A registry name (``'tiny.en'``), the name of an imported model, or
+            the path of a model file.
 
         Raises
         ------
@@ -160,14 +174,18 @@ class ModelStore:
             If the file is not there; the message names the exact file, the
             directory to put it in and the URL to get it from.
         ModelIntegrityError
-            If the file is there but broken or does not match its published hash.
+            If the file is there but broken, does not match its published hash,
+            or changed since it was imported.
         """
-        if isinstance(name_or_path, str) and name_or_path in self.registry:
-            entry, dest = self.registry[name_or_path], self.path(name_or_path)
-            if not dest.is_file():
-                raise ModelNotFoundError(self._instructions(entry, "is not installed"))
-            self._check_installed(entry, dest)
-            return dest
+        if isinstance(name_or_path, str) and self._names_a_model(name_or_path):
+            dest = self.root / f"ggml-{name_or_path}.bin"
+            if dest.is_file():
+                self._check_installed(name_or_path, dest)
+                return dest
+            bundled = self._import_bundled(name_or_path)
+            if bundled is not None:
+                return bundled
+            raise ModelNotFoundError(self._instructions(self.registry[name_or_path], "is not installed"))
         p = _as_path(name_or_path)
         if not p.is_file():
             if isinstance(name_or_path, str) and os.sep not in name_or_path \
@@ -181,7 +199,8 @@ class ModelStore:
         """Check a model fully, hashing it, and return what was learned.
 
         A registry model is compared with its published SHA-1, else with the
-        SHA-256 the hub listed when it was downloaded.  A path is checked for
+        SHA-256 the hub listed when it was downloaded; an imported model with
+        the SHA-256 recorded when it was imported.  A path is checked for
         structure only (there is nothing to compare its hash with).
 
         Raises
@@ -189,26 +208,96 @@ class ModelStore:
         ModelNotFoundError, ModelIntegrityError
             As :meth:`find`.
         """
-        if isinstance(name_or_path, str) and name_or_path in self.registry:
-            entry, dest = self.registry[name_or_path], self.path(name_or_path)
-            if not dest.is_file():
-                raise ModelNotFoundError(self._instructions(entry, "is not installed"))
-            stamp = _read_stamp(dest)
+        if isinstance(name_or_path, str) and self._names_a_model(name_or_path):
+            dest = self.find(name_or_path)
+            stamp = read_stamp(dest)
+            if stamp.get("imported"):
+                return validate_model_file(dest, expected_sha256=stamp.get("sha256"))
+            entry = self.registry[name_or_path]
             info = validate_model_file(
                 dest, expected_sha1=entry.sha1,
                 expected_sha256=None if entry.sha1 else stamp.get("sha256"))
             if info.sha1 or info.sha256:  # something was compared: record it
-                _write_stamp(dest, info.sha1, info.sha256)
+                write_stamp(dest, info.sha1, info.sha256)
             return info
         return validate_model_file(self.find(name_or_path))
 
+    def provenance(self, name: str) -> dict | None:
+        """Where an imported model came from (its stamp's record), or None for any other."""
+        dest = self.root / f"ggml-{name}.bin"
+        return read_stamp(dest).get("imported") if dest.is_file() else None
+
+    def imported_names(self) -> list[str]:
+        """Names of the imported models in this store that are not registry names."""
+        if not self.root.is_dir():
+            return []
+        names = (p.name[len("ggml-"):-len(".bin")] for p in self.root.glob("ggml-*.bin"))
+        return sorted(n for n in names if n not in self.registry and self.provenance(n))
+
+    def import_model(self, source: str | os.PathLike[str], *, name: str | None = None,
+                     quantize: str | None = None, overwrite: bool = False,
+                     progress: bool = False) -> ImportedModel:
+        """Import a model the user already has, to be used by name from then on.
+
+        Parameters
+        ----------
+        source : path-like
+            A faster-whisper / CTranslate2 model directory (``model.bin``,
+            ``config.json``, ``vocabulary.txt``; float16, float32, bfloat16,
+            int16 or int8, which is dequantized), a transformers Whisper
+            directory saved as safetensors, or a whisper.cpp ``ggml-*.bin`` file.
+        name : str, optional
+            The name to use it by; default from its shape and storage
+            (``tiny.en``, ``base``, ``small.en-q8_0``...).
+        quantize : {"q8_0", "q5_1"}, optional
+            Store the weight matrices quantized (smaller and faster, slightly
+            less exact); default f16.
+        overwrite : bool
+            Replace a different model already installed under ``name``.
+        progress : bool
+            Show a progress bar (tqdm) on stderr.
+
+        Returns
+        -------
+        ImportedModel
+            The name, the file, and what validating it found.  Importing the
+            same source with the same options again returns the existing file.
+
+        Raises
+        ------
+        ModelNotFoundError
+            Nothing at ``source``.
+        ModelIntegrityError
+            ``source`` is not a Whisper checkpoint lumina can read, or a broken one.
+        ArgumentError
+            A bad name or quantization, or another model already holds ``name``.
+        """
+        return import_checkpoint(self.root, source, name=name, quantize=quantize,
+                                 overwrite=overwrite, progress=progress)
+
+    def _names_a_model(self, name: str) -> bool:
+        """A registry name, or the name of an imported model installed here."""
+        if name in self.registry:
+            return True
+        return _is_plain_name(name) and self.provenance(name) is not None
+
+    def _import_bundled(self, name: str) -> Path | None:
+        """Import ``name`` from an installed package that ships it; None when none does."""
+        source = bundled_source(name)
+        if source is None:
+            return None
+        directory, distribution = source
+        return import_checkpoint(self.root, directory, name=name, origin=distribution).path
+
     def list(self) -> list[ModelStatus]:
-        """Return every registry model with whether (and how big) it is installed here."""
+        """Return every registry model with whether (and how big) it is installed here,
+        then the imported models that have names of their own."""
         out = []
-        for name, entry in self.registry.items():
-            p = self.root / entry.filename
+        for name in [*self.registry, *self.imported_names()]:
+            p = self.root / f"ggml-{name}.bin"
             size = p.stat().st_size if p.is_file() else None
-            out.append(ModelStatus(name, entry, p, size is not None, size))
+            out.append(ModelStatus(name, self.registry.get(name), p, size is not None, size,
+                                   self.provenance(name) if size is not None else None))
         return out
 
     def remove(self, name: str) -> bool:
@@ -216,9 +305,9 @@ class ModelStore:
         dest = self.path(name)
         if not self.root.is_dir():
             return False
-        with file_lock(_sibling(dest, ".lock")):
+        with file_lock(sibling(dest, ".lock")):
             existed = dest.is_file()
-            for p in (dest, _sibling(dest, ".partial"), _sibling(dest, ".verified")):
+            for p in (dest, sibling(dest, ".partial"), sibling(dest, ".verified")):
                 p.unlink(missing_ok=True)
         return existed
 
@@ -246,14 +335,20 @@ class ModelStore:
             If the downloaded bytes have the wrong size, hash or structure
             (the partial file is deleted; nothing is installed).
         """
+        if isinstance(name, str) and name not in self.registry and self._names_a_model(name):
+            return self.find(name)  # an imported model: nothing to download
         entry, dest = self.entry(name), self.path(name)
+        if not dest.is_file():
+            bundled = self._import_bundled(name)  # shipped in an installed package: no network
+            if bundled is not None:
+                return bundled
         if self.offline:
             if dest.is_file():
                 return self.find(name)
             raise ModelNotFoundError(self._instructions(
                 entry, "is not installed and offline mode (LUMINA_OFFLINE) forbids downloads"))
         self.root.mkdir(parents=True, exist_ok=True)
-        with file_lock(_sibling(dest, ".lock")):
+        with file_lock(sibling(dest, ".lock")):
             if dest.is_file():
                 try:
                     return self.find(name)  # installed, maybe by a process we waited for
@@ -264,7 +359,7 @@ class ModelStore:
 
     def _fetch_checked(self, entry: RegistryEntry, dest: Path, progress: bool) -> None:
         remote = self._remote(entry)
-        partial = _sibling(dest, ".partial")
+        partial = sibling(dest, ".partial")
         got = self._fetch(entry, partial, progress)
         try:
             _check_fetched(entry, self.url(entry.name), partial, got, remote)
@@ -281,8 +376,8 @@ class ModelStore:
                 partial.unlink(missing_ok=True)
                 raise
         os.replace(partial, dest)
-        _fsync_dir(dest.parent)
-        _write_stamp(dest, got.sha1, got.sha256)
+        fsync_dir(dest.parent)
+        write_stamp(dest, got.sha1, got.sha256)
 
     def _fetch(self, entry: RegistryEntry, partial: Path, progress: bool) -> FetchResult:
         url = self.url(entry.name)
@@ -310,16 +405,32 @@ class ModelStore:
                                sha256.lower() if isinstance(sha256, str) else None)
         return _Remote(None, None)
 
-    def _check_installed(self, entry: RegistryEntry, dest: Path) -> None:
-        """Structure always; the hash only when the file changed since it was verified."""
-        stamp = _read_stamp(dest)
-        st = dest.stat()
-        fresh = stamp.get("size") == st.st_size and stamp.get("mtime_ns") == st.st_mtime_ns
+    def _check_installed(self, name: str, dest: Path) -> None:
+        """Structure always; the hash only when the file changed since it was verified.
+
+        An imported model is checked against the SHA-256 recorded at import, a
+        downloaded one against its published SHA-1.
+        """
+        stamp = read_stamp(dest)
+        fresh = is_fresh(dest, stamp)
+        if stamp.get("imported"):
+            if fresh:
+                validate_model_file(dest)
+                return
+            try:
+                validate_model_file(dest, expected_sha256=stamp.get("sha256"))
+            except ModelIntegrityError as exc:
+                raise ModelIntegrityError(
+                    f"{exc} (it changed since it was imported from {stamp['imported'].get('source')}; "
+                    f"import it again: lumina models import SOURCE --name {name} --force)") from None
+            write_stamp(dest, None, stamp.get("sha256"), imported=stamp["imported"])
+            return
+        entry = self.registry[name]
         if entry.sha1 is None or (fresh and stamp.get("sha1") == entry.sha1):
             validate_model_file(dest)
             return
         info = validate_model_file(dest, expected_sha1=entry.sha1)
-        _write_stamp(dest, info.sha1, stamp.get("sha256") if fresh else None)
+        write_stamp(dest, info.sha1, stamp.get("sha256") if fresh else None)
 
     def _instructions(self, entry: RegistryEntry, what: str) -> str:
         return (f"model {entry.name!r} {what}. Download {self.url(entry.name)} and save it "
@@ -349,41 +460,15 @@ def _check_fetched(entry: RegistryEntry, url: str, partial: Path, got: FetchResu
                                   "Nothing was installed.") from None
 
 
+def _is_plain_name(name: str) -> bool:
+    try:
+        check_model_name(name)
+    except ArgumentError:
+        return False
+    return True
+
+
 def _as_path(value, what: str = "a model", expected: str = "a registry name or a path") -> Path:
     if not isinstance(value, (str, os.PathLike)):
         raise ArgumentError(f"{what} must be {expected}, not {type(value).__name__}")
     return Path(value).expanduser()
-
-
-def _sibling(p: Path, suffix: str) -> Path:
-    return p.with_name(p.name + suffix)
-
-
-def _read_stamp(dest: Path) -> dict:
-    try:
-        data = json.loads(_sibling(dest, ".verified").read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _write_stamp(dest: Path, sha1: str | None, sha256: str | None) -> None:
-    """Record the verified digests with the file's size and mtime (a cheap change check)."""
-    st = dest.stat()
-    stamp = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha1": sha1, "sha256": sha256}
-    tmp = _sibling(dest, f".verified.{os.getpid()}")
-    tmp.write_text(json.dumps(stamp))
-    os.replace(tmp, _sibling(dest, ".verified"))
-
-
-def _fsync_dir(d: Path) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

@@ -28,32 +28,26 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
-from lumina.audio.convert import SAMPLE_RATE
-from lumina._deprecation import renamed_keywords
 from lumina.errors import ArgumentError
+from lumina.models.ggml_writer import (FILE_FTYPES, atomic_output, quantize_q8_0, write_header,
+                                       write_tensor)
+from lumina.models.mel import mel_filterbank
+from lumina.models.modelfile import HParams
 from lumina.models.synthetic_decoding import (DECODINGS, LENGTHS, RealisticLengths, check_options,
                                               logit_gain)
 
-__all__ = ["DECODINGS", "FTYPES", "LENGTHS", "ModelShape", "SHAPES", "make_model"]
+__all__ = ["DECODINGS", "FTYPES", "LENGTHS", "ModelShape", "SHAPES", "make_model",
+           "mel_filterbank", "quantize_q8_0"]
 
-GGML_MAGIC = 0x67676D6C
-N_FFT = 400  # whisper's STFT size; the filterbank has N_FFT // 2 + 1 bins
-
-# File-level ftype codes (ggml_ftype) and per-tensor type codes (ggml_type).
-# A quantized file stores qnt_version * 1000 + ftype; the current version is 2.
 # No "f32": whisper.cpp 1.8.5 cannot run all-f32 files (lumina.models.tensors.unrunnable_ftype).
-_FILE_FTYPE = {"f16": 1, "q8_0": 2 * 1000 + 7}
+_FILE_FTYPE = FILE_FTYPES
 #: The storage types :func:`make_model` writes (``--ftype`` choices of the command lines).
-FTYPES = tuple(_FILE_FTYPE)
-_TENSOR_TYPE = {"f32": 0, "f16": 1, "q8_0": 8}
-_Q8_BLOCK = 32
+FTYPES = tuple(FILE_FTYPES)
 
 # Decoder tuning, found by measurement on the tiny.en shape (see _decoder_bias):
 # a strong position signal keeps a token from predicting itself forever (the
@@ -113,7 +107,7 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
     arch : str
         A name from :data:`SHAPES` (``"micro"``, ``"tiny.en"``, ``"tiny"``,
         ``"base.en"``, ``"base"``, ``"small.en"``).
-    ftype : {"f16", "q8_0"}
+    ftype : {"f16", "q8_0", "q5_1"}
         Storage type of the weight matrices (biases, norms and positional
         embeddings are always f32, convolutions f16), as in the published
         files.  There is no ``"f32"``: whisper.cpp 1.8.5 aborts the process
@@ -152,65 +146,21 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
     shape = SHAPES[arch]
     edit = _length_edit(shape, seed) if lengths == "realistic" else None
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     rng = np.random.default_rng(seed)
-    try:
-        with open(tmp, "wb") as out:
-            _write_header(out, shape, ftype)
-            for name, data, kind in _tensors(shape, ftype, rng, logit_gain(decoding)):
-                _write_tensor(out, name, edit(name, data) if edit else data, kind)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_output(path) as out:
+        write_header(out, _hparams(shape, ftype), mel_filterbank(shape.n_mels),
+                     _vocabulary(_n_text_tokens(shape)))
+        for name, data, kind in _tensors(shape, ftype, rng, logit_gain(decoding)):
+            write_tensor(out, name, edit(name, data) if edit else data, kind)
     return path
 
 
 # --------------------------------------------------------------------------- header
 
-def _write_header(out: BinaryIO, shape: ModelShape, ftype: str) -> None:
-    out.write(struct.pack(
-        "<I11i", GGML_MAGIC, shape.n_vocab, shape.n_audio_ctx, shape.n_audio_state,
-        shape.n_audio_head, shape.n_audio_layer, shape.n_text_ctx, shape.n_text_state,
-        shape.n_text_head, shape.n_text_layer, shape.n_mels, _FILE_FTYPE[ftype]))
-    filters = mel_filterbank(shape.n_mels)
-    out.write(struct.pack("<2i", *filters.shape))
-    out.write(filters.astype("<f4").tobytes())
-    tokens = _vocabulary(_n_text_tokens(shape))
-    out.write(struct.pack("<i", len(tokens)))
-    for token in tokens:
-        out.write(struct.pack("<I", len(token)))
-        out.write(token)
-
-
-@renamed_keywords(sr="sample_rate")
-def mel_filterbank(n_mels: int, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
-    """Slaney-style mel filterbank, ``[n_mels, n_fft // 2 + 1]`` float32.
-
-    The same construction as the filters shipped in whisper's model files
-    (mel scale linear below 1 kHz and logarithmic above, area-normalised).
-    """
-    def hz_to_mel(hz: np.ndarray) -> np.ndarray:
-        hz = np.asarray(hz, dtype=np.float64)
-        linear = hz / (200.0 / 3)
-        log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
-        return np.where(hz >= 1000.0, log_part, linear)
-
-    def mel_to_hz(mel: np.ndarray) -> np.ndarray:
-        linear = mel * (200.0 / 3)
-        log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
-        return np.where(mel >= 15.0, log_part, linear)
-
-    fft_freqs = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
-    mel_points = np.linspace(hz_to_mel(0.0), hz_to_mel(sample_rate / 2), n_mels + 2)
-    hz_points = mel_to_hz(mel_points)
-    widths = np.diff(hz_points)
-    ramps = hz_points[:, None] - fft_freqs[None, :]
-    lower = -ramps[:-2] / widths[:-1, None]
-    upper = ramps[2:] / widths[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
-    weights *= (2.0 / (hz_points[2:] - hz_points[:n_mels]))[:, None]
-    return weights.astype(np.float32)
+def _hparams(shape: ModelShape, ftype: str) -> HParams:
+    return HParams(shape.n_vocab, shape.n_audio_ctx, shape.n_audio_state, shape.n_audio_head,
+                   shape.n_audio_layer, shape.n_text_ctx, shape.n_text_state, shape.n_text_head,
+                   shape.n_text_layer, shape.n_mels, FILE_FTYPES[ftype])
 
 
 def _n_text_tokens(shape: ModelShape) -> int:
@@ -332,33 +282,6 @@ def _decoder_bias(rng: np.random.Generator, shape: ModelShape) -> tuple[np.ndarr
     eot = _n_text_tokens(shape)
     embedding[eot] += direction * np.float32(_EOT_BONUS * np.sqrt(t))
     return embedding, direction
-
-
-# --------------------------------------------------------------------------- writing
-
-def _write_tensor(out: BinaryIO, name: str, data: np.ndarray, kind: str) -> None:
-    ne = tuple(reversed(data.shape))
-    encoded = name.encode("ascii")
-    out.write(struct.pack(f"<3i{len(ne)}i", len(ne), len(encoded), _TENSOR_TYPE[kind], *ne))
-    out.write(encoded)
-    if kind == "f32":
-        out.write(np.ascontiguousarray(data, dtype="<f4").tobytes())
-    elif kind == "f16":
-        out.write(np.ascontiguousarray(data, dtype="<f2").tobytes())
-    else:
-        out.write(quantize_q8_0(data))
-
-
-def quantize_q8_0(data: np.ndarray) -> bytes:
-    """Encode float32 data as ggml Q8_0 blocks (an f16 scale and 32 int8 values each)."""
-    flat = np.ascontiguousarray(data, dtype=np.float32).reshape(-1, _Q8_BLOCK)
-    scale = np.abs(flat).max(axis=1) / 127.0
-    inverse = np.divide(1.0, scale, out=np.zeros_like(scale), where=scale > 0)
-    quants = np.round(flat * inverse[:, None]).astype(np.int8)
-    blocks = np.empty(len(flat), dtype=[("d", "<f2"), ("q", "i1", _Q8_BLOCK)])
-    blocks["d"] = scale.astype(np.float16)
-    blocks["q"] = quants
-    return blocks.tobytes()
 
 
 def main(argv: list[str] | None = None) -> int:
