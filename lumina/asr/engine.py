@@ -26,7 +26,8 @@ import numpy as np
 from lumina.asr import long_form as _long_form
 from lumina.asr.arguments import (check_cache, check_call, check_concurrency, check_decoding,
                                   check_threads, check_timeout, model_name)
-from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
+from lumina.asr.backend import DecodeOptions, RunResult
+from lumina.asr.model_protocol import WhisperDecoder
 from lumina.asr.cached import consult_or_answer, decode_or_confirm, make_cache, remember
 from lumina.asr.device import check_device_request
 from lumina.asr.loading import LoadedModel, default_language, load_engine_model
@@ -310,7 +311,7 @@ class Engine:
         return with_timings(transcript, load_s, audio_s, sum(r.encode_s + r.mel_s for r in runs),
                              sum(r.decode_s for r in runs), started)
 
-    def _run(self, model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
+    def _run(self, model: WhisperDecoder, samples: np.ndarray, options: DecodeOptions, speed: str,
              should_abort: Callable[[], bool] | None, *,
              relay: SegmentRelay | None = None) -> tuple[RunResult, str]:
         fast = fast_options(options, len(samples), model.n_audio_ctx) if speed == "fast" else None

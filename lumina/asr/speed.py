@@ -32,7 +32,8 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
+from lumina.asr.backend import DecodeOptions, RunResult
+from lumina.asr.model_protocol import WhisperDecoder
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import ArgumentError
 
@@ -109,7 +110,7 @@ def has_repetition_loop(token_ids: Sequence[int], *, min_repeats: int = 4, max_p
     return False
 
 
-def fast_result_suspect(result: RunResult, model: WhisperModel, budget: int) -> bool:
+def fast_result_suspect(result: RunResult, model: WhisperDecoder, budget: int) -> bool:
     """A fast result that loops or used up its token budget is not trusted."""
     for segment in result.segments:
         ids = [t.id for t in segment.tokens if not model.is_special(t.id)]
