@@ -205,17 +205,6 @@ def test_source_sample_rate_is_only_for_arrays():
         load_audio(HELLO, source_sample_rate=8000)
 
 
-def test_sr_and_source_sr_are_deprecated_aliases():
-    x = np.random.default_rng(1).standard_normal(4410).astype(np.float32) * 0.1
-    expected = load_audio(x, sample_rate=16000, source_sample_rate=44100)
-    with pytest.warns(DeprecationWarning, match=r"load_audio\(sr=...\) is deprecated.*use sample_rate="):
-        with pytest.warns(DeprecationWarning, match=r"load_audio\(source_sr=...\) is deprecated"):
-            old = load_audio(x, sr=16000, source_sr=44100)
-    np.testing.assert_array_equal(old, expected)
-    with pytest.raises(ArgumentError, match=r"load_audio\(\) got both sr= and sample_rate="):
-        load_audio(x, sample_rate=16000, sr=16000)
-
-
 # ---------------------------------------------------------------- info and CLI
 
 def test_audio_info_of_hello_wav():

@@ -235,17 +235,13 @@ def test_lookup_takes_a_fingerprint_and_counts_like_get():
         cache.lookup(tone(3), "k")
 
 
-def test_sr_is_a_deprecated_alias_of_sample_rate():
+def test_sample_rate_of_put_get_and_fingerprint():
     cache = PhraseCache()
     audio48 = np.repeat(tone(0), 3)  # any 48 kHz signal
-    with pytest.warns(DeprecationWarning, match=r"PhraseCache.put\(sr=...\) is deprecated.*use sample_rate="):
-        cache.put(audio48, "k", "zero", sr=48000)
-    with pytest.warns(DeprecationWarning, match=r"PhraseCache.get\(sr=...\) is deprecated"):
-        assert cache.get(audio48, "k", sr=48000) == "zero"
+    cache.put(audio48, "k", "zero", sample_rate=48000)
     assert cache.get(audio48, "k", sample_rate=48000) == "zero"
-    with pytest.warns(DeprecationWarning, match=r"fingerprint\(sr=...\) is deprecated"):
-        old = fingerprint(audio48, sr=48000)
-    assert old.exact_key == fingerprint(audio48, sample_rate=48000).exact_key
+    assert fingerprint(audio48, sample_rate=48000).exact_key == cache.match(
+        audio48, "k", sample_rate=48000).fingerprint.exact_key
 
 
 # ----------------------------------------------------------------------------- match, one fingerprint

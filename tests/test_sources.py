@@ -62,12 +62,6 @@ def test_iterable_source_rejects_bad_rate(rate):
         IterableSource([], sample_rate=rate)
 
 
-def test_iterable_source_sr_is_a_deprecated_alias():
-    with pytest.warns(DeprecationWarning, match=r"IterableSource\(sr=...\) is deprecated.*use sample_rate="):
-        src = IterableSource([], sr=48000)
-    assert src.sample_rate == 48000
-
-
 def test_iterable_source_needs_an_iterable():
     with pytest.raises(ArgumentError, match="IterableSource needs an iterable of arrays, not int"):
         IterableSource(5)
@@ -188,11 +182,9 @@ def test_microphone_dropped_counts_16k_samples_whatever_the_device_rate(monkeypa
         assert mic.dropped == 1600
 
 
-def test_microphone_sample_rate_is_checked_and_samplerate_is_a_deprecated_alias(monkeypatch):
+def test_microphone_sample_rate_is_checked(monkeypatch):
     _fake_microphone(monkeypatch, 44100)
     with pytest.raises(AudioFormatError, match="MicrophoneSource: sample_rate must be"):
         MicrophoneSource("fake", sample_rate=0)
-    with pytest.warns(DeprecationWarning, match=r"MicrophoneSource\(samplerate=...\) is deprecated"):
-        mic = MicrophoneSource("fake", samplerate=22050)
-    with mic:
-        assert mic.sample_rate == mic.samplerate == 22050
+    with MicrophoneSource("fake", sample_rate=22050) as mic:
+        assert mic.sample_rate == 22050

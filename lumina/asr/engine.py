@@ -31,9 +31,8 @@ from lumina.asr.cached import consult_or_answer, decode_or_confirm, make_cache, 
 from lumina.asr.device import check_device_request
 from lumina.asr.loading import LoadedModel, default_language, load_engine_model
 from lumina.asr.relay import SegmentRelay
-from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, check_speed, fast_audio_ctx,
-                              fast_options, fast_result_suspect, full_window_options,
-                              has_repetition_loop)
+from lumina.asr.speed import (check_speed, fast_options, fast_result_suspect,
+                              full_window_options)
 from lumina.asr.threads import default_threads
 from lumina.asr.transcript import (MIN_SAMPLES, Segment, Transcript, from_run, too_short,
                                    with_timings)
@@ -42,9 +41,7 @@ from lumina.audio.files import load_samples
 from lumina.errors import StateError, TranscriptionAborted
 from lumina.models.store import ModelStore
 
-# fast_audio_ctx, has_repetition_loop and FAST_MIN_AUDIO_CTX live in lumina.asr.speed;
-# kept importable from here.
-__all__ = ["Engine", "FAST_MIN_AUDIO_CTX", "fast_audio_ctx", "has_repetition_loop"]
+__all__ = ["Engine"]
 
 
 
