@@ -167,8 +167,13 @@ class Punctuating:
                          if np.array_equal(self._audio[i:i + 16], window[j:j + 16]))
         return int(start) - j
 
-    def transcribe(self, audio, **options):
-        t = self.engine.transcribe(audio, **options)
+    is_ready, device = True, "cpu"
+
+    def close(self) -> None:
+        pass
+
+    def transcribe_samples(self, audio, options, **hooks):
+        t = self.engine.transcribe_samples(audio, options, **hooks)
         end = self._start(audio) + len(audio)
         if not t.segments or not any(a < end and end >= b - round(0.06 * SR) for a, b in self.spans):
             return t
@@ -181,11 +186,17 @@ class Punctuating:
 class StandIn:
     """An engine that sleeps like a model: ``fast`` s per fast decode, ``accurate`` s per accurate one."""
 
+    is_ready, device = True, "cpu"
+
     def __init__(self, fast: float, accurate: float) -> None:
         self.fast, self.accurate = fast, accurate
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
-        until = time.monotonic() + (self.fast if speed == "fast" else self.accurate)
+    def close(self) -> None:
+        pass
+
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
+        until = time.monotonic() + (self.fast if options.speed == "fast" else self.accurate)
         while time.monotonic() < until:
             if should_abort is not None and should_abort():
                 raise TranscriptionAborted("aborted")

@@ -3,8 +3,8 @@
 Public names are re-exported here; everything else is private.
 """
 from lumina._core import BufferPool, EnergyVAD, RingBuffer
-from lumina.asr import (DeviceInfo, Engine, Segment, SegmentIterator, Timings, Token, Transcript,
-                        TranscriptionInfo, devices)
+from lumina.asr import (DeviceInfo, Engine, Segment, SegmentIterator, SpeechEngine, Timings, Token,
+                        TranscribeOptions, Transcript, TranscriptionInfo, devices)
 from lumina.audio import (AudioInfo, FileSource, IterableSource, MicrophoneSource, audio_info,
                           load_audio, read_wav, write_wav)
 from lumina.cache import CacheMatch, CacheStats, Fingerprint, PhraseCache, fingerprint
@@ -67,6 +67,7 @@ __all__ = [
     "Segment",
     "SegmentIterator",
     "Segmenter",
+    "SpeechEngine",
     "SpeechEnd",
     "SpeechPause",
     "SpeechResume",
@@ -77,6 +78,7 @@ __all__ = [
     "Stream",
     "Timings",
     "Token",
+    "TranscribeOptions",
     "Transcript",
     "TranscriptionAborted",
     "TranscriptionInfo",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
 import pathlib
@@ -16,6 +15,7 @@ from lumina.streaming.agreement import LocalAgreement
 from lumina.streaming.hangover import HangoverPolicy
 from lumina.streaming.scheduler import FinalDue, Scheduler, SpeculationDue
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
+from lumina.errors import TranscriptionAborted
 from _vad_util import SR, silence, speak
 
 CHUNK = 320  # 20 ms, what FileSource yields by default
@@ -98,51 +98,59 @@ def transcript(ids: list[int], text_of=lambda i: f" w{i}") -> Transcript:
     return Transcript("".join(t.text for t in tokens).strip(), segments, "en", "cpu", Timings())
 
 
-class ScriptedEngine:
+class StandIn:
+    """What the engine protocol (lumina.SpeechEngine) asks of a stand-in besides ``transcribe_samples``."""
+
+    device, is_ready = "cpu", True
+
+    def close(self) -> None:
+        pass
+
+
+class ScriptedEngine(StandIn):
     """An engine stand-in: answers each call from a script and records what it was asked.
 
     ``script(call_index, audio, speed)`` returns the token ids of the answer;
-    ``text_of(token_id)`` their texts. ``gate``, when given, makes every call
-    wait for it (while honouring ``should_abort``, aborting with
-    ``aborts_with``), so tests can hold the decoder still.
+    ``text_of(token_id)`` their texts; ``origin`` is the answers' ``Transcript.origin``.
+    ``gate``, when given, makes every call wait for it (while honouring
+    ``should_abort``), so tests can hold the decoder still.
     """
 
     def __init__(self, script=lambda i, audio, speed: [], gate: threading.Event | None = None,
-                 from_cache: bool = False, aborts_with: type[BaseException] = asyncio.CancelledError,
-                 text_of=lambda i: f" w{i}") -> None:
+                 origin: str = "model", text_of=lambda i: f" w{i}") -> None:
         self.script = script
         self.text_of = text_of
         self.gate = gate
-        self.from_cache = from_cache
-        self.aborts_with = aborts_with
+        self.origin = origin
         self.calls: list[tuple[str, int]] = []   # (speed, number of samples)
         self.entered = threading.Event()
         self.aborted = 0
         self._lock = threading.Lock()
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
         with self._lock:
             index = len(self.calls)
-            self.calls.append((speed, len(audio)))
+            self.calls.append((options.speed, len(audio)))
         self.entered.set()
         while self.gate is not None and not self.gate.wait(0.01):
             if should_abort is not None and should_abort():
                 self.aborted += 1
-                raise self.aborts_with("aborted")
-        return dataclasses.replace(transcript(self.script(index, audio, speed), self.text_of),
-                                   from_cache=self.from_cache)
+                raise TranscriptionAborted("aborted")
+        return dataclasses.replace(transcript(self.script(index, audio, options.speed), self.text_of),
+                                   origin=self.origin)
 
 
-class CountingEngine:
+class CountingEngine(StandIn):
     """Wraps a real Engine and counts its calls."""
 
     def __init__(self, engine) -> None:
         self.engine = engine
         self.calls = 0
 
-    def transcribe(self, audio, **options):
+    def transcribe_samples(self, audio, options, **hooks):
         self.calls += 1
-        return self.engine.transcribe(audio, **options)
+        return self.engine.transcribe_samples(audio, options, **hooks)
 
 
 # ---------------------------------------------------------------- sentences with a pause inside
@@ -189,7 +197,7 @@ def paused_sentences(tmp: pathlib.Path, pauses=PAUSES, sentences=PAUSED_SENTENCE
     return out
 
 
-class SentenceOracle:
+class SentenceOracle(StandIn):
     """An engine stand-in that knows the words of a :class:`PausedSentence` and where they are.
 
     It answers every decode with the words the audio covers, the way a trained model would:
@@ -217,7 +225,8 @@ class SentenceOracle:
                 return int(i) - j
         raise AssertionError("the window is not from this sentence")
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
         start = self._offset(audio)
         end = start + len(audio)
         s = self.sentence

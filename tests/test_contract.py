@@ -32,6 +32,7 @@ NO_INPUT = {
     "__version__": "a string", "SAMPLE_RATE": "a constant", "REGISTRY": "a read-only mapping "
     "(lookups by name go through ModelStore.entry, probed below)",
     "devices": "takes no arguments",
+    "SpeechEngine": "a protocol: a type to implement, not an entry point",
     **{name: "an exception class (checked by test_exceptions_form_one_hierarchy)" for name in (
         "LuminaError", "ArgumentError", "AudioFormatError", "AudioNotFoundError", "BackendError",
         "DeviceError", "DownloadError", "MissingDependencyError", "ModelError",
@@ -132,6 +133,14 @@ PROBES = [
           AudioFormatError, "sample_rate must be between 1 and 1000000 Hz, got 0"),
     Probe("Engine", "missing file", lambda e: e.engine.transcribe(e.tmp / "nope.wav"),
           AudioNotFoundError, "nope.wav: no such file"),
+    Probe("TranscribeOptions", "speed='x'", lambda e: lumina.TranscribeOptions(speed="x"),
+          ArgumentError, "speed must be 'accurate' or 'fast', not 'x'"),
+    Probe("TranscribeOptions", "temperature=2",
+          lambda e: lumina.TranscribeOptions(temperature=2), ArgumentError,
+          "temperature must be a number from 0 to 1, got 2"),
+    Probe("Engine", "transcribe_samples with options that are not TranscribeOptions",
+          lambda e: e.engine.transcribe_samples(SPEECH, {"speed": "fast"}), ArgumentError,
+          "options must be a lumina.TranscribeOptions, not dict"),
     Probe("Engine", "transcribe on a closed engine", lambda e: e.closed.transcribe(SPEECH),
           StateError, "the engine is closed"),
     Probe("Engine", "wait_ready on a closed engine", lambda e: e.closed.wait_ready(), StateError,

@@ -215,10 +215,11 @@ def test_utterance_with_no_words_still_gets_one_empty_final(speech):
 
 
 @pytest.mark.speech
-def test_from_cache_is_passed_through(speech):
-    engine = ScriptedEngine(lambda i, audio, speed: [3], from_cache=True)
+def test_the_origin_of_the_engine_s_answer_is_passed_through(speech):
+    engine = ScriptedEngine(lambda i, audio, speed: [3], origin="cache-exact")
     events = list(Stream(engine=engine, source=chunks_of(speech), lockstep=True))
-    assert [f.from_cache for f in events if isinstance(f, Final)] == [True, True]
+    finals = [f for f in events if isinstance(f, Final)]
+    assert [(f.origin, f.from_cache) for f in finals] == [("cache-exact", True)] * 2
 
 
 def test_max_utterance_split_gives_each_part_its_final(micro_engine):

@@ -12,7 +12,7 @@ from lumina.asr.transcript import Segment, Timings, Transcript
 from lumina.audio.convert import ChunkConverter
 from lumina.audio.push import PushSource
 from lumina.errors import AudioFormatError, StateError
-from _stream_util import ScriptedEngine, chunks_of, reference_schedule, transcript, two_utterances
+from _stream_util import ScriptedEngine, StandIn, chunks_of, reference_schedule, transcript, two_utterances
 from _vad_util import SR
 
 
@@ -21,14 +21,15 @@ def speech(tmp_path_factory):
     return two_utterances(tmp_path_factory.mktemp("speech"))
 
 
-class SpanEngine:
+class SpanEngine(StandIn):
     """Answers one segment from 0.2 s (the segmenter's pre-roll) to the end of the audio it got."""
 
     def __init__(self):
         self.finals = []
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
-        if speed == "accurate":
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
+        if options.speed == "accurate":
             self.finals.append(np.array(audio))
         seg = Segment(0.2, len(audio) / SR, "x", ())
         return Transcript("x", (seg,), "en", "cpu", Timings())
@@ -53,12 +54,12 @@ def test_async_with_stops_off_the_event_loop(speech):
     release = threading.Event()
     released_by_loop = []
 
-    class Stubborn:
+    class Stubborn(StandIn):
         """A decode that ignores should_abort until the event loop runs again."""
 
         entered = threading.Event()
 
-        def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+        def transcribe_samples(self, audio, options, **hooks):
             self.entered.set()
             released_by_loop.append(release.wait(5.0))
             return transcript([])
@@ -202,10 +203,10 @@ def test_partial_audio_comes_from_one_pooled_block_returned_after_each_decode(sp
     seen = []
 
     class Recording(ScriptedEngine):
-        def transcribe(self, audio, **options):
-            if options.get("speed") == "fast":
+        def transcribe_samples(self, audio, options, **hooks):
+            if options.speed == "fast":
                 seen.append(np.array(audio))
-            return super().transcribe(audio, **options)
+            return super().transcribe_samples(audio, options, **hooks)
 
     stream = Stream(engine=Recording(), source=chunks_of(speech), lockstep=True)
     list(stream)

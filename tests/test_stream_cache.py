@@ -1,7 +1,6 @@
 """A Stream with a phrase cache: a candidate shows at once as the complete Partial; the Final follows the model."""
 
 import dataclasses
-import inspect
 import threading
 
 import numpy as np
@@ -69,10 +68,10 @@ class CandidateEngine(ScriptedEngine):
         super().__init__(script)
         self.candidate, self.origin = candidate, origin
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None,
-                   on_candidate=None):
-        result = super().transcribe(audio, speed=speed, language=language, should_abort=should_abort)
-        if speed == "accurate" and on_candidate is not None:
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
+        result = super().transcribe_samples(audio, options, should_abort=should_abort)
+        if options.speed == "accurate" and on_candidate is not None:
             on_candidate(self.candidate)
             return dataclasses.replace(result, origin=self.origin,
                                        from_cache=self.origin.startswith("cache-"))
@@ -145,15 +144,14 @@ def test_a_speculation_cancelled_before_its_candidate_shows_none(resumed):
     job = Job("speculate", 0, np.zeros(16000, np.float32), end_sample=16000)
     engine = CandidateEngine(lambda i, a, speed: [5, 6] if speed == "fast" else [5, 6, 9],
                              "w5 w6 w9", "cache-verified")
-    fast = engine.transcribe
+    decode = engine.transcribe_samples
 
-    def transcribe(audio, **kw):
-        if kw.get("speed") == "fast" and resumed:
+    def transcribe_samples(audio, options, **hooks):
+        if options.speed == "fast" and resumed:
             job.cancelled = True   # what the pipeline does when speech resumes
-        return fast(audio, **kw)
+        return decode(audio, options, **hooks)
 
-    engine.transcribe = transcribe  # keeps its on_candidate parameter for the decoder to see
-    engine.transcribe.__signature__ = inspect.signature(fast)
+    engine.transcribe_samples = transcribe_samples
     delivery, stopping = Delivery(), threading.Event()
     decoder = Decoder(engine, engine, final_speed="accurate", language=None, delivery=delivery,
                       counters=Counters(), stopping=stopping, on_failure=stopping.set,

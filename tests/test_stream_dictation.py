@@ -22,7 +22,7 @@ def partial(text, stable="", utt=0):
 
 
 def final(text, utt=0):
-    return Final(text, (), utt, False, 0.1)
+    return Final(text, (), utt, 0.1)
 
 
 def test_line_view_rewrites_one_line_and_commits_finals():

@@ -10,7 +10,7 @@ import pytest
 from lumina import (ArgumentError, FileSource, Final, HangoverPolicy, Partial, Segmenter, Stream,
                     TranscriptionAborted)
 from lumina.streaming.agreement import LocalAgreement
-from _stream_util import ScriptedEngine, chunks_of, reference_schedule, tokens_text, transcript
+from _stream_util import ScriptedEngine, StandIn, chunks_of, reference_schedule, tokens_text, transcript
 from _vad_util import SR, silence, write_wav
 
 CHUNK = 320
@@ -76,7 +76,7 @@ def test_a_resumed_pause_discards_the_speculation_and_the_utterance_gets_one_fin
     assert (stats.partial_decodes, stats.final_decodes) == (len(decodes), 1)
 
 
-class HoldsFirstSpeculation:
+class HoldsFirstSpeculation(StandIn):
     """Answers at once, except the first decode of ``hold`` samples: that one runs until aborted."""
 
     def __init__(self, hold: int) -> None:
@@ -85,7 +85,9 @@ class HoldsFirstSpeculation:
         self.holding = threading.Event()
         self.aborted = 0
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
+        speed = options.speed
         self.calls.append((speed, len(audio)))
         if len(audio) == self.hold and not self.holding.is_set():
             self.holding.set()

@@ -110,14 +110,11 @@ def test_a_source_that_cannot_reopen_ends_the_stream_after_reporting(speech):
     assert mic.stopped
 
 
-# The engine's abort used to surface as asyncio.CancelledError; it is TranscriptionAborted now.
 @pytest.mark.speech
-@pytest.mark.parametrize("aborts_with", [asyncio.CancelledError, TranscriptionAborted])
-def test_stop_from_another_thread_aborts_the_decode_and_leaves_no_thread(speech, tmp_path, no_new_threads,
-                                                                         aborts_with):
+def test_stop_from_another_thread_aborts_the_decode_and_leaves_no_thread(speech, tmp_path, no_new_threads):
     wav = write_wav(tmp_path / "long.wav", np.concatenate([speech] * 20))
     gate = threading.Event()                   # never set: decodes hang until aborted
-    engine = ScriptedEngine(gate=gate, aborts_with=aborts_with)
+    engine = ScriptedEngine(gate=gate)
     stream = Stream(engine=engine, source=FileSource(wav, realtime=True))
     got = []
     consumer = threading.Thread(target=lambda: got.extend(stream))
@@ -242,10 +239,9 @@ def test_misuse_raises_clear_errors(speech, tmp_path):
 
 
 @pytest.mark.speech
-@pytest.mark.parametrize("aborts_with", [asyncio.CancelledError, TranscriptionAborted])
-def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech, aborts_with):
+def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech):
     gate = threading.Event()                  # closed until the source is exhausted
-    engine = ScriptedEngine(lambda i, a, s: [1], gate=gate, aborts_with=aborts_with)
+    engine = ScriptedEngine(lambda i, a, s: [1], gate=gate)
     # The real scheduler, driven directly: the first partial step submits a decode that never
     # finishes in time (busy from then on); every later step interval of speech is skipped once.
     sched, partials, ends = reference_schedule(speech, busy=lambda partials: bool(partials),

@@ -30,6 +30,7 @@ from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
 from lumina.asr.cached import consult_or_answer, decode_or_confirm, make_cache, remember
 from lumina.asr.device import check_device_request
 from lumina.asr.loading import LoadedModel, default_language, load_engine_model
+from lumina.asr.protocol import TranscribeOptions
 from lumina.asr.relay import SegmentRelay
 from lumina.asr.speed import (check_speed, fast_options, fast_result_suspect,
                               full_window_options)
@@ -38,7 +39,7 @@ from lumina.asr.transcript import (MIN_SAMPLES, Segment, Transcript, from_run, t
                                    with_timings)
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.audio.files import load_samples
-from lumina.errors import StateError, TranscriptionAborted
+from lumina.errors import ArgumentError, StateError, TranscriptionAborted
 from lumina.models.store import ModelStore
 
 __all__ = ["Engine"]
@@ -317,6 +318,28 @@ class Engine:
                 return result, "fast"
         live = relay.live if relay is not None else None
         return _checked(model.run(samples, full_window_options(options, speed), should_abort, live)), "accurate"
+
+    def transcribe_samples(self, samples: np.ndarray, options: TranscribeOptions, *,
+                           should_abort: Callable[[], bool] | None = None,
+                           on_segment: Callable[[Segment], None] | None = None,
+                           on_candidate: Callable[[str], None] | None = None) -> Transcript:
+        """:meth:`transcribe` of float32 mono 16 kHz samples with ``options`` as one value.
+
+        The call of the engine protocol (:class:`~lumina.asr.protocol.SpeechEngine`)
+        that streams, the server and the Ray workers make; every field of
+        ``options`` is passed on as the keyword of the same name.
+
+        Raises
+        ------
+        ArgumentError
+            ``options`` is not a :class:`~lumina.asr.protocol.TranscribeOptions`;
+            and what :meth:`transcribe` raises.
+        """
+        if not isinstance(options, TranscribeOptions):
+            raise ArgumentError(f"options must be a lumina.TranscribeOptions, not "
+                                f"{type(options).__name__}")
+        return self.transcribe(samples, should_abort=should_abort, on_segment=on_segment,
+                               on_candidate=on_candidate, **options.keywords())
 
     transcribe_iter = _long_form.transcribe_iter
 

@@ -7,6 +7,7 @@ that says what to pass instead.
 
 from __future__ import annotations
 
+from lumina.asr.protocol import SpeechEngine
 from lumina.errors import ArgumentError
 
 __all__ = ["ArgumentError", "resolve_engines"]
@@ -25,6 +26,12 @@ def resolve_engines(*, model=None, partial_model=None, final_model=None, engine=
     """
     _check_combination(model, partial_model, final_model, engine, partial_engine, final_engine,
                        threads, cache)
+    for name, given in (("engine", engine), ("partial_engine", partial_engine),
+                        ("final_engine", final_engine)):
+        if given is not None and not isinstance(given, SpeechEngine):
+            raise ArgumentError(f"{name} must implement lumina.SpeechEngine (transcribe_samples, "
+                                f"is_ready, device, close), like lumina.Engine; got "
+                                f"{type(given).__name__}")
     from lumina.asr.engine import Engine
 
     partial = partial_engine or engine

@@ -71,9 +71,6 @@ class Final:
         A phrase-cache answer is one segment spanning the decoded audio.
     utterance_id : int
         The utterance.
-    from_cache : bool
-        True when the text came from the phrase cache (``origin`` starts with
-        ``"cache-"``); for ``"cache-verified"`` the model ran a short check.
     latency : float
         Seconds from the arrival of the utterance's last sample (the end the
         VAD found, ``hangover_ms`` before it could know) to the emission.
@@ -90,11 +87,18 @@ class Final:
     text: str
     segments: tuple[Segment, ...]
     utterance_id: int
-    from_cache: bool
     latency: float
     start: float = 0.0
     end: float = 0.0
     origin: str = "model"
+
+    @property
+    def from_cache(self) -> bool:
+        """True when the text came from the phrase cache (``origin`` starts with ``"cache-"``).
+
+        For ``"cache-verified"`` the model ran a short check.
+        """
+        return self.origin.startswith("cache-")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -27,12 +27,14 @@ import numpy as np
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from lumina.audio.convert import ChunkConverter
+from lumina.asr.protocol import TranscribeOptions
+from lumina.asr.transcript import MIN_SAMPLES
+from lumina.audio.convert import SAMPLE_RATE, ChunkConverter
 from lumina.errors import LuminaError
 from lumina.streaming import Final, Partial, Segmenter, SpeechEnd, SpeechStart, Stream
 from lumina.apps.server.errors import ApiError
 from lumina.apps.server.languages import language_code
-from lumina.apps.server.pool import SAMPLE_RATE, Job
+from lumina.apps.server.pool import PoolJob
 from lumina.apps.server.realtime_engine import PoolEngine
 from lumina.apps.server.realtime_protocol import (ProtocolError, SessionSettings, apply_update,
                                                   decode_pcm16, event, new_id, session_object)
@@ -42,7 +44,6 @@ __all__ = ["router"]
 log = logging.getLogger("lumina.server")
 router = APIRouter()
 
-_MIN_TURN = SAMPLE_RATE // 10
 _TRY_AGAIN_LATER = 1013
 _POLICY_VIOLATION = 1008
 _PREFIX = "conversation.item.input_audio_transcription"
@@ -261,7 +262,7 @@ class Session:
         self._gen = gen
         return gen
 
-    def _run_job(self, job: Job):
+    def _run_job(self, job: PoolJob):
         served = self.state.catalog.resolve(self.settings.model)
         return self.state.run(served, job, bounded=False)
 
@@ -321,7 +322,7 @@ class Session:
             return
         audio = np.concatenate(self._buffer) if self._buffer else np.empty(0, np.float32)
         self._buffer.clear()
-        if len(audio) < _MIN_TURN:
+        if len(audio) < MIN_SAMPLES:
             if explicit:
                 self._error("buffer too small: at least 100 ms of audio must be committed",
                             "input_audio_buffer_commit_empty")
@@ -337,7 +338,8 @@ class Session:
             await asyncio.gather(previous, return_exceptions=True)
         s = self.settings
         try:
-            result = await self._run_job(Job(audio, language=s.language, prompt=s.prompt))
+            result = await self._run_job(PoolJob(audio, TranscribeOptions(language=s.language,
+                                                                          prompt=s.prompt)))
         except (LuminaError, ApiError) as exc:
             self._send(f"{_PREFIX}.failed", item_id=item, content_index=0,
                        error={"type": "server_error", "code": "transcription_failed",

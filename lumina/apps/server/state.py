@@ -8,7 +8,8 @@ import dataclasses
 from lumina.apps.server.config import ModelCatalog, ServedModel, ServerConfig
 from lumina.apps.server.errors import ApiError
 from lumina.apps.server.metrics import Metrics
-from lumina.apps.server.pool import Job, JobResult, PoolSet
+from lumina.apps.server.pool import JobResult, PoolJob, PoolSet
+from lumina.audio.convert import SAMPLE_RATE
 
 __all__ = ["ClientGone", "ServerState"]
 
@@ -46,7 +47,7 @@ class ServerState:
         for served in self.catalog.names()[:len(self.config.models)]:
             self.pools.get(served.name, served.path)
 
-    async def run(self, served: ServedModel, job: Job, *, disconnected=None,
+    async def run(self, served: ServedModel, job: PoolJob, *, disconnected=None,
                   bounded: bool = True) -> JobResult:
         """Run a job within the time limit; stop it when ``disconnected`` (an awaitable) finishes first.
 
@@ -76,7 +77,7 @@ class ServerState:
                 work.cancel()  # the pool tells the worker to abort
         if work in done:
             result = work.result()
-            self.metrics.job_done(served.name, result, len(job.audio) / 16000)
+            self.metrics.job_done(served.name, result, len(job.audio) / SAMPLE_RATE)
             return result
         if watcher is not None and watcher in done:
             raise ClientGone
