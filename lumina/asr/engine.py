@@ -25,7 +25,7 @@ import numpy as np
 
 from lumina.asr import long_form as _long_form
 from lumina.asr.arguments import (check_cache, check_call, check_concurrency, check_decoding,
-                                  check_threads, check_timeout, model_name)
+                                  check_threads, check_timeout, check_vad_call, model_name)
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
 from lumina.asr.cached import consult_or_answer, decode_or_confirm, make_cache, remember
 from lumina.asr.device import check_device_request
@@ -251,7 +251,8 @@ class Engine:
             Decode only the speech a voice activity detector finds (True:
             Silero), as :meth:`transcribe_iter` does; times stay those of the
             input, and audio without speech gives an empty transcript with a
-            ``reason``. The phrase cache is not used then.
+            ``reason``. It consults no phrase cache, so it is refused on an
+            engine made with ``cache=`` and with ``on_candidate``.
 
         Returns
         -------
@@ -264,7 +265,8 @@ class Engine:
         AudioFormatError
             Undecodable audio, an unusable array or rate, or NaN/Inf samples.
         ArgumentError
-            An unknown ``speed`` or ``language``, or an argument of the wrong type.
+            An unknown ``speed`` or ``language``, an argument of the wrong type,
+            or ``vad`` with a phrase cache or ``on_candidate``.
         TranscriptionAborted
             ``should_abort`` returned True.
         StateError
@@ -274,6 +276,7 @@ class Engine:
         """
         if vad is not False and vad is not None:
             check_decoding(translate, temperature, on_segment, on_candidate)
+            check_vad_call(self.cache, on_candidate)
             return self.transcribe_iter(
                 audio, vad=vad, language=language, prompt=prompt, speed=speed,
                 word_timestamps=word_timestamps, translate=translate, temperature=temperature,
