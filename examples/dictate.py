@@ -26,7 +26,7 @@ try:
             print(f"\r\x1b[K{event.stable}{tail}", end="", flush=True)
         elif isinstance(event, lumina.Final):
             print(f"\r\x1b[K{event.text}")
-        else:  # Dropped or DeviceLost
+        elif isinstance(event, (lumina.Dropped, lumina.DeviceLost)):
             print(f"\r\x1b[K[{event}]")
 except KeyboardInterrupt:
     pass

@@ -27,7 +27,8 @@ from lumina.errors import (
 )
 from lumina.models import REGISTRY, ModelInfo, ModelStore, validate_model_file
 from lumina.streaming import (DeviceLost, Dropped, Final, HangoverPolicy, Partial, Segmenter, SpeechEnd,
-                              SpeechPause, SpeechResume, SpeechStart, Stream)
+                              SpeechPause, SpeechResume, SpeechStart, SpeechStarted, SpeechStopped,
+                              Stream)
 
 __version__ = "0.1.0"
 
@@ -73,6 +74,8 @@ __all__ = [
     "SpeechResume",
     "HangoverPolicy",
     "SpeechStart",
+    "SpeechStarted",
+    "SpeechStopped",
     "StateError",
     "BufferStateError",
     "Stream",

@@ -164,7 +164,7 @@ def speech(tmp_path_factory):
 
 
 def key(events):
-    return [(type(e).__name__, e.utterance_id, e.text, getattr(e, "stable", None),
+    return [(type(e).__name__, e.utterance_id, getattr(e, "text", None), getattr(e, "stable", None),
              getattr(e, "complete", None), getattr(e, "audio_time", getattr(e, "end", None)))
             for e in events]
 

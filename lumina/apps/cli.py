@@ -260,15 +260,15 @@ def _start_engines(model: str, partial_model: str | None, threads: int | None) -
 
 
 def _show_events(stream, view, typer) -> None:
-    """Partials and finals to the terminal line (and the typer); other events as status lines."""
-    from lumina.streaming.events import Final, Partial
+    """Partials and finals to the terminal line (and the typer); losses as status lines."""
+    from lumina.streaming.events import DeviceLost, Dropped, Final, Partial
 
     for event in stream:
         if isinstance(event, (Partial, Final)):
             for out in (view, typer):
                 if out is not None:
                     (out.partial if isinstance(event, Partial) else out.final)(event)
-        else:
+        elif isinstance(event, (Dropped, DeviceLost)):
             view.close()
             print(_status_line(event), file=sys.stderr)
 

@@ -12,7 +12,8 @@ Modules, from the audio in to the events out:
 ``speculation`` finals decoded when speech stops, held until the hang-over confirms
 ``agreement``  LocalAgreement-2: the stable prefix of partial hypotheses
 ``delivery``   callbacks, ``for`` and ``async for``
-``events``     :class:`Partial`, :class:`Final`, :class:`Dropped`, :class:`DeviceLost`
+``events``     :class:`SpeechStarted`, :class:`Partial`, :class:`SpeechStopped`, :class:`Final`,
+               :class:`Dropped`, :class:`DeviceLost`
 ``engines``    which engines a stream decodes with; ``stats``: :class:`StreamStats`
 ``stream``     the :class:`Stream` façade
 
@@ -20,11 +21,12 @@ Built on the audio layer (sources, the push source, the gateway) and the
 recognition layer (engines); never imports the apps.
 """
 
-from lumina.streaming.events import DeviceLost, Dropped, Final, Partial
+from lumina.streaming.events import DeviceLost, Dropped, Final, Partial, SpeechStarted, SpeechStopped
 from lumina.streaming.hangover import HangoverPolicy
 from lumina.streaming.pauses import SpeechPause, SpeechResume
 from lumina.streaming.segmenter import Segmenter, SpeechEnd, SpeechStart
 from lumina.streaming.stream import Stream, StreamStats
 
 __all__ = ["DeviceLost", "Dropped", "Final", "HangoverPolicy", "Partial", "Segmenter", "SpeechEnd",
-           "SpeechPause", "SpeechResume", "SpeechStart", "Stream", "StreamStats"]
+           "SpeechPause", "SpeechResume", "SpeechStart", "SpeechStarted", "SpeechStopped", "Stream",
+           "StreamStats"]

@@ -27,7 +27,8 @@ from lumina.audio.sources import AudioSource
 from lumina.errors import DeviceError
 from lumina.streaming.decoder import Decoder, Job
 from lumina.streaming.delivery import Delivery
-from lumina.streaming.events import DeviceLost, Dropped
+from lumina.streaming.boundaries import SpeechStart
+from lumina.streaming.events import DeviceLost, Dropped, SpeechStarted, SpeechStopped
 from lumina.streaming.scheduler import FinalDue, Scheduler, SpeculationDue
 from lumina.streaming.stats import Counters
 
@@ -152,7 +153,11 @@ class Pipeline:
 
     def _submit_due(self, due: tuple) -> None:
         for item in due:
-            if isinstance(item, FinalDue):
+            if isinstance(item, SpeechStart):
+                self._decoder.submit(Job("emit", event=SpeechStarted(
+                    item.utterance_id, item.start_sample / SAMPLE_RATE,
+                    item.audio_start_sample / SAMPLE_RATE)))
+            elif isinstance(item, FinalDue):
                 self._submit_final(item)
             elif isinstance(item, SpeculationDue):
                 self._submit_speculation(item)
@@ -167,6 +172,9 @@ class Pipeline:
         end = due.end
         if due.abort_partial and self._partial_job is not None:
             self._partial_job.abort.set()  # the final supersedes it; do not make the final wait
+        self._decoder.submit(Job("emit", event=SpeechStopped(
+            end.utterance_id, end.start_sample / SAMPLE_RATE, end.end_sample / SAMPLE_RATE,
+            due.input_ended)))
         self._decoder.submit(Job("final", end.utterance_id, end.audio, due.arrival,
                                  end.end_sample / SAMPLE_RATE, end.start_sample / SAMPLE_RATE,
                                  end.audio_start_sample / SAMPLE_RATE, end_sample=end.end_sample))

@@ -329,7 +329,7 @@ class Segmenter:
         self._utt_start = start
         reach = self.pre_roll_samples if pre_roll else 0
         self._utt_audio_start = max(start - reach, self._hist.base, self._last_end)
-        events.append(SpeechStart(self._utt_id, start))
+        events.append(SpeechStart(self._utt_id, start, self._utt_audio_start))
 
     def _close(self, end: int, events: list) -> None:
         audio = self._hist.view(self._utt_audio_start, end).copy()
