@@ -20,7 +20,7 @@ import tempfile
 
 import numpy as np
 
-from lumina import Engine, Stream
+from lumina import Engine, HangoverPolicy, Stream, StreamOptions
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 from _common import model_path  # noqa: E402
@@ -71,8 +71,10 @@ class StreamVsNaive:
 
     def _run(self, impl):
         if impl.startswith("lumina"):
-            for _ in Stream(engine=self.engine, source=self.chunks, lockstep=True,
-                            eager=impl == "lumina"):
+            eager = impl == "lumina"      # else the previous schedule, with its fixed hang-over
+            options = StreamOptions(lockstep=True, eager=eager,
+                                    hangover=HangoverPolicy() if eager else None)
+            for _ in Stream(self.engine, source=self.chunks, options=options):
                 pass
             return
         buffer = []

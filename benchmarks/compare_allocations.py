@@ -151,8 +151,12 @@ def _run_push(chunks) -> None:
 
 
 def _run_stream(chunks) -> None:
-    from lumina import Stream
-    for _ in Stream(engine=_Instant(), source=chunks, lockstep=True):
+    import lumina
+    if hasattr(lumina, "StreamOptions"):
+        stream = lumina.Stream(_Instant(), source=chunks, options=lumina.StreamOptions(lockstep=True))
+    else:  # a baseline revision, before the stream's options were grouped
+        stream = lumina.Stream(engine=_Instant(), source=chunks, lockstep=True)
+    for _ in stream:
         pass
 
 

@@ -43,7 +43,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))  # _vad_util: espeak-ng speech tr
 import peer_stream  # noqa: E402
 from peer_stream import PeerUnavailable  # noqa: E402
 
-from lumina import Engine, Final, Segmenter, Stream  # noqa: E402
+from lumina import Engine, Final, Segmenter, Stream, StreamOptions  # noqa: E402
 from lumina.testing import make_model  # noqa: E402
 
 SR = peer_stream.SR
@@ -79,7 +79,7 @@ def lumina_whole(engine: Engine, clips, speed: str) -> list[dict]:
 def lumina_stream(engine: Engine, audio: np.ndarray, spans, final_speed: str) -> list[float]:
     """End of speech -> Final per span, audio fed at real-time pace in 20 ms chunks."""
     finals: list[tuple[float, Final]] = []
-    stream = Stream(engine=engine, final_speed=final_speed,
+    stream = Stream(engine, options=StreamOptions(final_speed=final_speed),
                     segmenter=Segmenter(hangover_ms=peer_stream.HANGOVER_MS),
                     on_event=lambda e: finals.append((time.monotonic(), e)) if isinstance(e, Final) else None)
     stream.start()

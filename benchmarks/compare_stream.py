@@ -77,7 +77,7 @@ if __name__ == "__main__":   # a checkout's lumina when run as a script; asv imp
 sys.path.insert(0, str(ROOT / "tests"))        # _vad_util, _stream_util: espeak-ng speech
 sys.path.insert(0, str(ROOT / "benchmarks"))   # peer_stream
 
-from lumina import Engine, Final, Partial, Stream, TranscriptionAborted  # noqa: E402
+from lumina import Engine, Final, Partial, Stream, StreamOptions, TranscriptionAborted  # noqa: E402
 from lumina.asr.transcript import Segment, Timings, Token, Transcript  # noqa: E402
 from lumina.testing import make_model  # noqa: E402
 
@@ -209,7 +209,10 @@ def run_lumina(engine, audio, spans, quiet_from, punctuate=False, **options):
     events: list[tuple[float, object]] = []
     if punctuate:
         engine = Punctuating(engine, audio, spans)
-    stream = Stream(engine=engine, on_event=lambda e: events.append((time.monotonic(), e)), **options)
+    if not options.get("eager", True):   # the previous schedule: its fixed hang-over too
+        options.setdefault("hangover", None)
+    stream = Stream(engine, options=StreamOptions(**options),
+                    on_event=lambda e: events.append((time.monotonic(), e)))
     feeder = Feeder(audio, stream.feed, quiet_from)
     stream.start()
     feeder.run()

@@ -28,7 +28,7 @@ from lumina.errors import (
 from lumina.models import REGISTRY, ModelInfo, ModelStore, validate_model_file
 from lumina.streaming import (DeviceLost, Dropped, Final, HangoverPolicy, Partial, Segmenter, SpeechEnd,
                               SpeechPause, SpeechResume, SpeechStart, SpeechStarted, SpeechStopped,
-                              Stream)
+                              Stream, StreamModels, StreamOptions)
 
 __version__ = "0.1.0"
 
@@ -79,6 +79,8 @@ __all__ = [
     "StateError",
     "BufferStateError",
     "Stream",
+    "StreamModels",
+    "StreamOptions",
     "Timings",
     "Token",
     "TranscribeOptions",

@@ -10,7 +10,7 @@ import typing
 
 import numpy as np
 
-from lumina import Segmenter
+from lumina import Segmenter, StreamOptions
 from lumina.streaming.agreement import LocalAgreement
 from lumina.streaming.hangover import HangoverPolicy
 from lumina.streaming.scheduler import FinalDue, Scheduler, SpeculationDue
@@ -19,6 +19,8 @@ from lumina.errors import TranscriptionAborted
 from _vad_util import SR, silence, speak
 
 CHUNK = 320  # 20 ms, what FileSource yields by default
+#: Events that depend on the audio alone: every partial step decoded, nothing aborted.
+LOCKSTEP = StreamOptions(lockstep=True)
 # The micro model with this seed gives hypotheses whose tails change as audio grows.
 MICRO_SEED = 2
 
@@ -246,9 +248,15 @@ class SentenceOracle(StandIn):
 
 
 def count_utterances(sentence: PausedSentence, mid_mark: str, eager: bool = True,
-                     **stream_options) -> int:
-    """How many utterances (Finals) a lockstep Stream makes of the sentence with an oracle engine."""
-    from lumina import Final, Stream
-    stream = Stream(engine=SentenceOracle(sentence, mid_mark), source=chunks_of(sentence.audio),
-                    lockstep=True, eager=eager, **stream_options)
+                     **options) -> int:
+    """How many utterances (Finals) a lockstep Stream makes of the sentence with an oracle engine.
+
+    ``eager=False`` is the classic schedule: no speculation and the segmenter's fixed hang-over
+    (unless ``hangover`` is given); ``options`` go to StreamOptions.
+    """
+    from lumina import Final, Stream, StreamOptions
+    if not eager:
+        options.setdefault("hangover", None)
+    stream = Stream(SentenceOracle(sentence, mid_mark), source=chunks_of(sentence.audio),
+                    options=StreamOptions(eager=eager, lockstep=True, **options))
     return sum(isinstance(e, Final) for e in stream)

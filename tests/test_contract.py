@@ -41,6 +41,7 @@ NO_INPUT = {
     **{name: "a frozen result record lumina builds, not an entry point" for name in (
         "AudioInfo", "CacheMatch", "CacheStats", "DeviceInfo", "DeviceLost", "Dropped", "Final",
         "ModelInfo", "Partial", "Segment", "SpeechEnd", "SpeechPause", "SpeechResume", "SpeechStart",
+        "SpeechStarted", "SpeechStopped",
         "Timings", "Token", "Transcript", "TranscriptionInfo")},
 }
 
@@ -241,12 +242,22 @@ PROBES = [
 
 # The streaming layer and the compiled core are outside this change (see the xfails below).
 STREAMING_PROBES = [
-    Probe("Stream", "step=0", lambda e: Stream(engine=ScriptedEngine(), step=0), ArgumentError,
-          "step must be > 0"),
-    Probe("Stream", "source=5", lambda e: Stream(engine=ScriptedEngine(), source=5),
+    Probe("Stream", "an engine that does not implement SpeechEngine", lambda e: Stream(object()),
+          ArgumentError, "Stream's model must be a model name, a model file's path"),
+    Probe("Stream", "source=5", lambda e: Stream(ScriptedEngine(), source=5),
           ArgumentError, "source must be"),
-    Probe("Stream", "engine= and model= together",
-          lambda e: Stream(engine=ScriptedEngine(), model="tiny.en"), ArgumentError, "model"),
+    Probe("Stream", "model=5", lambda e: Stream(5), ArgumentError,
+          "Stream's model must be a model name, a model file's path, a lumina.SpeechEngine"),
+    Probe("StreamModels", "partial=None", lambda e: lumina.StreamModels(None, "tiny.en"),
+          ArgumentError, "StreamModels.partial must be a model name"),
+    Probe("StreamOptions", "step=0", lambda e: lumina.StreamOptions(step=0), ArgumentError,
+          "step must be > 0 seconds"),
+    Probe("Stream", "options that are not StreamOptions",
+          lambda e: Stream(ScriptedEngine(), options={}), ArgumentError,
+          "options must be a lumina.StreamOptions, got dict"),
+    Probe("Stream", "a segmenter that is not a Segmenter",
+          lambda e: Stream(ScriptedEngine(), segmenter="silero"), ArgumentError,
+          "segmenter must be a lumina.Segmenter, got str"),
     Probe("Stream", "feed after close_input",
           lambda e: _with_stream(lambda s: (s.close_input(), s.feed(SPEECH))), StateError,
           r"feed\(\) after close_input\(\)"),
@@ -284,7 +295,7 @@ def _acquire_twice(pool):
 
 
 def _with_stream(use):
-    stream = Stream(engine=ScriptedEngine())
+    stream = Stream(ScriptedEngine())
     try:
         use(stream)
     finally:

@@ -185,7 +185,7 @@ def mismatches(outcome_of) -> list[str]:
                    reason="Stream.feed(sample_rate=) comes with the streaming split (issue 8)")
 def test_stream_feed():
     def feed(a, r):
-        stream = Stream(engine=ScriptedEngine())
+        stream = Stream(ScriptedEngine())
         try:
             stream.feed(a, sample_rate=r)
         finally:

@@ -223,20 +223,21 @@ def _add_dictate_command(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_dictate(args: argparse.Namespace) -> int:
     from lumina.apps.dictation import LineView, Typer, detect_typing_tool
-    from lumina.audio.sources import FileSource
-    from lumina.streaming.stream import Stream
+    from lumina.audio.sources import FileSource, MicrophoneSource
+    from lumina.streaming import Stream, StreamModels, StreamOptions
 
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     typer = Typer(detect_typing_tool()) if args.type else None
-    if args.file is not None:
-        source, options = FileSource(args.file, realtime=args.realtime), {"lockstep": not args.realtime}
-    else:
-        source, options = "microphone", {"device": device}
     engines = _start_engines(args.model, args.partial_model, args.threads)
     view, stream = LineView(), None
     try:
-        stream = Stream(partial_engine=engines[-1], final_engine=engines[0], source=source,
-                        **options)  # checks the input device while the models load
+        if args.file is not None:
+            source = FileSource(args.file, realtime=args.realtime)
+            options = StreamOptions(lockstep=not args.realtime)
+        else:  # opening the input device now: a bad one fails while the models load
+            source, options = MicrophoneSource(device, ring_seconds=10.0), StreamOptions()
+        stream = Stream(StreamModels(partial=engines[-1], final=engines[0]), source=source,
+                        options=options)
         for engine in engines:  # a bad model fails now, as in `transcribe`, not at the first word
             engine.wait_ready()
         _show_events(stream, view, typer)

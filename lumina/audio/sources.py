@@ -255,6 +255,8 @@ class MicrophoneSource(AudioSource):
         from lumina._core.ringbuffer import RingBuffer
         if block_ms <= 0:
             raise ArgumentError(f"block_ms must be > 0, got {block_ms}")
+        self._request = (device, {"sample_rate": sample_rate, "block_ms": block_ms,
+                                  "ring_seconds": ring_seconds})
         info = find_input_device(device)
         self.device_name: str = info["name"]
         self.sample_rate = (int(info["default_samplerate"]) if sample_rate is None
@@ -277,6 +279,17 @@ class MicrophoneSource(AudioSource):
                 f"cannot open input device {self.device_name!r} at {self.sample_rate} Hz: {exc}; "
                 "try another sample rate or device") from exc
         self._started = False
+
+    def reopen(self) -> MicrophoneSource:
+        """A new source for the device this one was asked for, with its settings (after a loss).
+
+        Raises
+        ------
+        DeviceError
+            The device is (still) not there or cannot be opened.
+        """
+        device, options = self._request
+        return MicrophoneSource(device, **options)
 
     def _callback(self, indata, frames, time_info, status) -> None:
         # Real-time thread: copy into the ring and count overflows; nothing else.

@@ -14,7 +14,8 @@ Modules, from the audio in to the events out:
 ``delivery``   callbacks, ``for`` and ``async for``
 ``events``     :class:`SpeechStarted`, :class:`Partial`, :class:`SpeechStopped`, :class:`Final`,
                :class:`Dropped`, :class:`DeviceLost`
-``engines``    which engines a stream decodes with; ``stats``: :class:`StreamStats`
+``options``    :class:`StreamModels` and :class:`StreamOptions`: what a stream decodes with, and how
+``engines``    the engines of those models; ``stats``: :class:`StreamStats`
 ``stream``     the :class:`Stream` façade
 
 Built on the audio layer (sources, the push source, the gateway) and the
@@ -23,10 +24,11 @@ recognition layer (engines); never imports the apps.
 
 from lumina.streaming.events import DeviceLost, Dropped, Final, Partial, SpeechStarted, SpeechStopped
 from lumina.streaming.hangover import HangoverPolicy
+from lumina.streaming.options import StreamModels, StreamOptions
 from lumina.streaming.pauses import SpeechPause, SpeechResume
 from lumina.streaming.segmenter import Segmenter, SpeechEnd, SpeechStart
 from lumina.streaming.stream import Stream, StreamStats
 
 __all__ = ["DeviceLost", "Dropped", "Final", "HangoverPolicy", "Partial", "Segmenter", "SpeechEnd",
            "SpeechPause", "SpeechResume", "SpeechStart", "SpeechStarted", "SpeechStopped", "Stream",
-           "StreamStats"]
+           "StreamModels", "StreamOptions", "StreamStats"]

@@ -160,8 +160,11 @@ class Scheduler:
     Parameters
     ----------
     segmenter : Segmenter
-        Fed by :meth:`feed`; the scheduler reads its positions and, with
-        ``eager``, turns on its ``report_pauses``.
+        The scheduler's own: fed by :meth:`feed`, its ``report_pauses`` turned
+        on with ``eager`` and its open utterance's hang-over set by
+        :meth:`note_text`, so give it one nobody else uses (a
+        :class:`~lumina.Stream` gives it a :meth:`~lumina.Segmenter.copy` of
+        the segmenter it was given).
     step : float
         Seconds of new audio between partial decodes of an open utterance.
     lockstep : bool, default False

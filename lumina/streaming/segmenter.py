@@ -107,6 +107,11 @@ class Segmenter:
                  webrtc_aggressiveness: int = 2) -> None:
         sample_rate = check_sample_rate(sample_rate, what="Segmenter")
         _check_settings(frame_ms, min_speech_ms, hangover_ms, pre_roll_ms, max_utterance_s)
+        self._settings = {"sample_rate": sample_rate, "vad": vad, "frame_ms": frame_ms,
+                          "min_speech_ms": min_speech_ms, "hangover_ms": hangover_ms,
+                          "pre_roll_ms": pre_roll_ms, "max_utterance_s": max_utterance_s,
+                          "threshold_db": threshold_db,
+                          "webrtc_aggressiveness": webrtc_aggressiveness}
         start_frames = max(1, math.ceil(min_speech_ms / frame_ms))
         end_frames = max(1, math.ceil(hangover_ms / frame_ms))
         self._vad = make_vad(vad, sample_rate, frame_ms, start_frames=start_frames,
@@ -145,6 +150,14 @@ class Segmenter:
         self._view.reset()
 
     # ------------------------------------------------------------------ public
+
+    def copy(self) -> Segmenter:
+        """A new segmenter with this one's settings, as constructed: no audio fed, no state kept.
+
+        A :class:`~lumina.Stream` given a segmenter runs on a copy, so the one
+        passed in is never fed or changed.
+        """
+        return Segmenter(**self._settings)
 
     def feed(self, chunk) -> list:
         """Feed a chunk of audio (any length, including 0); return the events it completes.

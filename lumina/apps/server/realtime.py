@@ -39,7 +39,8 @@ from lumina.asr.protocol import TranscribeOptions
 from lumina.asr.transcript import MIN_SAMPLES
 from lumina.audio.convert import SAMPLE_RATE, ChunkConverter
 from lumina.errors import LuminaError
-from lumina.streaming import Final, Partial, Segmenter, SpeechStarted, SpeechStopped, Stream
+from lumina.streaming import (Final, Partial, Segmenter, SpeechStarted, SpeechStopped, Stream,
+                              StreamOptions)
 from lumina.apps.server.errors import ApiError
 from lumina.apps.server.languages import language_code
 from lumina.apps.server.pool import PoolJob
@@ -268,9 +269,9 @@ class Session:
                             lambda: (self.settings.language, self.settings.prompt))
         # The client's turn detection, exactly: a fixed hang-over of silence_duration_ms.
         segmenter = Segmenter(SAMPLE_RATE, hangover_ms=s.silence_ms, pre_roll_ms=s.prefix_ms)
-        stream = Stream(engine=engine, source=None, step=self.state.config.realtime_step_s,
-                        segmenter=segmenter, hangover=None,
-                        lockstep=self.state.config.realtime_lockstep, ring_seconds=60.0)
+        options = StreamOptions(step=self.state.config.realtime_step_s, hangover=None,
+                                lockstep=self.state.config.realtime_lockstep, ring_seconds=60.0)
+        stream = Stream(engine, segmenter=segmenter, options=options)
         gen = _Generation(stream, self._samples, self._latest)
         gen.forwarder = asyncio.ensure_future(self._forward(gen))
         self._gen = self._latest = gen
