@@ -3,7 +3,8 @@
 
 import numpy as np
 
-from lumina import Engine, PhraseCache, fingerprint
+from lumina import Engine, PhraseCache
+from lumina.cache import fingerprint
 from lumina.asr.backend import DecodeOptions
 from lumina.asr.cached import verify
 

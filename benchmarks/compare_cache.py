@@ -26,7 +26,8 @@ import time
 
 import numpy as np
 
-from lumina import PhraseCache, fingerprint
+from lumina import PhraseCache
+from lumina.cache import fingerprint
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
 import _speech_util as su  # noqa: E402

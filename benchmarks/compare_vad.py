@@ -42,7 +42,8 @@ from _vad_eval import (corpus, detect, contender, evaluate, noise_corpus, print_
                        print_cpu, print_noise_only)
 
 from benchmarks.bench_vad import _signal, numpy_vad  # noqa: E402
-from lumina import EnergyVAD, MicrophoneSource, Segmenter  # noqa: E402
+from lumina import MicrophoneSource, Segmenter
+from lumina.audio.vad import EnergyVAD  # noqa: E402
 
 SR = 16000
 DETECTORS = ("energy", "webrtc", "silero")

@@ -14,7 +14,8 @@ import soxr
 from _wav_util import LAYOUTS
 
 import lumina
-from lumina import ArgumentError, AudioFormatError, AudioInfo, audio_info, load_audio, read_wav, write_wav
+from lumina import ArgumentError, AudioFormatError, AudioInfo, audio_info, load_audio, write_wav
+from lumina.audio import read_wav
 from lumina.apps.cli import main
 
 HELLO = pathlib.Path(__file__).resolve().parent.parent / "examples" / "hello.wav"
@@ -246,5 +247,6 @@ def test_cli_info_reports_bad_files_and_still_prints_good_ones(tmp_path, capsys)
 
 
 def test_public_names_are_exported():
-    for name in ("read_wav", "load_audio", "write_wav", "audio_info", "AudioInfo"):
+    for name in ("load_audio", "write_wav", "audio_info", "AudioInfo"):
         assert name in lumina.__all__ and getattr(lumina, name) is getattr(lumina.audio, name)
+    assert "read_wav" in lumina.audio.__all__ and "read_wav" not in lumina.__all__   # plumbing

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lumina import ArgumentError, AudioFormatError, CacheStats, PhraseCache, fingerprint
+from lumina import ArgumentError, AudioFormatError, CacheStats, PhraseCache
+from lumina.cache import fingerprint
 from lumina.cache.phrase_cache import DEFAULT_THRESHOLD, CacheWarning, canonical_key
 
 
@@ -115,7 +116,7 @@ def test_bad_input_raises_clear_errors():
     for threshold in (1.5, 0, "x", float("nan")):
         with pytest.raises(ArgumentError, match=r"threshold must be a number in \(0, 1\], got"):
             PhraseCache(threshold=threshold)
-    with pytest.raises(ArgumentError, match="fp must be a lumina.Fingerprint, got str"):
+    with pytest.raises(ArgumentError, match="fp must be a lumina.cache.Fingerprint, got str"):
         cache.lookup("fp", "k")
     assert PhraseCache().threshold == DEFAULT_THRESHOLD
 
@@ -231,7 +232,7 @@ def test_lookup_takes_a_fingerprint_and_counts_like_get():
     assert cache.lookup(fingerprint(tone(4)), "k") is None
     s = cache.stats()
     assert (s.lookups, s.exact_hits, s.misses) == (2, 1, 1)
-    with pytest.raises(ArgumentError, match="fp must be a lumina.Fingerprint"):
+    with pytest.raises(ArgumentError, match="fp must be a lumina.cache.Fingerprint"):
         cache.lookup(tone(3), "k")
 
 

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 import _oracle_util as ou
 import _speech_util as su
-from lumina import PhraseCache, fingerprint
+from lumina import PhraseCache
+from lumina.cache import fingerprint
 
 KEY = ("tiny.en", "sha256:0", "en")
 

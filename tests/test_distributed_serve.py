@@ -32,7 +32,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from lumina import Engine, Segmenter, SpeechEnd, SpeechStart
+from lumina import Engine, Segmenter
+from lumina.streaming import SpeechEnd, SpeechStart
 from lumina.apps.cli import build_parser
 from lumina.apps.distributed import serve as ray_serve
 from lumina.apps.distributed.replica import NODE_HEADER, REPLICA_HEADER, ReplicaIdentity, relabel

@@ -6,10 +6,10 @@ import types
 import numpy as np
 import pytest
 
-from lumina import (AudioFormatError, ArgumentError, EnergyVAD, MissingDependencyError, Segmenter,
-                    SpeechEnd, SpeechStart, StateError)
+from lumina import AudioFormatError, ArgumentError, MissingDependencyError, Segmenter, StateError
+from lumina.audio.vad import EnergyVAD
 from lumina._core.vad import Hysteresis
-from lumina.streaming import SpeechPause, SpeechResume
+from lumina.streaming import SpeechEnd, SpeechPause, SpeechResume, SpeechStart
 from _vad_util import (
     SR, events_summary, pink_noise, silence, sox_edges, speak, white_noise, write_wav)
 

@@ -12,7 +12,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from lumina import Engine, Segmenter, SpeechEnd, SpeechStart
+from lumina import Engine, Segmenter
+from lumina.streaming import SpeechEnd, SpeechStart
 from lumina.apps.server import create_app
 from lumina.audio.convert import ChunkConverter
 from lumina.models import ModelStore

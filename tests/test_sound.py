@@ -5,7 +5,8 @@ import threading
 import numpy as np
 import pytest
 
-from lumina import DeviceError, MicrophoneSource, Segmenter, SpeechEnd
+from lumina import DeviceError, MicrophoneSource, Segmenter
+from lumina.streaming import SpeechEnd
 from _sound_util import PulseServer, missing_tools, rescan_portaudio
 from _vad_util import SR, silence, sox_edges, speak, stop_while_consuming, write_wav
 

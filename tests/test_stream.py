@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from lumina import StreamModels, StreamOptions
-from lumina import (Engine, FileSource, load_audio, Final, LuminaError, Partial, Segmenter, SpeechEnd,
+from lumina import (Engine, FileSource, load_audio, Final, LuminaError, Partial, Segmenter,
                     SpeechStarted, SpeechStopped, Stream)
+from lumina.streaming import SpeechEnd
 from lumina.streaming.agreement import LocalAgreement
 from lumina.testing import make_model
 from _stream_util import (LOCKSTEP, MICRO_SEED, CountingEngine, ScriptedEngine, chunks_of,

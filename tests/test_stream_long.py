@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from lumina import StreamOptions
-from lumina import Engine, Final, Partial, Segmenter, SpeechEnd, Stream
+from lumina import Engine, Final, Partial, Segmenter, Stream
+from lumina.streaming import SpeechEnd
 from lumina.testing import make_model
 from _stream_util import MICRO_SEED
 from _vad_util import SR, silence, speak

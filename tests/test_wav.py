@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from _wav_util import LAYOUTS, chunk, extensible_body, fmt_body, pcm16, riff
-from lumina import ArgumentError, AudioFormatError, read_wav, write_wav
+from lumina import ArgumentError, AudioFormatError, write_wav
+from lumina.audio import read_wav
 from lumina.audio import wavfile as _wav
 
 SUBTYPES = ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"]

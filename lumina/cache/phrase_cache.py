@@ -205,7 +205,7 @@ class PhraseCache:
         """
         start = time.perf_counter()
         if not isinstance(fp, Fingerprint):
-            raise ArgumentError(f"fp must be a lumina.Fingerprint, got {type(fp).__name__}")
+            raise ArgumentError(f"fp must be a lumina.cache.Fingerprint, got {type(fp).__name__}")
         return self._answer(fp, self._key(key), start)
 
     def _answer(self, fp: Fingerprint, k: str | tuple, start: float) -> str | None:

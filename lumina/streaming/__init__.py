@@ -22,7 +22,8 @@ Built on the audio layer (sources, the push source, the gateway) and the
 recognition layer (engines); never imports the apps.
 """
 
-from lumina.streaming.events import DeviceLost, Dropped, Final, Partial, SpeechStarted, SpeechStopped
+from lumina.streaming.events import (DeviceLost, Dropped, Final, Partial, SpeechStarted, SpeechStopped,
+                                     StreamEvent)
 from lumina.streaming.hangover import HangoverPolicy
 from lumina.streaming.options import StreamModels, StreamOptions
 from lumina.streaming.pauses import SpeechPause, SpeechResume
@@ -31,4 +32,4 @@ from lumina.streaming.stream import Stream, StreamStats
 
 __all__ = ["DeviceLost", "Dropped", "Final", "HangoverPolicy", "Partial", "Segmenter", "SpeechEnd",
            "SpeechPause", "SpeechResume", "SpeechStart", "SpeechStarted", "SpeechStopped", "Stream",
-           "StreamModels", "StreamOptions", "StreamStats"]
+           "StreamEvent", "StreamModels", "StreamOptions", "StreamStats"]

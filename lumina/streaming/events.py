@@ -15,6 +15,7 @@ covers reached lumina to the moment the event was emitted.
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 from lumina.asr.transcript import Segment
 
@@ -199,4 +200,10 @@ class DeviceLost:
     retry_in: float | None
 
 
-StreamEvent = SpeechStarted | Partial | SpeechStopped | Final | Dropped | DeviceLost
+StreamEvent = typing.Union[SpeechStarted, Partial, SpeechStopped, Final, Dropped, DeviceLost]
+StreamEvent.__doc__ = """Any event a :class:`~lumina.Stream` delivers (a type for annotations and ``isinstance``).
+
+One of :class:`SpeechStarted`, :class:`Partial`, :class:`SpeechStopped`,
+:class:`Final`, :class:`Dropped` and :class:`DeviceLost`; see the module
+documentation for their order.
+"""
