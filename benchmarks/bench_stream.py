@@ -15,16 +15,14 @@ measured by ``compare_stream.py``.
 import pathlib
 import shutil
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
 from lumina import Engine, HangoverPolicy, Stream, StreamOptions
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import model_path  # noqa: E402
-from _profile import by_profile  # noqa: E402
+from benchmarks._helpers import model_path
+from benchmarks._helpers import by_profile
 
 SR = 16000
 MODEL = by_profile("tiny.en", ci="micro")

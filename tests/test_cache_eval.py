@@ -1,6 +1,6 @@
 """The phrase cache on real (synthetic) speech: re-takes hit, no Final ever gets another phrase's text.
 
-Speech comes from espeak-ng (tests/_speech_util.py), rendered once per session. Two levels:
+Speech comes from espeak-ng (lumina.evaluation.phrases), rendered once per session. Two levels:
 
 * the fingerprint stage (:meth:`PhraseCache.match`): how often a re-take finds its phrase,
   and which confusables find a *candidate* (a fuzzy match that is another phrase);
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import _oracle_util as ou
-import _speech_util as su
+import lumina.evaluation.phrases as su
 from lumina import PhraseCache
 from lumina.cache import fingerprint
 

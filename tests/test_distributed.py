@@ -16,7 +16,7 @@ import _ray_util  # noqa: F401  (first: sets what Ray reads at import)
 import numpy as np
 import pytest
 import soundfile
-from _engine_util import speechlike
+from lumina.testing import speechlike
 from _ray_util import local_cluster
 
 import lumina

@@ -8,7 +8,9 @@ import threading
 import numpy as np
 import pytest
 from _child_util import child_env
-from _engine_util import HELLO_WAV, hello, reference_tokens, speechlike
+from _engine_util import HELLO_WAV, hello, reference_tokens
+from _server_util import until
+from lumina.testing import speechlike
 
 import lumina
 import lumina.asr.backend

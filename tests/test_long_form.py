@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from _vad_util import SR, silence, speak, write_wav
+from _vad_util import SR, write_wav
+from lumina.evaluation.utterances import silence, speak
 from lumina import (ArgumentError, AudioFormatError, AudioNotFoundError, Engine, Segment,
                     SegmentIterator, StateError, Token, TranscriptionAborted, TranscriptionInfo,
                     load_audio)

@@ -10,8 +10,8 @@ from lumina import AudioFormatError, ArgumentError, MissingDependencyError, Segm
 from lumina.audio.vad import EnergyVAD
 from lumina._core.vad import Hysteresis
 from lumina.streaming import SpeechEnd, SpeechPause, SpeechResume, SpeechStart
-from _vad_util import (
-    SR, events_summary, pink_noise, silence, sox_edges, speak, white_noise, write_wav)
+from _vad_util import SR, events_summary, write_wav
+from lumina.evaluation.utterances import pink_noise, silence, sox_edges, speak, white_noise
 
 TOLERANCE = round(0.150 * SR)   # boundaries within 150 ms
 

@@ -11,7 +11,8 @@ from lumina import Engine
 from lumina.apps.server import create_app
 from lumina.apps.server.pool import PoolFull, PoolJob, WorkerPool
 from lumina.models import ModelStore
-from _engine_util import HELLO_WAV, speechlike
+from _engine_util import HELLO_WAV
+from lumina.testing import speechlike
 from _server_util import GatedEngine, GatedFactory, asgi_client, until
 
 

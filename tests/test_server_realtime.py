@@ -20,7 +20,8 @@ from lumina.models import ModelStore
 from lumina.testing import make_model
 from _engine_util import hello
 from _server_util import GrowingEngine, UvicornThread
-from _stream_util import MICRO_SEED, PausedSentence, SentenceOracle, two_utterances
+from _stream_util import MICRO_SEED, two_utterances
+from lumina.evaluation.paused import PausedSentence, SentenceOracle
 
 PREFIX = "conversation.item.input_audio_transcription"
 SR_ = 16000

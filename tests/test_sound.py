@@ -7,8 +7,9 @@ import pytest
 
 from lumina import DeviceError, MicrophoneSource, Segmenter
 from lumina.streaming import SpeechEnd
-from _sound_util import PulseServer, missing_tools, rescan_portaudio
-from _vad_util import SR, silence, sox_edges, speak, stop_while_consuming, write_wav
+from lumina.testing.pulse import PulseServer, missing_tools, rescan_portaudio
+from _vad_util import SR, stop_while_consuming, write_wav
+from lumina.evaluation.utterances import silence, sox_edges, speak
 
 pytestmark = pytest.mark.sound
 

@@ -10,7 +10,8 @@ import soxr
 from lumina import (ArgumentError, AudioFormatError, AudioNotFoundError, DeviceError, FileSource,
                     IterableSource, MicrophoneSource)
 from lumina.audio.sources import find_input_device
-from _vad_util import SR, stop_while_consuming, white_noise
+from _vad_util import SR, stop_while_consuming
+from lumina.evaluation.utterances import white_noise
 
 
 def test_iterable_source_passes_float32_mono_through_unchanged():

@@ -15,7 +15,8 @@ from lumina.testing import make_model
 from _stream_util import (LOCKSTEP, MICRO_SEED, CountingEngine, ScriptedEngine, chunks_of,
                           reference_schedule,
                           two_utterances)
-from _vad_util import SR, pink_noise, silence, white_noise, write_wav
+from _vad_util import SR, write_wav
+from lumina.evaluation.utterances import pink_noise, silence, white_noise
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import threading
 import numpy as np
 import pytest
 
-import _speech_util as su
+import lumina.evaluation.phrases as su
 from _stream_util import ScriptedEngine, chunks_of
-from _vad_util import silence
+from lumina.evaluation.utterances import silence
 from lumina import StreamModels, StreamOptions
 from lumina import Engine, Final, Partial, PhraseCache, Stream
 from lumina.streaming.decoder import Decoder, Job

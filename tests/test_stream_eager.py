@@ -13,7 +13,8 @@ from lumina import (ArgumentError, FileSource, Final, HangoverPolicy, Partial, S
 from lumina.streaming.agreement import LocalAgreement
 from _stream_util import (LOCKSTEP, ScriptedEngine, StandIn, chunks_of, reference_schedule, tokens_text,
                           transcript)
-from _vad_util import SR, silence, write_wav
+from _vad_util import SR, write_wav
+from lumina.evaluation.utterances import silence
 
 CHUNK = 320
 

@@ -12,7 +12,9 @@ from lumina import (AudioFormatError, DeviceError, DeviceLost, Dropped, FileSour
 from lumina.errors import StateError, TranscriptionAborted
 from lumina.audio.sources import AudioSource
 from _stream_util import LOCKSTEP, ScriptedEngine, chunks_of, reference_schedule, two_utterances
-from _vad_util import SR, silence, write_wav
+from _server_util import until
+from _vad_util import SR, write_wav
+from lumina.evaluation.utterances import silence
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from lumina import Engine, Final, Partial, Segmenter, Stream
 from lumina.streaming import SpeechEnd
 from lumina.testing import make_model
 from _stream_util import MICRO_SEED
-from _vad_util import SR, silence, speak
+from _vad_util import SR
+from lumina.evaluation.utterances import silence, speak
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,8 @@ from lumina.streaming.scheduler import (ArrivalLog, FinalDue, Scheduler, Specula
                                        SpeculationDue)
 from lumina.streaming.hangover import HangoverPolicy
 from lumina.streaming.segmenter import SpeechStart
-from _vad_util import SR, silence
+from _vad_util import SR
+from lumina.evaluation.utterances import silence
 
 CHUNK = 320
 

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from lumina.audio.vad import EnergyVAD
 from lumina._core.vad import Hysteresis, frame_db
-from _vad_util import SR, pink_noise, silence, white_noise
+from _vad_util import SR
+from lumina.evaluation.utterances import pink_noise, silence, white_noise
 
 
 def reference_hysteresis(raw, start_frames, end_frames):

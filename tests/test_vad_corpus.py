@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _speech_util import SpeechBank
+from lumina.evaluation.phrases import SpeechBank
 from _stream_util import LOCKSTEP, ScriptedEngine, chunks_of
-from _vad_corpus import KINDS, SR, noise_scene, scene, score, swell_scene, utterances
+from lumina.evaluation.scenes import KINDS, SR, noise_scene, scene, score, swell_scene, utterances
 from lumina import Engine, Segmenter, Stream
 from lumina.audio.vad import SileroVAD
 from lumina.audio.vad.factory import SILERO_THRESHOLD

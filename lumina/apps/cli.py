@@ -300,9 +300,10 @@ def _add_bench_command(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from lumina.apps import bench
+    from lumina.testing import speechlike
 
     lengths = [float(x) for x in args.seconds.split(",")]
-    audio = lumina.load_audio(args.audio) if args.audio else bench.speechlike(max(lengths))
+    audio = lumina.load_audio(args.audio) if args.audio else speechlike(max(lengths))
     engine, startup = bench.measure_startup(args.model, device=args.device, threads=args.threads)
     with engine:
         print(f"model {args.model} on {engine.device}, {engine.threads} threads: constructor "
