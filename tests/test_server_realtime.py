@@ -66,7 +66,9 @@ def update(**audio_input) -> str:
 
 async def stream_and_collect(url, pcm, rate, *, completed, setup=(), headers=None, chunk_s=0.02):
     """Send ``setup`` messages, then ``pcm`` in real time; collect events until ``completed``
-    ``...completed`` events arrived (and a moment more for stragglers)."""
+    ``...completed`` events arrived, then commit: ``pcm`` ends in silence, so the commit's answer
+    is the "nothing to commit" error, sent once the session's stream has ended, after every
+    event of its items (returned without that error)."""
     events = []
     async with connect(url, additional_headers=headers) as ws:
         events.append(json.loads(await recv(ws)))
@@ -88,9 +90,13 @@ async def stream_and_collect(url, pcm, rate, *, completed, setup=(), headers=Non
         while sum(e["type"] == f"{PREFIX}.completed" for e in events) < completed:
             assert time.monotonic() < deadline, [e["type"] for e in events]
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)
+        await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+        while not events or events[-1]["type"] != "error":
+            assert time.monotonic() < deadline, [e["type"] for e in events]
+            await asyncio.sleep(0.02)
         reader.cancel()
-    return events
+    assert events[-1]["error"]["code"] == "input_audio_buffer_commit_empty"
+    return events[:-1]
 
 
 def reference_ends(samples16: np.ndarray):

@@ -182,7 +182,7 @@ def test_cancelling_an_async_consumer_then_stopping(tmp_path, speech, no_new_thr
             return [e async for e in stream]
 
         task = asyncio.create_task(consume())
-        await asyncio.sleep(0.05)
+        await until(lambda: stream.stats.audio_s > 0)   # iterating: the stream runs, nothing to say
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
