@@ -11,7 +11,7 @@ from _stream_util import ScriptedEngine, chunks_of
 from lumina.evaluation.utterances import silence
 from lumina import StreamModels, StreamOptions
 from lumina import Engine, Final, Partial, PhraseCache, Stream
-from lumina.streaming.decoder import Decoder, Job
+from lumina.streaming.decoder import Decoder, DecodeJob
 from lumina.streaming.delivery import Delivery
 from lumina.streaming.stats import Counters
 from lumina.testing import make_model
@@ -142,7 +142,7 @@ def test_engines_without_on_candidate_keep_working(one_phrase, eager):
 def test_a_speculation_cancelled_before_its_candidate_shows_none(resumed):
     # The decoder alone: a speculation whose speech resumes (the pipeline marks it cancelled)
     # while its complete partial decodes must not show the cache's candidate afterwards.
-    job = Job("speculate", 0, np.zeros(16000, np.float32), end_sample=16000)
+    job = DecodeJob("speculate", 0, np.zeros(16000, np.float32), end_sample=16000)
     engine = CandidateEngine(lambda i, a, speed: [5, 6] if speed == "fast" else [5, 6, 9],
                              "w5 w6 w9", "cache-verified")
     decode = engine.transcribe_samples
@@ -161,7 +161,7 @@ def test_a_speculation_cancelled_before_its_candidate_shows_none(resumed):
     thread.start()
     decoder.submit(job)
     if not resumed:   # the hang-over confirms the end: the final job takes the held speculation
-        decoder.submit(Job("final", 0, np.zeros(16000, np.float32), end_sample=16000))
+        decoder.submit(DecodeJob("final", 0, np.zeros(16000, np.float32), end_sample=16000))
     decoder.end()
     thread.join(10)
     events = [(type(e).__name__, e.text, getattr(e, "complete", None), getattr(e, "origin", None))

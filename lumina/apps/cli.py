@@ -278,7 +278,7 @@ def _status_line(event) -> str:
     """One line for a Dropped or DeviceLost event."""
     from lumina.streaming.events import Dropped
     if isinstance(event, Dropped):
-        return (f"lumina: dropped {event.samples / 16000:.2f} s of audio "
+        return (f"lumina: dropped {event.samples / lumina.SAMPLE_RATE:.2f} s of audio "
                 "(the computer could not keep up)")
     retry = "giving up" if event.retry_in is None else f"retrying in {event.retry_in:.1f} s"
     return f"lumina: lost input device {event.device!r} ({event.reason}); {retry}"

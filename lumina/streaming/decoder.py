@@ -1,6 +1,6 @@
 """The decoder thread of a stream: runs partial, speculative and final decodes one at a time, in order.
 
-The pipeline thread submits :class:`Job` objects; the decoder runs each on its
+The pipeline thread submits :class:`DecodeJob` objects; the decoder runs each on its
 engine and emits the resulting event through the stream's
 :class:`~lumina.streaming.delivery.Delivery`. Being the only thread that
 emits, it keeps events in stream order and never calls callbacks concurrently.
@@ -47,7 +47,7 @@ from lumina.streaming.provisional import candidate_partial
 from lumina.streaming.speculation import DEFERRED, Speculations
 from lumina.streaming.stats import Counters
 
-__all__ = ["Decoder", "Job", "on_stream_clock"]
+__all__ = ["Decoder", "DecodeJob", "on_stream_clock"]
 
 _END = object()            # the pipeline's last job
 _POLL_S = 0.05             # how often a blocked submitter looks at the stop flag
@@ -55,7 +55,7 @@ _QUEUE_JOBS = 16           # jobs queued before the pipeline waits (backpressure
 
 
 @dataclasses.dataclass(eq=False)
-class Job:
+class DecodeJob:
     """One unit of decoder work.
 
     Attributes
@@ -149,7 +149,7 @@ class Decoder:
         self._final_options = TranscribeOptions(language=language, speed=final_speed)
         self._delivery, self._counters, self._stopping = delivery, counters, stopping
         self._on_failure, self._on_exit = on_failure, on_exit
-        self._jobs: queue.Queue[Job | object] = queue.Queue(maxsize=_QUEUE_JOBS)
+        self._jobs: queue.Queue[DecodeJob | object] = queue.Queue(maxsize=_QUEUE_JOBS)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._inflight = 0
@@ -174,7 +174,7 @@ class Decoder:
         with self._lock:
             self._idle.notify_all()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: DecodeJob) -> None:
         """Queue a job; waits while the decoder is behind (backpressure), never past stop()."""
         if job.kind != "emit":
             with self._lock:
@@ -219,7 +219,7 @@ class Decoder:
             self._on_exit()
             self._delivery.finish()
 
-    def _done(self, job: Job) -> None:
+    def _done(self, job: DecodeJob) -> None:
         if job.block is not None:
             job.release(job.block)
             job.block = job.audio = None
@@ -229,7 +229,7 @@ class Decoder:
                 self._inflight -= 1
                 self._idle.notify_all()
 
-    def _run_job(self, job: Job, agreements: dict[int, LocalAgreement]) -> None:
+    def _run_job(self, job: DecodeJob, agreements: dict[int, LocalAgreement]) -> None:
         kind = job.kind
         if kind == "emit":
             self._delivery.emit(job.event)
@@ -246,7 +246,7 @@ class Decoder:
             else:
                 self._emit_final(job, held)
 
-    def _decode(self, engine: SpeechEngine, job: Job, options: TranscribeOptions,
+    def _decode(self, engine: SpeechEngine, job: DecodeJob, options: TranscribeOptions,
                 should_abort: Callable[[], bool], final: bool,
                 on_candidate: Callable[[str], None] | None = None):
         """The transcript, or None when the decode was aborted."""
@@ -259,7 +259,7 @@ class Decoder:
         finally:
             self._counters.decode(final, time.perf_counter() - started)
 
-    def _run_partial(self, job: Job, agreement: LocalAgreement, complete: bool = False):
+    def _run_partial(self, job: DecodeJob, agreement: LocalAgreement, complete: bool = False):
         """Decode and emit a partial; return its transcript (None when aborted)."""
         stopping = self._stopping
         transcript = self._decode(self._partial_engine, job, self._partial_options,
@@ -274,7 +274,7 @@ class Decoder:
         self._complete_text = self.latest_text if complete else None
         return transcript
 
-    def _run_speculation(self, job: Job, agreement: LocalAgreement) -> None:
+    def _run_speculation(self, job: DecodeJob, agreement: LocalAgreement) -> None:
         """The complete partial at once, then the final, held for the utterance's final job."""
         self._counters.speculation()
         transcript = None if job.cancelled else self._run_partial(job, agreement, complete=True)
@@ -293,7 +293,7 @@ class Decoder:
         # Held even when cancelled by now: the final job discards it then, counting it once.
         self._speculations.hold(job, transcript)
 
-    def _run_final(self, job: Job, agreement: LocalAgreement | None = None) -> None:
+    def _run_final(self, job: DecodeJob, agreement: LocalAgreement | None = None) -> None:
         transcript = self._decode(self._final_engine, job, self._final_options,
                                   self._stopping.is_set, final=True,
                                   on_candidate=self._candidate_hook(job, agreement))
@@ -301,7 +301,7 @@ class Decoder:
             return
         self._emit_final(job, transcript)
 
-    def _candidate_hook(self, job: Job, agreement: LocalAgreement | None) -> Callable[[str], None]:
+    def _candidate_hook(self, job: DecodeJob, agreement: LocalAgreement | None) -> Callable[[str], None]:
         """``on_candidate`` for a final decode: shows a phrase-cache candidate as a complete partial."""
         def show(text: str) -> None:
             if job.cancelled or job.abort.is_set():  # speech resumed: a stale speculation
@@ -314,7 +314,7 @@ class Decoder:
 
         return show
 
-    def _emit_final(self, job: Job, transcript) -> None:
+    def _emit_final(self, job: DecodeJob, transcript) -> None:
         self._delivery.emit(Final(transcript.text, on_stream_clock(transcript.segments, job.offset),
                                   job.utterance_id, time.monotonic() - job.arrival, job.start,
                                   job.audio_time, transcript.origin))
@@ -323,7 +323,7 @@ class Decoder:
         try:
             while True:
                 job = self._jobs.get_nowait()
-                if isinstance(job, Job):
+                if isinstance(job, DecodeJob):
                     self._done(job)
         except queue.Empty:
             pass

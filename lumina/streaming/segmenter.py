@@ -101,7 +101,7 @@ class Segmenter:
     speech to resume the utterance; a shorter one resumes on the first speech frame.
     """
 
-    def __init__(self, sample_rate: int = 16000, *, vad: str = DEFAULT_VAD, frame_ms: int = 20,
+    def __init__(self, sample_rate: int = SAMPLE_RATE, *, vad: str = DEFAULT_VAD, frame_ms: int = 20,
                  min_speech_ms: int = 100, hangover_ms: int = 300, pre_roll_ms: int = 200,
                  max_utterance_s: float = 30.0, threshold_db: float | None = None,
                  webrtc_aggressiveness: int = 2) -> None:

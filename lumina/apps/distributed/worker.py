@@ -9,7 +9,7 @@ and outputs need no storage shared with the workers. Inputs must be readable
 at the same path on every node (shared storage).
 
 This module does not import Ray: the class is made an actor by the
-scheduler with ``ray.remote(...)``, and on the worker only the runtime
+dispatcher with ``ray.remote(...)``, and on the worker only the runtime
 context (node id) is read from Ray.
 """
 

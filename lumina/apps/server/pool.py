@@ -32,7 +32,7 @@ from lumina.asr.protocol import SpeechEngine, TranscribeOptions
 from lumina.asr.transcript import Transcript
 from lumina.errors import LuminaError, StateError, TranscriptionAborted
 
-__all__ = ["EngineFactory", "JobResult", "PoolFull", "PoolJob", "PoolSet", "PoolStats",
+__all__ = ["EngineFactory", "JobResult", "PoolFull", "PoolJob", "WorkerPools", "PoolStats",
            "WorkAborted", "WorkerPool"]
 
 
@@ -263,7 +263,7 @@ def default_engine_factory(path: Path, *, threads: int, cache, device: str, conc
                   shared_weights=True)
 
 
-class PoolSet:
+class WorkerPools:
     """One :class:`WorkerPool` per served model, made on first use.
 
     Parameters

@@ -8,7 +8,7 @@ import dataclasses
 from lumina.apps.server.config import ModelCatalog, ServedModel, ServerConfig
 from lumina.apps.server.errors import ApiError
 from lumina.apps.server.metrics import Metrics
-from lumina.apps.server.pool import JobResult, PoolJob, PoolSet
+from lumina.apps.server.pool import JobResult, PoolJob, WorkerPools
 from lumina.audio.convert import SAMPLE_RATE
 
 __all__ = ["ClientGone", "ServerState"]
@@ -24,7 +24,7 @@ class ServerState:
 
     config: ServerConfig
     catalog: ModelCatalog
-    pools: PoolSet
+    pools: WorkerPools
     metrics: Metrics
     realtime_sessions: set = dataclasses.field(default_factory=set)
 
@@ -37,7 +37,7 @@ class ServerState:
             from lumina.cache import PhraseCache
             cache = PhraseCache()
         factory = config.engine_factory
-        pools = PoolSet(workers=config.workers, max_queue=config.max_queue,
+        pools = WorkerPools(workers=config.workers, max_queue=config.max_queue,
                         threads=config.threads_per_worker(), device=config.device, cache=cache,
                         factory=factory)
         return cls(config, catalog, pools, Metrics(pools))
