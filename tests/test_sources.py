@@ -183,6 +183,33 @@ def test_microphone_dropped_counts_16k_samples_whatever_the_device_rate(monkeypa
         assert mic.dropped == 1600
 
 
+def test_reopen_asks_for_the_same_device_with_the_same_settings(monkeypatch):
+    streams = _fake_microphone(monkeypatch, 48000)
+    with MicrophoneSource("fake", sample_rate=22050, block_ms=40, ring_seconds=0.5) as mic:
+        with mic.reopen() as again:
+            assert again is not mic and len(streams) == 2
+            assert (again.device_name, again.sample_rate, again.block_frames) == (
+                "fake mic", 22050, mic.block_frames)
+            assert streams[1].kwargs["samplerate"] == 22050 and streams[1].kwargs["blocksize"] == 882
+
+
+def test_a_stream_reads_the_microphone_it_is_given_then_reopens_it(monkeypatch):
+    from lumina.streaming.stream import Stream
+    from _stream_util import ScriptedEngine
+
+    streams = _fake_microphone(monkeypatch, 16000)
+    mic = MicrophoneSource("fake")
+    stream = Stream(ScriptedEngine(), source=mic)
+    factory = stream._pipeline._factory
+    try:
+        assert factory() is mic and mic.reuse_chunks      # first the source given
+        second = factory()                                 # after a loss: the same device again
+        assert second is not mic and second.device_name == "fake mic" and len(streams) == 2
+        second.close()
+    finally:
+        stream.stop()
+
+
 def test_microphone_sample_rate_is_checked(monkeypatch):
     _fake_microphone(monkeypatch, 44100)
     with pytest.raises(AudioFormatError, match="MicrophoneSource: sample_rate must be"):
