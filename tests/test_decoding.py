@@ -12,7 +12,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from _engine_util import hello, speechlike
+from _engine_util import hello
+from lumina.testing import speechlike
 from lumina import Engine
 from lumina.asr import backend
 from lumina.asr.backend import DecodeOptions, WhisperModel

@@ -14,7 +14,7 @@ from lumina.asr.backend import language_known
 from lumina.errors import ArgumentError
 
 __all__ = ["check_cache", "check_call", "check_concurrency", "check_decoding", "check_threads",
-           "check_timeout", "model_name"]
+           "check_timeout", "check_vad_call", "model_name"]
 
 
 def model_name(model) -> str:
@@ -71,6 +71,22 @@ def check_concurrency(concurrency, shared_weights) -> None:
         raise ArgumentError(f"concurrency must be an int >= 1, got {concurrency!r}")
     if shared_weights is not None and not isinstance(shared_weights, bool):
         raise ArgumentError(f"shared_weights must be True, False or None, got {shared_weights!r}")
+
+
+def check_vad_call(cache, on_candidate) -> None:
+    """``transcribe(vad=...)`` decodes windows of detected speech and never consults a phrase cache.
+
+    So it refuses what it would otherwise drop silently: ``on_candidate`` (no
+    cache candidate can come) and an engine made with a cache (which would not
+    be asked).
+    """
+    if on_candidate is not None:
+        raise ArgumentError("on_candidate applies to phrase-cache lookups, which transcribe(vad=...) "
+                            "does not make; pass vad=False, or leave on_candidate out")
+    if cache is not None:
+        raise ArgumentError("transcribe(vad=...) decodes windows of detected speech and does not "
+                            "consult the engine's phrase cache; call it on an Engine made without "
+                            "cache=, or pass vad=False to use the cache")
 
 
 def check_decoding(translate, temperature, on_segment, on_candidate=None) -> None:

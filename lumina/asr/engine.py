@@ -25,27 +25,25 @@ import numpy as np
 
 from lumina.asr import long_form as _long_form
 from lumina.asr.arguments import (check_cache, check_call, check_concurrency, check_decoding,
-                                  check_threads, check_timeout, model_name)
+                                  check_threads, check_timeout, check_vad_call, model_name)
 from lumina.asr.backend import DecodeOptions, RunResult
 from lumina.asr.model_protocol import WhisperDecoder
 from lumina.asr.cached import consult_or_answer, decode_or_confirm, make_cache, remember
 from lumina.asr.device import check_device_request
 from lumina.asr.loading import LoadedModel, default_language, load_engine_model
+from lumina.asr.protocol import TranscribeOptions
 from lumina.asr.relay import SegmentRelay
-from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, check_speed, fast_audio_ctx,
-                              fast_options, fast_result_suspect, full_window_options,
-                              has_repetition_loop)
+from lumina.asr.speed import (check_speed, fast_options, fast_result_suspect,
+                              full_window_options)
 from lumina.asr.threads import default_threads
 from lumina.asr.transcript import (MIN_SAMPLES, Segment, Transcript, from_run, too_short,
                                    with_timings)
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.audio.files import load_samples
-from lumina.errors import StateError, TranscriptionAborted
+from lumina.errors import ArgumentError, StateError, TranscriptionAborted
 from lumina.models.store import ModelStore
 
-# fast_audio_ctx, has_repetition_loop and FAST_MIN_AUDIO_CTX live in lumina.asr.speed;
-# kept importable from here.
-__all__ = ["Engine", "FAST_MIN_AUDIO_CTX", "fast_audio_ctx", "has_repetition_loop"]
+__all__ = ["Engine"]
 
 
 
@@ -254,7 +252,8 @@ class Engine:
             Decode only the speech a voice activity detector finds (True:
             Silero), as :meth:`transcribe_iter` does; times stay those of the
             input, and audio without speech gives an empty transcript with a
-            ``reason``. The phrase cache is not used then.
+            ``reason``. It consults no phrase cache, so it is refused on an
+            engine made with ``cache=`` and with ``on_candidate``.
 
         Returns
         -------
@@ -267,7 +266,8 @@ class Engine:
         AudioFormatError
             Undecodable audio, an unusable array or rate, or NaN/Inf samples.
         ArgumentError
-            An unknown ``speed`` or ``language``, or an argument of the wrong type.
+            An unknown ``speed`` or ``language``, an argument of the wrong type,
+            or ``vad`` with a phrase cache or ``on_candidate``.
         TranscriptionAborted
             ``should_abort`` returned True.
         StateError
@@ -277,6 +277,7 @@ class Engine:
         """
         if vad is not False and vad is not None:
             check_decoding(translate, temperature, on_segment, on_candidate)
+            check_vad_call(self.cache, on_candidate)
             return self.transcribe_iter(
                 audio, vad=vad, language=language, prompt=prompt, speed=speed,
                 word_timestamps=word_timestamps, translate=translate, temperature=temperature,
@@ -321,6 +322,28 @@ class Engine:
                 return result, "fast"
         live = relay.live if relay is not None else None
         return _checked(model.run(samples, full_window_options(options, speed), should_abort, live)), "accurate"
+
+    def transcribe_samples(self, samples: np.ndarray, options: TranscribeOptions, *,
+                           should_abort: Callable[[], bool] | None = None,
+                           on_segment: Callable[[Segment], None] | None = None,
+                           on_candidate: Callable[[str], None] | None = None) -> Transcript:
+        """:meth:`transcribe` of float32 mono 16 kHz samples with ``options`` as one value.
+
+        The call of the engine protocol (:class:`~lumina.asr.protocol.SpeechEngine`)
+        that streams, the server and the Ray workers make; every field of
+        ``options`` is passed on as the keyword of the same name.
+
+        Raises
+        ------
+        ArgumentError
+            ``options`` is not a :class:`~lumina.asr.protocol.TranscribeOptions`;
+            and what :meth:`transcribe` raises.
+        """
+        if not isinstance(options, TranscribeOptions):
+            raise ArgumentError(f"options must be a lumina.TranscribeOptions, not "
+                                f"{type(options).__name__}")
+        return self.transcribe(samples, should_abort=should_abort, on_segment=on_segment,
+                               on_candidate=on_candidate, **options.keywords())
 
     transcribe_iter = _long_form.transcribe_iter
 

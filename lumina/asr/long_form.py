@@ -141,6 +141,7 @@ class SegmentIterator:
         self._on_progress, self._user_abort = on_progress, should_abort
         self._cancelled = threading.Event()
         self._timings = [0.0, 0.0, 0.0]    # audio, encode, decode
+        self._speeds: set[str] = set()     # the speeds the windows were decoded at
         self._started = False
         self._gen = self._run()
 
@@ -172,6 +173,12 @@ class SegmentIterator:
     def transcript(self, on_segment: Callable[[Segment], object] | None = None) -> Transcript:
         """Decode everything and return it as one :class:`~lumina.Transcript`.
 
+        Its ``speed`` is the speed that ran: ``"fast"`` when every window was
+        decoded fast, ``"accurate"`` when every one ran accurately (a
+        ``speed="fast"`` window whose fast decode was suspect is decoded again
+        accurately, see :mod:`lumina.asr.speed`), ``"mixed"`` when both
+        happened; the speed asked for when nothing was decoded.
+
         Parameters
         ----------
         on_segment : callable, optional
@@ -194,8 +201,9 @@ class SegmentIterator:
         text = " ".join(s.text for s in segments).strip()
         a, e, d = self._timings
         timings = Timings(audio=a, encode=e, decode=d, total=time.perf_counter() - started)
+        speed = self._speeds.pop() if len(self._speeds) == 1 else "mixed" if self._speeds else self._speed
         return Transcript(text, segments, self.language or "", self._device, timings,
-                          reason=self.reason, speed=self._speed)
+                          reason=self.reason, speed=speed)
 
     # ------------------------------------------------------------------ internal
 
@@ -254,6 +262,7 @@ class SegmentIterator:
             audio, language=self.language, prompt=self._prompt, speed=self._speed,
             word_timestamps=self._words, should_abort=self._should_abort, **self._decoding)
         self._device = result.device
+        self._speeds.add(result.speed)
         if self.language in (None, "auto"):   # detected once, then kept for every window
             self.language = result.language
         self._timings[1] += result.timings.encode

@@ -119,7 +119,10 @@ class Transcript:
         Why the transcript is empty without the model having run
         (for example audio shorter than 100 ms); None otherwise.
     speed : str
-        ``"accurate"`` or ``"fast"``: the decoding mode that produced the text.
+        ``"accurate"`` or ``"fast"``: the decoding mode that produced the text
+        (a fast call whose fast decode was suspect says ``"accurate"``); a long
+        transcription whose windows ran at both says ``"mixed"``
+        (:meth:`lumina.asr.long_form.SegmentIterator.transcript`).
     origin : str
         What answered: ``"model"`` (a decode, or nothing to decode: see
         ``reason``), ``"cache-exact"`` (the phrase cache, bit-identical audio)

@@ -69,9 +69,9 @@ class ServerConfig:
         the audio; used by tests); False skips steps while a decode runs.
     engine_factory : callable, optional
         ``factory(path, threads=..., cache=..., device=..., concurrency=N)`` -> one
-        engine serving the N workers of a model; default :class:`lumina.Engine`
-        with ``concurrency=N, shared_weights=True``. A factory without a
-        ``concurrency`` parameter is called once per worker.
+        engine (a :class:`lumina.SpeechEngine`) serving the N workers of a model,
+        N calls at once; default :class:`lumina.Engine` with
+        ``concurrency=N, shared_weights=True``.
     """
 
     models: Mapping[str, str | os.PathLike[str]] = dataclasses.field(
