@@ -29,12 +29,10 @@ import pathlib
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 
-import numpy as np
 import soundfile
 
 from lumina import Engine

@@ -89,8 +89,12 @@ def check_vad_call(cache, on_candidate) -> None:
                             "cache=, or pass vad=False to use the cache")
 
 
-def check_decoding(translate, temperature, on_segment, on_candidate=None) -> None:
-    """``translate`` a bool, ``temperature`` a number in [0, 1], the callbacks None or callables."""
+def check_decoding(translate, temperature, on_segment, on_candidate=None, beam_size=None) -> None:
+    """``translate`` a bool, ``temperature`` a number in [0, 1], the callbacks None or callables,
+    ``beam_size`` None or an int from 1 to 16."""
+    if beam_size is not None and (isinstance(beam_size, bool) or not isinstance(beam_size, int)
+                                  or not 1 <= beam_size <= 16):
+        raise ArgumentError(f"beam_size must be an int from 1 (greedy) to 16, or None, got {beam_size!r}")
     if not isinstance(translate, bool):
         raise ArgumentError(f"translate must be True or False, not {translate!r}")
     if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)

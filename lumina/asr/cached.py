@@ -180,15 +180,15 @@ def verification_options(options: DecodeOptions, n_samples: int,
     """The options of the verification decode and its token budget.
 
     Those of ``speed="fast"`` (encoder context cut to the audio plus a margin, never below
-    the fast floor; a token budget), greedy (temperature 0 whatever the call asked: the
-    model's best reading) and with temperature fallback off: one pass, so the cost is bounded
+    the fast floor; a token budget), greedy (temperature 0 and one beam whatever the call
+    asked: the model's best reading at the lowest cost) and with temperature fallback off: one pass, so the cost is bounded
     and the result depends on nothing but the audio and the options. None
     when the audio fills the window (nothing to save: such a call runs as a miss).
     """
     fast = fast_options(options, n_samples, full_ctx)
     if fast is None:
         return None
-    return dataclasses.replace(fast[0], temperature=0.0, temperature_fallback=False), fast[1]
+    return dataclasses.replace(fast[0], temperature=0.0, temperature_fallback=False, beam_size=1), fast[1]
 
 
 @dataclasses.dataclass(frozen=True)

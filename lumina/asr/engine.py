@@ -33,7 +33,7 @@ from lumina.asr.device import check_device_request
 from lumina.asr.loading import LoadedModel, default_language, load_engine_model
 from lumina.asr.protocol import TranscribeOptions
 from lumina.asr.relay import SegmentRelay
-from lumina.asr.speed import (check_speed, fast_options, fast_result_suspect,
+from lumina.asr.speed import (beam_size_for, check_speed, fast_options, fast_result_suspect,
                               full_window_options)
 from lumina.asr.threads import default_threads
 from lumina.asr.transcript import (MIN_SAMPLES, Segment, Transcript, from_run, too_short,
@@ -200,6 +200,7 @@ class Engine:
     def transcribe(self, audio, *, language: str | None = None, prompt: str | None = None,
                    speed: str = "accurate", word_timestamps: bool = False,
                    translate: bool = False, temperature: float = 0.0,
+                   beam_size: int | None = None,
                    sample_rate: int | None = None,
                    should_abort: Callable[[], bool] | None = None,
                    on_segment: Callable[[Segment], None] | None = None,
@@ -231,6 +232,9 @@ class Engine:
             whisper.cpp's first decoding temperature, 0 to 1: 0 decodes
             greedily; higher values sample (``best_of`` candidates). Either
             way an unsure decode is retried at higher temperatures.
+        beam_size : int, optional
+            Beams of whisper.cpp's beam search (1: greedy). Default: the
+            speed's (:data:`lumina.asr.speed.DEFAULT_BEAM_SIZE`).
         sample_rate : int, optional
             Rate of an array ``audio`` in Hz; default 16000.  Files carry their own.
         should_abort : callable, optional
@@ -276,21 +280,24 @@ class Engine:
             The model could not be loaded.
         """
         if vad is not False and vad is not None:
-            check_decoding(translate, temperature, on_segment, on_candidate)
+            check_decoding(translate, temperature, on_segment, on_candidate, beam_size)
             check_vad_call(self.cache, on_candidate)
             return self.transcribe_iter(
                 audio, vad=vad, language=language, prompt=prompt, speed=speed,
                 word_timestamps=word_timestamps, translate=translate, temperature=temperature,
-                sample_rate=sample_rate, should_abort=should_abort)[0].transcript(on_segment)
+                beam_size=beam_size, sample_rate=sample_rate,
+                should_abort=should_abort)[0].transcript(on_segment)
         started = time.perf_counter()
         check_speed(speed)
         check_call(language, prompt, should_abort)
-        check_decoding(translate, temperature, on_segment, on_candidate)
+        check_decoding(translate, temperature, on_segment, on_candidate, beam_size)
+        beam_size = beam_size_for(speed, beam_size)
         samples = load_samples(audio, sample_rate, what="Engine.transcribe()")
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
         language = language or default_language(loaded.model)
-        key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature)
+        key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature,
+               beam_size)
         relay = None if on_segment is None else SegmentRelay(
             on_segment, loaded.model.is_special, len(samples) / SAMPLE_RATE)
         found = (too_short(len(samples), language) if len(samples) < MIN_SAMPLES
@@ -301,7 +308,7 @@ class Engine:
             return with_timings(found, load_s, audio_s, 0.0, 0.0, started)
         options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
                                 token_timestamps=word_timestamps, translate=translate,
-                                temperature=float(temperature))
+                                temperature=float(temperature), beam_size=beam_size)
         transcript, runs = decode_or_confirm(
             loaded.model, loaded.device, samples, options, speed, found, should_abort, on_candidate,
             lambda *run: self._run(*run, relay=relay))
@@ -349,13 +356,14 @@ class Engine:
 
     def _decode_window(self, samples: np.ndarray, *, language: str | None, prompt: str | None,
                        speed: str, word_timestamps: bool, translate: bool, temperature: float,
-                       should_abort: Callable[[], bool] | None) -> Transcript:
+                       beam_size: int | None, should_abort: Callable[[], bool] | None) -> Transcript:
         """One decode of at most 30 s for :mod:`lumina.asr.long_form`: times in window seconds."""
         started = time.perf_counter()
         loaded, load_s = self._loaded()
         options = DecodeOptions(n_threads=self.threads, language=self._language_for(language),
                                 prompt=prompt, token_timestamps=word_timestamps,
-                                translate=translate, temperature=float(temperature))
+                                translate=translate, temperature=float(temperature),
+                                beam_size=beam_size_for(speed, beam_size))
         result, used = self._run(loaded.model, samples, options, speed, should_abort)
         t = from_run(result, loaded.model.is_special, loaded.device, used, len(samples) / SAMPLE_RATE)
         return with_timings(t, load_s, 0.0, result.encode_s + result.mel_s, result.decode_s, started)

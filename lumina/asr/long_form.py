@@ -137,7 +137,7 @@ class SegmentIterator:
         self._empty_reason: str | None = None  # why the first window without words had none
         self._engine, self._blocks, self._regions = engine, blocks, regions
         self._prompt, self._speed, self._words = prompt, speed, word_timestamps
-        self._decoding = decoding          # translate, temperature
+        self._decoding = decoding          # translate, temperature, beam_size
         self._on_progress, self._user_abort = on_progress, should_abort
         self._cancelled = threading.Event()
         self._timings = [0.0, 0.0, 0.0]    # audio, encode, decode
@@ -304,7 +304,8 @@ def _mapped(segment: Segment, window: _Window, words: bool) -> Segment:
 def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
                     prompt: str | None = None, speed: str = "accurate",
                     word_timestamps: bool = False, translate: bool = False,
-                    temperature: float = 0.0, sample_rate: int | None = None,
+                    temperature: float = 0.0, beam_size: int | None = None,
+                    sample_rate: int | None = None,
                     on_progress: Callable[[float, float], object] | None = None,
                     should_abort: Callable[[], bool] | None = None,
                     ) -> tuple[SegmentIterator, TranscriptionInfo]:
@@ -326,7 +327,7 @@ def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
         default detector, Silero): pauses are skipped, never decoded into
         invented text. False decodes everything, in windows cut at the
         quietest moment near each 30 s limit.
-    language, prompt, speed, word_timestamps, translate, temperature, sample_rate
+    language, prompt, speed, word_timestamps, translate, temperature, beam_size, sample_rate
         As for :meth:`Engine.transcribe`; ``prompt`` conditions every window. With
         ``language="auto"`` the language found in the first window is kept.
     on_progress : callable, optional
@@ -363,7 +364,7 @@ def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
     """
     check_speed(speed)
     check_call(language, prompt, should_abort)
-    check_decoding(translate, temperature, None)
+    check_decoding(translate, temperature, None, None, beam_size)
     if on_progress is not None and not callable(on_progress):
         raise ArgumentError(f"on_progress must be callable, got {type(on_progress).__name__}")
     kind = vad_kind(vad)
@@ -372,6 +373,7 @@ def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
     info = TranscriptionInfo(blocks.duration, kind, language)
     segments = SegmentIterator(self, blocks, regions, info, prompt=prompt, speed=speed,
                                word_timestamps=word_timestamps,
-                               decoding={"translate": translate, "temperature": temperature},
+                               decoding={"translate": translate, "temperature": temperature,
+                                         "beam_size": beam_size},
                                on_progress=on_progress, should_abort=should_abort)
     return segments, info

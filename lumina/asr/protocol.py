@@ -54,6 +54,8 @@ class TranscribeOptions:
         whisper's translate task.
     temperature : float, default 0.0
         whisper.cpp's first decoding temperature, 0 to 1.
+    beam_size : int, optional
+        Beams of whisper.cpp's beam search (1: greedy); default the speed's.
 
     Raises
     ------
@@ -68,11 +70,12 @@ class TranscribeOptions:
     word_timestamps: bool = False
     translate: bool = False
     temperature: float = 0.0
+    beam_size: int | None = None
 
     def __post_init__(self) -> None:
         check_speed(self.speed)
         check_call(self.language, self.prompt, None)
-        check_decoding(self.translate, self.temperature, None)
+        check_decoding(self.translate, self.temperature, None, None, self.beam_size)
         if not isinstance(self.word_timestamps, bool):
             from lumina.errors import ArgumentError
             raise ArgumentError(f"word_timestamps must be True or False, not {self.word_timestamps!r}")

@@ -37,7 +37,7 @@ from lumina.asr.model_protocol import WhisperDecoder
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import ArgumentError
 
-__all__ = ["FAST_MIN_AUDIO_CTX", "SPEEDS", "check_speed", "fast_audio_ctx", "fast_options",
+__all__ = ["DEFAULT_BEAM_SIZE", "FAST_MIN_AUDIO_CTX", "SPEEDS", "beam_size_for", "check_speed", "fast_audio_ctx", "fast_options",
            "fast_result_suspect", "full_window_options", "has_repetition_loop"]
 
 #: The values ``speed=`` takes.
@@ -49,6 +49,16 @@ FAST_MIN_AUDIO_CTX = 256
 FAST_MIN_TOKENS = 16
 _FAST_MARGIN_FRAMES = 32  # 0.64 s of right context past the end of the audio
 _FAST_TOKENS_PER_SECOND = 8  # about twice the rate of fast speech
+
+
+#: Beams of a call that names none, per speed (1: greedy). Chosen by measurement on the real
+#: tiny.en (benchmarks/compare_accuracy.py): see the module documentation.
+DEFAULT_BEAM_SIZE = {"accurate": 1, "fast": 1}
+
+
+def beam_size_for(speed: str, beam_size: int | None) -> int:
+    """``beam_size``, or the speed's default when it is None."""
+    return DEFAULT_BEAM_SIZE[speed] if beam_size is None else beam_size
 
 
 def check_speed(speed) -> str:
