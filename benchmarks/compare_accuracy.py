@@ -97,7 +97,10 @@ def lumina_contenders(engine: Engine) -> dict[str, Callable]:
             text = engine.transcribe(audio, **options).text
             return text, time.perf_counter() - started
         return run
-    return {"lumina accurate": timed(), "lumina fast": timed(speed="fast")}
+    return {"lumina accurate": timed(), "lumina fast": timed(speed="fast"),
+            "lumina accurate beam 1": timed(beam_size=1), "lumina accurate beam 5": timed(beam_size=5),
+            "lumina fast beam 1": timed(speed="fast", beam_size=1),
+            "lumina fast beam 5": timed(speed="fast", beam_size=5)}
 
 
 def peer_contenders(peer: Peer) -> dict[str, Callable]:
@@ -184,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--long-minutes", type=float, default=5.0, help="0: no long-file rows")
     parser.add_argument("--no-peer", action="store_true", help="leave faster-whisper out")
+    parser.add_argument("--contenders", help="comma-separated names (or parts of names) to run; "
+                                             "default every one")
     parser.add_argument("--cache", default=os.environ.get("LUMINA_TEST_CACHE",
                                                            str(pathlib.Path(tempfile.gettempdir()) / "lumina-eval")))
     parser.add_argument("--json", help="write every text and time here")
@@ -207,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
                 for compute_type in ("int8", "float32"):
                     peer.load(compute_type)
                 contenders |= peer_contenders(peer)
+            if args.contenders:
+                wanted = [w.strip() for w in args.contenders.split(",")]
+                contenders = {n: c for n, c in contenders.items() if any(w in n for w in wanted)}
             print(f"{len(corpus)} clips ({args.voices} voices, {args.set} set), {args.threads} threads, "
                   f"model {model.name} from {source}" + ("" if peer else "; faster-whisper not found"))
             results = short_audio(contenders, corpus, tmp, args.repeat)

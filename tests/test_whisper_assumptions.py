@@ -7,7 +7,7 @@ import ctypes as C
 
 import numpy as np
 import pytest
-from _engine_util import speechlike
+from lumina.testing import speechlike
 
 from lumina.asr import whisper_abi
 from lumina.asr.backend import DecodeOptions, WhisperModel
