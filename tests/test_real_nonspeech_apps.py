@@ -9,9 +9,9 @@ import pytest
 import soundfile
 from _real_util import padded
 from _server_util import asgi_client
-from _stream_util import LOCKSTEP, chunks_of
+from _stream_util import chunks_of
 
-from lumina import Final, Partial, Stream
+from lumina import Final, Partial, Stream, StreamOptions
 from lumina.apps.dictation import Typer
 from lumina.apps.server import ServerConfig, create_app
 from lumina.evaluation import HIBARI_VOICES, NON_SPEECH, non_speech, normalise
@@ -24,7 +24,8 @@ SIGNALS = sorted(NON_SPEECH)
 
 def _events(engine, audio):
     quiet = np.zeros(16000, np.float32)  # the stream ends on silence, as a dictation pause does
-    return list(Stream(engine, source=chunks_of(np.concatenate([audio, quiet])), options=LOCKSTEP))
+    return list(Stream(engine, source=chunks_of(np.concatenate([audio, quiet])),
+                       options=StreamOptions(lockstep=True)))
 
 
 @pytest.mark.parametrize("signal", SIGNALS)
