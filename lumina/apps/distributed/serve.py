@@ -148,7 +148,7 @@ def build_app(args: Mapping[str, object]):
         raise ArgumentError(f"unknown lumina serve setting(s) {', '.join(map(repr, unknown))}; "
                             f"known: {', '.join(sorted(known | set(_PLACEMENT)))}")
     if isinstance(settings.get("models"), (list, tuple)):
-        from lumina.apps.server.cli import parse_model_option
+        from lumina.apps.server.config import parse_model_option
         settings["models"] = dict(parse_model_option(str(v)) for v in settings["models"])
     try:
         config = ServerConfig(**settings)
