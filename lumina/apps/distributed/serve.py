@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 
 from lumina.errors import ArgumentError, LuminaError, MissingDependencyError
 
+from lumina.apps.distributed.connection import connected
 from lumina.apps.server.config import ServerConfig
 
 __all__ = ["APP_NAME", "build_app", "run_on_ray", "serve_application"]
@@ -196,13 +197,7 @@ def run_on_ray(config: ServerConfig, *, address: str | None = None, host: str = 
     serve = _import_serve()
     import ray
 
-    connected = not ray.is_initialized()
-    if connected:
-        try:
-            ray.init(address=address, logging_level=logging.WARNING)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise LuminaError(f"cannot connect to the Ray cluster at {address or 'auto'}: {exc}") from exc
-    try:
+    with connected(ray, address):
         started = not _serve_running(serve)
         if not started:
             log.warning("Ray Serve already runs on this cluster: its HTTP proxies keep the host and "
@@ -215,9 +210,6 @@ def run_on_ray(config: ServerConfig, *, address: str | None = None, host: str = 
             _wait(stop)
         finally:
             _take_down(serve, started)
-    finally:
-        if connected:
-            ray.shutdown()
 
 
 def _deploy(serve, app) -> None:
