@@ -88,6 +88,7 @@ class Worker:
         return json.loads(line)
 
     def run(self) -> None:
+        """One timed transcription; its times and text are kept."""
         self.process.stdin.write("go\n")
         self.process.stdin.flush()
         got = self._read()
@@ -96,6 +97,7 @@ class Worker:
         self.texts.add(got["text"])
 
     def close(self) -> None:
+        """End the worker (it stops when its input ends)."""
         self.process.stdin.close()
         self.process.wait()
 

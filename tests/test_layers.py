@@ -122,6 +122,7 @@ def apps_part(module: str) -> str | None:
 # ---------------------------------------------------------------------- the graph's reader
 
 def write_package(root: Path, modules: dict[str, str]) -> Path:
+    """Write ``{dotted name: source}`` under ``root``; return the folder of the package ``pkg``."""
     for name, text in modules.items():
         path = root.joinpath(*name.split(".")).with_suffix(".py")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,9 @@ set -euo pipefail
 variant=${1:-}
 version=${PYWHISPERCPP_VERSION:-1.5.1}
 python=${PYTHON:-python3}
+# A relative PYTHON (.venv/bin/python) is made absolute: the script runs Python from elsewhere.
+# Only its folder is resolved, not the file: a virtual environment's python is a link.
+case "$python" in */*) python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")" ;; esac
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 say() { printf '%s\n' "== $*"; }
