@@ -13,13 +13,14 @@ whole 30 s window, so the encoder's cost is that of any utterance. Models are ra
 models of the real shapes (``lumina models random``); the times come from
 ``Transcript.timings`` (encode: mel and encoder; total: the whole call).
 
-Prepare the contender (vendor/README.md), then run from anywhere:
+Prepare the contender (vendor/README.md), then run:
 
     python3 -m venv /tmp/native && /tmp/native/bin/pip install .
     PYTHON=/tmp/native/bin/python vendor/build-pywhispercpp.sh native
-    python benchmarks/compare_native.py --baseline .venv/bin/python --contender /tmp/native/bin/python
+    .venv/bin/python benchmarks native --contender /tmp/native/bin/python
 
-(add ``--contender cpu=/tmp/cpu/bin/python`` to time the recipe's portable build as well).
+(the same: ``python benchmarks/compare_native.py --baseline .venv/bin/python --contender ...``;
+add ``--contender cpu=/tmp/cpu/bin/python`` to time the recipe's portable build as well).
 
 Each worker imports the lumina of its own environment: this script does not put the
 checkout on the import path.
@@ -43,8 +44,8 @@ HERE = Path(__file__).resolve().parent
 def worker(model: str, seconds: float, threads: int | None) -> None:
     """Load ``model``, say what was built, then transcribe the clip once per line read."""
     import lumina
-    from _common import speechlike
     from lumina.asr.backend import binding_path, system_info
+    from lumina.testing import speechlike
 
     clip = speechlike(seconds)
     with lumina.Engine(model, threads=threads) as engine:
@@ -69,8 +70,9 @@ class Worker:
     def __init__(self, label: str, python: str, model: Path, seconds: float,
                  threads: int | None) -> None:
         self.label = label
-        command = [python, str(Path(__file__).resolve()), "--worker", str(model),
-                   "--seconds", str(seconds)]
+        # The benchmarks runner (this folder) in that environment's Python: it imports the
+        # lumina installed there.
+        command = [python, str(HERE), "native", "--worker", str(model), "--seconds", str(seconds)]
         if threads:
             command += ["--threads", str(threads)]
         # A neutral directory: no checkout's lumina/ in the way of the environment's own.

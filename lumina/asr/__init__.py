@@ -6,7 +6,8 @@
 from lumina.asr.device import DeviceInfo, devices
 from lumina.asr.engine import Engine
 from lumina.asr.long_form import SegmentIterator, TranscriptionInfo
+from lumina.asr.protocol import SpeechEngine, TranscribeOptions
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
 
-__all__ = ["DeviceInfo", "Engine", "Segment", "SegmentIterator", "Timings", "Token", "Transcript",
-           "TranscriptionInfo", "devices"]
+__all__ = ["DeviceInfo", "Engine", "Segment", "SegmentIterator", "SpeechEngine", "Timings", "Token",
+           "TranscribeOptions", "Transcript", "TranscriptionInfo", "devices"]

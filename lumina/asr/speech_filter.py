@@ -1,0 +1,155 @@
+"""Never a word that nobody said: what whisper writes for non-speech is removed before anyone sees it.
+
+Whisper was trained on captions, so where it hears no speech it writes what
+captioners write (``[BLANK_AUDIO]``, ``(beeping)``, ``♪``), or, on silence, a
+phrase from its training data ("you", "Thank you."); on a short encoder
+context it may also continue the text into the padding past the audio's end.
+Every segment of every decode passes :func:`clean_segment`, which removes
+three things, each by a general rule (no phrase list):
+
+1. **Annotations**: text in square brackets or parentheses, and music
+   symbols, are descriptions of sound, not speech. A segment left without a
+   letter or digit is dropped.
+2. **Hallucinations on non-speech**: whisper's own estimate that the window
+   holds no speech (``no_speech_prob``, read from the first decoding step)
+   above :data:`NO_SPEECH_THRESHOLD` together with an average token
+   log-probability under :data:`LOGPROB_THRESHOLD`: the rule faster-whisper
+   and whisper.cpp use, applied per segment. (whisper.cpp applies it to its
+   own average, which counts timestamp tokens and so rarely falls below the
+   threshold.) Where the backend cannot read ``no_speech_prob`` this rule is
+   off.
+3. **Text past the audio's end**: a segment that runs past the last sample
+   and either repeats the segment before it or holds more tokens than the
+   audio left after its start could carry (:data:`MAX_TOKENS_PER_SECOND`,
+   about twice fast speech) is the model continuing into the padding (a fast
+   decode's context runs up to 5 s past the audio), typically repeating what
+   it just wrote. whisper.cpp gives a last segment without a closing
+   timestamp the window's end, and beam search on a short context misplaces
+   timestamps, so the end alone says nothing; a repeat or the words per
+   second of real audio do.
+
+A :class:`SpeechFilter` cleans the segments of one decode in order (rule 3
+looks at the segment before).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+
+from lumina.asr.decode_data import SegmentData, TokenData
+
+__all__ = ["LOGPROB_THRESHOLD", "MAX_TOKENS_PER_SECOND", "NO_SPEECH_THRESHOLD", "Cleaned", "SpeechFilter",
+           "clean_segment", "strip_annotations"]
+
+#: A window whisper judges this likely to hold no speech ...
+NO_SPEECH_THRESHOLD = 0.6
+#: ... whose tokens average a log-probability under this, holds no speech.
+LOGPROB_THRESHOLD = -1.0
+#: More tokens than this per second of audio (plus two) cannot have been spoken in it.
+MAX_TOKENS_PER_SECOND = 8
+
+# A caption's description of sound: [BLANK_AUDIO], [MUSIC], (silence), (beeping), *music*, ♪ ... ♪.
+# An unclosed bracket runs to the end of the text (a decode cut off inside one).
+_ANNOTATION = re.compile(r"\[[^\]]*(?:\]|$)|\([^)]*(?:\)|$)|\*[^*\n]*\*|[♪♫]+")
+_WORD = re.compile(r"\w")
+
+
+class Cleaned:
+    """A cleaned segment's data, or None with why it was removed."""
+
+    __slots__ = ("data", "removed")
+
+    def __init__(self, data: SegmentData | None, removed: str | None = None) -> None:
+        self.data = data
+        self.removed = removed
+
+
+def strip_annotations(text: str) -> str:
+    """``text`` without bracketed or parenthesised descriptions of sound and music symbols."""
+    return " ".join(_ANNOTATION.sub(" ", text).split())
+
+
+class SpeechFilter:
+    """Cleans the segments of one decode, in order (see the module documentation).
+
+    Parameters
+    ----------
+    is_special : callable
+        The model's special-token test.
+    duration : float
+        The audio's length in seconds (raw segment times are compared with it,
+        before any clamping).
+    """
+
+    def __init__(self, is_special: Callable[[int], bool], duration: float) -> None:
+        self.is_special, self.duration = is_special, duration
+        self._previous: str | None = None
+
+    def clean(self, data: SegmentData) -> Cleaned:
+        """Apply the three rules to the next segment of the decode."""
+        cleaned = clean_segment(data, self.is_special, self.duration, self._previous)
+        if cleaned.data is not None:
+            self._previous = _words_of(cleaned.data.text)
+        return cleaned
+
+
+def _words_of(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s']", " ", text.casefold()).split())
+
+
+def clean_segment(data: SegmentData, is_special: Callable[[int], bool], duration: float,
+                  previous: str | None = None) -> Cleaned:
+    """Apply the three rules of this module to one decoded segment.
+
+    ``duration`` is the audio's length in seconds; ``previous`` the words of
+    the segment kept before it in the same decode (:class:`SpeechFilter` keeps it).
+    """
+    words = [t for t in data.tokens if not is_special(t.id)]
+    if data.end > duration and previous is not None and _words_of(data.text) == previous:
+        return Cleaned(None, "a repeat past the end of the audio")
+    if _past_the_end(data, words, duration):
+        return Cleaned(None, "text past the end of the audio")
+    if _hallucinated(data, words):
+        return Cleaned(None, f"whisper's no-speech probability {data.no_speech_prob:.2f} with an "
+                             f"average log-probability of {_mean_logprob(words):.2f}")
+    if not _ANNOTATION.search(data.text):
+        return Cleaned(data) if _WORD.search(data.text) else Cleaned(None, "no words")
+    kept = _tokens_outside_annotations(words)
+    text = strip_annotations(data.text)
+    if not _WORD.search(text):
+        return Cleaned(None, f"only a description of sound ({data.text.strip()})")
+    return Cleaned(SegmentData(data.start, data.end, text, tuple(kept), data.no_speech_prob))
+
+
+def _past_the_end(data: SegmentData, words: list[TokenData], duration: float) -> bool:
+    """The segment runs past the audio's end with more words than the audio left could hold."""
+    if data.end <= duration:
+        return False
+    left = max(0.0, duration - data.start)
+    return len(words) > MAX_TOKENS_PER_SECOND * left + 2
+
+
+def _mean_logprob(words: list[TokenData]) -> float:
+    return sum(math.log(max(t.p, 1e-12)) for t in words) / len(words) if words else 0.0
+
+
+def _hallucinated(data: SegmentData, words: list[TokenData]) -> bool:
+    return (data.no_speech_prob is not None and data.no_speech_prob > NO_SPEECH_THRESHOLD
+            and _mean_logprob(words) < LOGPROB_THRESHOLD)
+
+
+def _tokens_outside_annotations(words: list[TokenData]) -> list[TokenData]:
+    """The tokens whose characters lie outside every annotation of their joined text."""
+    joined = "".join(t.text for t in words)
+    covered = [False] * len(joined)
+    for match in _ANNOTATION.finditer(joined):
+        covered[match.start():match.end()] = [True] * (match.end() - match.start())
+    kept, at = [], 0
+    for token in words:
+        span = covered[at:at + len(token.text)]
+        if not all(span) or not span:
+            kept.append(token)
+        at += len(token.text)
+    return kept
