@@ -190,7 +190,7 @@ class FakeEngine:
         return language or "en"
 
     def _decode_window(self, audio, *, language, prompt, speed, word_timestamps, translate,
-                       temperature, should_abort):
+                       temperature, beam_size, should_abort):
         self.windows.append(len(audio))
         self.entered.set()
         while self.gate is not None and not self.gate.wait(0.01):

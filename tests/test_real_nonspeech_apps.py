@@ -11,7 +11,7 @@ from _real_util import padded
 from _server_util import asgi_client
 from _stream_util import chunks_of
 
-from lumina import Final, Partial, Stream
+from lumina import Final, Partial, Stream, StreamOptions
 from lumina.apps.dictation import Typer
 from lumina.apps.server import ServerConfig, create_app
 from lumina.evaluation import HIBARI_VOICES, NON_SPEECH, non_speech, normalise
@@ -24,7 +24,8 @@ SIGNALS = sorted(NON_SPEECH)
 
 def _events(engine, audio):
     quiet = np.zeros(16000, np.float32)  # the stream ends on silence, as a dictation pause does
-    return list(Stream(engine=engine, source=chunks_of(np.concatenate([audio, quiet])), lockstep=True))
+    return list(Stream(engine, source=chunks_of(np.concatenate([audio, quiet])),
+                       options=StreamOptions(lockstep=True)))
 
 
 @pytest.mark.parametrize("signal", SIGNALS)

@@ -19,7 +19,8 @@ three things, each by a general rule (no phrase list):
    threshold.) Where the backend cannot read ``no_speech_prob`` this rule is
    off.
 3. **Text past the audio's end**: a segment that runs past the last sample
-   and either repeats the segment before it or holds more tokens than the
+   and either repeats the segment before it, ending well past the audio
+   (:data:`REPEAT_OVERRUN_S`), or holds more tokens than the
    audio left after its start could carry (:data:`MAX_TOKENS_PER_SECOND`,
    about twice fast speech) is the model continuing into the padding (a fast
    decode's context runs up to 5 s past the audio), typically repeating what
@@ -49,6 +50,9 @@ NO_SPEECH_THRESHOLD = 0.6
 LOGPROB_THRESHOLD = -1.0
 #: More tokens than this per second of audio (plus two) cannot have been spoken in it.
 MAX_TOKENS_PER_SECOND = 8
+#: A segment repeating the one before and ending this far past the audio is the model looping
+#: (a sentence really said twice ends with the audio, give or take a timestamp step).
+REPEAT_OVERRUN_S = 0.5
 
 # A caption's description of sound: [BLANK_AUDIO], [MUSIC], (silence), (beeping), *music*, ♪ ... ♪.
 # An unclosed bracket runs to the end of the text (a decode cut off inside one).
@@ -107,7 +111,7 @@ def clean_segment(data: SegmentData, is_special: Callable[[int], bool], duration
     the segment kept before it in the same decode (:class:`SpeechFilter` keeps it).
     """
     words = [t for t in data.tokens if not is_special(t.id)]
-    if data.end > duration and previous is not None and _words_of(data.text) == previous:
+    if data.end > duration + REPEAT_OVERRUN_S and previous is not None and _words_of(data.text) == previous:
         return Cleaned(None, "a repeat past the end of the audio")
     if _past_the_end(data, words, duration):
         return Cleaned(None, "text past the end of the audio")
