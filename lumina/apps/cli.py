@@ -44,7 +44,7 @@ def _add_subcommands(sub: argparse._SubParsersAction) -> None:
     _add_devices_command(sub)
     _add_dictate_command(sub)
     _add_bench_command(sub)
-    from lumina.apps.server.cli import add_serve_command  # `lumina serve` lives with the server
+    from lumina.apps.serve_command import add_serve_command
     add_serve_command(sub)
 
 

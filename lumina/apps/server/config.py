@@ -17,7 +17,8 @@ from pathlib import Path
 from lumina.errors import ModelNotFoundError
 from lumina.models import ModelStore, validate_model_file
 
-__all__ = ["ALIASES", "API_KEY_ENV", "ModelCatalog", "ServedModel", "ServerConfig"]
+__all__ = ["ALIASES", "API_KEY_ENV", "ModelCatalog", "ServedModel", "ServerConfig",
+           "parse_model_option"]
 
 #: Environment variable read for the API key when none is given.
 API_KEY_ENV = "LUMINA_API_KEY"
@@ -127,6 +128,18 @@ class ServerConfig:
         if self.threads is not None:
             return self.threads
         return max(1, (os.cpu_count() or 1) // self.workers)
+
+
+def parse_model_option(value: str) -> tuple[str, str]:
+    """``NAME=MODEL`` -> (NAME, MODEL); a registry name serves as itself; a file as its stem
+    without the ``ggml-`` prefix (``models/ggml-tiny.en.bin`` -> ``tiny.en``)."""
+    name, sep, model = value.partition("=")
+    if sep and name and model:
+        return name, model
+    if value.endswith(".bin") or "/" in value or "\\" in value:
+        stem = Path(value).name.removesuffix(".bin")
+        return stem.removeprefix("ggml-"), value
+    return value, value
 
 
 def _check_int(name: str, value, minimum: int) -> None:
