@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from lumina.audio.vad import DEFAULT_VAD, VAD_KINDS
 from lumina.errors import ModelNotFoundError
 from lumina.models import ModelStore, validate_model_file
 
@@ -68,6 +69,10 @@ class ServerConfig:
     realtime_lockstep : bool, default False
         Realtime streams decode every partial step (events then depend only on
         the audio; used by tests); False skips steps while a decode runs.
+    realtime_vad : str, default "energy+silero"
+        The voice activity detector of realtime sessions' turn detection
+        (``vad=`` of :class:`lumina.Segmenter`): by default the energy VAD's
+        edges, each turn confirmed by Silero, so noise and music open no turn.
     ui : bool, default True
         Serve the browser page at ``/`` (and its files under ``/ui/``), which
         needs no API key to open; False leaves those routes out (``lumina serve --no-ui``).
@@ -93,6 +98,7 @@ class ServerConfig:
     max_realtime_sessions: int = 16
     realtime_step_s: float = 0.25
     realtime_lockstep: bool = False
+    realtime_vad: str = DEFAULT_VAD
     ui: bool = True
     engine_factory: Callable | None = None
 
@@ -107,6 +113,8 @@ class ServerConfig:
             _check_int("threads", self.threads, 1)
         if not self.request_timeout_s > 0:
             raise ValueError(f"request_timeout_s must be > 0, got {self.request_timeout_s}")
+        if self.realtime_vad not in VAD_KINDS:
+            raise ValueError(f"realtime_vad must be one of {', '.join(VAD_KINDS)}, got {self.realtime_vad!r}")
         if not self.realtime_step_s > 0:
             raise ValueError(f"realtime_step_s must be > 0, got {self.realtime_step_s}")
         for name in self.models:
