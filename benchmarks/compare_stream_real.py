@@ -13,7 +13,7 @@ The signal: 1 s of silence, then ``--sentences`` sentences of lumina.evaluation'
 its halves joined with 500 ms of silence), 1.5 s of silence between them, over a -60 dB noise
 floor, then 10 s of silence. A feeder pushes it through ``Stream.feed`` in 20 ms chunks at
 real-time pace (compare_stream's Feeder). Then 40 s of non-speech (music, hum, keyboard clicks,
-pink noise) go through the same stream settings.
+pink noise, each faded in and out over 300 ms) go through the same stream settings.
 
 Columns, medians over sentences: onset -> first partial (arrival of the first speech sample to
 the first partial with text); end -> whole text (arrival of the last speech sample to the first
@@ -131,11 +131,20 @@ def _owners(text_events, spans) -> dict[int, int]:
 
 def non_speech_scene(engine, options: dict) -> tuple[int, int]:
     """(utterances opened, words written) on 40 s of music, hum, clicks and noise."""
-    audio = np.concatenate([non_speech(name, 10.0, seed=5) for name in NON_SPEECH_SCENE])
+    audio = np.concatenate([_faded(non_speech(name, 10.0, seed=5)) for name in NON_SPEECH_SCENE])
     events = list(Stream(engine, source=[audio[i:i + 320] for i in range(0, len(audio), 320)],
                          options=StreamOptions(**options, lockstep=True)))
     words = sum(len(normalise(e.text).split()) for e in events if isinstance(e, (Partial, Final)))
     return sum(isinstance(e, SpeechStarted) for e in events), words
+
+
+def _faded(x: np.ndarray, seconds: float = 0.3) -> np.ndarray:
+    """``x`` faded in and out, as sounds start and stop in a room (no cut from one to the next)."""
+    ramp = np.linspace(0.0, 1.0, int(seconds * SR), dtype=np.float32)
+    out = x.copy()
+    out[:len(ramp)] *= ramp
+    out[-len(ramp):] *= ramp[::-1]
+    return out
 
 
 def _spin(stop) -> None:

@@ -117,7 +117,7 @@ def test_an_unconfirmed_utterance_shows_nothing_while_it_is_open():
 
 def test_the_gate_counts_windows_at_its_probability():
     gate = SpeechGate()
-    assert (gate.probability, gate.windows) == (CONFIRM_PROBABILITY, CONFIRM_WINDOWS) == (0.5, 2)
+    assert (gate.probability, gate.windows) == (CONFIRM_PROBABILITY, CONFIRM_WINDOWS) == (0.6, 3)
     gate.start(np.zeros(8000, np.float32))
     assert gate.feed(np.zeros(16000, np.float32)) is False and not gate.confirmed
 

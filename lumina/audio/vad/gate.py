@@ -15,8 +15,11 @@ tones, ring-back beeps, keyboard clicks, music; 10 s each, three seeds) no
 window reached 0.41; on sentences and one-word answers at 5 dB SNR in pink
 noise, white noise and music, every clip had at least 3 windows above 0.6
 (``lumina.evaluation``; measured with tiny.en's corpus voices, hibari-tts and
-espeak-ng). Silero runs only while an utterance waits for confirmation, so
-listening to silence costs nothing more than the energy VAD.
+espeak-ng). An abrupt switch from one non-speech sound to another (music cut
+to white noise) can lift two or three windows above 0.8, hence three windows
+at 0.6 rather than Silero's usual 0.5. Silero runs only while an utterance
+waits for confirmation, so listening to silence costs nothing more than the
+edges' detectors.
 
 Each utterance is judged from a fresh network state, first run over the
 ``prime_s`` seconds heard just before the utterance's audio (outputs
@@ -33,9 +36,9 @@ from lumina.audio.vad.silero_model import WINDOW, SileroModel
 __all__ = ["CONFIRM_PROBABILITY", "CONFIRM_WINDOWS", "SpeechGate"]
 
 #: Speech probability a Silero window needs to count towards confirmation.
-CONFIRM_PROBABILITY = 0.5
+CONFIRM_PROBABILITY = 0.6
 #: Windows (32 ms) that must reach it before an utterance counts as speech.
-CONFIRM_WINDOWS = 2
+CONFIRM_WINDOWS = 3
 
 
 class SpeechGate:
