@@ -1,0 +1,246 @@
+"""Measuring this machine once: the micro-benchmark behind :class:`~lumina.asr.choice.cost_model.CostModel`.
+
+For each family (width) and storage type a candidate needs, the probe writes
+two random-weight models of that width with :func:`lumina.testing.make_model`
+(``lengths="realistic"``, so decodes run as many steps as speech does): one
+with one encoder and one decoder layer, one with two of each. Small files,
+written in about a second, into a temporary directory that is deleted
+afterwards; nothing is downloaded. It times them through lumina's own backend
+(:class:`lumina.asr.backend.WhisperModel`, one greedy pass per call) at
+encoder contexts of 256, 512 and 1500 frames, the two models interleaved and
+each point repeated, and keeps medians (:class:`BlockCost`).
+
+The result is cached as JSON in the model store, ``<store>/cost-models/<key>.json``,
+under a :class:`MachineKey`: the CPU model, the CPUs and threads used, the
+device, pywhispercpp's version and whisper.cpp's build features, and lumina's
+version. When any of them changes the key changes and the machine is measured
+again; new families are measured when first needed and added to the file.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+
+from lumina.asr.backend import DecodeOptions, WhisperModel, compiled_gpu_backends, system_info
+from lumina.asr.choice.cost_model import (CTX_POINTS, FAMILIES, BlockCost, CostModel, MachineKey)
+from lumina.asr.device import choose_device
+from lumina.asr.threads import available_cpus
+from lumina.audio.convert import SAMPLE_RATE
+from lumina.models.download import file_lock
+from lumina.models.store import ModelStore
+from lumina.models.synthetic import ModelShape, make_model
+
+__all__ = ["PROBE_POINTS", "cost_path", "ensure_measured", "load_cost_model", "machine_key",
+           "probe_block", "save_cost_model"]
+
+_log = logging.getLogger("lumina.choice")
+
+#: ``(encoder frames, seconds of audio)`` of the probe's calls: the audio fills its context.
+PROBE_POINTS = ((CTX_POINTS[0], 2.0), (CTX_POINTS[1], 8.0), (CTX_POINTS[2], 8.0))
+_ENGLISH_VOCAB = 51864
+
+
+# --------------------------------------------------------------------------- the key
+
+def machine_key(threads: int, device: str = "auto") -> MachineKey:
+    """The key of this machine, backend build and lumina version for ``threads`` and ``device``.
+
+    ``device`` is an :class:`~lumina.Engine` device request; a GPU request
+    that whisper.cpp can serve keys by the GPU backends it was built with.
+    """
+    plan = choose_device(device)
+    return MachineKey(cpu=_cpu_name(), cpus=_cpu_list(), threads=int(threads),
+                      device=("gpu:" + "/".join(compiled_gpu_backends())) if plan.use_gpu else "cpu",
+                      backend=f"pywhispercpp {_version('pywhispercpp')}; {system_info().strip()}",
+                      lumina=_version("lumina"))
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def _cpu_list() -> str:
+    """The affinity mask as ranges (``"0-1"``), with the usable count when a quota lowers it."""
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return f"{available_cpus()} CPUs"
+    ranges: list[list[int]] = []
+    for cpu in cpus:
+        if ranges and cpu == ranges[-1][1] + 1:
+            ranges[-1][1] = cpu
+        else:
+            ranges.append([cpu, cpu])
+    text = ",".join(f"{a}-{b}" if a != b else f"{a}" for a, b in ranges)
+    usable = available_cpus()
+    return text if usable == len(cpus) else f"{text} (quota {usable})"
+
+
+# --------------------------------------------------------------------------- the cache
+
+def cost_path(store: ModelStore, key: MachineKey) -> Path:
+    """Where the cost model of ``key`` is kept in ``store``."""
+    return store.root / "cost-models" / f"{key.digest()}.json"
+
+
+def load_cost_model(store: ModelStore, key: MachineKey) -> CostModel | None:
+    """The cached cost model of ``key``, or None when there is none (or it is unreadable or another key's)."""
+    path = cost_path(store, key)
+    try:
+        model = CostModel.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return model if model.key == key else None
+
+
+def save_cost_model(store: ModelStore, model: CostModel) -> Path:
+    """Write ``model`` to its place in ``store`` (atomically) and return the path."""
+    path = cost_path(store, model.key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(model.to_json(), indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def ensure_measured(store: ModelStore, key: MachineKey, needed: Iterable[str], *,
+                    remeasure: bool = False,
+                    progress: Callable[[str], None] | None = None) -> CostModel:
+    """The cost model of ``key`` holding every block id in ``needed``; measures what is missing.
+
+    Measured blocks are added to the cached file (under a lock, so two
+    processes do not measure the same machine at once). ``remeasure``
+    measures every needed block again.
+    """
+    needed = sorted(set(needed))
+    cached = load_cost_model(store, key)
+    if cached is not None and not remeasure and all(b in cached.blocks for b in needed):
+        return cached
+    path = cost_path(store, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(path.with_name(path.name + ".lock")):
+        cached = load_cost_model(store, key) or CostModel(key, {})
+        missing = needed if remeasure else [b for b in needed if b not in cached.blocks]
+        if not missing:
+            return cached
+        use_gpu = key.device != "cpu"
+        blocks = {}
+        with tempfile.TemporaryDirectory(prefix="lumina-probe-") as workdir:
+            for block in missing:
+                family, quant = block.split("/")
+                if progress is not None:
+                    progress(f"measuring {family} blocks in {quant} ({key.threads} threads, {key.device})")
+                blocks[block] = probe_block(family, quant, threads=key.threads, use_gpu=use_gpu,
+                                            workdir=Path(workdir))
+                _log.info("measured %s in %.1f s", block, blocks[block].probe_seconds)
+        model = cached.with_blocks(blocks, measured_at=_now(), load_average=_load_average())
+        save_cost_model(store, model)
+        return model
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+# --------------------------------------------------------------------------- the probe
+
+def probe_block(family: str, quantization: str, *, threads: int, use_gpu: bool = False,
+                workdir: Path, repeats: int = 3) -> BlockCost:
+    """Measure one family's blocks in one storage type (see the module documentation)."""
+    started = time.perf_counter()
+    paths = [_write_probe_model(workdir, family, quantization, layers) for layers in (1, 2)]
+    models = [WhisperModel(p, use_gpu=use_gpu) for p in paths]
+    try:
+        runs: list[list[tuple]] = [[], []]
+        for model in models:
+            model.run(_speechlike(1.0), _options(threads, CTX_POINTS[0]))  # warm up
+        for _ in range(repeats):
+            for ctx, seconds in PROBE_POINTS:
+                audio = _speechlike(seconds)
+                for depth, model in enumerate(models):
+                    t0 = time.perf_counter()
+                    r = model.run(audio, _options(threads, ctx))
+                    total = time.perf_counter() - t0
+                    runs[depth].append((ctx, seconds, r.decoder_steps, r.mel_s, r.encode_s,
+                                        r.decode_s, total))
+    finally:
+        for model in models:
+            model.close()
+        for p in paths:
+            p.unlink(missing_ok=True)
+    return _fit(runs, time.perf_counter() - started)
+
+
+def _write_probe_model(workdir: Path, family: str, quantization: str, layers: int) -> Path:
+    f = FAMILIES[family]
+    shape = ModelShape(_ENGLISH_VOCAB, f.n_state, f.n_head, layers, f.n_state, f.n_head, layers,
+                       n_mels=f.n_mels)
+    return make_model(workdir / f"probe-{family}-{quantization}-{layers}.bin", shape, quantization,
+                      lengths="realistic")
+
+
+def _options(threads: int, ctx: int) -> DecodeOptions:
+    # The engine's accurate path asks for the full window with audio_ctx 0; one greedy pass either way.
+    return DecodeOptions(n_threads=threads, language="en", audio_ctx=0 if ctx == 1500 else ctx,
+                         temperature_fallback=False)
+
+
+def _fit(runs: list[list[tuple]], seconds: float) -> BlockCost:
+    encode, step = [], []
+    for depth_runs in runs:
+        encode.append(tuple(statistics.median(r[4] for r in depth_runs if r[0] == ctx)
+                            for ctx in CTX_POINTS))
+        x = np.array([[r[2] - 1, (r[2] - 1) * r[0]] for r in depth_runs], dtype=np.float64)
+        y = np.array([r[5] for r in depth_runs], dtype=np.float64)
+        (d0, d1), *_ = np.linalg.lstsq(x, y, rcond=None)
+        step.append((float(d0), float(d1)))
+    every = runs[0] + runs[1]
+    a = np.array([[1.0, r[1]] for r in every])
+    (m0, m1), *_ = np.linalg.lstsq(a, np.array([r[3] for r in every]), rcond=None)
+    overhead = statistics.median(r[6] - r[3] - r[4] - r[5] for r in every)
+    return BlockCost(encode=(encode[0], encode[1]), step=(step[0], step[1]),
+                     mel=(float(m0), float(m1)), overhead=float(overhead), probe_seconds=round(seconds, 2))
+
+
+def _speechlike(seconds: float) -> np.ndarray:
+    """Voiced-sounding float32 16 kHz audio (harmonics of a gliding pitch, a syllable rhythm)."""
+    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
+    phase = 2 * np.pi * np.cumsum(120 + 20 * np.sin(2 * np.pi * 0.5 * t)) / SAMPLE_RATE
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
+    return (0.2 * voice * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)).astype(np.float32)
