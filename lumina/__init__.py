@@ -3,8 +3,8 @@
 Public names are re-exported here; everything else is private.
 """
 from lumina._core import BufferPool, EnergyVAD, RingBuffer
-from lumina.asr import (DeviceInfo, Engine, Segment, SegmentIterator, Timings, Token, Transcript,
-                        TranscriptionInfo, devices)
+from lumina.asr import (DeviceInfo, Engine, ModelChoice, Segment, SegmentIterator, Timings, Token,
+                        Transcript, TranscriptionInfo, choose_model, devices)
 from lumina.audio import (AudioInfo, FileSource, IterableSource, MicrophoneSource, audio_info,
                           load_audio, read_wav, write_wav)
 from lumina.cache import CacheMatch, CacheStats, Fingerprint, PhraseCache, fingerprint
@@ -55,6 +55,7 @@ __all__ = [
     "MicrophoneSource",
     "MissingDependencyError",
     "ModelError",
+    "ModelChoice",
     "ModelInfo",
     "ModelIntegrityError",
     "ModelNotFoundError",
@@ -82,6 +83,7 @@ __all__ = [
     "TranscriptionInfo",
     "__version__",
     "audio_info",
+    "choose_model",
     "devices",
     "fingerprint",
     "load_audio",

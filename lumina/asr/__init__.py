@@ -3,10 +3,11 @@
 ``asr.backend`` is the only module in lumina that imports pywhispercpp.
 """
 
+from lumina.asr.choice import ModelChoice, choose_model
 from lumina.asr.device import DeviceInfo, devices
 from lumina.asr.engine import Engine
 from lumina.asr.long_form import SegmentIterator, TranscriptionInfo
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
 
-__all__ = ["DeviceInfo", "Engine", "Segment", "SegmentIterator", "Timings", "Token", "Transcript",
-           "TranscriptionInfo", "devices"]
+__all__ = ["DeviceInfo", "Engine", "ModelChoice", "Segment", "SegmentIterator", "Timings", "Token",
+           "Transcript", "TranscriptionInfo", "choose_model", "devices"]

@@ -193,7 +193,8 @@ class SegmentIterator:
         a, e, d = self._timings
         timings = Timings(audio=a, encode=e, decode=d, total=time.perf_counter() - started)
         return Transcript(text, segments, self.language or "", self._device, timings,
-                          reason=self.reason, speed=self._speed)
+                          reason=self.reason, speed=self._speed,
+                          model=getattr(self._engine, "model_name", None))
 
     # ------------------------------------------------------------------ internal
 
