@@ -38,6 +38,7 @@ from lumina.audio.convert import SAMPLE_RATE
 from lumina.audio.push import PushSource
 from lumina.audio.sources import AudioSource, FileSource, IterableSource, MicrophoneSource, find_input_device
 from lumina.errors import StateError
+from lumina.streaming.auto_models import resolve_auto_models
 from lumina.streaming.decoder import Decoder
 from lumina.streaming.delivery import Delivery
 from lumina.streaming.engines import ArgumentError, resolve_engines
@@ -63,7 +64,12 @@ class Stream:
     partial_model, final_model : str or path-like, optional
         Progressive refinement: partials on a fast model (``"tiny.en"``),
         finals on an accurate one (``"base.en"``); both load in the background
-        as the stream is built.
+        as the stream is built. ``"auto"`` (also ``model="auto"``) chooses
+        each among the installed models for its own budget: partials within
+        ``step``, Finals within the Final goal of 1 s
+        (:mod:`lumina.streaming.auto_models`; the first choice on a machine
+        measures it, which takes a few seconds per candidate family);
+        ``stream.model_choices`` says what was chosen and why.
     engine, partial_engine, final_engine : Engine, optional
         Ready :class:`~lumina.Engine` objects (or anything with its
         ``transcribe(audio, speed=..., language=..., should_abort=...)``)
@@ -161,6 +167,9 @@ class Stream:
         self.eager = eager
         self._ring_seconds = ring_seconds
         factory, fixed, self._push = self._plan_source(source, device)
+        model, partial_model, final_model, self.model_choices = resolve_auto_models(
+            model, partial_model, final_model, step=self.step, final_speed=final_speed, threads=threads,
+            engine=engine)
         self._partial_engine, self._final_engine, self._owned = resolve_engines(
             model=model, partial_model=partial_model, final_model=final_model, engine=engine,
             partial_engine=partial_engine, final_engine=final_engine, threads=threads, cache=cache)
