@@ -20,6 +20,7 @@ import pytest
 
 import _speech_util as su
 import lumina.asr.model_pool
+import lumina.asr.shared_model
 from lumina import Engine, PhraseCache
 from lumina.asr.backend import RunResult, SegmentData, TokenData
 
@@ -72,6 +73,8 @@ def oracle_engines():
     OracleModel.runs = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(lumina.asr.model_pool, "WhisperModel", OracleModel)
+        patch.setattr(lumina.asr.shared_model, "SharedModel",
+                      lambda path, concurrency, **options: OracleModel(path, **options))
         yield OracleModel
 
 

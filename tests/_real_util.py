@@ -25,3 +25,18 @@ def cache_dir() -> pathlib.Path:
 def real_model(name: str) -> pathlib.Path:
     """A real model imported from an installed package into the test cache's store."""
     return ModelStore(cache_dir() / "models", offline=True).find(name)
+
+
+def renderer():
+    """The corpus's speech renderer, caching into the test cache."""
+    from lumina.evaluation import SpeechRenderer
+
+    return SpeechRenderer(cache_dir())
+
+
+def padded(audio, seconds: float = 0.5):
+    """``audio`` with ``seconds`` of silence either side (a short answer spoken alone)."""
+    import numpy as np
+
+    pad = np.zeros(int(seconds * 16000), np.float32)
+    return np.concatenate([pad, audio, pad])

@@ -76,3 +76,21 @@ def hello_wav():
     import pathlib
 
     return pathlib.Path(__file__).resolve().parent.parent / "examples" / "hello.wav"
+
+
+@pytest.fixture(scope="session")
+def speech():
+    """The real-speech renderer (hibari-tts and espeak-ng), cached between runs."""
+    from _real_util import renderer
+
+    return renderer()
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_tiny_en):
+    """One loaded Engine on the real tiny.en (2 threads), shared by the real tier."""
+    from lumina import Engine
+
+    with Engine(real_tiny_en, threads=2) as engine:
+        engine.wait_ready()
+        yield engine

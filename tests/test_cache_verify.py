@@ -20,6 +20,7 @@ from _engine_util import reference_tokens
 import lumina.asr.cached as cached
 import lumina.cache.phrase_cache as phrase_cache
 from lumina import ArgumentError, Engine, PhraseCache, TranscriptionAborted
+from lumina.asr.shared_model import SharedModel
 from lumina.asr.backend import DecodeOptions, WhisperModel
 from lumina.asr.cached import agrees, verification_options, words
 from lumina.asr.speed import fast_options
@@ -76,16 +77,18 @@ def speech(tmp_path_factory):
 
 @pytest.fixture
 def runs(monkeypatch):
-    """Every WhisperModel.run of the test: (samples, options, result)."""
+    """Every decode of the test, on a context or a shared model's state: (samples, options, result)."""
     seen = []
-    real = WhisperModel.run
 
-    def spy(self, audio, options, should_abort=None, on_segment=None):
-        result = real(self, audio, options, should_abort, on_segment)
-        seen.append((np.array(audio, copy=True), options, result))
-        return result
+    def spying(real):
+        def spy(self, audio, options, should_abort=None, on_segment=None):
+            result = real(self, audio, options, should_abort, on_segment)
+            seen.append((np.array(audio, copy=True), options, result))
+            return result
+        return spy
 
-    monkeypatch.setattr(WhisperModel, "run", spy)
+    for kind in (WhisperModel, SharedModel):
+        monkeypatch.setattr(kind, "run", spying(kind.run))
     return seen
 
 

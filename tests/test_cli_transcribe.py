@@ -66,9 +66,9 @@ def test_transcribe_writes_files_and_reports_bad_ones(micro_model, tmp_path, cap
 def test_transcribe_with_a_missing_model_says_how_to_get_it(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("LUMINA_HOME", str(tmp_path))
     monkeypatch.setenv("LUMINA_OFFLINE", "1")
-    assert main(["transcribe", str(HELLO_WAV), "--model", "tiny.en"]) == 1
+    assert main(["transcribe", str(HELLO_WAV), "--model", "base.en"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("lumina: error: model 'tiny.en' is not installed.")
+    assert err.startswith("lumina: error: model 'base.en' is not installed.")
     assert str(tmp_path / "models") in err
 
 

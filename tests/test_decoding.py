@@ -17,6 +17,7 @@ from lumina import Engine
 from lumina.asr import backend
 from lumina.asr.backend import DecodeOptions, WhisperModel
 from lumina.asr.loading import WARMUP_AUDIO_CTX, warmup_audio
+from lumina.asr.shared_model import SharedModel
 from lumina.testing import make_model
 
 
@@ -35,18 +36,19 @@ def tiny_realistic(tmp_path_factory):
 
 
 class RunSpy:
-    """Records (options, result) of every WhisperModel.run call."""
+    """Records (options, result) of every decode, on a context or a shared model's state."""
 
     def __init__(self, monkeypatch):
         self.calls: list[tuple[DecodeOptions, backend.RunResult]] = []
-        real = WhisperModel.run
+        for kind in (WhisperModel, SharedModel):
+            monkeypatch.setattr(kind, "run", self._spying(kind.run))
 
+    def _spying(self, real):
         def run(model, audio, options, *args, **kwargs):
             result = real(model, audio, options, *args, **kwargs)
             self.calls.append((options, result))
             return result
-
-        monkeypatch.setattr(WhisperModel, "run", run)
+        return run
 
 
 def _steps(path, audio, **options) -> int:

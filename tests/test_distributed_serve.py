@@ -179,9 +179,9 @@ def cluster(tmp_path_factory):
 
 
 def test_a_node_without_the_model_stops_the_start_with_its_error(cluster, tmp_path):
-    config = ServerConfig(models={"tiny.en": "tiny.en"}, serve_installed=False, threads=1)
+    config = ServerConfig(models={"base.en": "base.en"}, serve_installed=False, threads=1)
     with pytest.raises(ModelNotFoundError, match=r"a replica could not start on the Ray cluster: .*"
-                                                 r"tiny\.en.* is not installed"):
+                                                 r"base\.en.* is not installed"):
         ray_serve.run_on_ray(config, address=cluster.address, port=free_port(), replicas=1,
                              proxy_location="HeadOnly", stop=threading.Event())
     assert wait_gone(set(serve_processes())) == set()  # the Serve it started, shut down

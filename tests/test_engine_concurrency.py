@@ -41,9 +41,9 @@ def two_at_once(micro_model):
         yield engine
 
 
-def test_the_default_keeps_one_context(one_at_a_time):
+def test_the_default_is_one_state_of_a_shared_model(one_at_a_time):
     model = _model_of(one_at_a_time)
-    assert type(model) is WhisperModel and one_at_a_time.concurrency == 1
+    assert type(model) is SharedModel and model.concurrency == one_at_a_time.concurrency == 1
     assert "concurrency" not in repr(one_at_a_time)
 
 
@@ -105,11 +105,11 @@ def test_contexts_instead_of_states_when_asked(micro_model, sequential):
         assert [_ids(engine.transcribe(c)) for c in CLIPS[:2]] == sequential[:2]
 
 
-def test_one_state_reports_no_speech_prob_and_the_same_tokens(micro_model, one_at_a_time):
-    with Engine(micro_model, threads=1, shared_weights=True) as engine:
-        assert type(_model_of(engine)) is SharedModel
-        got = engine.transcribe(HELLO_WAV)
-    want = one_at_a_time.transcribe(HELLO_WAV)
+def test_one_state_reports_no_speech_prob_and_a_context_the_same_tokens(micro_model, one_at_a_time):
+    with Engine(micro_model, threads=1, shared_weights=False) as engine:
+        assert type(_model_of(engine)) is WhisperModel
+        want = engine.transcribe(HELLO_WAV)
+    got = one_at_a_time.transcribe(HELLO_WAV)
     assert _ids(got) == _ids(want) and got.text == want.text
     assert all(isinstance(s.no_speech_prob, float) for s in got.segments)
     assert all(s.no_speech_prob is None for s in want.segments)

@@ -168,6 +168,45 @@ def test_close_waits_for_running_calls_and_refuses_later_ones(micro_model):
     model.close()  # twice is harmless
 
 
+@pytest.mark.parametrize("kind", ["shared", "contexts"])
+def test_concurrent_closes_during_decodes_free_everything_exactly_once(micro_model, monkeypatch, kind):
+    from lumina.asr import shared_model
+    freed = []
+    if kind == "shared":
+        real_free = shared_model._free
+        monkeypatch.setattr(shared_model, "_free",
+                            lambda lib, ctx, states: (freed.append((ctx, len(states))), real_free(lib, ctx, states)))
+        model = SharedModel(micro_model, 2)
+    else:
+        model = ContextPool(micro_model, 2)
+        for context in model._models:
+            real_close = context.close
+            monkeypatch.setattr(context, "close", lambda c=real_close, m=context: (freed.append((id(m), 1)), c()))
+    entered, release = threading.Semaphore(0), threading.Event()
+    results = []
+
+    def hold(_segment):
+        entered.release()
+        release.wait(60)
+
+    decoders = [threading.Thread(target=lambda: results.append(model.run(hello(), _options(), on_segment=hold)))
+                for _ in range(2)]
+    for t in decoders:
+        t.start()
+    assert entered.acquire(timeout=60) and entered.acquire(timeout=60)  # both inside whisper.cpp
+    closers = [threading.Thread(target=model.close) for _ in range(3)]
+    for t in closers:
+        t.start()
+    for t in closers:
+        t.join(0.2)
+    assert all(t.is_alive() for t in closers) and not freed  # nobody frees under running decodes
+    release.set()
+    for t in decoders + closers:
+        t.join(60)
+    assert model.closed and len(results) == 2 and all(r.segments for r in results)
+    assert (freed == [(freed[0][0], 2)]) if kind == "shared" else (len({k for k, _ in freed}) == len(freed) == 2)
+
+
 def test_one_whisper_cpp_library_in_the_process(micro_shared):
     mapped = whisper_abi.mapped_libwhisper()
     assert len(mapped) == 1
@@ -206,12 +245,12 @@ def test_a_failed_layout_check_falls_back_to_contexts(micro_model, micro_plain, 
     single.close()
 
 
-def test_load_model_chooses_by_concurrency(micro_model):
+def test_load_model_shares_weights_unless_told_not_to(micro_model):
     made = [load_model(micro_model), load_model(micro_model, concurrency=2),
-            load_model(micro_model, concurrency=1, shared_weights=True),
+            load_model(micro_model, concurrency=1, shared_weights=False),
             load_model(micro_model, concurrency=2, shared_weights=False)]
     try:
-        assert [type(m) for m in made] == [WhisperModel, SharedModel, SharedModel, ContextPool]
+        assert [type(m) for m in made] == [SharedModel, SharedModel, WhisperModel, ContextPool]
         assert [m.concurrency for m in made] == [1, 2, 1, 2]
     finally:
         for m in made:

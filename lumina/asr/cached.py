@@ -63,7 +63,7 @@ import numpy as np
 
 from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
 from lumina.asr.speed import fast_options, fast_result_suspect
-from lumina.asr.transcript import Segment, Timings, Transcript, from_run
+from lumina.asr.transcript import Segment, Timings, Transcript, from_run, spoken_text
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import TranscriptionAborted
 
@@ -235,7 +235,7 @@ def verify(model: WhisperModel, samples: np.ndarray, options: DecodeOptions, can
     result = model.run(samples, verify_options, should_abort)
     if result.aborted:
         return Verification(result, verify_options, False, True, "")
-    text = " ".join(s.text.strip() for s in result.segments if s.text.strip())
+    text = spoken_text(result, model.is_special, len(samples) / SAMPLE_RATE)
     suspect = fast_result_suspect(result, model, budget)
     return Verification(result, verify_options, not suspect and agrees(candidate, text), suspect, text)
 

@@ -397,11 +397,9 @@ class Engine:
             self._closed = True
             future = self._future
         self._executor.shutdown(wait=True)
-        if future is not None:
-            try:
-                future.result().model.close()
-            except Exception:  # a failed load left nothing to free
-                pass
+        if future is None or future.cancelled() or future.exception() is not None:
+            return  # nothing was loaded, so nothing to free
+        future.result().model.close()  # errors freeing the model are the caller's to see
 
     def __enter__(self) -> Engine:
         return self

@@ -133,6 +133,8 @@ class SegmentIterator:
         self.language = info.language
         self.reason: str | None = None
         self.position = 0.0
+        self._spoke = False                # a segment with text was handed out
+        self._empty_reason: str | None = None  # why the first window without words had none
         self._engine, self._blocks, self._regions = engine, blocks, regions
         self._prompt, self._speed, self._words = prompt, speed, word_timestamps
         self._decoding = decoding          # translate, temperature
@@ -228,6 +230,8 @@ class SegmentIterator:
             if self._device == "none":
                 self.reason = self._no_speech_reason()
                 self.language = self.language or self._engine._language_for(None)
+            elif not self._spoke:
+                self.reason = self._empty_reason or "no speech: whisper wrote nothing"
         finally:
             self._blocks.close()
 
@@ -255,8 +259,11 @@ class SegmentIterator:
             self.language = result.language
         self._timings[1] += result.timings.encode
         self._timings[2] += result.timings.decode
+        if not result.text and self._empty_reason is None:
+            self._empty_reason = result.reason
         for s in result.segments:
             if s.text:
+                self._spoke = True
                 yield _mapped(s, window, self._words)
 
     def _progress(self, window: _Window) -> None:
@@ -283,7 +290,7 @@ def _mapped(segment: Segment, window: _Window, words: bool) -> Segment:
         tokens = tuple(Token(t.id, t.text, t.probability, window.to_input_time(t.start),
                              window.to_input_time(t.end)) for t in tokens)
     return Segment(window.to_input_time(segment.start), window.to_input_time(segment.end),
-                   segment.text, tokens)
+                   segment.text, tokens, segment.no_speech_prob)
 
 
 def transcribe_iter(self, audio, *, vad=True, language: str | None = None,

@@ -1,14 +1,15 @@
 """Loading the model an :class:`~lumina.Engine` decodes on, for one or several calls at a time.
 
 ========================  =====================================================
-``concurrency=1``          one :class:`~lumina.asr.backend.WhisperModel` (one
-                           whisper.cpp context), as lumina always did
 ``shared_weights=True``    one :class:`~lumina.asr.shared_model.SharedModel`:
-                           the weights once, one whisper.cpp state per call
-                           that may run at the same time (the default when
-                           ``concurrency > 1``)
-``shared_weights=False``   a :class:`ContextPool` of N contexts (N copies of
-                           the weights); also the fallback when the state API
+(the default)              the weights once, one whisper.cpp state per call
+                           that may run at the same time; it also reads each
+                           segment's ``no_speech_prob``, which the
+                           non-speech filter needs (:mod:`lumina.asr.speech_filter`)
+``shared_weights=False``   one :class:`~lumina.asr.backend.WhisperModel` (one
+                           whisper.cpp context) for ``concurrency=1``, else a
+                           :class:`ContextPool` of N contexts (N copies of the
+                           weights); also the fallback when the state API
                            cannot be used safely (the reason is logged on
                            ``lumina.whisper`` and kept in ``fallback_reason``)
 ========================  =====================================================
@@ -20,6 +21,7 @@ and decode the same tokens; a call that finds every state busy waits for one.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,8 +46,8 @@ def load_model(path: str | Path, *, concurrency: int = 1, shared_weights: bool |
         whisper.cpp could not load the model (a failed layout check of the
         state API is not an error: it falls back to contexts).
     """
-    if shared_weights is None:
-        shared_weights = concurrency > 1
+    if shared_weights is None:  # the state API also reads no_speech_prob (lumina.asr.speech_filter)
+        shared_weights = True
     reason = None
     if shared_weights:
         from lumina.asr import whisper_abi
@@ -95,6 +97,7 @@ class ContextPool:
         first = models[0]
         self._models = models
         self._slots = Slots(models)
+        self._close_lock = threading.Lock()
         self.concurrency = concurrency
         self.fallback_reason = fallback_reason
         self.path, self.load_log, self.gpu_backend = first.path, first.load_log, first.gpu_backend
@@ -127,6 +130,8 @@ class ContextPool:
         return self._models[0].is_special(token_id)
 
     def close(self) -> None:
-        """Free every context after the calls in progress; calling it twice is harmless."""
-        for model in self._slots.close():
-            model.close()
+        """Free every context after the calls in progress; a second call, from any thread,
+        returns once the first has freed them."""
+        with self._close_lock:
+            for model in self._slots.close():
+                model.close()

@@ -47,7 +47,9 @@ class SegmentRelay:
 
     def live(self, data: SegmentData) -> None:
         """The backend's ``on_segment``: pass on a segment whisper.cpp just finished."""
-        self._deliver(segment_from(data, self._is_special, self._duration))
+        segment = segment_from(data, self._is_special, self._duration)
+        if segment is not None:  # nothing anybody said is never passed on
+            self._deliver(segment)
 
     def _deliver(self, segment: Segment) -> None:
         if self._error is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ctypes as C
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +80,7 @@ class SharedModel:
         self._lib = lib
         self._ctx = ctx
         self._slots = Slots(states)
+        self._close_lock = threading.Lock()
         self.concurrency = concurrency
         self.path = Path(path)
         self.load_log = tuple(text for _, text in captured.lines)
@@ -138,9 +140,15 @@ class SharedModel:
         return token_id >= self._eot
 
     def close(self) -> None:
-        """Free the states and the model after the calls in progress; calling it twice is harmless."""
-        states = self._slots.close()
-        if self._ctx is not None:
+        """Free the states and the model after the calls in progress.
+
+        Calling it again, from any thread, returns once the first call has freed everything;
+        nothing is freed twice.
+        """
+        with self._close_lock:
+            if self._ctx is None:
+                return
+            states = self._slots.close()  # waits for the decodes in progress
             _free(self._lib, self._ctx, states)
             self._ctx = None
 

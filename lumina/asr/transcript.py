@@ -7,12 +7,13 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from lumina.asr.speech_filter import clean_segment
 from lumina.audio.convert import SAMPLE_RATE
 
 if TYPE_CHECKING:
     from lumina.asr.backend import RunResult, SegmentData
 
-__all__ = ["MIN_SAMPLES", "Segment", "Timings", "Token", "Transcript", "from_run", "segment_from",
+__all__ = ["MIN_SAMPLES", "Segment", "Timings", "Token", "Transcript", "from_run", "segment_from", "spoken_text",
            "too_short", "with_timings"]
 
 MIN_SAMPLES = SAMPLE_RATE // 10  # whisper.cpp returns nothing for less than 100 ms
@@ -145,19 +146,35 @@ class Transcript:
 
 def from_run(result: RunResult, is_special: Callable[[int], bool], device: str, speed: str,
              duration: float) -> Transcript:
-    """The :class:`Transcript` of one backend run (special tokens dropped, times clamped).
+    """The :class:`Transcript` of one backend run: what nobody said removed
+    (:mod:`lumina.asr.speech_filter`), special tokens dropped, times clamped.
 
     whisper.cpp reports nonsense times (e.g. -1007 s) for a segment decoded
     without timestamp tokens, so times outside ``[0, duration]`` are clamped
-    into it.
+    into it. A transcript left empty says why in ``reason``.
     """
-    segments = tuple(segment_from(s, is_special, duration) for s in result.segments)
+    cleaned = [clean_segment(s, is_special, duration) for s in result.segments]
+    segments = tuple(_segment(c.data, is_special, duration) for c in cleaned if c.data is not None)
     text = " ".join(s.text for s in segments if s.text).strip()
-    return Transcript(text, segments, result.language, device, Timings(), speed=speed)
+    removed = [c.removed for c in cleaned if c.removed is not None]
+    reason = None if text else f"no speech: {removed[0] if removed else 'whisper wrote nothing'}"
+    return Transcript(text, segments, result.language, device, Timings(), reason=reason, speed=speed)
 
 
-def segment_from(data: SegmentData, is_special: Callable[[int], bool], duration: float) -> Segment:
-    """The :class:`Segment` of one backend segment (special tokens dropped, times clamped)."""
+def spoken_text(result: RunResult, is_special: Callable[[int], bool], duration: float) -> str:
+    """The text of a run as its transcript would hold it (what nobody said removed)."""
+    segments = (segment_from(s, is_special, duration) for s in result.segments)
+    return " ".join(s.text for s in segments if s is not None and s.text).strip()
+
+
+def segment_from(data: SegmentData, is_special: Callable[[int], bool], duration: float) -> Segment | None:
+    """The :class:`Segment` of one backend segment, or None when it holds nothing anybody said
+    (:func:`lumina.asr.speech_filter.clean_segment`); special tokens dropped, times clamped."""
+    cleaned = clean_segment(data, is_special, duration)
+    return None if cleaned.data is None else _segment(cleaned.data, is_special, duration)
+
+
+def _segment(data: SegmentData, is_special: Callable[[int], bool], duration: float) -> Segment:
     def clamp(t: float) -> float:
         return min(max(t, 0.0), duration)
 
