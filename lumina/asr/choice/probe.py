@@ -5,8 +5,9 @@ two random-weight models of that width with :func:`lumina.testing.make_model`
 (``lengths="realistic"``, so decodes run as many steps as speech does): one
 with one encoder and one decoder layer, one with two of each. Small files,
 written in about a second, into a temporary directory that is deleted
-afterwards; nothing is downloaded. It times them through lumina's own backend
-(:class:`lumina.asr.backend.WhisperModel`, one greedy pass per call) at
+afterwards; nothing is downloaded. It times them through lumina's own backend,
+loaded as an :class:`~lumina.Engine` loads a model (:func:`lumina.asr.model_pool.load_model`),
+one greedy pass per call, at
 encoder contexts of 256, 512 and 1500 frames, the two models interleaved and
 each point repeated, and keeps medians (:class:`BlockCost`).
 
@@ -33,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from lumina.asr.backend import DecodeOptions, WhisperModel, compiled_gpu_backends, system_info
+from lumina.asr.backend import DecodeOptions, compiled_gpu_backends, system_info
 from lumina.asr.choice.cost_model import (CTX_POINTS, FAMILIES, BlockCost, CostModel, MachineKey)
 from lumina.asr.device import choose_device
+from lumina.asr.model_pool import load_model
 from lumina.asr.threads import available_cpus
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.models.download import file_lock
@@ -185,7 +187,7 @@ def probe_block(family: str, quantization: str, *, threads: int, use_gpu: bool =
     """Measure one family's blocks in one storage type (see the module documentation)."""
     started = time.perf_counter()
     paths = [_write_probe_model(workdir, family, quantization, layers) for layers in (1, 2)]
-    models = [WhisperModel(p, use_gpu=use_gpu) for p in paths]
+    models = [load_model(p, use_gpu=use_gpu) for p in paths]  # as an Engine loads them
     try:
         runs: list[list[tuple]] = [[], []]
         for model in models:
