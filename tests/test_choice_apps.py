@@ -60,6 +60,27 @@ def test_engine_auto_with_nothing_that_fits_says_what_would(store):
     engine.close()
 
 
+def test_engine_auto_measures_the_installed_models_unless_none_fits(store, monkeypatch):
+    cost = fixed_cost_model()
+    measured = []
+
+    def fake_probe(family, quant, **kwargs):
+        measured.append(f"{family}/{quant}")
+        return cost.blocks[f"{family}/{quant}"]
+
+    monkeypatch.setattr(probe, "probe_block", fake_probe)
+    with Engine("auto", latency=1.0, store=store, threads=1) as engine:
+        engine.wait_ready()
+        assert engine.model_name == "tiny-mine"
+    assert measured == ["tiny/f16"]
+    engine = Engine("auto", latency=0.6, store=store, threads=1)
+    with pytest.raises(ModelNotFoundError, match=r"would fit if downloaded: tiny.en-q5_1"):
+        engine.wait_ready()
+    engine.close()
+    # The registry's tiny blocks, to say what would fit; base and small are bounded by them.
+    assert measured == ["tiny/f16", "tiny/q5_1", "tiny/q8_0"]
+
+
 def test_engine_latency_needs_auto(tiny_en_model):
     with pytest.raises(ArgumentError, match="latency= chooses the model of Engine"):
         Engine(tiny_en_model, latency=0.5, preload=False)

@@ -12,9 +12,9 @@ sees plain model names; a name the caller gave is never replaced.
 
 from __future__ import annotations
 
-from lumina.asr.choice.choose import ModelChoice, choose_model
+from lumina.asr.choice.choose import ModelChoice
+from lumina.asr.choice.engine_choice import choose_for_engine
 from lumina.asr.choice.jobs import FINAL_GOAL_S
-from lumina.errors import ModelNotFoundError
 
 __all__ = ["resolve_auto_models"]
 
@@ -55,7 +55,5 @@ def _is_auto(name) -> bool:
 
 
 def _chosen(path: str, budget: float, job: str, threads: int | None) -> ModelChoice:
-    choice = choose_model(budget, job=job, threads=threads, download=False)
-    if choice.name is None:
-        raise ModelNotFoundError(f"Stream({path}_model='auto'): {choice.reason}")
-    return choice
+    return choose_for_engine(budget, job=job, store=None, device="auto", threads=threads,
+                             download=False, what=f"Stream({path}_model='auto')")

@@ -24,7 +24,7 @@ from lumina.asr.threads import default_threads
 from lumina.errors import ArgumentError
 from lumina.models.store import ModelStore
 
-__all__ = ["Estimate", "ModelChoice", "choose", "choose_model", "size_text"]
+__all__ = ["Estimate", "ModelChoice", "choose", "choose_among", "choose_model", "size_text"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +160,22 @@ def choose_model(latency="dictation", *, job: str | None = None, language: str =
     >>> choice.name, choice.reason                           # doctest: +SKIP
     ('base.en', 'base.en: the most accurate installed model predicted within 300 ms (243 ms)')
     """
+    return choose_among(latency, job=job, language=language, model=model, store=store,
+                        device=device, threads=threads, download=download, cost_model=cost_model,
+                        remeasure=remeasure, progress=progress, list_downloadable=True)
+
+
+def choose_among(latency="dictation", *, job: str | None = None, language: str = "en", model=None,
+                 store: ModelStore | None = None, device: str = "auto", threads: int | None = None,
+                 download: bool | None = None, cost_model: CostModel | None = None,
+                 remeasure: bool = False, progress: Callable[[str], None] | None = None,
+                 list_downloadable: bool = True) -> ModelChoice:
+    """:func:`choose_model`, with ``list_downloadable=False`` looking at installed models only.
+
+    That measures less (an engine that must pick among installed models need
+    not measure the others), but the estimates then hold installed models only
+    and an empty choice cannot say what would fit if downloaded.
+    """
     the_job, budget = resolve_budget(latency, job)
     if not isinstance(language, str):
         raise ArgumentError(f"language must be a str such as 'en', not {type(language).__name__}")
@@ -168,7 +184,8 @@ def choose_model(latency="dictation", *, job: str | None = None, language: str =
     store = store if store is not None else ModelStore()
     allow_download = (not store.offline) if download is None else (bool(download) and not store.offline)
     key = cost_model.key if cost_model is not None else machine_key(threads or default_threads(), device)
-    candidates = list_candidates(store, language)
+    candidates = list_candidates(store, language,
+                                 include_downloadable=list_downloadable or allow_download)
     if model is not None and model != "auto":
         return _explicit(str(model), candidates, the_job, budget,
                          cost_model or load_cost_model(store, key))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from lumina.asr.choice.choose import ModelChoice, choose_model
+from lumina.asr.choice.choose import ModelChoice, choose_among, choose_model
 from lumina.asr.choice.jobs import resolve_budget
 from lumina.errors import ArgumentError, ModelNotFoundError
 from lumina.models.store import ModelStore
@@ -37,17 +37,26 @@ def check_latency(model: str, latency) -> str | float | None:
     return latency
 
 
-def choose_for_engine(latency, *, store: ModelStore, device: str, threads: int,
-                      download: bool) -> ModelChoice:
+def choose_for_engine(latency, *, store: ModelStore | None, device: str, threads: int | None,
+                      download: bool, job: str | None = None, what: str = "model='auto'"
+                      ) -> ModelChoice:
     """The engine's model for ``latency`` (installed models only unless ``download``).
+
+    Without ``download`` only the installed models are measured and compared;
+    when none fits, the registry's are too, so the error can name what would
+    fit if downloaded.
 
     Raises
     ------
     ModelNotFoundError
-        No usable model is predicted to fit; the message names what would fit if downloaded.
+        No usable model is predicted to fit; the message (prefixed with ``what``)
+        names what would fit if downloaded.
     """
-    choice = choose_model(latency, store=store, device=device, threads=threads, download=download)
+    options = dict(job=job, store=store, device=device, threads=threads, download=download)
+    choice = choose_among(latency, list_downloadable=download, **options)
+    if choice.name is None and not download:
+        choice = choose_model(latency, **options)
     if choice.name is None:
-        raise ModelNotFoundError(f"model='auto': {choice.reason}")
-    _log.info("model='auto' chose %s", choice.reason)
+        raise ModelNotFoundError(f"{what}: {choice.reason}")
+    _log.info("%s chose %s", what, choice.reason)
     return choice
