@@ -20,10 +20,12 @@ PER_FRAME = {"tiny": 1e-4, "base": 1.5e-4, "small": 3e-4, "medium": 6e-4, "large
 FACTOR = {"f16": 1.0, "q8_0": 0.8, "q5_1": 0.9}
 
 
-def block(k: float) -> BlockCost:
+def block(k: float, depth: int = 4) -> BlockCost:
+    """Encoder layers cost k per frame, decoder layers 10 k per step, cross-attention keys nothing."""
     one = tuple(k * ctx for ctx in CTX_POINTS)
-    return BlockCost(encode=(one, tuple(2 * v for v in one)), step=((10 * k, 0.0), (20 * k, 0.0)),
-                     mel=(0.0, 0.0), overhead=0.0, probe_seconds=1.0)
+    return BlockCost(depth=depth, encode=(one, tuple(2 * v for v in one), one),
+                     step=((10 * k, 0.0), (10 * k * depth, 0.0)), mel=(0.0, 0.0), overhead=0.0,
+                     probe_seconds=1.0)
 
 
 def fixed_cost_model(key: MachineKey = KEY, families=PER_FRAME) -> CostModel:

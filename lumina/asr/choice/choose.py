@@ -230,10 +230,10 @@ def _estimate(ordered: list[Candidate], job: Job, budget: float,
             continue
         to_measure = []
         for i, c in group:
-            bound = _lower_bound(cost, c, family, job) if cost is not None else None
-            if cost is not None and block_id(family, c.quantization) in cost.blocks:
-                to_measure.append((i, c))
-            elif bound is not None and job.in_budget_units(bound[0]) > budget:
+            bound = None
+            if cost is not None and block_id(family, c.quantization) not in cost.blocks:
+                bound = _lower_bound(cost, c, family, job)
+            if bound is not None and job.in_budget_units(bound[0]) > budget:
                 found[i] = Estimate(c, None, False, f"> {job.time_text(bound[0])} "
                                                     f"(bound from {bound[1]} blocks)")
             else:

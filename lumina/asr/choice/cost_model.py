@@ -17,15 +17,21 @@ decoder
     timed with the encoder). Speech gives about three tokens per second
     (:data:`~lumina.models.synthetic_decoding.TOKENS_PER_SECOND`) plus end of text.
 
-Depth: encoder and decoder costs grow by one block's cost per layer. The probe
-(:mod:`lumina.asr.choice.probe`) times random-weight models of each width and
-storage type with one and with two layers (:class:`BlockCost`), and a model
-with ``L`` layers is predicted as ``one + (L - 1) * (two - one)``: that is how
-a few seconds of measurement predict small.en's twelve layers, or medium's
-24. The cross-attention keys and values computed once per call for each
-decoder layer are timed with the encoder, so they are counted with the
-encoder's layers: exact where both stacks are equally deep (every published
-model but large-v3-turbo, whose 4-layer decoder this overestimates a little).
+Depth: the encoder grows by one block's cost per encoder layer, and by the
+cross-attention keys and values of each decoder layer (computed once per call,
+with the encoder); the decoder by one layer's cost per step. The probe
+(:mod:`lumina.asr.choice.probe`) times three random-weight models of each
+width and storage type (:class:`BlockCost`): one encoder and one decoder layer,
+two encoder layers and one decoder layer (the encoder block), and one encoder
+layer with the family's full decoder depth ``D`` (the decoder and the
+cross-attention keys). A model with ``Le`` encoder and ``Ld`` decoder layers is
+predicted on those lines. The decoder is measured at full depth because its
+steps are bound by memory traffic: one or two layers stay in the CPU's caches
+and run up to twice as fast per layer as twelve (measured on the base shape);
+the encoder is bound by arithmetic and scales from one layer to twelve within
+a few percent. That is how a few seconds of measurement predict small.en,
+and how large-v3-turbo (32 encoder layers, 4 decoder layers) is read from the
+large-v3 family's lines.
 
 Families are the widths of the published models (tiny 384 ... large 1280;
 large-v3 and large-v3-turbo with 128 mel bands). Storage types are probed as
@@ -57,7 +63,7 @@ __all__ = ["ARCHITECTURES", "CTX_POINTS", "FAMILIES", "FORMAT", "BlockCost", "Co
            "MachineKey", "Architecture", "block_id", "call_plan", "architecture_of"]
 
 #: Version of the JSON layout and of the probe's method; a change re-measures.
-FORMAT = 1
+FORMAT = 2
 #: Encoder contexts the probe times (frames): the fast path's first two block counts, the full window.
 CTX_POINTS = (256, 512, 1500)
 _FULL_CTX = 1500
@@ -73,19 +79,22 @@ class Family:
         ``"tiny"``, ``"base"``, ``"small"``, ``"medium"``, ``"large"`` or ``"large-v3"``.
     n_state, n_head, n_mels : int
         Width, attention heads and mel bands.
+    n_text_layer : int
+        The deepest published decoder of the family (the probe's full-depth decoder).
     """
 
     name: str
     n_state: int
     n_head: int
     n_mels: int
+    n_text_layer: int
 
 
 #: The widths of the published whisper models, smallest first.
 FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("tiny", 384, 6, 80), Family("base", 512, 8, 80), Family("small", 768, 12, 80),
-    Family("medium", 1024, 16, 80), Family("large", 1280, 20, 80),
-    Family("large-v3", 1280, 20, 128),
+    Family("tiny", 384, 6, 80, 4), Family("base", 512, 8, 80, 6), Family("small", 768, 12, 80, 12),
+    Family("medium", 1024, 16, 80, 24), Family("large", 1280, 20, 80, 32),
+    Family("large-v3", 1280, 20, 128, 32),
 )}
 
 
@@ -126,14 +135,17 @@ def block_id(family: str, quantization: str) -> str:
 class BlockCost:
     """What the probe measured for one family in one storage type, in seconds.
 
-    Index 0 of each pair is the one-layer model, index 1 the two-layer one.
-
     Attributes
     ----------
-    encode : tuple of two tuples of float
-        Encoder time at each of :data:`CTX_POINTS` (the first decoder step included).
+    depth : int
+        ``D``: the decoder depth of the third probe model.
+    encode : tuple of three tuples of float
+        Encoder time (the cross-attention keys and the first decoder step
+        included) at each of :data:`CTX_POINTS`, of the models with (encoder,
+        decoder) layers (1, 1), (2, 1) and (1, D).
     step : tuple of two (d0, d1)
-        Seconds per further decoder step: ``d0 + d1 * ctx``.
+        Seconds per further decoder step, ``d0 + d1 * ctx``, with 1 and with D
+        decoder layers.
     mel : tuple of float
         ``(m0, m1)``: mel spectrogram seconds, ``m0 + m1 * audio seconds``.
     overhead : float
@@ -142,21 +154,24 @@ class BlockCost:
         How long measuring this took.
     """
 
-    encode: tuple[tuple[float, ...], tuple[float, ...]]
+    depth: int
+    encode: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]
     step: tuple[tuple[float, float], tuple[float, float]]
     mel: tuple[float, float]
     overhead: float
     probe_seconds: float = 0.0
 
-    def encoder_seconds(self, ctx: int, layers: int) -> float:
-        """Encoder time of a ``layers``-deep model over ``ctx`` frames."""
-        one, two = (_parabola(CTX_POINTS, e, ctx) for e in self.encode)
-        return one + (layers - 1) * max(0.0, two - one)
+    def encoder_seconds(self, ctx: int, encoder_layers: int, decoder_layers: int) -> float:
+        """Encoder time over ``ctx`` frames of a model of this depth (cross-attention keys included)."""
+        one, two, deep = (_parabola(CTX_POINTS, e, ctx) for e in self.encode)
+        per_layer = max(0.0, two - one)
+        per_cross = max(0.0, deep - one) / (self.depth - 1)
+        return one + (encoder_layers - 1) * per_layer + (decoder_layers - 1) * per_cross
 
     def step_seconds(self, ctx: int, layers: int) -> float:
         """Seconds of one decoder step of a ``layers``-deep decoder attending to ``ctx`` frames."""
-        one, two = (d0 + d1 * ctx for d0, d1 in self.step)
-        return one + (layers - 1) * max(0.0, two - one)
+        one, deep = (d0 + d1 * ctx for d0, d1 in self.step)
+        return one + (layers - 1) * max(0.0, deep - one) / (self.depth - 1)
 
 
 def _parabola(xs: tuple[int, ...], ys: tuple[float, ...], x: float) -> float:
@@ -258,7 +273,8 @@ class CostModel:
             return None
         ctx, steps = call_plan(job)
         m0, m1 = block.mel
-        return (m0 + m1 * job.audio_seconds + block.encoder_seconds(ctx, shape.n_audio_layer)
+        return (m0 + m1 * job.audio_seconds
+                + block.encoder_seconds(ctx, shape.n_audio_layer, shape.n_text_layer)
                 + (steps - 1) * block.step_seconds(ctx, shape.n_text_layer) + block.overhead)
 
     def with_blocks(self, blocks: Mapping[str, BlockCost], *, measured_at: str,
@@ -282,11 +298,14 @@ class CostModel:
         blocks = {}
         for name, b in data["blocks"].items():
             blocks[name] = BlockCost(
+                depth=int(b["depth"]),
                 encode=tuple(tuple(float(v) for v in row) for row in b["encode"]),
                 step=tuple((float(d0), float(d1)) for d0, d1 in b["step"]),
                 mel=(float(b["mel"][0]), float(b["mel"][1])), overhead=float(b["overhead"]),
                 probe_seconds=float(b["probe_seconds"]))
-            if len(blocks[name].encode) != 2 or any(len(r) != len(CTX_POINTS) for r in blocks[name].encode):
+            block = blocks[name]
+            if (block.depth < 2 or len(block.encode) != 3 or len(block.step) != 2
+                    or any(len(r) != len(CTX_POINTS) for r in block.encode)):
                 raise ValueError(f"block {name!r} has the wrong number of points")
         load = data.get("load_average")
         return cls(MachineKey(**data["key"]), blocks, str(data.get("measured_at", "")),

@@ -1,15 +1,17 @@
 """Measuring this machine once: the micro-benchmark behind :class:`~lumina.asr.choice.cost_model.CostModel`.
 
 For each family (width) and storage type a candidate needs, the probe writes
-two random-weight models of that width with :func:`lumina.testing.make_model`
-(``lengths="realistic"``, so decodes run as many steps as speech does): one
-with one encoder and one decoder layer, one with two of each. Small files,
-written in about a second, into a temporary directory that is deleted
-afterwards; nothing is downloaded. It times them through lumina's own backend,
-loaded as an :class:`~lumina.Engine` loads a model (:func:`lumina.asr.model_pool.load_model`),
-one greedy pass per call, at
-encoder contexts of 256, 512 and 1500 frames, the two models interleaved and
-each point repeated, and keeps medians (:class:`BlockCost`).
+three random-weight models of that width with :func:`lumina.testing.make_model`
+(``lengths="realistic"``, so decodes run as many steps as speech does), with
+(encoder, decoder) layers (1, 1), (2, 1) and (1, D), D the family's deepest
+published decoder: the second adds one encoder block, the third the decoder
+at full depth (whose steps are bound by memory traffic and do not scale from
+one layer: :mod:`~lumina.asr.choice.cost_model`). They are written into a
+temporary directory that is deleted afterwards; nothing is downloaded. It
+times them through lumina's own backend, loaded as an :class:`~lumina.Engine`
+loads a model (:func:`lumina.asr.model_pool.load_model`), one greedy pass per
+call, at encoder contexts of 256, 512 and 1500 frames, the models taking
+turns and each point repeated, and keeps medians (:class:`BlockCost`).
 
 The result is cached as JSON in the model store, ``<store>/cost-models/<key>.json``,
 under a :class:`MachineKey`: the CPU model, the CPUs and threads used, the
@@ -186,35 +188,39 @@ def probe_block(family: str, quantization: str, *, threads: int, use_gpu: bool =
                 workdir: Path, repeats: int = 3) -> BlockCost:
     """Measure one family's blocks in one storage type (see the module documentation)."""
     started = time.perf_counter()
-    paths = [_write_probe_model(workdir, family, quantization, layers) for layers in (1, 2)]
-    models = [load_model(p, use_gpu=use_gpu) for p in paths]  # as an Engine loads them
+    depth = FAMILIES[family].n_text_layer
+    layouts = ((1, 1), (2, 1), (1, depth))
+    paths = [_write_probe_model(workdir, family, quantization, *layout) for layout in layouts]
+    models = []
     try:
-        runs: list[list[tuple]] = [[], []]
+        models = [load_model(p, use_gpu=use_gpu) for p in paths]  # as an Engine loads them
+        runs: list[list[tuple]] = [[] for _ in layouts]
         for model in models:
             model.run(_speechlike(1.0), _options(threads, CTX_POINTS[0]))  # warm up
         for _ in range(repeats):
             for ctx, seconds in PROBE_POINTS:
                 audio = _speechlike(seconds)
-                for depth, model in enumerate(models):
+                for i, model in enumerate(models):
                     t0 = time.perf_counter()
                     r = model.run(audio, _options(threads, ctx))
                     total = time.perf_counter() - t0
-                    runs[depth].append((ctx, seconds, r.decoder_steps, r.mel_s, r.encode_s,
-                                        r.decode_s, total))
+                    runs[i].append((ctx, seconds, r.decoder_steps, r.mel_s, r.encode_s,
+                                    r.decode_s, total))
     finally:
         for model in models:
             model.close()
         for p in paths:
             p.unlink(missing_ok=True)
-    return _fit(runs, time.perf_counter() - started)
+    return _fit(depth, runs, time.perf_counter() - started)
 
 
-def _write_probe_model(workdir: Path, family: str, quantization: str, layers: int) -> Path:
+def _write_probe_model(workdir: Path, family: str, quantization: str, encoder_layers: int,
+                       decoder_layers: int) -> Path:
     f = FAMILIES[family]
-    shape = ModelShape(_ENGLISH_VOCAB, f.n_state, f.n_head, layers, f.n_state, f.n_head, layers,
-                       n_mels=f.n_mels)
-    return make_model(workdir / f"probe-{family}-{quantization}-{layers}.bin", shape, quantization,
-                      lengths="realistic")
+    shape = ModelShape(_ENGLISH_VOCAB, f.n_state, f.n_head, encoder_layers, f.n_state, f.n_head,
+                       decoder_layers, n_mels=f.n_mels)
+    name = f"probe-{family}-{quantization}-{encoder_layers}-{decoder_layers}.bin"
+    return make_model(workdir / name, shape, quantization, lengths="realistic")
 
 
 def _options(threads: int, ctx: int) -> DecodeOptions:
@@ -223,21 +229,25 @@ def _options(threads: int, ctx: int) -> DecodeOptions:
                          temperature_fallback=False)
 
 
-def _fit(runs: list[list[tuple]], seconds: float) -> BlockCost:
-    encode, step = [], []
-    for depth_runs in runs:
-        encode.append(tuple(statistics.median(r[4] for r in depth_runs if r[0] == ctx)
-                            for ctx in CTX_POINTS))
-        x = np.array([[r[2] - 1, (r[2] - 1) * r[0]] for r in depth_runs], dtype=np.float64)
-        y = np.array([r[5] for r in depth_runs], dtype=np.float64)
-        (d0, d1), *_ = np.linalg.lstsq(x, y, rcond=None)
-        step.append((float(d0), float(d1)))
-    every = runs[0] + runs[1]
+def _fit(depth: int, runs: list[list[tuple]], seconds: float) -> BlockCost:
+    """Medians of the encoder times per context; least squares for the decoder steps and the mel."""
+    encode = tuple(tuple(statistics.median(r[4] for r in model_runs if r[0] == ctx)
+                         for ctx in CTX_POINTS) for model_runs in runs)
+    step = (_step_fit(runs[0] + runs[1]), _step_fit(runs[2]))  # one decoder layer, then D
+    every = [r for model_runs in runs for r in model_runs]
     a = np.array([[1.0, r[1]] for r in every])
     (m0, m1), *_ = np.linalg.lstsq(a, np.array([r[3] for r in every]), rcond=None)
     overhead = statistics.median(r[6] - r[3] - r[4] - r[5] for r in every)
-    return BlockCost(encode=(encode[0], encode[1]), step=(step[0], step[1]),
-                     mel=(float(m0), float(m1)), overhead=float(overhead), probe_seconds=round(seconds, 2))
+    return BlockCost(depth=depth, encode=encode, step=step, mel=(float(m0), float(m1)),
+                     overhead=float(overhead), probe_seconds=round(seconds, 2))
+
+
+def _step_fit(runs: list[tuple]) -> tuple[float, float]:
+    """``(d0, d1)``: decode seconds = (steps - 1) * (d0 + d1 * ctx), least squares."""
+    x = np.array([[r[2] - 1, (r[2] - 1) * r[0]] for r in runs], dtype=np.float64)
+    y = np.array([r[5] for r in runs], dtype=np.float64)
+    (d0, d1), *_ = np.linalg.lstsq(x, y, rcond=None)
+    return float(d0), float(d1)
 
 
 def _speechlike(seconds: float) -> np.ndarray:
