@@ -216,7 +216,8 @@ def test_the_probe_runs_once_and_is_cached(store, monkeypatch):
     key = probe.machine_key(1, "cpu")
     first = probe.ensure_measured(store, key, {"tiny/q8_0"})
     block = first.blocks["tiny/q8_0"]
-    assert len(block.encode) == 2 and all(len(row) == 3 and min(row) > 0 for row in block.encode)
+    assert block.depth == 4 and len(block.encode) == 3
+    assert all(len(row) == 3 and min(row) > 0 for row in block.encode)
     assert block.probe_seconds > 0
 
     def no_probe(*args, **kwargs):
