@@ -226,3 +226,18 @@ def test_the_probe_runs_once_and_is_cached(store, monkeypatch):
     monkeypatch.setattr(probe, "probe_block", no_probe)
     assert probe.ensure_measured(store, key, {"tiny/q8_0"}) == first
     assert probe.load_cost_model(store, key) == first
+
+
+def test_a_gpu_key_names_the_backends_and_the_gpu(monkeypatch):
+    import subprocess
+
+    monkeypatch.setattr(probe, "compiled_gpu_backends", lambda: ["cuda"])
+    done = subprocess.CompletedProcess([], 0, stdout="NVIDIA H100 80GB HBM3\n", stderr="")
+    monkeypatch.setattr(probe.subprocess, "run", lambda *a, **kw: done)
+    assert probe._gpu_text() == "gpu:cuda (NVIDIA H100 80GB HBM3)"
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError("nvidia-smi")
+
+    monkeypatch.setattr(probe.subprocess, "run", missing)
+    assert probe._gpu_text() == "gpu:cuda"

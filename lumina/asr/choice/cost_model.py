@@ -217,7 +217,8 @@ class MachineKey:
         Threads per inference.
     device : str
         ``"cpu"``, or the GPU backend(s) the installed whisper.cpp was built
-        with (``"gpu:cuda"``).
+        with and the GPU's name where ``nvidia-smi`` gives it
+        (``"gpu:cuda (NVIDIA H100 80GB HBM3)"``).
     backend : str
         pywhispercpp's version and whisper.cpp's build features (``system_info``).
     lumina : str

@@ -29,6 +29,7 @@ import logging
 import os
 import platform
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -66,9 +67,21 @@ def machine_key(threads: int, device: str = "auto") -> MachineKey:
     """
     plan = choose_device(device)
     return MachineKey(cpu=_cpu_name(), cpus=_cpu_list(), threads=int(threads),
-                      device=("gpu:" + "/".join(compiled_gpu_backends())) if plan.use_gpu else "cpu",
+                      device=_gpu_text() if plan.use_gpu else "cpu",
                       backend=f"pywhispercpp {_version('pywhispercpp')}; {system_info().strip()}",
                       lumina=_version("lumina"))
+
+
+def _gpu_text() -> str:
+    """``"gpu:cuda"`` plus the GPU's name where ``nvidia-smi`` tells it (one line per GPU)."""
+    text = "gpu:" + "/".join(compiled_gpu_backends())
+    try:
+        done = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                              capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return text
+    names = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+    return f"{text} ({'; '.join(names)})" if done.returncode == 0 and names else text
 
 
 def _version(distribution: str) -> str:
