@@ -1,14 +1,15 @@
 """``model="auto"``: predicted against measured time on this machine, and auto's pick against an exhaustive one.
 
-Run: python benchmarks/compare_auto.py [--repeats 3] [--threads N] [--max-load 1.5]
+Run: python benchmarks/compare_auto.py [--repeats 2] [--threads N] [--max-load 1.5]
          [--max-wait 1800] [--jobs command,dictation,...] [--archs tiny.en,base.en,small.en]
 
 1. Waits (polling every minute, up to ``--max-wait`` seconds) until the 1-minute
    load average is under ``--max-load``: other processes share the CPUs, and
    a busy machine measures slow.
 2. Measures this machine the way ``lumina.choose_model`` does (the probe of
-   :mod:`lumina.asr.choice.probe`: one- and two-layer random-weight models of each
-   width and storage type), into a fresh store, and reports how long it took.
+   :mod:`lumina.asr.choice.probe`: for each width and storage type, random-weight
+   models with (1, 1), (2, 1) and (1, full depth) encoder and decoder layers, the
+   probe's own number of rounds), and reports how long that took per block.
 3. Measures every candidate as a user would: ``Engine(path).transcribe(audio,
    speed=...)``, ``Transcript.timings.total``, on random-weight models of the real
    shapes (tiny.en, base.en, small.en in f16, q8_0, q5_1, ``lengths="realistic"``:
@@ -18,6 +19,12 @@ Run: python benchmarks/compare_auto.py [--repeats 3] [--threads N] [--max-load 1
    fast), a 3 s stream partial (fast), a 30 s window of a long file (accurate,
    reported as a real-time factor). Contenders take turns call by call; each
    cell is the median of ``--repeats`` calls.
+
+   The probe's rounds are interleaved with the measurement's (probe round 1,
+   measurement round 1, probe round 2, ...), so that both see the same load:
+   on a machine shared with other work the load drifts over minutes, and a
+   probe taken at another time measures another machine. A user's probe runs
+   once (``lumina models recommend --remeasure`` measures again).
 4. Prints predicted against measured per cell (ratio measured / predicted) and the
    median absolute error, then sweeps budgets (30 per job, log-spaced from half the
    fastest to 1.5x the slowest measurement) and compares auto's pick (predicted)
@@ -50,8 +57,8 @@ import lumina  # noqa: E402
 from lumina.asr.choice.candidates import path_candidate, rank_key  # noqa: E402
 from lumina.asr.choice.choose import choose  # noqa: E402
 from lumina.asr.choice.jobs import JOBS, Job  # noqa: E402
-from lumina.asr.choice.probe import ensure_measured, machine_key  # noqa: E402
-from lumina.asr.choice.cost_model import block_id  # noqa: E402
+from lumina.asr.choice.cost_model import CostModel, block_id  # noqa: E402
+from lumina.asr.choice.probe import PROBE_ROUNDS, BlockProbe, machine_key  # noqa: E402
 from lumina.asr.threads import default_threads  # noqa: E402
 from lumina.testing import make_model  # noqa: E402
 
@@ -75,7 +82,8 @@ TEXTS = {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repeats", type=int, default=3, help="calls per cell (median), default 3")
+    parser.add_argument("--repeats", type=int, default=PROBE_ROUNDS,
+                        help=f"calls per cell (median), default {PROBE_ROUNDS} (the probe's rounds)")
     parser.add_argument("--threads", type=int, default=None, help="threads per inference (default: lumina's)")
     parser.add_argument("--max-load", type=float, default=1.5, help="wait for a 1-minute load average below this")
     parser.add_argument("--max-wait", type=float, default=1800.0, help="longest wait for it, seconds")
@@ -95,18 +103,23 @@ def main(argv: list[str] | None = None) -> int:
         paths[REAL] = lumina.ModelStore(CACHE / "store", offline=True).find("tiny.en")
     candidates = {name: path_candidate(p, name) for name, p in paths.items()}
 
-    store = lumina.ModelStore(Path(tempfile.mkdtemp(prefix="lumina-auto-store-")), offline=True)
-    key = machine_key(threads, "cpu")
-    t0 = time.perf_counter()
-    cost = ensure_measured(store, key, {block_id(c.shape.family, c.quantization) for c in candidates.values()},
-                           progress=lambda line: print(f"  {line}", flush=True))
-    probe_s = time.perf_counter() - t0
-    print(f"probe (measuring the machine, {len(cost.blocks)} families x storage types): {probe_s:.1f} s; "
-          f"load average after it {os.getloadavg()[0]:.2f}", flush=True)
-
+    blocks = sorted({block_id(c.shape.family, c.quantization) for c in candidates.values()})
     audio = _audio(jobs, with_real=not args.no_real)
-    measured = _measure(paths, jobs, audio, threads, args.repeats)
+    with tempfile.TemporaryDirectory(prefix="lumina-probe-") as workdir:
+        probes = {}
+        try:
+            for b in blocks:
+                family, quant = b.split("/")
+                probes[b] = BlockProbe(family, quant, threads=threads, workdir=Path(workdir))
+            measured = _measure(paths, jobs, audio, threads, args.repeats, list(probes.values()))
+        finally:
+            for p in probes.values():
+                p.close()
+        cost = CostModel(machine_key(threads, "cpu"), {b: p.fit() for b, p in probes.items()})
     print(f"1-minute load average after the measurements: {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"probe time per block ({PROBE_ROUNDS} rounds, writing the models included): " + ", ".join(
+        f"{b} {cost.blocks[b].probe_seconds:.1f} s" for b in blocks)
+        + f"; all {sum(cost.blocks[b].probe_seconds for b in blocks):.0f} s")
 
     predicted = {}
     for (name, job_name), _ in measured.items():
@@ -183,15 +196,21 @@ def _job_for(job: Job, name: str, audio: dict) -> Job:
 
 
 def _measure(paths: dict[str, Path], jobs: list[Job], audio: dict, threads: int,
-             repeats: int) -> dict[tuple[str, str], float]:
+             repeats: int, probes: list) -> dict[tuple[str, str], float]:
     engines = {name: lumina.Engine(p, threads=threads) for name, p in paths.items()}
     for engine in engines.values():
         engine.wait_ready()
     times: dict[tuple[str, str], list[float]] = {}
     mismatched = set()
     try:
-        for rep in range(repeats):
-            print(f"  measuring, round {rep + 1} of {repeats}", flush=True)
+        for rep in range(max(repeats, PROBE_ROUNDS)):
+            if rep < PROBE_ROUNDS:
+                print(f"  probe, round {rep + 1} of {PROBE_ROUNDS} (load {os.getloadavg()[0]:.2f})", flush=True)
+                for probe in probes:
+                    probe.round()
+            if rep >= repeats:
+                continue
+            print(f"  measuring, round {rep + 1} of {repeats} (load {os.getloadavg()[0]:.2f})", flush=True)
             for job in jobs:
                 for name, engine in engines.items():  # contenders take turns, call by call
                     clip = audio["real" if name == REAL else "random", job.name]

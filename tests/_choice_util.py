@@ -24,7 +24,7 @@ def block(k: float, depth: int = 4) -> BlockCost:
     """Encoder layers cost k per frame, decoder layers 10 k per step, cross-attention keys nothing."""
     one = tuple(k * ctx for ctx in CTX_POINTS)
     return BlockCost(depth=depth, encode=(one, tuple(2 * v for v in one), one),
-                     step=((10 * k, 0.0), (10 * k * depth, 0.0)), mel=(0.0, 0.0), overhead=0.0,
+                     step=((0.0, 10 * k, 0.0), (0.0, 10 * k * depth, 0.0)), mel=(0.0, 0.0), overhead=0.0,
                      probe_seconds=1.0)
 
 

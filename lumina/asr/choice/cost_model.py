@@ -12,9 +12,9 @@ encoder
     in self-attention, so ``E`` is measured at 256, 512 and 1500 frames and
     read between them on the parabola through those three points.
 decoder
-    ``(steps - 1) * D(ctx)`` with ``D(ctx) = d0 + d1 * ctx``: each token is one
-    decoder step whose cross-attention reads ``ctx`` frames (the first step is
-    timed with the encoder). Speech gives about three tokens per second
+    ``c + (steps - 1) * D(ctx)`` with ``D(ctx) = d0 + d1 * ctx``: each token is
+    one decoder step whose cross-attention reads ``ctx`` frames (the first step
+    is timed with the encoder). Speech gives about three tokens per second
     (:data:`~lumina.models.synthetic_decoding.TOKENS_PER_SECOND`) plus end of text.
 
 Depth: the encoder grows by one block's cost per encoder layer, and by the
@@ -63,7 +63,7 @@ __all__ = ["ARCHITECTURES", "CTX_POINTS", "FAMILIES", "FORMAT", "BlockCost", "Co
            "MachineKey", "Architecture", "block_id", "call_plan", "architecture_of"]
 
 #: Version of the JSON layout and of the probe's method; a change re-measures.
-FORMAT = 2
+FORMAT = 3
 #: Encoder contexts the probe times (frames): the fast path's first two block counts, the full window.
 CTX_POINTS = (256, 512, 1500)
 _FULL_CTX = 1500
@@ -143,9 +143,9 @@ class BlockCost:
         Encoder time (the cross-attention keys and the first decoder step
         included) at each of :data:`CTX_POINTS`, of the models with (encoder,
         decoder) layers (1, 1), (2, 1) and (1, D).
-    step : tuple of two (d0, d1)
-        Seconds per further decoder step, ``d0 + d1 * ctx``, with 1 and with D
-        decoder layers.
+    step : tuple of two (c, d0, d1)
+        Decoder time after the first step, ``c + (steps - 1) * (d0 + d1 * ctx)``,
+        with 1 and with D decoder layers.
     mel : tuple of float
         ``(m0, m1)``: mel spectrogram seconds, ``m0 + m1 * audio seconds``.
     overhead : float
@@ -156,7 +156,7 @@ class BlockCost:
 
     depth: int
     encode: tuple[tuple[float, ...], tuple[float, ...], tuple[float, ...]]
-    step: tuple[tuple[float, float], tuple[float, float]]
+    step: tuple[tuple[float, float, float], tuple[float, float, float]]
     mel: tuple[float, float]
     overhead: float
     probe_seconds: float = 0.0
@@ -168,9 +168,10 @@ class BlockCost:
         per_cross = max(0.0, deep - one) / (self.depth - 1)
         return one + (encoder_layers - 1) * per_layer + (decoder_layers - 1) * per_cross
 
-    def step_seconds(self, ctx: int, layers: int) -> float:
-        """Seconds of one decoder step of a ``layers``-deep decoder attending to ``ctx`` frames."""
-        one, deep = (d0 + d1 * ctx for d0, d1 in self.step)
+    def decoder_seconds(self, ctx: int, steps: int, layers: int) -> float:
+        """Decoder time of ``steps`` steps (the first one is timed with the encoder) of a
+        ``layers``-deep decoder attending to ``ctx`` frames."""
+        one, deep = (c + (steps - 1) * (d0 + d1 * ctx) for c, d0, d1 in self.step)
         return one + (layers - 1) * max(0.0, deep - one) / (self.depth - 1)
 
 
@@ -276,7 +277,7 @@ class CostModel:
         m0, m1 = block.mel
         return (m0 + m1 * job.audio_seconds
                 + block.encoder_seconds(ctx, shape.n_audio_layer, shape.n_text_layer)
-                + (steps - 1) * block.step_seconds(ctx, shape.n_text_layer) + block.overhead)
+                + block.decoder_seconds(ctx, steps, shape.n_text_layer) + block.overhead)
 
     def with_blocks(self, blocks: Mapping[str, BlockCost], *, measured_at: str,
                     load_average: float | None) -> CostModel:
@@ -301,7 +302,7 @@ class CostModel:
             blocks[name] = BlockCost(
                 depth=int(b["depth"]),
                 encode=tuple(tuple(float(v) for v in row) for row in b["encode"]),
-                step=tuple((float(d0), float(d1)) for d0, d1 in b["step"]),
+                step=tuple((float(c), float(d0), float(d1)) for c, d0, d1 in b["step"]),
                 mel=(float(b["mel"][0]), float(b["mel"][1])), overhead=float(b["overhead"]),
                 probe_seconds=float(b["probe_seconds"]))
             block = blocks[name]

@@ -11,7 +11,10 @@ temporary directory that is deleted afterwards; nothing is downloaded. It
 times them through lumina's own backend, loaded as an :class:`~lumina.Engine`
 loads a model (:func:`lumina.asr.model_pool.load_model`), one greedy pass per
 call, at encoder contexts of 256, 512 and 1500 frames, the models taking
-turns and each point repeated, and keeps medians (:class:`BlockCost`).
+turns, in :data:`PROBE_ROUNDS` rounds, and keeps medians (:class:`BlockCost`).
+On two shared cores that takes about 8 s per family and storage type for
+tiny, 12 s for base and 25 s for small (writing the models included; more
+when other processes are busy).
 
 The result is cached as JSON in the model store, ``<store>/cost-models/<key>.json``,
 under a :class:`MachineKey`: the CPU model, the CPUs and threads used, the
@@ -47,13 +50,16 @@ from lumina.models.download import file_lock
 from lumina.models.store import ModelStore
 from lumina.models.synthetic import ModelShape, make_model
 
-__all__ = ["PROBE_POINTS", "cost_path", "ensure_measured", "load_cost_model", "machine_key",
-           "probe_block", "save_cost_model"]
+__all__ = ["PROBE_POINTS", "PROBE_ROUNDS", "BlockProbe", "cost_path", "ensure_measured",
+           "load_cost_model", "machine_key", "probe_block", "save_cost_model"]
 
 _log = logging.getLogger("lumina.choice")
 
-#: ``(encoder frames, seconds of audio)`` of the probe's calls: the audio fills its context.
-PROBE_POINTS = ((CTX_POINTS[0], 2.0), (CTX_POINTS[1], 8.0), (CTX_POINTS[2], 8.0))
+#: ``(encoder frames, seconds of audio)`` of the probe's calls: the audio fills its context;
+#: two lengths at 256 frames separate a call's fixed decoder time from its time per step.
+PROBE_POINTS = ((CTX_POINTS[0], 2.0), (CTX_POINTS[0], 4.0), (CTX_POINTS[1], 8.0), (CTX_POINTS[2], 8.0))
+#: Rounds of :data:`PROBE_POINTS` per block (medians of two: the mean).
+PROBE_ROUNDS = 2
 _ENGLISH_VOCAB = 51864
 
 
@@ -197,34 +203,71 @@ def _load_average() -> float | None:
 
 # --------------------------------------------------------------------------- the probe
 
-def probe_block(family: str, quantization: str, *, threads: int, use_gpu: bool = False,
-                workdir: Path, repeats: int = 3) -> BlockCost:
-    """Measure one family's blocks in one storage type (see the module documentation)."""
-    started = time.perf_counter()
-    depth = FAMILIES[family].n_text_layer
-    layouts = ((1, 1), (2, 1), (1, depth))
-    paths = [_write_probe_model(workdir, family, quantization, *layout) for layout in layouts]
-    models = []
-    try:
-        models = [load_model(p, use_gpu=use_gpu) for p in paths]  # as an Engine loads them
-        runs: list[list[tuple]] = [[] for _ in layouts]
-        for model in models:
-            model.run(_speechlike(1.0), _options(threads, CTX_POINTS[0]))  # warm up
-        for _ in range(repeats):
-            for ctx, seconds in PROBE_POINTS:
-                audio = _speechlike(seconds)
-                for i, model in enumerate(models):
-                    t0 = time.perf_counter()
-                    r = model.run(audio, _options(threads, ctx))
-                    total = time.perf_counter() - t0
-                    runs[i].append((ctx, seconds, r.decoder_steps, r.mel_s, r.encode_s,
-                                    r.decode_s, total))
-    finally:
-        for model in models:
+class BlockProbe:
+    """The three probe models of one family and storage type, written, loaded and warmed up.
+
+    :meth:`round` times every point once on each model (the models taking
+    turns); :meth:`fit` turns the rounds so far into a :class:`BlockCost`.
+    :func:`probe_block` runs :data:`PROBE_ROUNDS` rounds; a benchmark may
+    interleave rounds with its own measurements so both see the same load.
+    """
+
+    def __init__(self, family: str, quantization: str, *, threads: int, use_gpu: bool = False,
+                 workdir: Path) -> None:
+        started = time.perf_counter()
+        self.depth = FAMILIES[family].n_text_layer
+        self.threads = threads
+        layouts = ((1, 1), (2, 1), (1, self.depth))
+        self._paths = [_write_probe_model(workdir, family, quantization, *layout) for layout in layouts]
+        self._models = []
+        self.runs: list[list[tuple]] = [[] for _ in layouts]
+        try:
+            self._models = [load_model(p, use_gpu=use_gpu) for p in self._paths]  # as an Engine does
+            for model in self._models:
+                model.run(_speechlike(1.0), _options(threads, CTX_POINTS[0]))  # warm up
+        except BaseException:
+            self.close()
+            raise
+        self.seconds = time.perf_counter() - started
+
+    def round(self) -> None:
+        """Time every point of :data:`PROBE_POINTS` once on each model."""
+        started = time.perf_counter()
+        for ctx, seconds in PROBE_POINTS:
+            audio = _speechlike(seconds)
+            for runs, model in zip(self.runs, self._models):
+                t0 = time.perf_counter()
+                r = model.run(audio, _options(self.threads, ctx))
+                total = time.perf_counter() - t0
+                runs.append((ctx, seconds, r.decoder_steps, r.mel_s, r.encode_s, r.decode_s, total))
+        self.seconds += time.perf_counter() - started
+
+    def fit(self) -> BlockCost:
+        """The block's costs from the rounds so far (at least one)."""
+        return _fit(self.depth, self.runs, self.seconds)
+
+    def close(self) -> None:
+        """Free the models and delete their files."""
+        for model in self._models:
             model.close()
-        for p in paths:
+        self._models = []
+        for p in self._paths:
             p.unlink(missing_ok=True)
-    return _fit(depth, runs, time.perf_counter() - started)
+
+    def __enter__(self) -> BlockProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def probe_block(family: str, quantization: str, *, threads: int, use_gpu: bool = False,
+                workdir: Path, rounds: int | None = None) -> BlockCost:
+    """Measure one family's blocks in one storage type (see the module documentation)."""
+    with BlockProbe(family, quantization, threads=threads, use_gpu=use_gpu, workdir=workdir) as probe:
+        for _ in range(rounds or PROBE_ROUNDS):
+            probe.round()
+        return probe.fit()
 
 
 def _write_probe_model(workdir: Path, family: str, quantization: str, encoder_layers: int,
@@ -255,12 +298,17 @@ def _fit(depth: int, runs: list[list[tuple]], seconds: float) -> BlockCost:
                      overhead=float(overhead), probe_seconds=round(seconds, 2))
 
 
-def _step_fit(runs: list[tuple]) -> tuple[float, float]:
-    """``(d0, d1)``: decode seconds = (steps - 1) * (d0 + d1 * ctx), least squares."""
-    x = np.array([[r[2] - 1, (r[2] - 1) * r[0]] for r in runs], dtype=np.float64)
-    y = np.array([r[5] for r in runs], dtype=np.float64)
-    (d0, d1), *_ = np.linalg.lstsq(x, y, rcond=None)
-    return float(d0), float(d1)
+def _step_fit(runs: list[tuple]) -> tuple[float, float, float]:
+    """``(c, d0, d1)``: decode seconds = c + (steps - 1) * (d0 + d1 * ctx), least squares over
+    the medians of each probe point."""
+    rows, y = [], []
+    for ctx, seconds in PROBE_POINTS:
+        point = [r for r in runs if r[0] == ctx and r[1] == seconds]
+        n = statistics.median(r[2] for r in point) - 1
+        rows.append([1.0, n, n * ctx])
+        y.append(statistics.median(r[5] for r in point))
+    (c, d0, d1), *_ = np.linalg.lstsq(np.array(rows), np.array(y), rcond=None)
+    return float(c), float(d0), float(d1)
 
 
 def _speechlike(seconds: float) -> np.ndarray:
