@@ -8,11 +8,9 @@ benchmarks/compare_accuracy.py is the full comparison, faster-whisper included.
 
 import os
 import pathlib
-import sys
 import tempfile
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _profile import by_profile  # noqa: E402
+from benchmarks._helpers import by_profile
 
 THREADS = 2
 

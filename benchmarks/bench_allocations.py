@@ -5,15 +5,13 @@ calloc and realloc call of the process under ``PYTHONMALLOC=malloc`` with a
 counting shim preloaded (built with ``cc``; without a C compiler these
 benchmarks are skipped). The baseline (the code before the per-chunk path
 stopped allocating sample buffers) is measured by the script against another
-revision: ``python benchmarks/compare_allocations.py --baseline REV``.
+revision: ``python benchmarks allocations --baseline REV``.
 """
 
 import pathlib
-import sys
 import tempfile
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import compare_allocations as ca  # noqa: E402
+from benchmarks import compare_allocations as ca
 
 SECONDS = 5.0
 

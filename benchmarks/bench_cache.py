@@ -3,13 +3,14 @@
 
 import numpy as np
 
-from lumina import Engine, PhraseCache, fingerprint
+from lumina import Engine, PhraseCache
+from lumina.cache import fingerprint
 from lumina.asr.backend import DecodeOptions
 from lumina.asr.cached import verify
 
-from ._common import model_path
-from ._profile import by_profile
-from .compare_cache import SPEECH_DIR, accuracy, numpy_logmel, speechlike, su
+import lumina.evaluation.phrases as su
+from benchmarks._helpers import SPEECH_DIR, by_profile, model_path
+from benchmarks.compare_cache import accuracy, numpy_logmel, voice
 
 
 class Fingerprinting:
@@ -17,7 +18,7 @@ class Fingerprinting:
     param_names = ["seconds"]
 
     def setup(self, seconds):
-        self.x = speechlike(0, seconds)
+        self.x = voice(0, seconds)
 
     def time_fingerprint(self, seconds):
         fingerprint(self.x)
@@ -40,13 +41,13 @@ class Lookup:
 
     def setup(self, entries):
         self.cache = PhraseCache(max_entries=entries, max_bytes=2**31)
-        self.clips = [speechlike(s, 0.6 + (s % 25) * 0.1) for s in range(entries)]
+        self.clips = [voice(s, 0.6 + (s % 25) * 0.1) for s in range(entries)]
         for s, clip in enumerate(self.clips):
             self.cache.put(clip, "k", f"phrase {s}")
-        self.query = speechlike(10**6, 1.5)
+        self.query = voice(10**6, 1.5)
         self.qf = fingerprint(self.query)
         self.fps = [fingerprint(c) for c in self.clips[:100]]
-        self.spare = [fingerprint(speechlike(10**7 + s, 1.0)) for s in range(50)]
+        self.spare = [fingerprint(voice(10**7 + s, 1.0)) for s in range(50)]
 
     def time_get_miss(self, entries):
         self.cache.get(self.query, "k")

@@ -4,13 +4,11 @@ Each timing has its baseline in the same suite: ``Transcribe`` times lumina's
 accurate and fast modes and pywhispercpp's ``Model.transcribe`` on the same audio.
 """
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import max_loop_stall, model_path, speechlike  # noqa: E402
-from _profile import by_profile  # noqa: E402
+from lumina.testing import speechlike
+from benchmarks._helpers import max_loop_stall, model_path
+from benchmarks._helpers import by_profile
 
 THREADS = 2
 

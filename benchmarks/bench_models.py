@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 from lumina.models import validate_model_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import model_path  # noqa: E402
+from benchmarks._helpers import model_path
 
 
 def _sha256(path: Path) -> str:

@@ -9,7 +9,7 @@ from collections import deque
 
 import numpy as np
 
-from lumina import RingBuffer
+from lumina._core.ringbuffer import RingBuffer
 
 CAPACITY = 16000  # one second at 16 kHz
 

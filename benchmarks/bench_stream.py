@@ -15,16 +15,14 @@ measured by ``compare_stream.py``.
 import pathlib
 import shutil
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
-from lumina import Engine, Stream
+from lumina import Engine, HangoverPolicy, Stream, StreamOptions
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from _common import model_path  # noqa: E402
-from _profile import by_profile  # noqa: E402
+from benchmarks._helpers import model_path
+from benchmarks._helpers import by_profile
 
 SR = 16000
 MODEL = by_profile("tiny.en", ci="micro")
@@ -71,8 +69,10 @@ class StreamVsNaive:
 
     def _run(self, impl):
         if impl.startswith("lumina"):
-            for _ in Stream(engine=self.engine, source=self.chunks, lockstep=True,
-                            eager=impl == "lumina"):
+            eager = impl == "lumina"      # else the previous schedule, with its fixed hang-over
+            options = StreamOptions(lockstep=True, eager=eager,
+                                    hangover=HangoverPolicy() if eager else None)
+            for _ in Stream(self.engine, source=self.chunks, options=options):
                 pass
             return
         buffer = []

@@ -10,7 +10,8 @@ accuracy comparison is ``compare_vad.py``).
 
 import numpy as np
 
-from lumina import EnergyVAD, Segmenter
+from lumina import Segmenter
+from lumina.audio.vad import EnergyVAD
 
 SR = 16000
 FRAME = 320

@@ -5,7 +5,6 @@ Also the bare int16 -> float32 conversion: lumina's core vs numpy.
 
 import os
 import shutil
-import sys
 import tempfile
 import wave
 
@@ -15,8 +14,7 @@ import soundfile
 import lumina
 from lumina._core import pcm
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _profile import by_profile  # noqa: E402
+from benchmarks._helpers import by_profile
 
 DURATIONS = by_profile({"1s": 1, "60s": 60, "1h": 3600}, ci={"1s": 1, "60s": 60})
 RATE = 16000

@@ -29,7 +29,6 @@ import pathlib
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -99,7 +98,10 @@ def lumina_contenders(engine: Engine) -> dict[str, Callable]:
             text = engine.transcribe(audio, **options).text
             return text, time.perf_counter() - started
         return run
-    return {"lumina accurate": timed(), "lumina fast": timed(speed="fast")}
+    return {"lumina accurate": timed(), "lumina fast": timed(speed="fast"),
+            "lumina accurate beam 1": timed(beam_size=1), "lumina accurate beam 5": timed(beam_size=5),
+            "lumina fast beam 1": timed(speed="fast", beam_size=1),
+            "lumina fast beam 5": timed(speed="fast", beam_size=5)}
 
 
 def peer_contenders(peer: Peer) -> dict[str, Callable]:
@@ -154,6 +156,36 @@ def long_file(engine: Engine, peer: Peer | None, rec, tmp: pathlib.Path) -> dict
     return out
 
 
+WORD_LISTS = (
+    "please remember to water the garden plants before evening because tomorrow will be very hot",
+    "the bus to the station leaves at nine and returns after lunch on most days",
+    "send the final report to maria and copy the whole team on the message",
+)
+
+
+def word_times(engine: Engine, speech: SpeechRenderer, voices) -> dict:
+    """Word start and end errors against words spoken one at a time with measured pauses."""
+    from lumina.evaluation.words import timing_errors, word_recording, words_of
+
+    out = {}
+    for speed in ("accurate", "fast"):
+        starts, ends, words = [], [], 0
+        for i, text in enumerate(WORD_LISTS):
+            for voice in voices:
+                rec = word_recording(speech, text.split(), voice, [0.08, 0.2, 0.35, 0.6][i:] + [0.12])
+                transcript = engine.transcribe(rec.audio, word_timestamps=True, speed=speed)
+                s, e = timing_errors(rec.words, words_of(transcript.segments))
+                starts += s
+                ends += e
+                words += len(rec.words)
+        out[speed] = {"matched": len(starts), "words": words,
+                      "start_median_ms": 1000 * statistics.median(starts),
+                      "end_median_ms": 1000 * statistics.median(ends),
+                      "start_p90_ms": 1000 * float(np.percentile(starts, 90)),
+                      "end_p90_ms": 1000 * float(np.percentile(ends, 90))}
+    return out
+
+
 def _joined(segments) -> str:
     return " ".join(s.text for s in segments).strip()
 
@@ -186,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--long-minutes", type=float, default=5.0, help="0: no long-file rows")
     parser.add_argument("--no-peer", action="store_true", help="leave faster-whisper out")
+    parser.add_argument("--contenders", help="comma-separated names (or parts of names) to run; "
+                                             "default every one")
     parser.add_argument("--cache", default=os.environ.get("LUMINA_TEST_CACHE",
                                                            str(pathlib.Path(tempfile.gettempdir()) / "lumina-eval")))
     parser.add_argument("--json", help="write every text and time here")
@@ -209,10 +243,19 @@ def main(argv: list[str] | None = None) -> int:
                 for compute_type in ("int8", "float32"):
                     peer.load(compute_type)
                 contenders |= peer_contenders(peer)
+            if args.contenders:
+                wanted = [w.strip() for w in args.contenders.split(",")]
+                contenders = {n: c for n, c in contenders.items() if any(w in n for w in wanted)}
             print(f"{len(corpus)} clips ({args.voices} voices, {args.set} set), {args.threads} threads, "
                   f"model {model.name} from {source}" + ("" if peer else "; faster-whisper not found"))
             results = short_audio(contenders, corpus, tmp, args.repeat)
             print("\n".join(table(results, corpus)))
+            times = word_times(engine, speech, HIBARI_VOICES[:1] + ESPEAK_VOICES[:2])
+            print("\nword timestamps (words spoken one at a time, measured pauses)")
+            print("| path | words matched | start error median (p90) | end error median (p90) |\n|---|---|---|---|")
+            for name, r in times.items():
+                print(f"| lumina {name} | {r['matched']}/{r['words']} | {r['start_median_ms']:.0f} ms "
+                      f"({r['start_p90_ms']:.0f}) | {r['end_median_ms']:.0f} ms ({r['end_p90_ms']:.0f}) |")
             long = {}
             if args.long_minutes > 0:
                 rec = recording(speech, SENTENCES, HIBARI_VOICES + ESPEAK_VOICES[:2], args.long_minutes)
@@ -228,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(
             {"clips": [{"text": c.text, "voice": c.voice.label} for c in corpus],
-             "short": results, "long": long}, indent=1))
+             "short": results, "long": long, "word_times": times}, indent=1))
     return 0
 
 

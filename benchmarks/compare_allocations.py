@@ -1,6 +1,6 @@
 """Allocations per second of streamed audio on the per-chunk path: this tree against a baseline tree.
 
-Run:  python benchmarks/compare_allocations.py [--baseline main] [--seconds 20] [--repeats 3]
+Run:  python benchmarks allocations [--baseline main] [--seconds 20] [--repeats 3]
 
 What is counted: every allocation call (malloc, calloc, realloc) the Python
 process makes, by all its threads, with ``PYTHONMALLOC=malloc`` (so Python
@@ -34,16 +34,18 @@ medians are printed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from benchmarks._helpers import BENCHMARKS, child_command
+
+ROOT = BENCHMARKS.parent
 CONTENDERS = ("segmenter", "push", "stream-silence", "stream-speech")
 SR = 16000
 CHUNK = 320
@@ -88,9 +90,9 @@ def measure(shim: pathlib.Path, tree: pathlib.Path | None = None, seconds: float
     sample buffers (a 20 ms chunk is 1280 bytes).
     """
     env = dict(os.environ, LD_PRELOAD=str(shim), PYTHONMALLOC="malloc")
-    if tree is not None:
+    if tree is not None:       # a baseline tree; None: the installed lumina
         env["PYTHONPATH"] = str(tree)
-    out = subprocess.run([sys.executable, __file__, "--child", "--seconds", str(seconds)],
+    out = subprocess.run(child_command("allocations", "--child", "--seconds", str(seconds)),
                          env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -115,7 +117,15 @@ class _Instant:
         from lumina.asr.transcript import Timings, Transcript
         self._answer = Transcript("", (), "en", "cpu", Timings())
 
-    def transcribe(self, audio, **options):
+    is_ready, device = True, "cpu"
+
+    def close(self) -> None:
+        pass
+
+    def transcribe_samples(self, audio, options, **hooks):   # the engine protocol
+        return self._answer
+
+    def transcribe(self, audio, **options):   # what a baseline revision before the protocol calls
         return self._answer
 
 
@@ -143,8 +153,12 @@ def _run_push(chunks) -> None:
 
 
 def _run_stream(chunks) -> None:
-    from lumina import Stream
-    for _ in Stream(engine=_Instant(), source=chunks, lockstep=True):
+    import lumina
+    if hasattr(lumina, "StreamOptions"):
+        stream = lumina.Stream(_Instant(), source=chunks, options=lumina.StreamOptions(lockstep=True))
+    else:  # a baseline revision, before the stream's options were grouped
+        stream = lumina.Stream(engine=_Instant(), source=chunks, lockstep=True)
+    for _ in stream:
         pass
 
 
@@ -175,7 +189,7 @@ def child(seconds: float) -> None:
 
 
 def baseline_tree(ref: str, directory: pathlib.Path) -> pathlib.Path:
-    """``ref``'s lumina/ with this tree's compiled core (refused when src/ differs)."""
+    """``ref``'s lumina/ with the installed compiled core (refused when src/ differs)."""
     if subprocess.run(["git", "-C", str(ROOT), "diff", "--quiet", ref, "--", "src"]).returncode:
         raise SystemExit(f"src/ differs between {ref} and this tree: build {ref} and pass its tree instead")
     tree = directory / "baseline"
@@ -183,25 +197,26 @@ def baseline_tree(ref: str, directory: pathlib.Path) -> pathlib.Path:
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "lumina"], check=True,
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-    for lib in (ROOT / "lumina" / "_core").glob("*.so"):
+    for name in ("fingerprint", "pcm", "pool", "ringbuffer", "vad"):
+        lib = pathlib.Path(importlib.util.find_spec(f"lumina._core.{name}").origin)
         shutil.copy2(lib, tree / "lumina" / "_core" / lib.name)
     return tree
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", default="main", help="git revision to compare with (default main)")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         child(args.seconds)
         return
     with tempfile.TemporaryDirectory(prefix="lumina-alloc-") as tmp:
         tmp = pathlib.Path(tmp)
         shim = build_shim(tmp)
-        trees = {args.baseline: baseline_tree(args.baseline, tmp), "this tree": ROOT}
+        trees = {args.baseline: baseline_tree(args.baseline, tmp), "installed": None}
         runs: dict[str, list[dict]] = {name: [] for name in trees}
         for _ in range(args.repeats):            # interleaved: baseline, this tree, baseline...
             for name, tree in trees.items():
@@ -217,6 +232,3 @@ def main() -> None:
             row += f"{calls:>14.0f}{size:>14.0f}{large:>12.1f}"
         print(row)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,8 @@
 """``model="auto"``: predicted against measured time on this machine, and auto's pick against an exhaustive one.
 
-Run: python benchmarks/compare_auto.py [--repeats 2] [--threads N] [--max-load 1.5]
-         [--max-wait 1800] [--jobs command,dictation,...] [--archs tiny.en,base.en,small.en]
+Run: python benchmarks auto [--repeats 2] [--threads N] [--max-load 1.5] [--max-wait 1800]
+         [--jobs command,dictation,...] [--archs tiny.en,base.en,small.en] [--no-real]
+(or python benchmarks/compare_auto.py ..., with the Python lumina is installed in)
 
 1. Waits (polling every minute, up to ``--max-wait`` seconds) until the 1-minute
    load average is under ``--max-load``: other processes share the CPUs, and
@@ -50,17 +51,14 @@ from pathlib import Path
 
 import numpy as np
 
-if __name__ == "__main__":  # run as a script: the checkout's lumina, not an installed one
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import lumina  # noqa: E402
-from lumina.asr.choice.candidates import path_candidate, rank_key  # noqa: E402
-from lumina.asr.choice.choose import choose  # noqa: E402
-from lumina.asr.choice.jobs import JOBS, Job  # noqa: E402
-from lumina.asr.choice.cost_model import CostModel, block_id  # noqa: E402
-from lumina.asr.choice.probe import PROBE_ROUNDS, BlockProbe, machine_key  # noqa: E402
-from lumina.asr.threads import default_threads  # noqa: E402
-from lumina.testing import make_model  # noqa: E402
+import lumina
+from lumina.asr.choice.candidates import path_candidate, rank_key
+from lumina.asr.choice.choose import choose
+from lumina.asr.choice.cost_model import CostModel, block_id
+from lumina.asr.choice.jobs import JOBS, Job
+from lumina.asr.choice.probe import PROBE_ROUNDS, BlockProbe, machine_key
+from lumina.asr.threads import default_threads
+from lumina.testing import make_model, speechlike
 
 QUANTS = ("f16", "q8_0", "q5_1")
 CACHE = Path(os.environ.get("LUMINA_BENCH_MODELS", Path(tempfile.gettempdir()) / "lumina-bench-models"))
@@ -159,13 +157,6 @@ def _models(archs: list[str]) -> dict[str, Path]:
     return paths
 
 
-def _speechlike(seconds: float) -> np.ndarray:
-    t = np.arange(int(seconds * 16000)) / 16000
-    phase = 2 * np.pi * np.cumsum(120 + 20 * np.sin(2 * np.pi * 0.5 * t)) / 16000
-    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
-    return (0.2 * voice * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)).astype(np.float32)
-
-
 def _espeak(text: str) -> np.ndarray:
     with tempfile.TemporaryDirectory() as d:
         wav = Path(d) / "speech.wav"
@@ -177,7 +168,7 @@ def _audio(jobs: list[Job], with_real: bool) -> dict[tuple[str, str], np.ndarray
     """(kind, job) -> audio: kind "random" (speech-like tone, the job's length) or "real" (espeak-ng)."""
     audio = {}
     for job in jobs:
-        audio["random", job.name] = _speechlike(job.audio_seconds)
+        audio["random", job.name] = speechlike(job.audio_seconds)
         if with_real:
             text = TEXTS["command" if job.name == "command" else "file" if job.name == "file" else "dictation"]
             speech = _espeak(text)
@@ -279,4 +270,4 @@ def _sweep(candidates, jobs, cost, measured) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,14 +1,12 @@
 """Phrase-cache speed and accuracy without asv.
 
-Run: PYTHONPATH=.:tests python benchmarks/compare_cache.py [--archs tiny.en,base.en] [--threads 2]
+Run: python benchmarks cache [--archs tiny.en,base.en] [--threads 2] [--phrases 8]
 
 Prints
   - fingerprinting x real time (baseline: the same log-mel frames with numpy.fft);
-  - the fingerprint stage on the espeak-ng set: how often a re-take finds its phrase, and
-    candidates found for confusables (calibration set; minimal pairs);
-  - the engine on the whole set with a word-faithful model (tests/_oracle_util.py): re-take
-    hits (exact, verified), wrong Finals, refused false candidates, and the wrong Finals the
-    unsafe ``trust_fuzzy_hits_unverified=True`` gives on the same minimal-pair queries;
+  - the fingerprint stage on the espeak-ng set (:mod:`lumina.evaluation.phrases`): how often
+    a re-take finds its phrase, and candidates found for confusables (calibration set;
+    minimal pairs);
   - lookup p50/p99 at 10/100/1,000/10,000 entries (baseline: a linear scan, no prefilter);
   - a put followed by a lookup with the index kept current, against the old rebuild of the
     index on the first lookup after a put;
@@ -18,24 +16,23 @@ Prints
 
 from __future__ import annotations
 
-import pathlib
 import statistics
-import sys
-import tempfile
 import time
 
 import numpy as np
 
-from lumina import PhraseCache, fingerprint
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "tests"))
-import _speech_util as su  # noqa: E402
-
-SPEECH_DIR = pathlib.Path(tempfile.gettempdir()) / "lumina-bench-speech"
+import lumina.evaluation.phrases as su
+from benchmarks._helpers import SPEECH_DIR, median_time
+from lumina import PhraseCache
+from lumina.cache import fingerprint
 
 
-def speechlike(seed: int, seconds: float) -> np.ndarray:
-    """A synthetic voiced signal (harmonics under a syllable-rate envelope)."""
+def voice(seed: int, seconds: float) -> np.ndarray:
+    """A synthetic voiced signal whose pitch, harmonics and syllable rate follow ``seed``.
+
+    Unlike :func:`lumina.testing.speechlike` (one voice; a seed changes only its faint
+    noise), each seed sounds different, so a cache filled with them holds distinct phrases.
+    """
     rng = np.random.default_rng(seed)
     n = int(seconds * 16000)
     t = np.arange(n) / 16000
@@ -50,15 +47,6 @@ def numpy_logmel(x: np.ndarray) -> np.ndarray:
     power = np.abs(np.fft.rfft(frames, 512)) ** 2
     fb = np.random.default_rng(0).random((257, 24))  # the cost, not the values, matters here
     return np.log(power @ fb + 1e-12)
-
-
-def median_time(fn, repeat: int = 15) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def fill_fingerprints(bank: su.SpeechBank, size: int) -> list[tuple[str, object]]:
@@ -90,7 +78,7 @@ def lookup_table(bank: su.SpeechBank) -> None:
     for i, phrase in enumerate(su.PHRASES[:20]):   # re-takes of entries (hits and near hits)
         queries.append(fingerprint(bank.at_16k(phrase, su.VOICES[i % 4], speed=168, pitch=52)))
     for i in range(20):                            # misses: phrases no entry holds
-        queries.append(fingerprint(speechlike(10**6 + i, 0.6 + (i % 15) * 0.1)))
+        queries.append(fingerprint(voice(10**6 + i, 0.6 + (i % 15) * 0.1)))
     print(f"{'entries':>8} {'lookup p50 ms':>14} {'lookup p99 ms':>14} {'get p50 ms':>11} "
           f"{'scan p50 ms':>12} {'hits':>5}")
     fill = fill_fingerprints(bank, 10000)
@@ -172,35 +160,16 @@ def put_then_lookup(bank: su.SpeechBank) -> None:
               f"{statistics.median(lookup) * 1e3:>15.3f}")
 
 
-def engine_eval(bank: su.SpeechBank) -> None:
-    import _oracle_util as ou
-
-    from lumina.testing import make_model
-    model = SPEECH_DIR / "micro.bin"
-    if not model.exists():
-        make_model(model, "micro")
-    results = ou.whole_set(bank, model)
-    own = [results[d][0] for d in (0, 1)]
-    other = [results[d][1] for d in (0, 1)]
-    calls = sum(t.calls for t in own)
-    print(f"engine, word-faithful model: re-takes {calls}: exact {sum(t.exact for t in own)}, "
-          f"verified {sum(t.verified for t in own)}, hit rate {sum(t.hits for t in own) / calls:.3f}; "
-          f"wrong Finals {sum(len(t.wrong) for t in own + other)} of {calls + sum(t.calls for t in other)}; "
-          f"false candidates refused {sum(len(t.false_candidates) for t in other)}")
-    unsafe = sum(len(ou.pairs_only(bank, model, d, trust_fuzzy_hits_unverified=True).wrong) for d in (0, 1))
-    print(f"  the same minimal-pair queries with trust_fuzzy_hits_unverified=True: {unsafe} wrong Finals")
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     import argparse
     parser = argparse.ArgumentParser()
     parser.add_argument("--archs", default="tiny.en,base.en")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--phrases", type=int, default=8)
-    args = parser.parse_args()
-    x = speechlike(0, 3.0)
-    t_fp = median_time(lambda: fingerprint(x))
-    t_np = median_time(lambda: numpy_logmel(x))
+    args = parser.parse_args(argv)
+    x = voice(0, 3.0)
+    t_fp = median_time(lambda: fingerprint(x), 15)
+    t_np = median_time(lambda: numpy_logmel(x), 15)
     print(f"fingerprint 3 s audio: lumina {t_fp * 1e3:.3f} ms ({3.0 / t_fp:.0f}x real time); "
           f"numpy log-mel only {t_np * 1e3:.3f} ms ({3.0 / t_np:.0f}x)")
     bank = su.SpeechBank(SPEECH_DIR)
@@ -209,13 +178,11 @@ def main() -> None:
     print(f"fingerprint stage: re-takes find their phrase {hit:.3f}; calibration confusables "
           f"with a candidate {false:.3f}; minimal-pair takes with another phrase's candidate "
           f"{pairs_false}/{pairs_asked}")
-    engine_eval(bank)
+    # What the engine makes of these candidates (verified hits, refused false candidates, the
+    # unsafe option's wrong Finals) is asserted by tests/test_cache_eval.py.
     lookup_table(bank)
     put_then_lookup(bank)
-    from compare_cache_engine import timings_table
+    from benchmarks.compare_cache_engine import timings_table
     for arch in args.archs.split(","):
         timings_table(bank, arch, args.threads, args.phrases)
 
-
-if __name__ == "__main__":
-    main()

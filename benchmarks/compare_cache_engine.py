@@ -1,7 +1,7 @@
 """What a phrase-cache answer costs in an Engine: exact hit, verified hit, rejected candidate, model run.
 
-Run: PYTHONPATH=.:tests python benchmarks/compare_cache_engine.py [--archs tiny.en,base.en]
-[--threads 2] [--phrases 8] (compare_cache.py prints the same table after its other sections).
+Run: python benchmarks cache_engine [--archs tiny.en,base.en] [--threads 2] [--phrases 8]
+(``python benchmarks cache`` prints the same table after its other sections).
 Random-weight models of the real shapes, real whisper.cpp.
 For each phrase, in turn (contenders interleaved): the original (a miss: one accurate model
 run), the same audio again (exact hit), a re-take (+4 dB, slower: a fuzzy candidate, verified
@@ -15,26 +15,20 @@ Medians of ``Transcript.timings.total``; "check alone" times the verification de
 Random weights decode nearly the same tokens whatever the audio, so on them a verification
 agrees far more often than a real model's would; the table prints how often two *different*
 phrases' verification decodes have the same words, the reason the safety of the check is
-judged with a word-faithful model instead (tests/_oracle_util.py).
+judged with a word-faithful model instead (tests/_oracle_util.py, tests/test_cache_eval.py).
 """
 
 from __future__ import annotations
 
 import itertools
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from _common import model_path  # noqa: E402
-
-import _speech_util as su  # noqa: E402
-from lumina import Engine, PhraseCache  # noqa: E402
-from lumina.asr.backend import DecodeOptions  # noqa: E402
-from lumina.asr.cached import verify, words  # noqa: E402
+import lumina.evaluation.phrases as su
+from benchmarks._helpers import SPEECH_DIR, model_path
+from lumina import Engine, PhraseCache
+from lumina.asr.backend import DecodeOptions
+from lumina.asr.cached import verify, words
 
 _NEVER_SAID = "zebra quartz nebula"
 
@@ -102,19 +96,15 @@ def timings_table(bank: su.SpeechBank, arch: str, threads: int, n_phrases: int) 
           f"{sum(same)}/{len(same)}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     import argparse
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--archs", default="tiny.en,base.en")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--phrases", type=int, default=8)
-    args = parser.parse_args()
-    import tempfile
-    bank = su.SpeechBank(Path(tempfile.gettempdir()) / "lumina-bench-speech")
+    args = parser.parse_args(argv)
+    bank = su.SpeechBank(SPEECH_DIR)
     for arch in args.archs.split(","):
         timings_table(bank, arch, args.threads, args.phrases)
 
-
-if __name__ == "__main__":
-    main()

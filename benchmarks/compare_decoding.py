@@ -1,6 +1,6 @@
 """What whisper.cpp's temperature fallback costs where lumina now skips it (warm-up, fast decodes).
 
-Run: PYTHONPATH=. python benchmarks/compare_decoding.py [--arch tiny.en] [--repeat 5]
+Run: python benchmarks decoding [--arch tiny.en] [--repeat 5]
 
 On a confident and an unsure ``lumina.testing`` model (``decoding="unsure"``:
 greedy decodes fail whisper.cpp's log-probability threshold), each with
@@ -28,20 +28,15 @@ import argparse
 import dataclasses
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from _common import speechlike  # noqa: E402
-
-from lumina.asr.backend import DecodeOptions, WhisperModel  # noqa: E402
-from lumina.asr.loading import WARMUP_AUDIO_CTX, warmup_audio  # noqa: E402
-from lumina.asr.speed import FAST_MIN_TOKENS, fast_options  # noqa: E402
-from lumina.audio.convert import SAMPLE_RATE  # noqa: E402
-from lumina.testing import make_model  # noqa: E402
+from lumina.asr.backend import DecodeOptions, WhisperModel
+from lumina.asr.loading import WARMUP_AUDIO_CTX, warmup_audio
+from lumina.asr.speed import FAST_MIN_TOKENS, fast_options
+from lumina.audio.convert import SAMPLE_RATE
+from lumina.testing import make_model, speechlike
 
 THREADS = 2
 
@@ -120,6 +115,3 @@ def block_price(path: Path, repeat: int) -> None:
               f"{1000 * statistics.median(times['before']):5.0f} ms")
     model.close()
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """Engine against plain pywhispercpp, in one run (random-weight models of the real shapes).
 
-Run: PYTHONPATH=. python benchmarks/compare_engine.py [--archs tiny.en,base.en] [--repeat 5]
+Run: python benchmarks engine [--archs tiny.en,base.en] [--repeat 5]
 
 Prints, per model shape:
   - Engine() constructor return time and time until ready (load + warm-up);
@@ -18,28 +18,20 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-from _common import max_loop_stall, model_path, speechlike  # noqa: E402
-from pywhispercpp.model import Model  # noqa: E402
+import numpy as np
+from pywhispercpp.model import Model
 
-import lumina  # noqa: E402
+import lumina
+from benchmarks._helpers import max_loop_stall, median_time, model_path
+from lumina.testing import speechlike
 
 THREADS = 2
 DURATIONS = (1, 2, 5, 10)
-
-
-def median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def startup(path: Path) -> tuple[float, float, float, float]:
@@ -126,18 +118,19 @@ print(int(hwm.split()[1]) * 1024)
 
 
 def peak_rss(path: Path, child: str = PEAK_RSS_CHILD) -> int:
+    # From a neutral folder: the child imports the installed lumina, never a checkout's tree.
     out = subprocess.run([sys.executable, "-c", child, str(path)], check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, cwd=tempfile.gettempdir()).stdout
     return int(out.split()[-1])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--archs", default="tiny.en,base.en")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the numbers here")
     parser.add_argument("--rss-only", action="store_true", help="only the peak RSS table")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     report = {}
     for arch in ([] if args.rss_only else args.archs.split(",")):
         path = model_path(arch)
@@ -168,6 +161,3 @@ def main() -> None:
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
 
-
-if __name__ == "__main__":
-    main()

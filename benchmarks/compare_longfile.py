@@ -1,6 +1,6 @@
 """A long recording with long pauses: lumina (with and without vad=True) against plain pywhispercpp.
 
-Run:  PYTHONPATH=. python benchmarks/compare_longfile.py [--minutes 10] [--pause 0.6]
+Run:  python benchmarks longfile [--minutes 10] [--pause 0.6]
                                                         [--model PATH] [--repeats 1] [--threads N]
 
 Writes one WAV of ``--minutes`` of espeak-ng speech in which ``--pause`` of the
@@ -32,18 +32,13 @@ import json
 import pathlib
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-if __name__ == "__main__":   # a checkout's lumina when run as a script; asv imports the installed one
-    sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-SR = 16000
+from benchmarks._helpers import child_command
+from lumina.audio.convert import SAMPLE_RATE as SR
 CONTENDERS = ("pywhispercpp", "pywhispercpp+wcpp-vad", "lumina transcribe", "lumina iter",
               "lumina iter vad")
 
@@ -53,8 +48,9 @@ CONTENDERS = ("pywhispercpp", "pywhispercpp+wcpp-vad", "lumina transcribe", "lum
 def make_recording(path: pathlib.Path, minutes: float, pause: float, seed: int = 0) -> list:
     """Write the WAV; return the speech spans in seconds."""
     import soundfile
-    from _speech_util import SpeechBank
-    from _vad_corpus import _at_dbfs, background, utterance
+    from lumina.evaluation.phrases import SpeechBank
+    from lumina.evaluation.scenes import background, utterance
+    from lumina.evaluation.signals import at_dbfs
 
     bank = SpeechBank(pathlib.Path(tempfile.gettempdir()) / "lumina-vad-corpus")
     rng = np.random.default_rng(seed)
@@ -62,7 +58,7 @@ def make_recording(path: pathlib.Path, minutes: float, pause: float, seed: int =
     audio = background("pink", total, seed, bank) * 10 ** (-60 / 20)
     spans, pos, k = [], 0, 0
     while True:
-        talk = np.concatenate([_at_dbfs(utterance(bank, k + i), -24.0 + rng.uniform(-3, 3))
+        talk = np.concatenate([at_dbfs(utterance(bank, k + i), -24.0 + rng.uniform(-3, 3))
                                for i in range(int(rng.integers(1, 4)))])
         k += 3
         gap = int(len(talk) * pause / (1 - pause) * rng.uniform(0.5, 1.5))
@@ -119,9 +115,9 @@ def worker(name: str, audio: str, model: str, threads: int) -> dict:
 
 
 def run_fresh(name: str, audio: pathlib.Path, model: pathlib.Path, threads: int) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--worker", name, "--audio", str(audio),
-                           "--model", str(model), "--threads", str(threads)],
-                          capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(child_command("longfile", "--worker", name, "--audio", str(audio),
+                                        "--model", str(model), "--threads", str(threads)),
+                          capture_output=True, text=True)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"}
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -134,7 +130,7 @@ def on_pauses(segments, spans, slack: float = 0.5) -> int:
 
 # ----------------------------------------------------------------------------- report
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--pause", type=float, default=0.6, help="fraction of the time that is pauses")
@@ -147,7 +143,7 @@ def main() -> None:
     parser.add_argument("--contenders", default=",".join(CONTENDERS))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--audio", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker, args.audio, args.model, args.threads)))
         return
@@ -183,6 +179,3 @@ def main() -> None:
         print(f"{name:<24}{wall:>8.1f}s{seconds / wall:>7.1f}{first:>10}{rss:>8.0f}MB"
               f"{len(segs):>9}{on_pauses(segs, spans):>10}")
 
-
-if __name__ == "__main__":
-    main()

@@ -2,7 +2,7 @@
 
 Run without asv::
 
-    PYTHONPATH=. python benchmarks/compare_models.py
+    python benchmarks models
 
 Baselines are what a loader does without a structural check: hash the file
 (``hashlib.sha256`` in 1 MiB chunks, what pywhispercpp's downloader does
@@ -11,31 +11,23 @@ not do and a careful user would) or read it all into memory.
 
 from __future__ import annotations
 
-import statistics
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_models import _sha256  # noqa: E402  (one definition of the baseline)
+from benchmarks._helpers import median_time
+from benchmarks.bench_models import _sha256  # one definition of the baseline
 
-from lumina.models import validate_model_file  # noqa: E402
-from lumina.testing import make_model  # noqa: E402
+from lumina.models import validate_model_file
+from lumina.testing import make_model
 
 
 def _median_ms(fn, path: Path, repeat: int) -> float:
     fn(path)  # warm the page cache: every contender reads from memory
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(path)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+    return median_time(lambda: fn(path), repeat) * 1e3
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     contenders = {
         "lumina validate_model_file": validate_model_file,
         "baseline sha256 of file": _sha256,
@@ -50,6 +42,3 @@ def main() -> None:
                 ms = _median_ms(fn, path, repeat=7)
                 print(f"{arch:<10} {mib:>9.1f}  {label:<28} {ms:>10.2f}")
 
-
-if __name__ == "__main__":
-    main()

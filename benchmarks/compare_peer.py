@@ -1,6 +1,6 @@
 """lumina against faster-whisper on the same weights: a whole utterance, and end of speech -> final.
 
-Run: PYTHONPATH=. python benchmarks/compare_peer.py [--arch tiny.en] [--lengths realistic]
+Run: python benchmarks peer [--arch tiny.en] [--lengths realistic]
          [--decoding confident] [--repeat 5] [--utterances 4] [--threads 2]
 
 The peer is benchmarks/peer_stream.py (faster-whisper, CTranslate2 int8, the
@@ -30,21 +30,16 @@ import argparse
 import os
 import pathlib
 import statistics
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-HERE = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests"))  # _vad_util: espeak-ng speech trimmed by sox
-
-import peer_stream  # noqa: E402
-from peer_stream import PeerUnavailable  # noqa: E402
-
-from lumina import Engine, Final, Segmenter, Stream  # noqa: E402
-from lumina.testing import make_model  # noqa: E402
+from benchmarks import peer_stream
+from benchmarks.peer_stream import PeerUnavailable
+from lumina import Engine, Final, Segmenter, Stream, StreamOptions
+from lumina.evaluation.utterances import speak
+from lumina.testing import make_model
 
 SR = peer_stream.SR
 PHRASES = ["Open the pod bay doors please", "Turn on the kitchen lights",
@@ -52,7 +47,6 @@ PHRASES = ["Open the pod bay doors please", "Turn on the kitchen lights",
 
 
 def utterances(n: int, tmp: pathlib.Path) -> list[np.ndarray]:
-    from _vad_util import speak
     return [speak(PHRASES[i % len(PHRASES)], tmp / f"u{i}.wav") for i in range(n)]
 
 
@@ -79,7 +73,7 @@ def lumina_whole(engine: Engine, clips, speed: str) -> list[dict]:
 def lumina_stream(engine: Engine, audio: np.ndarray, spans, final_speed: str) -> list[float]:
     """End of speech -> Final per span, audio fed at real-time pace in 20 ms chunks."""
     finals: list[tuple[float, Final]] = []
-    stream = Stream(engine=engine, final_speed=final_speed,
+    stream = Stream(engine, options=StreamOptions(final_speed=final_speed),
                     segmenter=Segmenter(hangover_ms=peer_stream.HANGOVER_MS),
                     on_event=lambda e: finals.append((time.monotonic(), e)) if isinstance(e, Final) else None)
     stream.start()
@@ -164,6 +158,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

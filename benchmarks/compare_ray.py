@@ -1,13 +1,13 @@
 """Archive transcription on Ray (one node, two nodes) against the local command, in one run.
 
-Run: PYTHONPATH=. python benchmarks/compare_ray.py [--arch tiny.en] [--files 2,10] [--seconds 5]
+Run: python benchmarks ray [--arch tiny.en] [--files 2,10] [--seconds 5]
                                                    [--repeat 3]
 
 Starts its own Ray cluster on 127.0.0.1 (two nodes of one CPU each; Ray's
 files in a temporary directory) and stops it at the end. Contenders, run in
 turn within each repetition (so drift in the machine's speed hits all alike):
 
-  local 1 thread    ``lumina transcribe FILES --output DIR --threads 1`` (in-process ``main``)
+  local 1 thread    ``lumina transcribe FILES --output DIR --threads 1`` (in-process ``lumina.apps.cli.main``)
   local 2 threads   the same with ``--threads 2`` (the local default on this machine)
   ray 1 node        ``transcribe_archive`` with one worker (1 CPU, 1 thread)
   ray 2 nodes       ``transcribe_archive`` with two workers, one per node
@@ -29,22 +29,21 @@ import io
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # keep Ray on 127.0.0.1 (see tests/_ray_util.py)
 
-import ray  # noqa: E402
-from _common import model_path, speechlike  # noqa: E402
-from ray.cluster_utils import Cluster  # noqa: E402
+import ray
+from lumina.testing import speechlike
+from benchmarks._helpers import model_path
+from ray.cluster_utils import Cluster
 
-import lumina  # noqa: E402
-from lumina.apps.cli import main  # noqa: E402
-from lumina.apps.distributed import transcribe_archive  # noqa: E402
+import lumina
+from lumina.apps.cli import main as lumina_command
+from lumina.apps.distributed import transcribe_archive
 
 
 @contextlib.contextmanager
@@ -81,7 +80,7 @@ def make_archive(folder: Path, n: int, seconds: float) -> list[str]:
 def run_local(files: list[str], out: Path, model: Path, threads: int) -> float:
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        code = main(["transcribe", *files, "--model", str(model), "--threads", str(threads),
+        code = lumina_command(["transcribe", *files, "--model", str(model), "--threads", str(threads),
                      "--output", str(out)])
     assert code == 0
     return time.perf_counter() - start
@@ -100,13 +99,13 @@ def fit(small: int, big: int, t_small: float, t_big: float) -> tuple[float, floa
     return t_small - small * per_file, per_file
 
 
-def main_() -> int:
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", default="tiny.en", help="random-weight model shape (micro, tiny.en...)")
     parser.add_argument("--files", default="2,10", help="two batch sizes, small,big")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each file")
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     small, big = (int(x) for x in args.files.split(","))
     model = model_path(args.arch)
     temp = Path(tempfile.mkdtemp(prefix="lumina-ray-bench-", dir="/tmp"))
@@ -155,6 +154,3 @@ def report(times: dict, small: int, big: int, seconds: float) -> None:
     print(f"two nodes against the local command with 2 threads: "
           f"{lines['local 2 threads'] / lines['ray 2 nodes']:.2f}x")
 
-
-if __name__ == "__main__":
-    sys.exit(main_())

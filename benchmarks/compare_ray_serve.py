@@ -1,6 +1,6 @@
 """`lumina serve` against `lumina serve --ray --replicas 2` on a local two-node cluster, in one run.
 
-Run: PYTHONPATH=. python benchmarks/compare_ray_serve.py [--clients 1,4,16] [--per-client 2]
+Run: python benchmarks ray_serve [--clients 1,4,16] [--per-client 2]
                                                          [--rounds 3]
 
 Starts its own Ray cluster on 127.0.0.1 (two nodes of one CPU each, Ray's
@@ -41,16 +41,15 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # keep Ray on 127.0.0.1 (see tests/_ray_util.py)
 
-import httpx  # noqa: E402
-from _common import model_path  # noqa: E402
-from compare_server import load, percentile, wav  # noqa: E402  (the same load and clips)
-from ray.cluster_utils import Cluster  # noqa: E402
+import httpx
+from benchmarks._helpers import model_path
+from benchmarks.compare_server import load, percentile, wav  # the same load and clips
+from ray.cluster_utils import Cluster
 
-import lumina  # noqa: E402
+import lumina
 
 REPLICA_HEADER = "x-lumina-replica"
 
@@ -143,12 +142,12 @@ def start_cluster(temp: Path) -> Cluster:
     return cluster
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--per-client", type=int, default=2, help="requests each client sends per round")
     parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     model = model_path("tiny.en")
     clips = [wav(seed) for seed in range(8)]
     temp = Path(tempfile.mkdtemp(prefix="lumina-serve-bench-", dir="/tmp"))
@@ -192,6 +191,3 @@ def main() -> None:
         cluster.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
 
-
-if __name__ == "__main__":
-    main()

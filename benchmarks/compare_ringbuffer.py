@@ -1,6 +1,6 @@
 """Median ns per write+read pair: lumina.RingBuffer vs numpy-roll and deque rings.
 
-Run from the repository root:  PYTHONPATH=. python benchmarks/compare_ringbuffer.py
+Run: python benchmarks ringbuffer
 Each figure is the median over ROUNDS batches of BATCH pairs (time.perf_counter_ns
 around each batch, divided by BATCH), all timed in this one run.
 """
@@ -30,7 +30,7 @@ def median_ns(pair) -> float:
     return statistics.median(samples)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     print(f"write+read of one block, ring capacity {CAPACITY}; median ns per pair "
           f"({ROUNDS} rounds x {BATCH} pairs)")
     header = f"{'block':>6} " + " ".join(f"{impl:>17}" for impl in IMPLEMENTATIONS)
@@ -47,6 +47,3 @@ def main() -> None:
         print(f"{block:>6}  read(): {roll / lumina:6.1f}x / {dq / lumina:6.1f}x   "
               f"read_into(): {roll / into:6.1f}x / {dq / into:6.1f}x")
 
-
-if __name__ == "__main__":
-    main()

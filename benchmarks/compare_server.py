@@ -1,6 +1,6 @@
 """`lumina serve` under load against a naive server that builds an engine per request, in one run.
 
-Run: PYTHONPATH=. python benchmarks/compare_server.py [--clients 1,4,16] [--per-client 2] [--rounds 3]
+Run: python benchmarks server [--clients 1,4,16] [--per-client 2] [--rounds 3]
 
 Each contender is a uvicorn server in its own process on 127.0.0.1, all started
 before the first request and stopped at the end:
@@ -28,15 +28,14 @@ import io
 import os
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx  # noqa: E402
-import soundfile as sf  # noqa: E402
-from _common import model_path, speechlike  # noqa: E402
+import httpx
+import soundfile as sf
+from lumina.testing import speechlike
+from benchmarks._helpers import child_command, model_path
 
 CONTENDERS = {"lumina-1w": ["--workers", "1"], "lumina-2w": ["--workers", "2"],
               "ctx-2w": ["--workers", "2", "--contexts"], "naive": ["--naive"]}
@@ -90,8 +89,7 @@ class Server:
     def __init__(self, name: str, flags: list[str], model: Path, port: int) -> None:
         self.name, self.port = name, port
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve", "--model", str(model), "--port", str(port), *flags],
-            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+            child_command("server", "--serve", "--model", str(model), "--port", str(port), *flags))
 
     @property
     def url(self) -> str:
@@ -171,7 +169,7 @@ def wav(seed: int) -> bytes:
     return buf.getvalue()
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--per-client", type=int, default=2, help="requests each client sends per round")
@@ -182,7 +180,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.serve:
         serve(args)
         return
@@ -214,6 +212,3 @@ def main() -> None:
         for s in servers:
             s.stop()
 
-
-if __name__ == "__main__":
-    main()

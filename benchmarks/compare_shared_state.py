@@ -18,7 +18,7 @@ transcriptions at once). The ``engine``, ``engines`` and ``states`` rows check
 that they decode exactly the tokens a plain context decodes; ``states`` also
 times N states run by N threads at once against one after another.
 
-Run: ``python benchmarks/compare_shared_state.py [--arch tiny.en] [--workers 1,2,4]``.
+Run: ``python benchmarks shared_state [--arch tiny.en] [--workers 1,2,4]``.
 Counts of bytes are not distorted by a busy machine; the timing line is.
 """
 
@@ -29,11 +29,12 @@ import ctypes as C
 import json
 import resource
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from benchmarks._helpers import child_command
 
 _MIB = 1024 * 1024
 
@@ -95,8 +96,7 @@ def rss_mib() -> float:
 
 
 def child(mode: str, n: int, model: str) -> dict:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from _engine_util import speechlike
+    from lumina.testing import speechlike
 
     audio = speechlike(2.0)
     ptr = audio.ctypes.data_as(C.POINTER(C.c_float))
@@ -162,17 +162,17 @@ def _parallel(lib, ctx, states, p, ptr, n) -> float:
 
 
 def run(mode: str, n: int, model: Path) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--child", mode, str(n), str(model)],
+    done = subprocess.run(child_command("shared_state", "--child", mode, str(n), str(model)),
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--arch", default="tiny.en", help="random-weight model shape (lumina.testing)")
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]), args.child[2])))
         return
@@ -197,6 +197,3 @@ def main() -> None:
             print(f"{'':>7}  states: {n} decodes one after another {states['sequential_s']:.2f} s, "
                   f"all at once on {n} threads {states['parallel_s']:.2f} s (busy machine: indicative)")
 
-
-if __name__ == "__main__":
-    main()

@@ -1,13 +1,13 @@
 """Streaming latency and CPU: lumina.Stream (eager end of utterance) vs its previous schedule, the naive loop and faster-whisper.
 
-Run:  PYTHONPATH=.:tests python benchmarks/compare_stream.py [--arch tiny.en] [--threads 2]
+Run:  python benchmarks stream [--arch tiny.en] [--threads 2]
       [--utterances 4] [--repeat 1] [--no-naive] [--no-peer] [--no-unsure]
 
 The signal: 1 s of silence, then utterances of espeak-ng speech (edges trimmed by
 sox, so onsets and ends are known to the sample) separated by 1.5 s of silence,
 then 10 s of silence. A feeder thread pushes it through ``Stream.feed`` in 20 ms
 chunks at real-time pace, like a microphone, and notes when each chunk arrived.
-Streams run with default settings (``Stream(engine=...)``), on a random-weight
+Streams run with default settings (``Stream(engine)``), on a random-weight
 model of the ``--arch`` shape with ``--threads`` threads.
 
 The models: ``lumina.testing.make_model`` with realistic decode lengths (about three
@@ -46,7 +46,7 @@ Contenders, interleaved within each repetition:
   same weights, when that module and faster-whisper are available (the script
   prints why not otherwise).
 
-Last, split errors on sentences with a pause inside (``tests/_stream_util.py``'s
+Last, split errors on sentences with a pause inside (:mod:`lumina.evaluation.paused`'s
 corpus: espeak-ng halves with 300-600 ms of silence between them), fixed 300 ms
 against the adaptive hang-over, with an oracle engine that ends a mid-sentence
 fragment with nothing, a comma, an ellipsis or a stray period: counts, not timings.
@@ -61,27 +61,22 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import pathlib
 import statistics
-import sys
 import tempfile
 import threading
 import time
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-if __name__ == "__main__":   # a checkout's lumina when run as a script; asv imports the installed one
-    sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))        # _vad_util, _stream_util: espeak-ng speech
-sys.path.insert(0, str(ROOT / "benchmarks"))   # peer_stream
+from benchmarks import peer_stream
+from lumina import Engine, Final, Partial, Stream, StreamOptions, TranscriptionAborted
+from lumina.asr.transcript import Segment, Timings, Token, Transcript
+from lumina.audio.convert import SAMPLE_RATE as SR
+from lumina.evaluation.paused import PAUSES, count_utterances, paused_sentences
+from lumina.evaluation.utterances import silence, speak
+from lumina.testing import make_model
 
-from lumina import Engine, Final, Partial, Stream, TranscriptionAborted  # noqa: E402
-from lumina.asr.transcript import Segment, Timings, Token, Transcript  # noqa: E402
-from lumina.testing import make_model  # noqa: E402
-
-SR = 16000
 CHUNK = 320
 STEP = 0.25
 PHRASES = ["Open the pod bay doors please", "Turn on the kitchen lights",
@@ -104,7 +99,6 @@ CONTENDERS = [   # (name, model, options of run_lumina)
 
 def build_signal(tmp: pathlib.Path, n: int):
     """(audio, [(onset, end)] in samples, index where the trailing silence starts)."""
-    from _vad_util import silence, speak
     parts, spans, pos = [silence(1.0)], [], SR
     for i in range(n):
         speech = speak(PHRASES[i % len(PHRASES)], tmp / f"u{i}.wav")
@@ -167,8 +161,13 @@ class Punctuating:
                          if np.array_equal(self._audio[i:i + 16], window[j:j + 16]))
         return int(start) - j
 
-    def transcribe(self, audio, **options):
-        t = self.engine.transcribe(audio, **options)
+    is_ready, device = True, "cpu"
+
+    def close(self) -> None:
+        pass
+
+    def transcribe_samples(self, audio, options, **hooks):
+        t = self.engine.transcribe_samples(audio, options, **hooks)
         end = self._start(audio) + len(audio)
         if not t.segments or not any(a < end and end >= b - round(0.06 * SR) for a, b in self.spans):
             return t
@@ -181,11 +180,17 @@ class Punctuating:
 class StandIn:
     """An engine that sleeps like a model: ``fast`` s per fast decode, ``accurate`` s per accurate one."""
 
+    is_ready, device = True, "cpu"
+
     def __init__(self, fast: float, accurate: float) -> None:
         self.fast, self.accurate = fast, accurate
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
-        until = time.monotonic() + (self.fast if speed == "fast" else self.accurate)
+    def close(self) -> None:
+        pass
+
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
+        until = time.monotonic() + (self.fast if options.speed == "fast" else self.accurate)
         while time.monotonic() < until:
             if should_abort is not None and should_abort():
                 raise TranscriptionAborted("aborted")
@@ -198,7 +203,11 @@ def run_lumina(engine, audio, spans, quiet_from, punctuate=False, **options):
     events: list[tuple[float, object]] = []
     if punctuate:
         engine = Punctuating(engine, audio, spans)
-    stream = Stream(engine=engine, on_event=lambda e: events.append((time.monotonic(), e)), **options)
+    if not options.get("eager", True):   # the previous schedule: its fixed hang-over too
+        options.setdefault("hangover", None)
+    stream = Stream(engine, options=StreamOptions(**options),   # the text's events, timed
+                    on_event=lambda e: events.append((time.monotonic(), e))
+                    if isinstance(e, (Partial, Final)) else None)
     feeder = Feeder(audio, stream.feed, quiet_from)
     stream.start()
     feeder.run()
@@ -282,22 +291,15 @@ def run_naive(model, audio, spans, quiet_from):
 def run_peer_pipeline(model_path, audio, spans, threads):
     """faster-whisper's pipeline from benchmarks/peer_stream.py, or the reason it cannot run."""
     try:
-        from peer_stream import PeerUnavailable, run_peer
-    except ImportError as exc:
-        return None, f"benchmarks/peer_stream.py is not in this checkout ({exc})"
-    try:
-        peer = run_peer(audio, spans, model_path, threads=threads)
-    except PeerUnavailable as exc:
+        peer = peer_stream.run_peer(audio, spans, model_path, threads=threads)
+    except peer_stream.PeerUnavailable as exc:
         return None, str(exc)
     return {"first": [], "whole": peer["end"], "end": peer["end"]}, None
 
 
 def model_options(kind: str) -> tuple[dict, list[str]]:
-    """make_model keywords for a confident or unsure model, and what this checkout lacks."""
-    params = inspect.signature(make_model).parameters
-    wanted = {"lengths": "realistic"} | ({"decoding": "unsure"} if kind == "unsure" else {})
-    have = {k: v for k, v in wanted.items() if k in params}
-    return have, [f"{k}={v!r}" for k, v in wanted.items() if k not in params]
+    """make_model keywords for a confident or unsure model (and, always empty now, what is lacking)."""
+    return {"lengths": "realistic"} | ({"decoding": "unsure"} if kind == "unsure" else {}), []
 
 
 def fmt(values) -> str:
@@ -334,7 +336,6 @@ def print_table(rows) -> None:
 
 
 def print_split_corpus(tmp: pathlib.Path) -> None:
-    from _stream_util import PAUSES, count_utterances, paused_sentences
     pauses = (0.2, 0.25, *PAUSES)
     corpus = paused_sentences(tmp / "paused", pauses=pauses)
     print(f"\nsplit errors on {len(corpus) // len(pauses)} sentences per pause "
@@ -347,7 +348,7 @@ def print_split_corpus(tmp: pathlib.Path) -> None:
         print(f"{label:<44}" + "".join(f"{e:>8}" for e in errors) + f"{sum(errors[2:]):>9}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", default="tiny.en")
     parser.add_argument("--threads", type=int, default=2)
@@ -358,7 +359,7 @@ def main() -> None:
     parser.add_argument("--no-unsure", action="store_true")
     parser.add_argument("--stand-in", metavar="FAST_MS,ACCURATE_MS",
                         help="a sleeping stand-in engine instead of the model (schedule latency only)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="lumina-bench-stream-"))
     audio, spans, quiet_from = build_signal(tmp, args.utterances)
     lengths = ", ".join(f"{(b - a) / SR:.2f}" for a, b in spans)
@@ -424,6 +425,3 @@ def main() -> None:
     print_table(rows)
     print_split_corpus(tmp)
 
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Fast decodes on a busy machine: OpenMP wait policies and thread counts, in one run.
 
-Run: PYTHONPATH=. python benchmarks/compare_threads.py [--arch tiny.en] [--repeat 9]
+Run: python benchmarks threads [--arch tiny.en] [--repeat 9]
          [--seconds 1.5] [--conditions idle,loaded,pinned]
 
 ggml runs every graph on an OpenMP team that meets at a barrier after each
@@ -38,7 +38,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks._helpers import child_command, model_path
 
 POLICIES = {"spin": {"GOMP_SPINCOUNT": "300000"}, "passive": {"OMP_WAIT_POLICY": "passive"},
             "spin1k": {"GOMP_SPINCOUNT": "1000"}}
@@ -78,7 +78,7 @@ def worker(model: str, seconds: float) -> None:
     """Read thread counts (or "adaptive:N") on stdin; answer [wall_s, cpu_s, threads] per decode."""
     import numpy as np
 
-    from _common import speechlike
+    from lumina.testing import speechlike
     from lumina.asr.backend import DecodeOptions, WhisperModel
     from lumina.asr.speed import fast_options
 
@@ -101,7 +101,7 @@ class Worker:
     def __init__(self, model: str, seconds: float, env: dict[str, str]) -> None:
         environ = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
         environ.update(env)
-        self.proc = subprocess.Popen([sys.executable, __file__, "--worker", model, str(seconds)],
+        self.proc = subprocess.Popen(child_command("threads", "--worker", model, str(seconds)),
                                      env=environ, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)
 
@@ -179,8 +179,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         worker(args.worker[0], float(args.worker[1]))
         return 0
-    from _common import model_path
-
     model = str(model_path(args.arch))
     print(f"{args.arch}, {args.seconds} s clip, fast path; {args.repeat} rounds per condition")
     results = run(model, args.seconds, args.repeat, args.conditions.split(","))
@@ -189,6 +187,3 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,10 +1,10 @@
 """Compare the voice activity detectors: accuracy on a labelled corpus, CPU, throughput.
 
-Run:  PYTHONPATH=. python benchmarks/compare_vad.py [--seeds 2] [--policy] [--no-throughput]
+Run:  python benchmarks vad [--seeds 2] [--policy] [--no-throughput]
                                                     [--no-listen] [--quick]
 
 1. Accuracy (energy, webrtc, silero), on a corpus made now with espeak-ng
-   (``tests/_vad_corpus.py``): speech with known boundaries over white and pink
+   (:mod:`lumina.evaluation.scenes`): speech with known boundaries over white and pink
    noise, babble, a music-like tone mix and keyboard-like clicks at SNR 20,
    10, 5 and 0 dB. Per background and SNR: frame-level (10 ms) precision,
    recall and F1 of "inside an utterance", median onset and offset error of
@@ -23,33 +23,152 @@ Run:  PYTHONPATH=. python benchmarks/compare_vad.py [--seeds 2] [--policy] [--no
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import pathlib
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-if __name__ == "__main__":   # a checkout's lumina when run as a script; asv imports the installed one
-    sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))   # the corpus, espeak helpers, the private PulseAudio server
-sys.path.insert(0, str(ROOT / "benchmarks"))
+import numpy as np
 
-from _speech_util import SpeechBank  # noqa: E402
-from _vad_corpus import KINDS, SNRS, swell_scene  # noqa: E402
-from _vad_eval import (corpus, detect, contender, evaluate, noise_corpus, print_accuracy,  # noqa: E402
-                       print_cpu, print_noise_only)
-
-from benchmarks.bench_vad import _signal, numpy_vad  # noqa: E402
-from lumina import EnergyVAD, MicrophoneSource, Segmenter  # noqa: E402
-
-SR = 16000
+from benchmarks._helpers import median_time
+from benchmarks.bench_vad import _signal, numpy_vad
+from lumina import MicrophoneSource, Segmenter
+from lumina.audio.convert import SAMPLE_RATE as SR
+from lumina.audio.vad import EnergyVAD, make_vad
+from lumina.audio.vad.factory import SILERO_MIN_SPEECH_MS, SILERO_THRESHOLD
+from lumina.audio.vad.silero import SileroVAD
+from lumina.evaluation.phrases import SpeechBank
+from lumina.evaluation.scenes import (KINDS, SNRS, FrameRates, Scene, noise_scene, scene, score,
+                                      swell_scene)
 DETECTORS = ("energy", "webrtc", "silero")
 # K/R/P: reset after K quiet windows, at speech R s after the last reset, priming P s (0: off).
 # The default is 3/1/0.5.
 POLICIES = ("silero 0/0", "silero 3/0", "silero 0/1", "silero 3/1", "silero 3/1/0.25", "silero 3/1/0.5")
 
+
+# ---------------------------------------------------------------- scoring detectors on the corpus
+# A detector is judged by the utterances its decisions make: runs of speech frames after its own
+# hysteresis (minimum speech 100 ms, hang-over 300 ms, the segmenter's defaults), so every
+# contender is scored on what the segmenter would open and close.
+
+START_FRAMES, END_FRAMES, FRAME_MS = 5, 15, 20   # 100 ms and 300 ms at 20 ms frames (Silero: 200 ms)
+SILERO_START = SILERO_MIN_SPEECH_MS // FRAME_MS
+CHUNK = 320                                      # fed as a live source would: 20 ms at a time
+
+
+def contender(name: str):
+    """A fresh detector by report name: "energy", "webrtc", "silero" or "silero K/R[/P]"."""
+    if name.startswith("silero "):
+        quiet, max_state, *prime = name.split()[1].split("/")
+        return SileroVAD(frame_ms=FRAME_MS, threshold=SILERO_THRESHOLD, start_frames=SILERO_START,
+                         end_frames=END_FRAMES,
+                         reset_quiet_windows=int(quiet), max_state_s=float(max_state),
+                         prime_s=float(prime[0]) if prime else 0.0)
+    return make_vad(name, SR, FRAME_MS, start_frames=START_FRAMES, end_frames=END_FRAMES)
+
+
+def detect(vad, audio: np.ndarray) -> tuple[list[tuple[int, int]], float]:
+    """Utterance spans (samples) the detector's decisions make, and the CPU seconds it took."""
+    cpu = time.process_time()
+    parts = [vad.process(audio[i:i + CHUNK]) for i in range(0, len(audio), CHUNK)]
+    decisions = np.concatenate(parts + [vad.flush()])
+    cpu = time.process_time() - cpu
+    F = SR * FRAME_MS // 1000
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], decisions, [0]])))
+    return [(int(a) * F, int(b) * F) for a, b in zip(edges[::2], edges[1::2])], cpu
+
+
+@dataclasses.dataclass
+class Tally(FrameRates):
+    """Sums over scenes for one (detector, group) cell."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    onsets: list = dataclasses.field(default_factory=list)
+    offsets: list = dataclasses.field(default_factory=list)
+    found: int = 0
+    missed: int = 0
+    on_noise: int = 0
+    cpu: float = 0.0
+    seconds: float = 0.0
+
+    def add(self, s, cpu: float, seconds: float) -> None:
+        self.tp += s.tp
+        self.fp += s.fp
+        self.fn += s.fn
+        self.onsets += s.onsets_ms
+        self.offsets += s.offsets_ms
+        self.found += s.found
+        self.missed += s.missed
+        self.on_noise += s.on_noise
+        self.cpu += cpu
+        self.seconds += seconds
+
+
+
+def corpus(bank, seeds: int, n_utterances: int = 4) -> list[Scene]:
+    return [scene(bank, kind, snr, 100 * s + k, n_utterances)
+            for s in range(seeds) for k, kind in enumerate(KINDS) for snr in SNRS]
+
+
+def noise_corpus(bank, seconds: float, seeds: int, levels=(-40.0, -30.0, -20.0)) -> list[Scene]:
+    """Digital silence, and every background but babble (which is speech) alone."""
+    scenes = [noise_scene(bank, "silence", seconds, 0.0, 0)]
+    return scenes + [noise_scene(bank, kind, seconds, level, 7 + k + 100 * s)
+                     for s in range(seeds) for k, kind in enumerate(KINDS) if kind != "babble"
+                     for level in levels]
+
+
+def evaluate(names, scenes: list[Scene], key) -> dict:
+    """{(name, key(scene)): Tally}; each scene is run by every detector in turn (interleaved)."""
+    tallies: dict = {}
+    for sc in scenes:
+        for name in names:
+            spans, cpu = detect(contender(name), sc.audio)
+            result = score(sc.spans, spans, len(sc.audio))
+            for group in (key(sc), "all"):
+                tallies.setdefault((name, group), Tally()).add(result, cpu, sc.seconds)
+    return tallies
+
+
+def median(values) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def print_accuracy(names, tallies: dict, groups) -> None:
+    print(f"{'detector':<14} {'scenes':<12} {'P':>5} {'R':>5} {'F1':>5} {'onset':>7} "
+          f"{'offset':>7} {'found':>6} {'missed':>6} {'on noise':>8}")
+    for group in [*groups, "all"]:
+        for name in names:
+            t = tallies[(name, group)]
+            print(f"{name:<14} {group:<12} {t.precision:>5.2f} {t.recall:>5.2f} {t.f1:>5.2f} "
+                  f"{median(t.onsets):>5.0f}ms {median(t.offsets):>5.0f}ms {t.found:>6} "
+                  f"{t.missed:>6} {t.on_noise:>8}")
+
+
+def print_noise_only(names, tallies: dict, scenes: list[Scene]) -> None:
+    """Utterances opened per background and level, summed over seeds."""
+    groups = list(dict.fromkeys(sc.name for sc in scenes))
+    minutes = {g: sum(sc.seconds for sc in scenes if sc.name == g) / 60 for g in groups}
+    print(f"{'background alone':<30}{'minutes':>8}" + "".join(f"{n:>14}" for n in names))
+    for g in groups:
+        row = "".join(f"{tallies[(n, g)].on_noise:>14}" for n in names)
+        print(f"{g:<30}{minutes[g]:>8.1f}{row}")
+    totals = "".join(f"{tallies[(n, 'all')].on_noise:>14}" for n in names)
+    print(f"{'utterances opened, total':<30}{sum(minutes.values()):>8.1f}{totals}")
+
+
+def print_cpu(names, tallies: dict) -> None:
+    for name in names:
+        t = tallies[(name, "all")]
+        print(f"{name:<14} CPU {1000 * t.cpu / t.seconds:6.2f} ms per second of audio "
+              f"({t.seconds:.0f} s of audio, 20 ms chunks)")
+
+
+# ---------------------------------------------------------------- the report
 
 def accuracy(bank, seeds: int, n_utterances: int, names=DETECTORS) -> None:
     scenes = corpus(bank, seeds, n_utterances)
@@ -89,15 +208,6 @@ def policy(bank, seeds: int, n_utterances: int) -> None:
     print("(cell: seconds the utterance ran past the speech, + utterances opened on the swell)")
 
 
-def median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def throughput_table(repeats):
     x = _signal()
     seconds = len(x) / SR
@@ -133,7 +243,7 @@ def listen_cpu(seconds):
     if shutil.which("pulseaudio") is None:
         print("listening CPU: skipped (pulseaudio is not installed)")
         return
-    from _sound_util import PulseServer, rescan_portaudio
+    from lumina.testing.pulse import PulseServer, rescan_portaudio
     server = PulseServer(pathlib.Path(tempfile.mkdtemp(prefix="lumina-pulse-")))
     server.start()
     server.point_this_process_here()
@@ -160,7 +270,7 @@ def listen_cpu(seconds):
         server.restore_this_process()
 
 
-def main():
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=2, help="scenes per background and SNR")
     parser.add_argument("--utterances", type=int, default=4, help="utterances per scene")
@@ -171,7 +281,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-listen", action="store_true")
     parser.add_argument("--listen-seconds", type=float, default=10.0)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     seeds, n_utt = (1, 2) if args.quick else (args.seeds, args.utterances)
     bank = SpeechBank(pathlib.Path(tempfile.gettempdir()) / "lumina-vad-corpus")
     if not args.no_accuracy:
@@ -184,6 +294,3 @@ def main():
     if not args.no_listen:
         listen_cpu(args.listen_seconds)
 
-
-if __name__ == "__main__":
-    main()

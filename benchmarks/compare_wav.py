@@ -1,6 +1,6 @@
 """Print median timings of WAV decoding: lumina vs soundfile vs stdlib wave + numpy.
 
-Run: PYTHONPATH=. python benchmarks/compare_wav.py [--repeat N]
+Run: python benchmarks wav [--repeat N]
 """
 
 from __future__ import annotations
@@ -8,39 +8,31 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
-import sys
 import tempfile
-import time
 
 import numpy as np
 import soundfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_wav import DURATIONS, make_wav, wave_numpy  # noqa: E402
+from benchmarks._helpers import median_time
+from benchmarks.bench_wav import DURATIONS, make_wav, wave_numpy
 
-import lumina  # noqa: E402
-from lumina._core import pcm  # noqa: E402
+import lumina
+from lumina._core import pcm
 
 
 def median_seconds(func, repeat: int) -> float:
     func()  # warm the page cache and the allocator
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return median_time(func, repeat)
 
 
 def fmt(seconds: float) -> str:
     return f"{seconds * 1e3:10.3f} ms"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int | None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=7)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     folder = tempfile.mkdtemp(prefix="lumina-compare-")
     try:
         print("decode 16 kHz mono 16-bit WAV -> float32 mono 16 kHz (median of "
@@ -71,6 +63,3 @@ def main() -> int:
         shutil.rmtree(folder, ignore_errors=True)
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -16,9 +16,9 @@ parser.add_argument("--device", default=None, help="microphone index or name")
 parser.add_argument("--file", default=None, help="dictate this file instead")
 args = parser.parse_args()
 
-source = lumina.FileSource(args.file) if args.file else "microphone"
-stream = lumina.Stream(final_model=args.model, partial_model=args.partial_model,
-                       source=source, device=None if args.file else args.device)
+source = lumina.FileSource(args.file) if args.file else lumina.MicrophoneSource(args.device)
+stream = lumina.Stream(lumina.StreamModels(partial=args.partial_model, final=args.model),
+                       source=source)
 try:
     for event in stream:
         if isinstance(event, lumina.Partial):  # complete: the provisional text, until the Final
@@ -26,7 +26,7 @@ try:
             print(f"\r\x1b[K{event.stable}{tail}", end="", flush=True)
         elif isinstance(event, lumina.Final):
             print(f"\r\x1b[K{event.text}")
-        else:  # Dropped or DeviceLost
+        elif isinstance(event, (lumina.Dropped, lumina.DeviceLost)):
             print(f"\r\x1b[K[{event}]")
 except KeyboardInterrupt:
     pass

@@ -94,9 +94,9 @@ class StateError(LuminaError, RuntimeError):
 class BufferStateError(StateError, BufferError):
     """A compiled-core buffer used against its rules.
 
-    For example a second producer thread writing to a :class:`~lumina.RingBuffer`,
+    For example a second producer thread writing to a :class:`~lumina._core.ringbuffer.RingBuffer`,
     a write that would overwrite samples an open ``latest()`` view still shows, or
-    a :class:`~lumina.BufferPool` with every block in use. Also a
+    a :class:`~lumina._core.pool.BufferPool` with every block in use. Also a
     :class:`BufferError`, as these were before.
     """
 

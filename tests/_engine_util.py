@@ -11,28 +11,34 @@ import _pywhispercpp as pw
 from lumina.audio.files import load_audio
 
 
-def speechlike(seconds: float, seed: int = 0) -> np.ndarray:
-    """Deterministic voiced-sounding audio: harmonics with a syllable envelope and a little noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 16000)) / 16000
-    f0 = 120 + 20 * np.sin(2 * np.pi * 0.5 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / 16000
-    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
-    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2
-    return (0.2 * voice * envelope + 0.005 * rng.standard_normal(len(t))).astype(np.float32)
-
-
 def reference_tokens(model_path, audio: np.ndarray, **params) -> list[list[int]]:
-    """Token ids per segment from pywhispercpp's own Model.transcribe (the reference path)."""
+    """Token ids per segment from pywhispercpp's own Model.transcribe (the reference path), less
+    the segments lumina's speech filter drops (lumina.asr.speech_filter: what nobody said), so
+    "equal tokens" means whisper.cpp's own decode, then lumina's documented filter."""
+    from lumina.asr.decode_data import SegmentData, TokenData
+    from lumina.asr.speech_filter import SpeechFilter
+
     model = Model(str(model_path), n_threads=2, print_progress=False, **params)
     model.transcribe(audio)
     ctx = model._ctx
     eot = pw.whisper_token_eot(ctx)
+    speech_filter = SpeechFilter(lambda token: token >= eot, len(audio) / 16000)
     segments = []
     for i in range(pw.whisper_full_n_segments(ctx)):
-        ids = (pw.whisper_full_get_token_id(ctx, i, j) for j in range(pw.whisper_full_n_tokens(ctx, i)))
-        segments.append([t for t in ids if t < eot])
+        tokens = tuple(TokenData(pw.whisper_full_get_token_id(ctx, i, j), _token_text(ctx, i, j),
+                                 pw.whisper_full_get_token_p(ctx, i, j), 0.0, 0.0)
+                       for j in range(pw.whisper_full_n_tokens(ctx, i)))
+        data = SegmentData(pw.whisper_full_get_segment_t0(ctx, i) / 100,
+                           pw.whisper_full_get_segment_t1(ctx, i) / 100,
+                           pw.whisper_full_get_segment_text(ctx, i).decode("utf-8", "replace"), tokens)
+        kept = speech_filter.clean(data).data
+        if kept is not None:
+            segments.append([t.id for t in kept.tokens if t.id < eot])
     return segments
+
+
+def _token_text(ctx, i: int, j: int) -> str:
+    return pw.whisper_token_to_bytes(ctx, pw.whisper_full_get_token_id(ctx, i, j)).decode("utf-8", "replace")
 
 
 HELLO_WAV = Path(__file__).resolve().parent.parent / "examples" / "hello.wav"

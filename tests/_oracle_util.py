@@ -18,7 +18,7 @@ import dataclasses
 
 import pytest
 
-import _speech_util as su
+import lumina.evaluation.phrases as su
 import lumina.asr.model_pool
 import lumina.asr.shared_model
 from lumina import Engine, PhraseCache

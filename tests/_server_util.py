@@ -67,7 +67,7 @@ class UvicornThread:
 
 
 class _WrappedEngine:
-    """What the server asks of an engine besides ``transcribe``, passed to ``self.engine``."""
+    """What the engine protocol asks besides ``transcribe_samples``, passed to ``self.engine``."""
 
     engine: Engine
 
@@ -94,7 +94,8 @@ class GatedEngine(_WrappedEngine):
         self.aborted = 0
         self._lock = threading.Lock()
 
-    def transcribe(self, audio, *, should_abort=None, **options):
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
         with self._lock:
             self.entered += 1
         while not self.gate.wait(0.01):
@@ -102,7 +103,8 @@ class GatedEngine(_WrappedEngine):
                 with self._lock:
                     self.aborted += 1
                 raise TranscriptionAborted("stopped while held at the gate")
-        return self.engine.transcribe(audio, should_abort=should_abort, **options)
+        return self.engine.transcribe_samples(audio, options, should_abort=should_abort,
+                                              on_segment=on_segment, on_candidate=on_candidate)
 
 
 class GatedFactory:
@@ -115,7 +117,7 @@ class GatedFactory:
         self.gate = threading.Event()
         self.engines: list[GatedEngine] = []
 
-    def __call__(self, path, *, threads, cache, device, concurrency=1):
+    def __call__(self, path, *, threads, cache, device, concurrency):
         engine = GatedEngine(Engine(path, threads=threads, cache=cache, device=device,
                                     concurrency=concurrency, shared_weights=True), self.gate)
         self.engines.append(engine)
@@ -149,29 +151,32 @@ class HoldingEngine(_WrappedEngine):
         self.release = threading.Event()
         self.held = None
 
-    def transcribe(self, audio, *, on_segment=None, **options):
-        if on_segment is None:
-            return self.engine.transcribe(audio, **options)
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
+        hold = None
+        if on_segment is not None:
+            def hold(segment):
+                on_segment(segment)
+                if self.held is None:
+                    self.holding.set()
+                    self.held = self.release.wait(120)
 
-        def hold_after_first(segment):
-            on_segment(segment)
-            if self.held is None:
-                self.holding.set()
-                self.held = self.release.wait(120)
-
-        return self.engine.transcribe(audio, on_segment=hold_after_first, **options)
+        return self.engine.transcribe_samples(audio, options, should_abort=should_abort,
+                                              on_segment=hold, on_candidate=on_candidate)
 
 
 class GrowingEngine:
     """A model stand-in whose hypothesis grows with the audio: ``w0 ... wN``, one word per started
     quarter second. Every hypothesis extends the previous one, so each utterance's deltas must
-    join to exactly its final text, whatever the partial windows were."""
+    join to exactly its final text, whatever the partial windows were. (Also an engine factory.)"""
 
-    def __init__(self, path=None, **_) -> None:
-        self.device = "cpu"
-        self.is_ready = True
+    device, is_ready = "cpu", True
 
-    def transcribe(self, audio, **_):
+    def __init__(self, path=None, *, threads=None, cache=None, device=None, concurrency=1) -> None:
+        pass
+
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
         from _stream_util import transcript
         return transcript(list(range(len(audio) // 4000 + 1)))
 

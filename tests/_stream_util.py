@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import dataclasses
 import pathlib
@@ -11,14 +10,18 @@ import typing
 
 import numpy as np
 
-from lumina import Segmenter
+from lumina import Segmenter, StreamOptions
 from lumina.streaming.agreement import LocalAgreement
 from lumina.streaming.hangover import HangoverPolicy
 from lumina.streaming.scheduler import FinalDue, Scheduler, SpeculationDue
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
-from _vad_util import SR, silence, speak
+from lumina.errors import TranscriptionAborted
+from _vad_util import SR
+from lumina.evaluation.utterances import silence, speak
 
 CHUNK = 320  # 20 ms, what FileSource yields by default
+#: Events that depend on the audio alone: every partial step decoded, nothing aborted.
+LOCKSTEP = StreamOptions(lockstep=True)
 # The micro model with this seed gives hypotheses whose tails change as audio grows.
 MICRO_SEED = 2
 
@@ -98,148 +101,56 @@ def transcript(ids: list[int], text_of=lambda i: f" w{i}") -> Transcript:
     return Transcript("".join(t.text for t in tokens).strip(), segments, "en", "cpu", Timings())
 
 
-class ScriptedEngine:
+class StandIn:
+    """What the engine protocol (lumina.SpeechEngine) asks of a stand-in besides ``transcribe_samples``."""
+
+    device, is_ready = "cpu", True
+
+    def close(self) -> None:
+        pass
+
+
+class ScriptedEngine(StandIn):
     """An engine stand-in: answers each call from a script and records what it was asked.
 
     ``script(call_index, audio, speed)`` returns the token ids of the answer;
-    ``text_of(token_id)`` their texts. ``gate``, when given, makes every call
-    wait for it (while honouring ``should_abort``, aborting with
-    ``aborts_with``), so tests can hold the decoder still.
+    ``text_of(token_id)`` their texts; ``origin`` is the answers' ``Transcript.origin``.
+    ``gate``, when given, makes every call wait for it (while honouring
+    ``should_abort``), so tests can hold the decoder still.
     """
 
     def __init__(self, script=lambda i, audio, speed: [], gate: threading.Event | None = None,
-                 from_cache: bool = False, aborts_with: type[BaseException] = asyncio.CancelledError,
-                 text_of=lambda i: f" w{i}") -> None:
+                 origin: str = "model", text_of=lambda i: f" w{i}") -> None:
         self.script = script
         self.text_of = text_of
         self.gate = gate
-        self.from_cache = from_cache
-        self.aborts_with = aborts_with
+        self.origin = origin
         self.calls: list[tuple[str, int]] = []   # (speed, number of samples)
         self.entered = threading.Event()
         self.aborted = 0
         self._lock = threading.Lock()
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
         with self._lock:
             index = len(self.calls)
-            self.calls.append((speed, len(audio)))
+            self.calls.append((options.speed, len(audio)))
         self.entered.set()
         while self.gate is not None and not self.gate.wait(0.01):
             if should_abort is not None and should_abort():
                 self.aborted += 1
-                raise self.aborts_with("aborted")
-        return dataclasses.replace(transcript(self.script(index, audio, speed), self.text_of),
-                                   from_cache=self.from_cache)
+                raise TranscriptionAborted("aborted")
+        return dataclasses.replace(transcript(self.script(index, audio, options.speed), self.text_of),
+                                   origin=self.origin)
 
 
-class CountingEngine:
+class CountingEngine(StandIn):
     """Wraps a real Engine and counts its calls."""
 
     def __init__(self, engine) -> None:
         self.engine = engine
         self.calls = 0
 
-    def transcribe(self, audio, **options):
+    def transcribe_samples(self, audio, options, **hooks):
         self.calls += 1
-        return self.engine.transcribe(audio, **options)
-
-
-# ---------------------------------------------------------------- sentences with a pause inside
-
-#: Sentences said in two breaths: (first half, second half). A pause between the halves is
-#: mid-sentence, so splitting the utterance there is an error.
-PAUSED_SENTENCES = (
-    ("I would like to order", "a large pizza with extra cheese"),
-    ("Please send the report", "to the whole team before Friday"),
-    ("The weather tomorrow", "will be sunny and warm"),
-    ("Turn off the lights", "in the kitchen and the hall"),
-)
-#: The inserted pauses (s): the corpus of the issue, 300-600 ms.
-PAUSES = (0.3, 0.4, 0.5, 0.6)
-# Token ids of the marks an oracle ends a text with (their own tokens, so LocalAgreement
-# compares words and marks separately).
-_MARK_IDS = {",": 1000, "...": 1001, ".": 1002}
-
-
-@dataclasses.dataclass(frozen=True)
-class PausedSentence:
-    """A sentence with a pause inside: its audio and where each half starts and ends (samples)."""
-
-    halves: tuple[str, str]
-    pause: float
-    audio: np.ndarray
-    first: tuple[int, int]
-    second: tuple[int, int]
-
-
-def paused_sentences(tmp: pathlib.Path, pauses=PAUSES, sentences=PAUSED_SENTENCES) -> list[PausedSentence]:
-    """Each sentence spoken by espeak-ng in two halves with each pause between them, in silence."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    out = []
-    for k, halves in enumerate(sentences):
-        a = speak(halves[0], tmp / f"ps{k}a.wav")
-        b = speak(halves[1], tmp / f"ps{k}b.wav")
-        for pause in pauses:
-            lead = round(0.5 * SR)
-            first = (lead, lead + len(a))
-            second = (first[1] + round(pause * SR), first[1] + round(pause * SR) + len(b))
-            audio = np.concatenate([silence(0.5), a, silence(pause), b, silence(1.0)]).astype(np.float32)
-            out.append(PausedSentence(halves, pause, audio, first, second))
-    return out
-
-
-class SentenceOracle:
-    """An engine stand-in that knows the words of a :class:`PausedSentence` and where they are.
-
-    It answers every decode with the words the audio covers, the way a trained model would:
-    the first half's words in proportion to how much of it the audio holds; once the first half
-    is complete, its words and ``mid_mark`` (what the model ends a mid-sentence fragment with:
-    ``""``, ``","``, ``"..."``, or a stray ``"."``); once the whole sentence is there, every
-    word and a period. It finds where a window of audio starts by its content.
-    """
-
-    def __init__(self, sentence: PausedSentence, mid_mark: str, tolerance: int = 800) -> None:
-        self.sentence = sentence
-        self.mid_mark = mid_mark
-        self.tolerance = tolerance            # samples the VAD may end a half early
-        self.words = [w for half in sentence.halves for w in half.split()]
-        self.n_first = len(sentence.halves[0].split())
-
-    def _offset(self, window: np.ndarray) -> int:
-        """Where ``window`` starts in the sentence's audio (its first sound, found by content)."""
-        audio = self.sentence.audio
-        j = int(np.flatnonzero(window)[0])
-        snippet = window[j:j + 16]
-        candidates = np.flatnonzero(audio == snippet[0])
-        for i in candidates:
-            if np.array_equal(audio[i:i + 16], snippet):
-                return int(i) - j
-        raise AssertionError("the window is not from this sentence")
-
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
-        start = self._offset(audio)
-        end = start + len(audio)
-        s = self.sentence
-        if end >= s.second[1] - self.tolerance:
-            ids, mark = list(range(len(self.words))), "."
-        elif end >= s.first[1] - self.tolerance:
-            ids, mark = list(range(self.n_first)), self.mid_mark
-        else:
-            heard = max(0, min(end, s.first[1]) - s.first[0]) / (s.first[1] - s.first[0])
-            ids, mark = list(range(int(self.n_first * heard))), ""
-        if start > s.first[1]:                # a split left only the second half in this utterance
-            ids = [i for i in ids if i >= self.n_first] or list(range(self.n_first, len(self.words)))
-        if mark:
-            ids.append(_MARK_IDS[mark])
-        text = {i: " " + w for i, w in enumerate(self.words)} | {v: k for k, v in _MARK_IDS.items()}
-        return transcript(ids, lambda i: text[i])
-
-
-def count_utterances(sentence: PausedSentence, mid_mark: str, eager: bool = True,
-                     **stream_options) -> int:
-    """How many utterances (Finals) a lockstep Stream makes of the sentence with an oracle engine."""
-    from lumina import Final, Stream
-    stream = Stream(engine=SentenceOracle(sentence, mid_mark), source=chunks_of(sentence.audio),
-                    lockstep=True, eager=eager, **stream_options)
-    return sum(isinstance(e, Final) for e in stream)
+        return self.engine.transcribe_samples(audio, options, **hooks)

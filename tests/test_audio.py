@@ -14,7 +14,8 @@ import soxr
 from _wav_util import LAYOUTS
 
 import lumina
-from lumina import ArgumentError, AudioFormatError, AudioInfo, audio_info, load_audio, read_wav, write_wav
+from lumina import ArgumentError, AudioFormatError, AudioInfo, audio_info, load_audio, write_wav
+from lumina.audio import read_wav
 from lumina.apps.cli import main
 
 HELLO = pathlib.Path(__file__).resolve().parent.parent / "examples" / "hello.wav"
@@ -205,17 +206,6 @@ def test_source_sample_rate_is_only_for_arrays():
         load_audio(HELLO, source_sample_rate=8000)
 
 
-def test_sr_and_source_sr_are_deprecated_aliases():
-    x = np.random.default_rng(1).standard_normal(4410).astype(np.float32) * 0.1
-    expected = load_audio(x, sample_rate=16000, source_sample_rate=44100)
-    with pytest.warns(DeprecationWarning, match=r"load_audio\(sr=...\) is deprecated.*use sample_rate="):
-        with pytest.warns(DeprecationWarning, match=r"load_audio\(source_sr=...\) is deprecated"):
-            old = load_audio(x, sr=16000, source_sr=44100)
-    np.testing.assert_array_equal(old, expected)
-    with pytest.raises(ArgumentError, match=r"load_audio\(\) got both sr= and sample_rate="):
-        load_audio(x, sample_rate=16000, sr=16000)
-
-
 # ---------------------------------------------------------------- info and CLI
 
 def test_audio_info_of_hello_wav():
@@ -257,5 +247,6 @@ def test_cli_info_reports_bad_files_and_still_prints_good_ones(tmp_path, capsys)
 
 
 def test_public_names_are_exported():
-    for name in ("read_wav", "load_audio", "write_wav", "audio_info", "AudioInfo"):
+    for name in ("load_audio", "write_wav", "audio_info", "AudioInfo"):
         assert name in lumina.__all__ and getattr(lumina, name) is getattr(lumina.audio, name)
+    assert "read_wav" in lumina.audio.__all__ and "read_wav" not in lumina.__all__   # plumbing

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lumina import ArgumentError, AudioFormatError, CacheStats, PhraseCache, fingerprint
+from lumina import ArgumentError, AudioFormatError, CacheStats, PhraseCache
+from lumina.cache import fingerprint
 from lumina.cache.phrase_cache import DEFAULT_THRESHOLD, CacheWarning, canonical_key
 
 
@@ -115,7 +116,7 @@ def test_bad_input_raises_clear_errors():
     for threshold in (1.5, 0, "x", float("nan")):
         with pytest.raises(ArgumentError, match=r"threshold must be a number in \(0, 1\], got"):
             PhraseCache(threshold=threshold)
-    with pytest.raises(ArgumentError, match="fp must be a lumina.Fingerprint, got str"):
+    with pytest.raises(ArgumentError, match="fp must be a lumina.cache.Fingerprint, got str"):
         cache.lookup("fp", "k")
     assert PhraseCache().threshold == DEFAULT_THRESHOLD
 
@@ -231,21 +232,17 @@ def test_lookup_takes_a_fingerprint_and_counts_like_get():
     assert cache.lookup(fingerprint(tone(4)), "k") is None
     s = cache.stats()
     assert (s.lookups, s.exact_hits, s.misses) == (2, 1, 1)
-    with pytest.raises(ArgumentError, match="fp must be a lumina.Fingerprint"):
+    with pytest.raises(ArgumentError, match="fp must be a lumina.cache.Fingerprint"):
         cache.lookup(tone(3), "k")
 
 
-def test_sr_is_a_deprecated_alias_of_sample_rate():
+def test_sample_rate_of_put_get_and_fingerprint():
     cache = PhraseCache()
     audio48 = np.repeat(tone(0), 3)  # any 48 kHz signal
-    with pytest.warns(DeprecationWarning, match=r"PhraseCache.put\(sr=...\) is deprecated.*use sample_rate="):
-        cache.put(audio48, "k", "zero", sr=48000)
-    with pytest.warns(DeprecationWarning, match=r"PhraseCache.get\(sr=...\) is deprecated"):
-        assert cache.get(audio48, "k", sr=48000) == "zero"
+    cache.put(audio48, "k", "zero", sample_rate=48000)
     assert cache.get(audio48, "k", sample_rate=48000) == "zero"
-    with pytest.warns(DeprecationWarning, match=r"fingerprint\(sr=...\) is deprecated"):
-        old = fingerprint(audio48, sr=48000)
-    assert old.exact_key == fingerprint(audio48, sample_rate=48000).exact_key
+    assert fingerprint(audio48, sample_rate=48000).exact_key == cache.match(
+        audio48, "k", sample_rate=48000).fingerprint.exact_key
 
 
 # ----------------------------------------------------------------------------- match, one fingerprint

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pywhispercpp.model import Model
 
-import _speech_util as su
+import lumina.evaluation.phrases as su
 from _engine_util import reference_tokens
 import lumina.asr.cached as cached
 import lumina.cache.phrase_cache as phrase_cache

@@ -104,24 +104,28 @@ def test_stream_auto_picks_each_path_for_its_own_budget(tmp_path, monkeypatch, r
     _save_for_this_machine(store, default_threads())
     # Partials: 3 s on the fast path within the 250 ms step: tiny (138 ms; base 311 ms).
     # Finals at final_speed="fast": 5 s within the 1 s goal: base (596 ms).
-    stream = lumina.Stream(partial_model="auto", final_model="auto", final_speed="fast")
+    fast_finals = lumina.StreamOptions(final_speed="fast")
+    stream = lumina.Stream(lumina.StreamModels(partial="auto", final="auto"), options=fast_finals)
     try:
-        assert {k: c.name for k, c in stream.model_choices.items()} == {
+        assert {k: p.name for k, p in stream.model_picks.items()} == {
             "partial": "tiny-mine", "final": "base-mine"}
         assert (stream._partial_engine.model_name, stream._final_engine.model_name) == (
             "tiny-mine", "base-mine")
     finally:
         stream.stop()
-    # model="auto" chooses both the same way; an explicit final model is kept.
-    both = lumina.Stream(model="auto", final_speed="fast")
-    kept = lumina.Stream(partial_model="auto", final_model="base-mine")
+    # "auto" for the stream chooses both paths the same way; a model the caller named is kept.
+    both = lumina.Stream("auto", options=fast_finals)
+    kept = lumina.Stream(lumina.StreamModels(partial="auto", final="base-mine"))
+    plain = lumina.Stream("tiny-mine")
     try:
-        assert {k: c.name for k, c in both.model_choices.items()} == {
+        assert {k: p.name for k, p in both.model_picks.items()} == {
             "partial": "tiny-mine", "final": "base-mine"}
-        assert list(kept.model_choices) == ["partial"] and kept._final_engine.model_name == "base-mine"
+        assert list(kept.model_picks) == ["partial"] and kept._final_engine.model_name == "base-mine"
+        assert plain.model_picks == {}
     finally:
         both.stop()
         kept.stop()
+        plain.stop()
 
 
 # --------------------------------------------------------------------------- the command

@@ -7,6 +7,7 @@ from _engine_util import HELLO_WAV
 
 import lumina
 from lumina.apps.cli import main
+from lumina.testing import speechlike
 from lumina.asr.formats import render
 from lumina.asr.transcript import Segment, Timings, Token, Transcript
 
@@ -108,7 +109,7 @@ def test_bench_rows_come_from_the_engine_timings(micro_model):
 
     engine, startup = bench.measure_startup(micro_model)
     with engine:
-        row = bench.measure_latency(engine, bench.speechlike(2.0), 2.0, "fast", 2)
+        row = bench.measure_latency(engine, speechlike(2.0), 2.0, "fast", 2)
     assert 0 < startup.constructor < startup.ready
     assert (row.seconds, row.speed) == (2.0, "fast")
     assert 0 < row.encode and 0 < row.decode and row.encode + row.decode <= row.total

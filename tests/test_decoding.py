@@ -12,7 +12,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from _engine_util import hello, speechlike
+from _engine_util import hello
+from lumina.testing import speechlike
 from lumina import Engine
 from lumina.asr import backend
 from lumina.asr.backend import DecodeOptions, WhisperModel
@@ -66,8 +67,8 @@ def _tokens(transcript):
 # ----------------------------------------------------------------------------- the backend switch
 
 def test_temperature_fallback_false_sets_temperature_inc_to_zero():
-    assert backend._full_params(DecodeOptions(n_threads=1)).temperature_inc == pytest.approx(0.2)
-    assert backend._full_params(DecodeOptions(n_threads=1, temperature_fallback=False)).temperature_inc == 0.0
+    assert backend.full_params(DecodeOptions(n_threads=1)).temperature_inc == pytest.approx(0.2)
+    assert backend.full_params(DecodeOptions(n_threads=1, temperature_fallback=False)).temperature_inc == 0.0
 
 
 @pytest.mark.parametrize("decoding, greedy, with_fallback", [

@@ -1,6 +1,7 @@
-"""The development tools: tools/build_inplace.py's up-front checks, the asv profile switch, and
-how tools/asv_ci.py picks the committed results to compare with."""
+"""The development tools: tools/build_inplace.py's up-front checks, the asv profile switch, how
+tools/asv_ci.py picks the committed results to compare with, and the benchmarks' runner."""
 
+import ast
 import importlib.util
 import json
 import pathlib
@@ -59,14 +60,14 @@ def test_asv_profile_picks_the_parameters(monkeypatch, value, expected):
         monkeypatch.delenv("LUMINA_ASV_PROFILE", raising=False)
     else:
         monkeypatch.setenv("LUMINA_ASV_PROFILE", value)
-    profile = load("benchmarks/_profile.py", "profile_under_test")
+    profile = load("benchmarks/_helpers.py", "profile_under_test")
     assert profile.by_profile(full="full", ci="ci") == expected
 
 
 def test_an_unknown_asv_profile_is_refused(monkeypatch):
     monkeypatch.setenv("LUMINA_ASV_PROFILE", "quick")
     with pytest.raises(ValueError, match="LUMINA_ASV_PROFILE must be one of full, ci; got 'quick'"):
-        load("benchmarks/_profile.py", "profile_under_test")
+        load("benchmarks/_helpers.py", "profile_under_test")
 
 
 def test_asv_ci_compares_with_the_newest_committed_results_of_another_commit(tmp_path, monkeypatch):
@@ -90,3 +91,23 @@ def test_asv_ci_compares_with_the_newest_committed_results_of_another_commit(tmp
     assert asv_ci.previous_results(head="b" * 40) == "c" * 40
     subprocess.run([*git, "rm", "-q", "--cached", "-r", "benchmarks"], check=True)
     assert asv_ci.previous_results(head="b" * 40) is None
+
+
+def test_the_benchmarks_runner_lists_every_comparison_and_imports_nothing_from_tests(capsys):
+    runner = load("benchmarks/__main__.py", "benchmarks_runner_under_test")
+    assert runner.main([]) == 0
+    listed = capsys.readouterr().out
+    names = sorted(p.stem[len("compare_"):] for p in (ROOT / "benchmarks").glob("compare_*.py"))
+    assert names and all(f"  {name} " in listed for name in names)
+    assert runner.main(["no-such-comparison"]) == 2
+    for path in (ROOT / "benchmarks").glob("*.py"):
+        source = path.read_text()
+        assert "sys.path" not in source, path.name
+        imported = {alias.name if isinstance(node, ast.Import) else node.module
+                    for node in ast.walk(ast.parse(source)) if isinstance(node, (ast.Import, ast.ImportFrom))
+                    for alias in getattr(node, "names", ())}
+        # Test helpers are top-level modules named _xxx (tests/ is not a package).
+        assert not {m for m in imported if m and (m.startswith("_") and m != "__future__"
+                                                 or m.split(".")[0] == "tests")}, path.name
+    readme = (ROOT / "benchmarks" / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in names)   # the README says what each answers

@@ -16,11 +16,11 @@ import _ray_util  # noqa: F401  (first: sets what Ray reads at import)
 import numpy as np
 import pytest
 import soundfile
-from _engine_util import speechlike
+from lumina.testing import speechlike
 from _ray_util import local_cluster
 
 import lumina
-import lumina.apps.distributed.scheduler as scheduler_module
+import lumina.apps.distributed.dispatcher as dispatcher_module
 from lumina.apps.cli import main
 from lumina.apps.distributed import transcribe_archive
 from lumina.errors import ModelIntegrityError
@@ -88,13 +88,13 @@ def node_ids(cluster):
 def writes(monkeypatch):
     """Counts the writes of each output file during a distributed run."""
     counts = collections.Counter()
-    real = scheduler_module.write_atomic
+    real = dispatcher_module.write_atomic
 
     def counting(target, text):
         counts[str(target)] += 1
         real(target, text)
 
-    monkeypatch.setattr(scheduler_module, "write_atomic", counting)
+    monkeypatch.setattr(dispatcher_module, "write_atomic", counting)
     return counts
 
 

@@ -32,7 +32,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from lumina import Engine, Segmenter, SpeechEnd, SpeechStart
+from lumina import Engine, Segmenter
+from lumina.streaming import SpeechEnd, SpeechStart
 from lumina.apps.cli import build_parser
 from lumina.apps.distributed import serve as ray_serve
 from lumina.apps.distributed.replica import NODE_HEADER, REPLICA_HEADER, ReplicaIdentity, relabel
@@ -358,9 +359,15 @@ async def realtime_session(server, pcm: np.ndarray) -> list[dict]:
         while not done() or not any(e["type"] == f"{PREFIX}.completed" for e in events):
             assert time.monotonic() < deadline, [e["type"] for e in events]
             await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)  # stragglers would show up here
+        # The audio ends in silence: the commit's answer is "nothing to commit", sent once the
+        # session's stream has ended, so every event of its items came before it.
+        await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+        while not events or events[-1]["type"] != "error":
+            assert time.monotonic() < deadline, [e["type"] for e in events]
+            await asyncio.sleep(0.05)
         reader.cancel()
-    return events
+    assert events[-1]["error"]["code"] == "input_audio_buffer_commit_empty"
+    return events[:-1]
 
 
 def test_stopping_the_command_takes_serve_down(server):

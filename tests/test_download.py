@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import pathlib
 import threading
 import time
 from pathlib import Path
@@ -229,9 +230,9 @@ def test_concurrent_processes_transfer_once(hub, served, tmp_path, model_bytes):
     assert [out.get(timeout=60) for _ in procs] == [("ready", None)] * 2
     go.set()
     _wait_for(lambda: hub.file_requests("ggml-m.bin"))
-    # The other process is now blocked on the lock (or about to be); the
-    # outcome asserted below does not depend on this pause, only the overlap does.
-    time.sleep(0.5)
+    # One process holds the transfer open; the other must be waiting on the download lock
+    # before the transfer may finish (the overlap this test is about).
+    _wait_for(lambda: _waiting_on_a_lock({p.pid for p in procs}))
     hub.behaviour.gate.set()
     results = [out.get(timeout=60) for _ in procs]
     for p in procs:
@@ -240,6 +241,15 @@ def test_concurrent_processes_transfer_once(hub, served, tmp_path, model_bytes):
     assert [p.exitcode for p in procs] == [0, 0]
     assert len(hub.file_requests("ggml-m.bin")) == 1
     assert (tmp_path / "ggml-m.bin").read_bytes() == model_bytes
+
+
+def _waiting_on_a_lock(pids: set[int]) -> bool:
+    """Whether one of ``pids`` is blocked on a file lock (a ``->`` line of /proc/locks)."""
+    for line in pathlib.Path("/proc/locks").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[1] == "->" and int(fields[5]) in pids:
+            return True
+    return False
 
 
 def _wait_for(cond, timeout: float = 30.0) -> None:

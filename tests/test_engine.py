@@ -8,7 +8,9 @@ import threading
 import numpy as np
 import pytest
 from _child_util import child_env
-from _engine_util import HELLO_WAV, hello, reference_tokens, speechlike
+from _engine_util import HELLO_WAV, hello, reference_tokens
+from _server_util import until
+from lumina.testing import speechlike
 
 import lumina
 import lumina.asr.backend
@@ -338,19 +340,37 @@ def test_the_event_loop_keeps_running_while_loading_and_transcribing(tiny_en_mod
 
 
 def test_cancelling_an_async_transcription_stops_it_and_keeps_the_engine(tiny_en_model):
+    runs, decoding = [], threading.Event()
+
+    def watched(run):
+        """The model's run, recording whether each decode was aborted or ran to its end."""
+        def run_and_record(samples, options, should_abort=None, *more):
+            def polled():
+                decoding.set()           # whisper.cpp is decoding and asks whether to stop
+                return should_abort()
+            result = run(samples, options, polled, *more)
+            runs.append(result.aborted)
+            return result
+        return run_and_record
+
     async def main():
         engine = Engine(tiny_en_model)
         await engine.ready()
+        model = engine._loaded()[0].model
+        model.run = watched(model.run)
         task = asyncio.create_task(engine.transcribe_async(hello()))
-        await asyncio.sleep(0.05)
+        assert await asyncio.to_thread(decoding.wait, 60)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        await until(lambda: runs)            # the worker's decode has returned
         after = await engine.transcribe_async(speechlike(1.0))
         engine.close()
         return after
 
-    assert asyncio.run(main()).device == "cpu"
+    after = asyncio.run(main())
+    assert runs == [True, False]   # the cancelled decode stopped early; the next one ran whole
+    assert after.device == "cpu"
 
 
 def test_ready_raises_the_load_error_in_asyncio(tmp_path):

@@ -1,6 +1,6 @@
 """Engine + PhraseCache: repeated phrases are answered from the cache, never with wrong text."""
 
-import _speech_util as su
+import lumina.evaluation.phrases as su
 import numpy as np
 import pytest
 

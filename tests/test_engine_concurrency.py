@@ -5,7 +5,8 @@ import asyncio
 import threading
 
 import pytest
-from _engine_util import HELLO_WAV, hello, speechlike
+from _engine_util import HELLO_WAV, hello
+from lumina.testing import speechlike
 
 from lumina import ArgumentError, Engine, PhraseCache
 from lumina.asr.backend import WhisperModel

@@ -6,7 +6,8 @@ import math
 
 import _pywhispercpp as pw
 import pytest
-from _engine_util import hello, speechlike
+from _engine_util import hello
+from lumina.testing import speechlike
 from pywhispercpp.model import Model
 
 from lumina import ArgumentError, Engine, PhraseCache

@@ -15,7 +15,9 @@ import pytest
 from _stream_util import ScriptedEngine
 
 from lumina import (AudioFormatError, Engine, IterableSource, PhraseCache, Segmenter, Stream,
-                    fingerprint, load_audio, read_wav, write_wav)
+                    load_audio, write_wav)
+from lumina.audio import read_wav
+from lumina.cache import fingerprint
 from lumina.audio.convert import SAMPLE_RATE, to_mono
 from lumina.cache.fingerprints import canonical_audio
 
@@ -185,7 +187,7 @@ def mismatches(outcome_of) -> list[str]:
                    reason="Stream.feed(sample_rate=) comes with the streaming split (issue 8)")
 def test_stream_feed():
     def feed(a, r):
-        stream = Stream(engine=ScriptedEngine())
+        stream = Stream(ScriptedEngine())
         try:
             stream.feed(a, sample_rate=r)
         finally:

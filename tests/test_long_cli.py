@@ -9,7 +9,8 @@ import pytest
 
 import lumina
 from _engine_util import HELLO_WAV
-from _vad_util import silence, write_wav
+from _vad_util import write_wav
+from lumina.evaluation.utterances import silence
 from lumina.apps import cli
 from lumina.apps.cli import main
 from lumina.asr.formats import render

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import threading
 
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from _vad_util import SR, silence, speak, write_wav
+from _vad_util import SR, write_wav
+from lumina.evaluation.utterances import silence, speak
 from lumina import (ArgumentError, AudioFormatError, AudioNotFoundError, Engine, Segment,
                     SegmentIterator, StateError, Token, TranscriptionAborted, TranscriptionInfo,
                     load_audio)
@@ -188,7 +190,7 @@ class FakeEngine:
         return language or "en"
 
     def _decode_window(self, audio, *, language, prompt, speed, word_timestamps, translate,
-                       temperature, should_abort):
+                       temperature, beam_size, should_abort):
         self.windows.append(len(audio))
         self.entered.set()
         while self.gate is not None and not self.gate.wait(0.01):
@@ -285,6 +287,22 @@ def test_decoding_options_reach_every_window(talk):
     assert len(list(segments)) == 2 and seen == [(True, 0.4, "Minutes:", "fast")] * 2
 
 
+@pytest.mark.parametrize(("ran", "reported"), [
+    (["fast", "fast"], "fast"), (["accurate", "accurate"], "accurate"), (["fast", "accurate"], "mixed")])
+def test_transcript_says_the_speed_that_ran_not_the_one_asked_for(talk, ran, reported):
+    class Falling(FakeEngine):
+        """Windows decoded at the speeds of ``ran`` (a suspect fast decode runs again accurately)."""
+
+        def _decode_window(self, audio, **kw):
+            t = super()._decode_window(audio, **kw)
+            return dataclasses.replace(t, speed=ran[len(self.windows) - 1])
+
+    segments, _ = fake_iter(Falling(), talk[0], speed="fast")
+    assert segments.transcript().speed == reported
+    silent, _ = fake_iter(Falling(), silence(3.0), speed="fast")
+    assert silent.transcript().speed == "fast"      # nothing ran: the speed asked for
+
+
 def test_bad_arguments(talk):
     with pytest.raises(ArgumentError, match="vad must be True, False or one of"):
         fake_iter(FakeEngine(), talk[0], vad="loud")
@@ -316,6 +334,28 @@ def test_vad_transcription_of_a_file_with_the_model(micro_model, talk, tmp_path)
         piece = next(p for p in pieces if p.start / SR <= s.start <= p.end / SR)
         assert all(piece.start / SR <= t.start <= t.end <= piece.end / SR for t in s.tokens)
     assert info.duration == len(audio) / SR and whole.device == "cpu" and whole.reason is None
+
+
+def test_vad_transcription_reports_the_accurate_decode_a_suspect_fast_one_became(
+        micro_model, phrase, monkeypatch):
+    import lumina.asr.engine
+
+    audio = np.concatenate([silence(1.0), phrase, silence(1.0)])
+    with Engine(micro_model, warmup=False) as engine:
+        assert engine.transcribe(audio, vad=True, speed="fast").speed == "fast"
+        monkeypatch.setattr(lumina.asr.engine, "fast_result_suspect", lambda *args: True)
+        assert engine.transcribe(audio, vad=True, speed="fast").speed == "accurate"
+
+
+def test_vad_transcription_refuses_what_it_would_drop(micro_model, phrase):
+    with Engine(micro_model, warmup=False, cache=True) as cached:
+        with pytest.raises(ArgumentError, match=r"transcribe\(vad=...\) .* does not consult the "
+                                                r"engine's phrase cache"):
+            cached.transcribe(phrase, vad=True)
+        assert cached.transcribe(phrase).text     # the cache's own path is untouched
+    with Engine(micro_model, warmup=False) as engine:
+        with pytest.raises(ArgumentError, match="on_candidate applies to phrase-cache lookups"):
+            engine.transcribe(phrase, vad="energy", on_candidate=print)
 
 
 def test_without_vad_a_short_file_decodes_as_transcribe_does(micro_model, phrase):

@@ -421,8 +421,9 @@ def test_registry_is_read_only():
 
 
 def test_public_names_are_exported():
-    for name in ("ModelStore", "ModelInfo", "validate_model_file", "REGISTRY"):
+    for name in ("ModelStore", "ModelInfo", "validate_model_file"):
         assert name in lumina.__all__ and getattr(lumina, name) is getattr(lumina.models, name)
+    assert "REGISTRY" in lumina.models.__all__ and "REGISTRY" not in lumina.__all__  # plumbing
 
 
 # -- store lookups --------------------------------------------------------------------

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 
-import compare_peer  # noqa: E402
-import peer_stream  # noqa: E402
+def _benchmarks_runner():
+    """benchmarks/__main__.py, which loads the (uninstalled) benchmarks package by its location."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "__main__.py"
+    spec = importlib.util.spec_from_file_location("benchmarks_runner", path)
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    return runner
+
+
+_benchmarks_runner().load_package()
+compare_peer = importlib.import_module("benchmarks.compare_peer")
+peer_stream = importlib.import_module("benchmarks.peer_stream")
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lumina import BufferPool
+from lumina._core.pool import BufferPool
 
 
 def test_blocks_are_float32_of_the_requested_size():

@@ -14,7 +14,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from lumina import RingBuffer
+from lumina._core.ringbuffer import RingBuffer
 
 
 def _seq(start, n):

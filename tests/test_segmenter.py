@@ -6,12 +6,12 @@ import types
 import numpy as np
 import pytest
 
-from lumina import (AudioFormatError, ArgumentError, EnergyVAD, MissingDependencyError, Segmenter,
-                    SpeechEnd, SpeechStart, StateError)
+from lumina import AudioFormatError, ArgumentError, MissingDependencyError, Segmenter, StateError
+from lumina.audio.vad import EnergyVAD
 from lumina._core.vad import Hysteresis
-from lumina.streaming import SpeechPause, SpeechResume
-from _vad_util import (
-    SR, events_summary, pink_noise, silence, sox_edges, speak, white_noise, write_wav)
+from lumina.streaming import SpeechEnd, SpeechPause, SpeechResume, SpeechStart
+from _vad_util import SR, events_summary, write_wav
+from lumina.evaluation.utterances import pink_noise, silence, sox_edges, speak, white_noise
 
 TOLERANCE = round(0.150 * SR)   # boundaries within 150 ms
 
@@ -153,7 +153,7 @@ def test_current_audio_holds_the_open_utterance():
     signal = np.concatenate([silence(1.0), tone(1.0, -20.0)])
     assert seg.current_audio() is None
     events = seg.feed(signal)
-    assert events == [SpeechStart(0, SR)]
+    assert events == [SpeechStart(0, SR, SR - 3200)]   # the 200 ms pre-roll
     assert seg.in_speech
     assert np.array_equal(seg.current_audio(), signal[SR - 3200:])
     ends = seg.flush()
@@ -288,9 +288,10 @@ def test_pauses_are_the_raw_silences_inside_each_utterance(two_utterances):
     assert [e for e in events if isinstance(e, (SpeechStart, SpeechEnd))] == segment(signal, 320)
     raw = raw_flags(signal)
     expected = []
-    for start, end in [(e.start_sample // 320, e.end_sample // 320) for e in events if isinstance(e, SpeechEnd)]:
+    for start, end, audio_start in [(e.start_sample // 320, e.end_sample // 320, e.audio_start_sample)
+                                     for e in events if isinstance(e, SpeechEnd)]:
         utt = len([e for e in expected if isinstance(e, SpeechStart)])
-        expected.append(SpeechStart(utt, start * 320))
+        expected.append(SpeechStart(utt, start * 320, audio_start))
         for a, b in runs_of(raw[start:end], 0):
             expected += [SpeechPause(utt, (start + a) * 320), SpeechResume(utt, (start + b) * 320)]
         expected.append(SpeechPause(utt, end * 320))   # the silence that ended it
@@ -348,7 +349,7 @@ def test_tentative_end_and_the_audio_up_to_it():
     seg = Segmenter(threshold_db=-40.0)
     seg.report_pauses = True
     signal = burst(0.2, 0.5)
-    assert seg.feed(signal[:24000]) == [SpeechStart(0, 16000)]
+    assert seg.feed(signal[:24000]) == [SpeechStart(0, 16000, 12800)]
     assert seg.tentative_end is None
     assert seg.feed(signal[24000:24000 + 1600]) == [SpeechPause(0, 24000)]
     assert seg.tentative_end == 24000 and seg.in_speech
@@ -391,6 +392,7 @@ def test_pauses_with_a_vad_that_does_not_declare_its_start_rule(monkeypatch):
     signal = burst(0.1, 0.5)
     whole = pause_events(signal, len(signal), vad="webrtc")
     assert [e for e in whole if not isinstance(e, SpeechEnd)] == [
-        SpeechStart(0, 16000), SpeechPause(0, 24000), SpeechResume(0, 25600), SpeechPause(0, 33600)]
+        SpeechStart(0, 16000, 12800), SpeechPause(0, 24000), SpeechResume(0, 25600),
+        SpeechPause(0, 33600)]
     for chunk in (17, 509, 4096):
         assert pause_events(signal, chunk, vad="webrtc") == whole

@@ -29,7 +29,7 @@ def hello_text(micro_model):
 def holding_app(micro_model, tmp_path):
     holders: list[HoldingEngine] = []
 
-    def factory(path, *, threads, cache, device, concurrency=1):
+    def factory(path, *, threads, cache, device, concurrency):
         holder = HoldingEngine(Engine(path, threads=threads, cache=cache, device=device,
                                       concurrency=concurrency, shared_weights=True))
         holders.append(holder)
@@ -88,7 +88,7 @@ class _StandIn:
     device, is_ready = "cpu", True
     segments = (Segment(0.0, 1.0, "first words", ()), Segment(1.0, 2.0, "and more", ()))
 
-    def __init__(self, path=None, **_):
+    def __init__(self, path=None, *, threads, cache, device, concurrency):
         pass
 
     def close(self):
@@ -96,20 +96,23 @@ class _StandIn:
 
 
 class _FailsAfterASegment(_StandIn):
-    def transcribe(self, audio, *, on_segment=None, **_):
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
         on_segment(self.segments[0])
         raise BackendError("whisper_full failed with status -7")
 
 
 class _FailsAtOnce(_StandIn):
-    def transcribe(self, audio, **_):
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
         raise BackendError("whisper_full failed with status -7")
 
 
 class _NotLive(_StandIn):
     """An engine that never calls on_segment: its segments are streamed from the transcript."""
 
-    def transcribe(self, audio, **_):
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
         return Transcript("first words and more", self.segments, "en", "cpu", Timings())
 
 
@@ -155,11 +158,12 @@ def test_the_pool_runs_stream_jobs_on_their_worker_thread(micro_model, tmp_path)
     loop_threads, seen = set(), []
 
     class Recording(_NotLive):
-        def transcribe(self, audio, *, on_segment=None, **_):
+        def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                               on_candidate=None):
             seen.append(threading.current_thread().name)
             for segment in self.segments:
                 on_segment(segment)
-            return super().transcribe(audio)
+            return super().transcribe_samples(audio, options)
 
     async def go():
         loop_threads.add(threading.current_thread().name)

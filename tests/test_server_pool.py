@@ -9,9 +9,10 @@ import pytest
 
 from lumina import Engine
 from lumina.apps.server import create_app
-from lumina.apps.server.pool import Job, PoolFull, WorkerPool
+from lumina.apps.server.pool import PoolFull, PoolJob, WorkerPool
 from lumina.models import ModelStore
-from _engine_util import HELLO_WAV, speechlike
+from _engine_util import HELLO_WAV
+from lumina.testing import speechlike
 from _server_util import GatedEngine, GatedFactory, asgi_client, until
 
 
@@ -133,7 +134,8 @@ def test_the_time_limit_answers_504_and_stops_the_job(micro_model, tmp_path, hel
 def gated_pool(micro_model):
     def make(n, max_queue):
         factory = GatedFactory()
-        workers = [factory(micro_model, threads=1, cache=None, device="cpu") for _ in range(n)]
+        workers = [factory(micro_model, threads=1, cache=None, device="cpu", concurrency=1)
+                   for _ in range(n)]
         return WorkerPool(workers, max_queue, "micro"), factory
     return make
 
@@ -144,7 +146,7 @@ def test_jobs_run_in_arrival_order(gated_pool, micro_model):
     order = []
 
     async def one(i):
-        result = await pool.run(Job(clips[i]))
+        result = await pool.run(PoolJob(clips[i]))
         order.append(i)
         return result.transcript.text
 
@@ -170,11 +172,11 @@ def test_workers_run_side_by_side(gated_pool):
 
     async def go():
         try:
-            jobs = [asyncio.ensure_future(pool.run(Job(speechlike(1.0, seed=i)))) for i in range(2)]
+            jobs = [asyncio.ensure_future(pool.run(PoolJob(speechlike(1.0, seed=i)))) for i in range(2)]
             await until(lambda: factory.entered == 2)     # both held at once: two workers
             busy = pool.stats.busy
             with pytest.raises(PoolFull) as info:        # no queue at all
-                await pool.run(Job(speechlike(1.0)))
+                await pool.run(PoolJob(speechlike(1.0)))
             factory.gate.set()
             await asyncio.gather(*jobs)
             return busy, info.value.retry_after, pool.stats
@@ -192,9 +194,9 @@ def test_closing_the_pool_stops_running_and_waiting_jobs(gated_pool):
     pool, factory = gated_pool(1, 4)
 
     async def go():
-        running = asyncio.ensure_future(pool.run(Job(speechlike(1.0))))
+        running = asyncio.ensure_future(pool.run(PoolJob(speechlike(1.0))))
         await until(lambda: factory.entered == 1)
-        waiting = asyncio.ensure_future(pool.run(Job(speechlike(1.0))))
+        waiting = asyncio.ensure_future(pool.run(PoolJob(speechlike(1.0))))
         await until(lambda: pool.stats.waiting == 1)
         await pool.aclose()
         return await asyncio.gather(running, waiting, return_exceptions=True)
@@ -208,12 +210,12 @@ def test_an_engine_failure_is_a_server_error_and_the_worker_survives(micro_model
     class Failing(GatedEngine):
         calls = 0
 
-        def transcribe(self, audio, **options):
+        def transcribe_samples(self, audio, options, **hooks):
             Failing.calls += 1
             if Failing.calls == 1:
                 from lumina.errors import BackendError
                 raise BackendError("whisper_full failed (status -7)")
-            return super().transcribe(audio, **options)
+            return super().transcribe_samples(audio, options, **hooks)
 
     factory = GatedFactory()
     factory.gate.set()

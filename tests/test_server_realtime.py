@@ -12,7 +12,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from lumina import Engine, Segmenter, SpeechEnd, SpeechStart
+from lumina import Engine, Segmenter
+from lumina.streaming import SpeechEnd, SpeechStart
 from lumina.apps.server import create_app
 from lumina.audio.convert import ChunkConverter
 from lumina.models import ModelStore
@@ -20,8 +21,10 @@ from lumina.testing import make_model
 from _engine_util import hello
 from _server_util import GrowingEngine, UvicornThread
 from _stream_util import MICRO_SEED, two_utterances
+from lumina.evaluation.paused import PausedSentence, SentenceOracle
 
 PREFIX = "conversation.item.input_audio_transcription"
+SR_ = 16000
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +66,9 @@ def update(**audio_input) -> str:
 
 async def stream_and_collect(url, pcm, rate, *, completed, setup=(), headers=None, chunk_s=0.02):
     """Send ``setup`` messages, then ``pcm`` in real time; collect events until ``completed``
-    ``...completed`` events arrived (and a moment more for stragglers)."""
+    ``...completed`` events arrived, then commit: ``pcm`` ends in silence, so the commit's answer
+    is the "nothing to commit" error, sent once the session's stream has ended, after every
+    event of its items (returned without that error)."""
     events = []
     async with connect(url, additional_headers=headers) as ws:
         events.append(json.loads(await recv(ws)))
@@ -85,9 +90,13 @@ async def stream_and_collect(url, pcm, rate, *, completed, setup=(), headers=Non
         while sum(e["type"] == f"{PREFIX}.completed" for e in events) < completed:
             assert time.monotonic() < deadline, [e["type"] for e in events]
             await asyncio.sleep(0.02)
-        await asyncio.sleep(0.2)
+        await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+        while not events or events[-1]["type"] != "error":
+            assert time.monotonic() < deadline, [e["type"] for e in events]
+            await asyncio.sleep(0.02)
         reader.cancel()
-    return events
+    assert events[-1]["error"]["code"] == "input_audio_buffer_commit_empty"
+    return events[:-1]
 
 
 def reference_ends(samples16: np.ndarray):
@@ -180,6 +189,88 @@ def test_deltas_join_to_each_final(speech, model, tmp_path):
         assert "".join(deltas) == final
 
 
+# ---------------------------------------------------------------- one segmenter decides every turn
+
+def paused_noise_sentence(pause: float) -> PausedSentence:
+    """Two noise bursts (the halves of a sentence) with ``pause`` s between them, in silence.
+
+    Noise, not speech: the oracle engine finds each window's place in the audio by its samples, and
+    they are exact PCM16 values, so the server's 16 kHz PCM16 path hands over exactly these floats.
+    """
+    rng = np.random.default_rng(round(pause * 1000))
+    a, b = (np.round(rng.uniform(-0.3, 0.3, round(s * SR_)) * 32767) / 32768 for s in (1.0, 1.2))
+    lead = round(0.5 * SR_)
+    first = (lead, lead + len(a))
+    second = (first[1] + round(pause * SR_), first[1] + round(pause * SR_) + len(b))
+    audio = np.concatenate([np.zeros(lead), a, np.zeros(round(pause * SR_)), b,
+                            np.zeros(SR_)]).astype(np.float32)
+    return PausedSentence(("I would like to order", "a large pizza please"), pause, audio, first, second)
+
+
+class OracleFactory:
+    """``engine_factory`` whose engine is a SentenceOracle: the text of a half ends with ``mark``."""
+
+    def __init__(self, sentence: PausedSentence, mark: str) -> None:
+        self.oracle = SentenceOracle(sentence, mark)
+
+    def __call__(self, path, *, threads, cache, device, concurrency):
+        return self.oracle
+
+
+async def one_session(url, pcm, silence_ms):
+    """Send the audio at once, commit, and collect every event until the commit's answer, which
+    (nothing being open after the trailing silence) is the error that ends the session's stream."""
+    events = []
+    async with connect(url) as ws:
+        await recv(ws)
+        await ws.send(update(format={"type": "audio/pcm", "rate": 16000},
+                             turn_detection={"type": "server_vad", "silence_duration_ms": silence_ms}))
+        await recv(ws)
+        for i in range(0, len(pcm), 320):
+            await ws.send(append(pcm[i:i + 320]))
+        await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
+        while not events or events[-1]["type"] != "error":
+            events.append(json.loads(await recv(ws)))
+    assert events[-1]["error"]["code"] == "input_audio_buffer_commit_empty"
+    return events[:-1]
+
+
+# Pauses between the 300 ms the stream's adaptive hang-over gives after a period and the 700 ms
+# it gives after a comma: a second segmenter with the client's fixed 500 ms used to disagree
+# with the stream on each of them, and item ids came apart.
+@pytest.mark.parametrize("pause", [0.4, 0.6])
+@pytest.mark.parametrize("mark", [",", "."])
+def test_every_event_of_an_item_follows_the_one_segmenter(model, tmp_path, mark, pause):
+    sentence = paused_noise_sentence(pause)
+    pcm = np.round(sentence.audio * 32768).astype("<i2")
+    app, server = make_server(model, tmp_path, realtime_lockstep=True,
+                              engine_factory=OracleFactory(sentence, mark))
+    with server:
+        events = asyncio.run(one_session(ws_url(server), pcm, silence_ms=500))
+    assert not by_type(events, "error")
+    # The client's 500 ms decides, whatever the text says: one turn across 400 ms, two across 600.
+    turns = 1 if pause < 0.5 else 2
+    started = [e["item_id"] for e in by_type(events, "input_audio_buffer.speech_started")]
+    stopped = [e["item_id"] for e in by_type(events, "input_audio_buffer.speech_stopped")]
+    committed = by_type(events, "input_audio_buffer.committed")
+    completed = by_type(events, f"{PREFIX}.completed")
+    assert len(set(started)) == len(started) == turns
+    assert stopped == [e["item_id"] for e in committed] == [e["item_id"] for e in completed] == started
+    assert [e["previous_item_id"] for e in committed] == [None, *started[:-1]]
+    for item in started:       # each item: started, then its deltas, then stopped and committed
+        kinds = [e["type"] for e in events if e.get("item_id") == item]
+        assert kinds[0] == "input_audio_buffer.speech_started"
+        assert kinds[-1] == f"{PREFIX}.completed" and kinds.count(f"{PREFIX}.completed") == 1
+        assert kinds.index("input_audio_buffer.speech_stopped") < kinds.index(
+            "input_audio_buffer.committed") < kinds.index(f"{PREFIX}.completed")
+    halves = ["I would like to order" + mark, "a large pizza please."]
+    whole = "I would like to order a large pizza please."
+    assert [e["transcript"] for e in completed] == ([whole] if turns == 1 else halves)
+    ends = [e["audio_end_ms"] for e in by_type(events, "input_audio_buffer.speech_stopped")]
+    assert ends == ([sentence.second[1] // 16] if turns == 1
+                    else [sentence.first[1] // 16, sentence.second[1] // 16])
+
+
 def test_manual_turns_without_turn_detection(model, tmp_path):
     pcm = np.round(hello() * 32767).astype("<i2")
 
@@ -262,9 +353,9 @@ def test_clear_drops_the_open_utterance(model, speech, tmp_path):
             await ws.send(update(format={"type": "audio/pcm", "rate": 16000}))
             await recv(ws)
             await ws.send(append(speech[:16000]))            # 0.5 s silence, then speech begins
+            events = [json.loads(await recv(ws))]            # the stream found the speech
             await ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
-            events = []
-            while not events or events[-1]["type"] != "input_audio_buffer.cleared":
+            while events[-1]["type"] != "input_audio_buffer.cleared":
                 events.append(json.loads(await recv(ws)))
             await ws.send(json.dumps({"type": "input_audio_buffer.commit"}))
             events.append(json.loads(await recv(ws)))

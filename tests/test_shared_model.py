@@ -8,7 +8,8 @@ import threading
 
 import numpy as np
 import pytest
-from _engine_util import hello, speechlike
+from _engine_util import hello
+from lumina.testing import speechlike
 from _shared_util import first_step, with_likely_no_speech
 
 from lumina.asr import whisper_abi

@@ -5,9 +5,11 @@ import threading
 import numpy as np
 import pytest
 
-from lumina import DeviceError, MicrophoneSource, Segmenter, SpeechEnd
-from _sound_util import PulseServer, missing_tools, rescan_portaudio
-from _vad_util import SR, silence, sox_edges, speak, stop_while_consuming, write_wav
+from lumina import DeviceError, MicrophoneSource, Segmenter
+from lumina.streaming import SpeechEnd
+from lumina.testing.pulse import PulseServer, missing_tools, rescan_portaudio
+from _vad_util import SR, stop_while_consuming, write_wav
+from lumina.evaluation.utterances import silence, sox_edges, speak
 
 pytestmark = pytest.mark.sound
 

@@ -10,7 +10,8 @@ import soxr
 from lumina import (ArgumentError, AudioFormatError, AudioNotFoundError, DeviceError, FileSource,
                     IterableSource, MicrophoneSource)
 from lumina.audio.sources import find_input_device
-from _vad_util import SR, stop_while_consuming, white_noise
+from _vad_util import SR, stop_while_consuming
+from lumina.evaluation.utterances import white_noise
 
 
 def test_iterable_source_passes_float32_mono_through_unchanged():
@@ -60,12 +61,6 @@ def test_iterable_source_takes_unsigned_pcm_like_every_entry_point():
 def test_iterable_source_rejects_bad_rate(rate):
     with pytest.raises(AudioFormatError, match="IterableSource: sample_rate must be"):
         IterableSource([], sample_rate=rate)
-
-
-def test_iterable_source_sr_is_a_deprecated_alias():
-    with pytest.warns(DeprecationWarning, match=r"IterableSource\(sr=...\) is deprecated.*use sample_rate="):
-        src = IterableSource([], sr=48000)
-    assert src.sample_rate == 48000
 
 
 def test_iterable_source_needs_an_iterable():
@@ -188,11 +183,36 @@ def test_microphone_dropped_counts_16k_samples_whatever_the_device_rate(monkeypa
         assert mic.dropped == 1600
 
 
-def test_microphone_sample_rate_is_checked_and_samplerate_is_a_deprecated_alias(monkeypatch):
+def test_reopen_asks_for_the_same_device_with_the_same_settings(monkeypatch):
+    streams = _fake_microphone(monkeypatch, 48000)
+    with MicrophoneSource("fake", sample_rate=22050, block_ms=40, ring_seconds=0.5) as mic:
+        with mic.reopen() as again:
+            assert again is not mic and len(streams) == 2
+            assert (again.device_name, again.sample_rate, again.block_frames) == (
+                "fake mic", 22050, mic.block_frames)
+            assert streams[1].kwargs["samplerate"] == 22050 and streams[1].kwargs["blocksize"] == 882
+
+
+def test_a_stream_reads_the_microphone_it_is_given_then_reopens_it(monkeypatch):
+    from lumina.streaming.stream import Stream
+    from _stream_util import ScriptedEngine
+
+    streams = _fake_microphone(monkeypatch, 16000)
+    mic = MicrophoneSource("fake")
+    stream = Stream(ScriptedEngine(), source=mic)
+    factory = stream._pipeline._factory
+    try:
+        assert factory() is mic and mic.reuse_chunks      # first the source given
+        second = factory()                                 # after a loss: the same device again
+        assert second is not mic and second.device_name == "fake mic" and len(streams) == 2
+        second.close()
+    finally:
+        stream.stop()
+
+
+def test_microphone_sample_rate_is_checked(monkeypatch):
     _fake_microphone(monkeypatch, 44100)
     with pytest.raises(AudioFormatError, match="MicrophoneSource: sample_rate must be"):
         MicrophoneSource("fake", sample_rate=0)
-    with pytest.warns(DeprecationWarning, match=r"MicrophoneSource\(samplerate=...\) is deprecated"):
-        mic = MicrophoneSource("fake", samplerate=22050)
-    with mic:
-        assert mic.sample_rate == mic.samplerate == 22050
+    with MicrophoneSource("fake", sample_rate=22050) as mic:
+        assert mic.sample_rate == 22050

@@ -7,12 +7,14 @@ import threading
 import numpy as np
 import pytest
 
-from lumina import Final, LuminaError, Stream
+from lumina import StreamModels
+from lumina import ArgumentError, Final, LuminaError, Segmenter, StateError, Stream
 from lumina.asr.transcript import Segment, Timings, Transcript
 from lumina.audio.convert import ChunkConverter
 from lumina.audio.push import PushSource
 from lumina.errors import AudioFormatError, StateError
-from _stream_util import ScriptedEngine, chunks_of, reference_schedule, transcript, two_utterances
+from _stream_util import (LOCKSTEP, ScriptedEngine, StandIn, chunks_of, reference_schedule, transcript,
+                          two_utterances)
 from _vad_util import SR
 
 
@@ -21,14 +23,15 @@ def speech(tmp_path_factory):
     return two_utterances(tmp_path_factory.mktemp("speech"))
 
 
-class SpanEngine:
+class SpanEngine(StandIn):
     """Answers one segment from 0.2 s (the segmenter's pre-roll) to the end of the audio it got."""
 
     def __init__(self):
         self.finals = []
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
-        if speed == "accurate":
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
+        if options.speed == "accurate":
             self.finals.append(np.array(audio))
         seg = Segment(0.2, len(audio) / SR, "x", ())
         return Transcript("x", (seg,), "en", "cpu", Timings())
@@ -36,7 +39,7 @@ class SpanEngine:
 
 @pytest.mark.speech
 def test_final_segment_times_are_stream_time(speech):
-    events = list(Stream(engine=SpanEngine(), source=chunks_of(speech), lockstep=True))
+    events = list(Stream(SpanEngine(), source=chunks_of(speech), options=LOCKSTEP))
     finals = [e for e in events if isinstance(e, Final)]
     _, _, ends = reference_schedule(speech)
     assert [(f.start, f.end) for f in finals] == [(e.start_sample / SR, e.end_sample / SR) for e in ends]
@@ -53,18 +56,18 @@ def test_async_with_stops_off_the_event_loop(speech):
     release = threading.Event()
     released_by_loop = []
 
-    class Stubborn:
+    class Stubborn(StandIn):
         """A decode that ignores should_abort until the event loop runs again."""
 
         entered = threading.Event()
 
-        def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+        def transcribe_samples(self, audio, options, **hooks):
             self.entered.set()
             released_by_loop.append(release.wait(5.0))
             return transcript([])
 
     async def main():
-        async with Stream(engine=Stubborn()) as stream:
+        async with Stream(Stubborn()) as stream:
             stream.feed(speech)               # speech: a partial decode starts and holds on
             await asyncio.to_thread(Stubborn.entered.wait, 10.0)
             # Runs only if the loop is free while __aexit__ waits for the threads.
@@ -79,42 +82,56 @@ def test_async_with_stops_off_the_event_loop(speech):
     stream.join(timeout=0)                    # ended when __aexit__ returned
 
 
-@pytest.mark.parametrize(("kwargs", "names"), [
-    ({"engine": "E", "model": "x"}, ["model="]),
-    ({"engine": "E", "partial_model": "x", "final_model": "y"}, ["final_model=", "partial_model="]),
-    ({"engine": "E", "partial_engine": "P"}, ["partial_engine="]),
-    ({"engine": "E", "cache": object()}, ["cache="]),
-    ({"engine": "E", "threads": 2}, ["threads="]),
-    ({"model": "x", "partial_model": "y"}, ["model=", "partial_model="]),
-    ({"model": "x", "final_model": "y"}, ["model=", "final_model="]),
-    ({"partial_engine": "P", "partial_model": "x"}, ["partial_engine=", "partial_model="]),
-    ({"final_engine": "F", "final_model": "x"}, ["final_engine=", "final_model="]),
-    ({"final_engine": "F", "model": "x"}, ["final_engine=", "model="]),
-    ({"final_engine": "F", "partial_model": "x", "cache": object()}, ["cache=", "final_engine="]),
-    ({"partial_engine": "P", "final_engine": "F", "threads": 1}, ["threads=", "final_engine="]),
+@pytest.mark.parametrize(("model", "message"), [
+    (5, "Stream's model must be a model name, a model file's path, a lumina.SpeechEngine"),
+    (object(), "Stream's model must be"),                  # no transcribe_samples: not an engine
+    (("tiny.en", "base.en"), "Stream's model must be .* or, for Stream's model, lumina.StreamModels"),
 ])
-def test_a_keyword_that_would_be_ignored_is_refused(kwargs, names):
-    engines = {"E": ScriptedEngine(), "P": ScriptedEngine(), "F": ScriptedEngine()}
-    kwargs = {k: engines.get(v, v) if isinstance(v, str) else v for k, v in kwargs.items()}
-    with pytest.raises(LuminaError) as info:
-        Stream(**kwargs)
+def test_a_model_that_is_no_model_is_refused(model, message):
+    with pytest.raises(ArgumentError, match=message) as info:
+        Stream(model)
     assert isinstance(info.value, ValueError) and isinstance(info.value, TypeError)
-    for name in names:
-        assert name in str(info.value)
+    with pytest.raises(ArgumentError, match="StreamModels.final must be a model name"):
+        StreamModels(partial="tiny.en", final=model)
     assert not [t for t in threading.enumerate() if t.name.startswith("lumina-")]
+
+
+def test_one_name_for_both_paths_loads_one_engine_and_the_stream_closes_only_what_it_made(tmp_path):
+    ready = ScriptedEngine()
+    both = Stream(StreamModels(partial=tmp_path / "m.bin", final=tmp_path / "m.bin"))
+    mixed = Stream(StreamModels(partial=ready, final=tmp_path / "m.bin"))
+    try:
+        assert both._partial_engine is both._final_engine and len(both._owned) == 1
+        assert mixed._partial_engine is ready and mixed._owned == [mixed._final_engine]
+    finally:
+        both.stop()
+        mixed.stop()
+    with pytest.raises(StateError, match="the engine is closed"):   # made by the stream: closed
+        both._final_engine.wait_ready()
+
+
+def test_the_segmenter_passed_is_never_fed_or_changed():
+    mine = Segmenter(hangover_ms=500)
+    stream = Stream(ScriptedEngine(), segmenter=mine, options=LOCKSTEP)
+    stream.feed(np.concatenate([np.zeros(SR, np.float32), 0.3 * np.ones(SR, np.float32)]))
+    stream.close_input()
+    list(stream)
+    assert stream._scheduler.segmenter is not mine and stream._scheduler.segmenter.hangover_ms == 500
+    assert (mine.samples_fed, mine.in_speech, mine.report_pauses) == (0, False, False)
 
 
 @pytest.mark.speech
 def test_engines_per_path_and_models_per_path_are_accepted(speech):
     fast, accurate = ScriptedEngine(lambda i, a, s: [1]), ScriptedEngine(lambda i, a, s: [2])
-    events = list(Stream(partial_engine=fast, final_engine=accurate, source=chunks_of(speech), lockstep=True))
+    events = list(Stream(StreamModels(partial=fast, final=accurate), source=chunks_of(speech),
+                         options=LOCKSTEP))
     assert {s for s, _ in fast.calls} == {"fast"} and {s for s, _ in accurate.calls} == {"accurate"}
     assert [e.text for e in events if isinstance(e, Final)] == ["w2", "w2"]
 
 
 def finals_of(stream_feeder, speech):
     engine = SpanEngine()
-    stream = Stream(engine=engine, lockstep=True)
+    stream = Stream(engine, options=LOCKSTEP)
     stream_feeder(stream)
     stream.close_input()
     events = list(stream)
@@ -202,12 +219,12 @@ def test_partial_audio_comes_from_one_pooled_block_returned_after_each_decode(sp
     seen = []
 
     class Recording(ScriptedEngine):
-        def transcribe(self, audio, **options):
-            if options.get("speed") == "fast":
+        def transcribe_samples(self, audio, options, **hooks):
+            if options.speed == "fast":
                 seen.append(np.array(audio))
-            return super().transcribe(audio, **options)
+            return super().transcribe_samples(audio, options, **hooks)
 
-    stream = Stream(engine=Recording(), source=chunks_of(speech), lockstep=True)
+    stream = Stream(Recording(), source=chunks_of(speech), options=LOCKSTEP)
     list(stream)
     _, partials, _ = reference_schedule(speech)
     assert len(seen) == len(partials) > 10

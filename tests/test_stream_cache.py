@@ -1,17 +1,17 @@
 """A Stream with a phrase cache: a candidate shows at once as the complete Partial; the Final follows the model."""
 
 import dataclasses
-import inspect
 import threading
 
 import numpy as np
 import pytest
 
-import _speech_util as su
+import lumina.evaluation.phrases as su
 from _stream_util import ScriptedEngine, chunks_of
-from _vad_util import silence
+from lumina.evaluation.utterances import silence
+from lumina import StreamModels, StreamOptions
 from lumina import Engine, Final, Partial, PhraseCache, Stream
-from lumina.streaming.decoder import Decoder, Job
+from lumina.streaming.decoder import Decoder, DecodeJob
 from lumina.streaming.delivery import Delivery
 from lumina.streaming.stats import Counters
 from lumina.testing import make_model
@@ -39,8 +39,8 @@ def test_a_retake_shows_the_candidate_then_the_verified_final(tmp_path, speech, 
     retake = su.gain(speech.at_16k("turn on the kitchen lights", "en-gb", speed=165), 4.0)
     audio = np.concatenate([silence(0.5), phrase, silence(1.0), retake, silence(0.6)]).astype(np.float32)
     with Engine(model, threads=1) as fast, Engine(model, threads=1, cache=PhraseCache()) as accurate:
-        stream = Stream(partial_engine=fast, final_engine=accurate, source=chunks_of(audio),
-                        lockstep=True, eager=eager)
+        stream = Stream(StreamModels(partial=fast, final=accurate), source=chunks_of(audio),
+                        options=StreamOptions(lockstep=True, eager=eager))
         events = list(stream)
     first, second = by_utterance(events).values()
     completes = [[p for p in u if isinstance(p, Partial) and p.complete] for u in (first, second)]
@@ -69,10 +69,10 @@ class CandidateEngine(ScriptedEngine):
         super().__init__(script)
         self.candidate, self.origin = candidate, origin
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None,
-                   on_candidate=None):
-        result = super().transcribe(audio, speed=speed, language=language, should_abort=should_abort)
-        if speed == "accurate" and on_candidate is not None:
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
+        result = super().transcribe_samples(audio, options, should_abort=should_abort)
+        if options.speed == "accurate" and on_candidate is not None:
             on_candidate(self.candidate)
             return dataclasses.replace(result, origin=self.origin,
                                        from_cache=self.origin.startswith("cache-"))
@@ -83,7 +83,7 @@ def run_one(speech_audio, candidate: str, origin: str, eager: bool, lockstep: bo
     # Partial hypotheses agree on w5 w6 and never on what follows: "w5 w6" is the stable prefix.
     engine = CandidateEngine(lambda i, a, speed: [5, 6, 100 + i] if speed == "fast" else [5, 6, 9],
                              candidate, origin)
-    stream = Stream(engine=engine, source=chunks_of(speech_audio), lockstep=lockstep, eager=eager)
+    stream = Stream(engine, source=chunks_of(speech_audio), options=StreamOptions(eager=eager, lockstep=lockstep))
     return by_utterance(list(stream))[0], stream.stats
 
 
@@ -131,7 +131,7 @@ def test_a_live_speculation_shows_the_candidate_and_its_final_keeps_the_origin(o
 @pytest.mark.parametrize("eager", [True, False], ids=["eager", "classic"])
 def test_engines_without_on_candidate_keep_working(one_phrase, eager):
     engine = ScriptedEngine(lambda i, a, speed: [5, 6])
-    stream = Stream(engine=engine, source=chunks_of(one_phrase), lockstep=True, eager=eager)
+    stream = Stream(engine, source=chunks_of(one_phrase), options=StreamOptions(eager=eager, lockstep=True))
     events = by_utterance(list(stream))[0]
     assert isinstance(events[-1], Final) and (events[-1].origin, events[-1].text) == ("model", "w5 w6")
     completes = [e.text for e in events if isinstance(e, Partial) and e.complete]
@@ -142,18 +142,17 @@ def test_engines_without_on_candidate_keep_working(one_phrase, eager):
 def test_a_speculation_cancelled_before_its_candidate_shows_none(resumed):
     # The decoder alone: a speculation whose speech resumes (the pipeline marks it cancelled)
     # while its complete partial decodes must not show the cache's candidate afterwards.
-    job = Job("speculate", 0, np.zeros(16000, np.float32), end_sample=16000)
+    job = DecodeJob("speculate", 0, np.zeros(16000, np.float32), end_sample=16000)
     engine = CandidateEngine(lambda i, a, speed: [5, 6] if speed == "fast" else [5, 6, 9],
                              "w5 w6 w9", "cache-verified")
-    fast = engine.transcribe
+    decode = engine.transcribe_samples
 
-    def transcribe(audio, **kw):
-        if kw.get("speed") == "fast" and resumed:
+    def transcribe_samples(audio, options, **hooks):
+        if options.speed == "fast" and resumed:
             job.cancelled = True   # what the pipeline does when speech resumes
-        return fast(audio, **kw)
+        return decode(audio, options, **hooks)
 
-    engine.transcribe = transcribe  # keeps its on_candidate parameter for the decoder to see
-    engine.transcribe.__signature__ = inspect.signature(fast)
+    engine.transcribe_samples = transcribe_samples
     delivery, stopping = Delivery(), threading.Event()
     decoder = Decoder(engine, engine, final_speed="accurate", language=None, delivery=delivery,
                       counters=Counters(), stopping=stopping, on_failure=stopping.set,
@@ -162,7 +161,7 @@ def test_a_speculation_cancelled_before_its_candidate_shows_none(resumed):
     thread.start()
     decoder.submit(job)
     if not resumed:   # the hang-over confirms the end: the final job takes the held speculation
-        decoder.submit(Job("final", 0, np.zeros(16000, np.float32), end_sample=16000))
+        decoder.submit(DecodeJob("final", 0, np.zeros(16000, np.float32), end_sample=16000))
     decoder.end()
     thread.join(10)
     events = [(type(e).__name__, e.text, getattr(e, "complete", None), getattr(e, "origin", None))

@@ -7,11 +7,14 @@ import time
 import numpy as np
 import pytest
 
+from lumina import StreamOptions
 from lumina import (ArgumentError, FileSource, Final, HangoverPolicy, Partial, Segmenter, Stream,
                     TranscriptionAborted)
 from lumina.streaming.agreement import LocalAgreement
-from _stream_util import ScriptedEngine, chunks_of, reference_schedule, tokens_text, transcript
-from _vad_util import SR, silence, write_wav
+from _stream_util import (LOCKSTEP, ScriptedEngine, StandIn, chunks_of, reference_schedule, tokens_text,
+                          transcript)
+from _vad_util import SR, write_wav
+from lumina.evaluation.utterances import silence
 
 CHUNK = 320
 
@@ -53,7 +56,7 @@ def one_final_each(events) -> list:
 
 def test_a_resumed_pause_discards_the_speculation_and_the_utterance_gets_one_final():
     engine = ScriptedEngine(by_length)
-    stream = Stream(engine=engine, source=chunks_of(GAP), segmenter=tone_segmenter(), lockstep=True)
+    stream = Stream(engine, source=chunks_of(GAP), segmenter=tone_segmenter(), options=LOCKSTEP)
     events = list(stream)
     _, decodes, ends = reference_schedule(GAP, segmenter=tone_segmenter(), text_of=lambda a: "w1")
     assert [e.end_sample for e in ends] == [33600]
@@ -76,7 +79,7 @@ def test_a_resumed_pause_discards_the_speculation_and_the_utterance_gets_one_fin
     assert (stats.partial_decodes, stats.final_decodes) == (len(decodes), 1)
 
 
-class HoldsFirstSpeculation:
+class HoldsFirstSpeculation(StandIn):
     """Answers at once, except the first decode of ``hold`` samples: that one runs until aborted."""
 
     def __init__(self, hold: int) -> None:
@@ -85,7 +88,9 @@ class HoldsFirstSpeculation:
         self.holding = threading.Event()
         self.aborted = 0
 
-    def transcribe(self, audio, *, speed="accurate", language=None, should_abort=None):
+    def transcribe_samples(self, audio, options, *, should_abort=None, on_segment=None,
+                           on_candidate=None):
+        speed = options.speed
         self.calls.append((speed, len(audio)))
         if len(audio) == self.hold and not self.holding.is_set():
             self.holding.set()
@@ -108,7 +113,7 @@ def test_live_mode_aborts_a_running_speculation_when_speech_resumes():
             if (i + 1) * CHUNK == 24320:       # the chunk that showed speech stopping was processed:
                 assert engine.holding.wait(10)  # the speculation's decode is running; read on
 
-    stream = Stream(engine=engine, source=source(), segmenter=tone_segmenter())
+    stream = Stream(engine, source=source(), segmenter=tone_segmenter())
     events = list(stream)
     assert engine.aborted == 1
     (final,) = one_final_each(events)
@@ -128,22 +133,23 @@ def test_live_mode_aborts_a_running_speculation_when_speech_resumes():
     (" Open the door.", None, [(1.0, 2.2)]),         # no policy: the segmenter's 300 ms
 ])
 def test_the_stream_adapts_the_hangover_to_the_partial_text(text, policy, finals):
+    policy = HangoverPolicy() if policy == "default" else policy
     engine = ScriptedEngine(lambda i, a, s: [1], text_of=lambda i: text)
-    events = list(Stream(engine=engine, source=chunks_of(with_pause(0.2)), segmenter=tone_segmenter(),
-                         lockstep=True, hangover=policy))
+    events = list(Stream(engine, source=chunks_of(with_pause(0.2)), segmenter=tone_segmenter(),
+                         options=StreamOptions(hangover=policy, lockstep=True)))
     assert [(f.start, f.end) for f in one_final_each(events)] == finals
 
 
 @pytest.mark.parametrize("bad", ["short", 160, True])
 def test_hangover_must_be_a_policy_or_none(bad):
     with pytest.raises(ArgumentError, match="hangover must be a HangoverPolicy or None"):
-        Stream(engine=ScriptedEngine(), hangover=bad)
+        Stream(ScriptedEngine(), options=StreamOptions(hangover=bad))
 
 
 def test_without_eager_the_hangover_stays_fixed_and_nothing_is_speculated():
     engine = ScriptedEngine(lambda i, a, s: [1], text_of=lambda i: " Open the door.")
-    stream = Stream(engine=engine, source=chunks_of(with_pause(0.2)), segmenter=tone_segmenter(),
-                    lockstep=True, eager=False)
+    stream = Stream(engine, source=chunks_of(with_pause(0.2)), segmenter=tone_segmenter(),
+                    options=StreamOptions(eager=False, lockstep=True, hangover=None))
     events = list(stream)
     assert [(f.start, f.end) for f in one_final_each(events)] == [(1.0, 2.2)]
     assert not any(e.complete for e in events if isinstance(e, Partial))
@@ -162,13 +168,13 @@ def speech(tmp_path_factory):
 
 
 def key(events):
-    return [(type(e).__name__, e.utterance_id, e.text, getattr(e, "stable", None),
+    return [(type(e).__name__, e.utterance_id, getattr(e, "text", None), getattr(e, "stable", None),
              getattr(e, "complete", None), getattr(e, "audio_time", getattr(e, "end", None)))
             for e in events]
 
 
 def test_micro_model_lockstep_speculations_and_one_final_per_utterance(micro_engine, speech):
-    stream = Stream(engine=micro_engine, source=chunks_of(speech), lockstep=True)
+    stream = Stream(micro_engine, source=chunks_of(speech), options=LOCKSTEP)
     events = list(stream)
     _, decodes, ends = reference_schedule(speech, engine=micro_engine)
     finals = one_final_each(events)
@@ -188,11 +194,11 @@ def test_micro_model_lockstep_speculations_and_one_final_per_utterance(micro_eng
     assert [(p.complete, p.text) for p in events if isinstance(p, Partial)] == texts
     assert any(tokens_text(micro_engine, d.audio) for d in decodes if d.complete)
     # The same audio gives the same events twice: partials, complete partials and finals.
-    assert key(list(Stream(engine=micro_engine, source=chunks_of(speech), lockstep=True))) == key(events)
+    assert key(list(Stream(micro_engine, source=chunks_of(speech), options=LOCKSTEP))) == key(events)
 
 
 def test_micro_model_live_mode_gives_one_final_per_utterance(micro_engine, speech, tmp_path):
-    stream = Stream(engine=micro_engine, source=FileSource(write_wav(tmp_path / "s.wav", speech), realtime=False))
+    stream = Stream(micro_engine, source=FileSource(write_wav(tmp_path / "s.wav", speech), realtime=False))
     events = list(stream)
     from lumina import load_audio
     _, _, ends = reference_schedule(load_audio(tmp_path / "s.wav", SR))
@@ -210,4 +216,4 @@ def test_micro_model_live_mode_gives_one_final_per_utterance(micro_engine, speec
 def test_eager_must_be_a_bool():
     from lumina import ArgumentError
     with pytest.raises(ArgumentError, match="eager must be True or False, got 'yes'"):
-        Stream(engine=ScriptedEngine(), eager="yes")
+        Stream(ScriptedEngine(), options=StreamOptions(eager="yes"))

@@ -9,7 +9,7 @@ might: with nothing, a comma, an ellipsis, or a stray period.
 
 import pytest
 
-from _stream_util import PAUSES, count_utterances, paused_sentences
+from lumina.evaluation.paused import PAUSES, count_utterances, paused_sentences
 
 from lumina.streaming import HangoverPolicy
 

@@ -8,10 +8,13 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from lumina import Engine, Final, Partial, Segmenter, SpeechEnd, Stream
+from lumina import StreamOptions
+from lumina import Engine, Final, Partial, Segmenter, Stream
+from lumina.streaming import SpeechEnd
 from lumina.testing import make_model
 from _stream_util import MICRO_SEED
-from _vad_util import SR, silence, speak
+from _vad_util import SR
+from lumina.evaluation.utterances import silence, speak
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +50,7 @@ def test_ten_minutes_of_speech_memory_flat_and_no_thread_left(tmp_path):
         finals, partials, final_ids = 0, 0, []
         tracemalloc.start()
         # Lockstep: every step gets its partial, so both decode paths run all the way.
-        stream = Stream(engine=engine, source=chunks(), step=0.5, lockstep=True)
+        stream = Stream(engine, source=chunks(), options=StreamOptions(step=0.5, lockstep=True))
         marks = {}
         for event in stream:
             if isinstance(event, Final):

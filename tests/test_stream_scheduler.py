@@ -7,7 +7,9 @@ from lumina import Segmenter
 from lumina.streaming.scheduler import (ArrivalLog, FinalDue, Scheduler, SpeculationCancelled,
                                        SpeculationDue)
 from lumina.streaming.hangover import HangoverPolicy
-from _vad_util import SR, silence
+from lumina.streaming.segmenter import SpeechStart
+from _vad_util import SR
+from lumina.evaluation.utterances import silence
 
 CHUNK = 320
 
@@ -37,7 +39,7 @@ def drive(lockstep: bool, busy=lambda dues: False, audio=AUDIO, step=0.25, texts
             if isinstance(due, FinalDue):
                 finals.append((due.end.utterance_id, due.end.start_sample, due.end.end_sample,
                                due.arrival, due.abort_partial))
-            else:
+            elif not isinstance(due, SpeechStart):   # announced utterances: checked on their own
                 others.append(due)
         for position, text in (texts or {}).items():
             if i < position <= i + CHUNK:
@@ -158,14 +160,26 @@ def test_a_resumed_pause_cancels_its_speculation_and_the_next_one_answers_the_fi
         for due in sched.feed(GAP[i:i + CHUNK], arrival=float(k)):
             log.append((i + CHUNK, due))
     assert [(at, type(d).__name__) for at, d in log] == [
-        (24320, "SpeculationDue"), (25920, "SpeculationCancelled"), (33920, "SpeculationDue"),
-        (38400, "FinalDue")]
-    assert log[0][1] == SpeculationDue(0, 24000, 74.0, False)
-    assert log[1][1] == SpeculationCancelled(0, 24000)
-    assert log[2][1] == SpeculationDue(0, 33600, 104.0, False)
-    final = log[3][1]
+        (17600, "SpeechStart"), (24320, "SpeculationDue"), (25920, "SpeculationCancelled"),
+        (33920, "SpeculationDue"), (38400, "FinalDue")]
+    assert log[0][1] == SpeechStart(0, 16000, 12800)   # the segmenter's event, passed on
+    assert log[1][1] == SpeculationDue(0, 24000, 74.0, False)
+    assert log[2][1] == SpeculationCancelled(0, 24000)
+    assert log[3][1] == SpeculationDue(0, 33600, 104.0, False)
+    final = log[4][1]
     assert (final.end.utterance_id, final.end.start_sample, final.end.end_sample, final.speculated) == (
         0, 16000, 33600, True)
+
+
+def test_a_final_says_whether_the_end_of_the_input_ended_its_utterance():
+    def finals(audio):
+        sched = Scheduler(Segmenter(threshold_db=-40.0), 0.25, lockstep=True)
+        due = [d for i in range(0, len(audio), CHUNK) for d in sched.feed(audio[i:i + CHUNK])]
+        return [(d.end.end_sample, d.input_ended) for d in (*due, *sched.flush())
+                if isinstance(d, FinalDue)]
+
+    assert finals(AUDIO) == [(32000, False)]                        # a silence ended it
+    assert finals(np.concatenate([silence(1.0), tone(1.0)])) == [(32000, True)]   # the input did
 
 
 @pytest.mark.parametrize("aborted, expected", [(True, [17600, 25920]), (False, [17600, 33600])])

@@ -4,9 +4,10 @@ import threading
 
 import pytest
 
+from lumina import MicrophoneSource
 from lumina import DeviceError, Engine, Final, Partial, Stream
 from lumina.testing import make_model
-from _stream_util import MICRO_SEED
+from _stream_util import MICRO_SEED, ScriptedEngine
 from _vad_util import SR
 from test_sound import TOLERANCE, played, pulse  # noqa: F401  (the fixtures of the capture test)
 
@@ -24,7 +25,7 @@ def test_stream_segments_and_transcribes_what_the_microphone_hears(pulse, played
             two_finals.set()
 
     with Engine(make_model(tmp_path / "m.bin", "micro", seed=MICRO_SEED), threads=1) as engine:
-        stream = Stream(engine=engine, source="microphone", device="pulse", on_event=on_event)
+        stream = Stream(engine, source=MicrophoneSource("pulse"), on_event=on_event)
         stream.start()
         for _ in range(1000):                 # the pipeline opens the device in its own thread
             if stream.stats.audio_s >= 0.2:
@@ -52,4 +53,4 @@ def test_stream_segments_and_transcribes_what_the_microphone_hears(pulse, played
 
 def test_unknown_microphone_fails_at_construction(pulse):  # noqa: F811
     with pytest.raises(DeviceError, match="found no input device whose name contains 'no-such-mic'"):
-        Stream(engine=object(), source="microphone", device="no-such-mic")
+        Stream(ScriptedEngine(), source=MicrophoneSource("no-such-mic"))

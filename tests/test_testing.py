@@ -64,14 +64,6 @@ def test_f32_is_no_longer_offered(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_mel_filterbank_sr_is_a_deprecated_alias():
-    with pytest.warns(DeprecationWarning, match=r"mel_filterbank\(sr=...\) is deprecated.*use sample_rate="):
-        old = mel_filterbank(80, sr=8000)
-    np.testing.assert_array_equal(old, mel_filterbank(80, sample_rate=8000))
-    with pytest.raises(ArgumentError, match="got both sr= and sample_rate="):
-        mel_filterbank(80, sr=8000, sample_rate=8000)
-
-
 def test_mel_filterbank_rows_are_triangles_with_unit_area_in_mel():
     filters = mel_filterbank(80)
     assert filters.shape == (80, 201)

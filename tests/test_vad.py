@@ -5,9 +5,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lumina import EnergyVAD
+from lumina.audio.vad import EnergyVAD
 from lumina._core.vad import Hysteresis, frame_db
-from _vad_util import SR, pink_noise, silence, white_noise
+from _vad_util import SR
+from lumina.evaluation.utterances import pink_noise, silence, white_noise
 
 
 def reference_hysteresis(raw, start_frames, end_frames):

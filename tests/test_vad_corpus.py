@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _speech_util import SpeechBank
-from _stream_util import ScriptedEngine, chunks_of
-from _vad_corpus import KINDS, SR, noise_scene, scene, score, swell_scene, utterances
+from lumina.evaluation.phrases import SpeechBank
+from _stream_util import LOCKSTEP, ScriptedEngine, chunks_of
+from lumina.evaluation.scenes import KINDS, SR, noise_scene, scene, score, swell_scene, utterances
 from lumina import Engine, Segmenter, Stream
 from lumina.audio.vad import SileroVAD
 from lumina.audio.vad.factory import SILERO_THRESHOLD
@@ -47,7 +47,8 @@ def test_the_energy_vad_opens_utterances_on_music(bank):
 def test_a_stream_gives_no_event_and_decodes_nothing_on_non_speech(bank, kind, level):
     engine = ScriptedEngine(lambda i, audio, speed: [1, 2, 3])
     audio = quiet_scene(bank, kind, level).audio[:10 * SR]
-    events = list(Stream(engine=engine, source=chunks_of(audio), lockstep=True, vad="silero"))
+    events = list(Stream(engine, source=chunks_of(audio), segmenter=Segmenter(vad="silero"),
+                         options=LOCKSTEP))
     assert events == [] and engine.calls == []
 
 

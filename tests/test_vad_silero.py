@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from _child_util import child_env
-from _vad_util import SR, events_summary, silence, speak
+from _vad_util import SR, events_summary
+from lumina.evaluation.utterances import silence, speak
 from lumina import MissingDependencyError, Segmenter
 from lumina._core.vad import EnergyVAD
 from lumina.audio.vad import DEFAULT_VAD, FILE_VAD, VAD_KINDS, SileroVAD, make_vad

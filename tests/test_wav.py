@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from _wav_util import LAYOUTS, chunk, extensible_body, fmt_body, pcm16, riff
-from lumina import ArgumentError, AudioFormatError, read_wav, write_wav
+from lumina import ArgumentError, AudioFormatError, write_wav
+from lumina.audio import read_wav
 from lumina.audio import wavfile as _wav
 
 SUBTYPES = ["PCM_U8", "PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE"]
@@ -341,15 +342,6 @@ def test_write_wav_rejects_bad_arguments_with_clear_errors(tmp_path):
     with pytest.raises(AudioFormatError, match="arrays of dtype complex64 cannot hold audio"):
         write_wav(path, np.zeros(4, np.complex64), 16000)
     assert not path.exists() and os.listdir(tmp_path) == []
-
-
-def test_write_wav_sr_is_a_deprecated_alias(tmp_path):
-    x = np.arange(-8, 8, dtype=np.int16)
-    with pytest.warns(DeprecationWarning, match=r"write_wav\(sr=...\) is deprecated.*use sample_rate="):
-        write_wav(tmp_path / "old.wav", x, sr=8000)
-    write_wav(tmp_path / "new.wav", x, sample_rate=8000)
-    assert (tmp_path / "old.wav").read_bytes() == (tmp_path / "new.wav").read_bytes()
-    assert read_wav(tmp_path / "old.wav")[1] == 8000
 
 
 def test_failed_write_leaves_no_partial_file_and_keeps_the_old_one(tmp_path, monkeypatch):

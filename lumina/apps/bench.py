@@ -9,8 +9,9 @@ import time
 import numpy as np
 
 from lumina.asr.engine import Engine
+from lumina.audio.convert import SAMPLE_RATE
 
-__all__ = ["BenchRow", "StartupTimes", "measure_startup", "measure_latency", "speechlike"]
+__all__ = ["BenchRow", "StartupTimes", "measure_startup", "measure_latency"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,14 +38,6 @@ class BenchRow:
         return self.total / self.seconds
 
 
-def speechlike(seconds: float) -> np.ndarray:
-    """Voiced-sounding float32 16 kHz test audio (harmonics, gliding pitch, syllable rhythm)."""
-    t = np.arange(int(seconds * 16000)) / 16000
-    phase = 2 * np.pi * np.cumsum(120 + 20 * np.sin(2 * np.pi * 0.5 * t)) / 16000
-    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
-    return (0.2 * voice * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)).astype(np.float32)
-
-
 def measure_startup(model, *, device: str = "auto", threads: int | None = None) -> tuple[Engine, StartupTimes]:
     """Start an engine and time it; the caller owns (and closes) the engine."""
     start = time.perf_counter()
@@ -57,7 +50,7 @@ def measure_startup(model, *, device: str = "auto", threads: int | None = None) 
 def measure_latency(engine: Engine, audio: np.ndarray, seconds: float, speed: str,
                     repeat: int) -> BenchRow:
     """Median stage timings of ``repeat`` transcriptions of the first ``seconds`` of ``audio``."""
-    clip = audio[: int(seconds * 16000)]
+    clip = audio[: int(seconds * SAMPLE_RATE)]
     runs = [engine.transcribe(clip, speed=speed).timings for _ in range(repeat)]
-    return BenchRow(len(clip) / 16000, speed, statistics.median(t.encode for t in runs),
+    return BenchRow(len(clip) / SAMPLE_RATE, speed, statistics.median(t.encode for t in runs),
                     statistics.median(t.decode for t in runs), statistics.median(t.total for t in runs))

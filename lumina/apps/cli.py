@@ -223,20 +223,21 @@ def _add_dictate_command(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_dictate(args: argparse.Namespace) -> int:
     from lumina.apps.dictation import LineView, Typer, detect_typing_tool
-    from lumina.audio.sources import FileSource
-    from lumina.streaming.stream import Stream
+    from lumina.audio.sources import FileSource, MicrophoneSource
+    from lumina.streaming import Stream, StreamModels, StreamOptions
 
     device = int(args.device) if args.device is not None and args.device.isdigit() else args.device
     typer = Typer(detect_typing_tool()) if args.type else None
-    if args.file is not None:
-        source, options = FileSource(args.file, realtime=args.realtime), {"lockstep": not args.realtime}
-    else:
-        source, options = "microphone", {"device": device}
     engines = _start_engines(args.model, args.partial_model, args.threads)
     view, stream = LineView(), None
     try:
-        stream = Stream(partial_engine=engines[-1], final_engine=engines[0], source=source,
-                        **options)  # checks the input device while the models load
+        if args.file is not None:
+            source = FileSource(args.file, realtime=args.realtime)
+            options = StreamOptions(lockstep=not args.realtime)
+        else:  # opening the input device now: a bad one fails while the models load
+            source, options = MicrophoneSource(device, ring_seconds=10.0), StreamOptions()
+        stream = Stream(StreamModels(partial=engines[-1], final=engines[0]), source=source,
+                        options=options)
         for engine in engines:  # a bad model fails now, as in `transcribe`, not at the first word
             engine.wait_ready()
         _show_events(stream, view, typer)
@@ -260,15 +261,15 @@ def _start_engines(model: str, partial_model: str | None, threads: int | None) -
 
 
 def _show_events(stream, view, typer) -> None:
-    """Partials and finals to the terminal line (and the typer); other events as status lines."""
-    from lumina.streaming.events import Final, Partial
+    """Partials and finals to the terminal line (and the typer); losses as status lines."""
+    from lumina.streaming.events import DeviceLost, Dropped, Final, Partial
 
     for event in stream:
         if isinstance(event, (Partial, Final)):
             for out in (view, typer):
                 if out is not None:
                     (out.partial if isinstance(event, Partial) else out.final)(event)
-        else:
+        elif isinstance(event, (Dropped, DeviceLost)):
             view.close()
             print(_status_line(event), file=sys.stderr)
 
@@ -277,7 +278,7 @@ def _status_line(event) -> str:
     """One line for a Dropped or DeviceLost event."""
     from lumina.streaming.events import Dropped
     if isinstance(event, Dropped):
-        return (f"lumina: dropped {event.samples / 16000:.2f} s of audio "
+        return (f"lumina: dropped {event.samples / lumina.SAMPLE_RATE:.2f} s of audio "
                 "(the computer could not keep up)")
     retry = "giving up" if event.retry_in is None else f"retrying in {event.retry_in:.1f} s"
     return f"lumina: lost input device {event.device!r} ({event.reason}); {retry}"
@@ -299,9 +300,10 @@ def _add_bench_command(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from lumina.apps import bench
+    from lumina.testing import speechlike
 
     lengths = [float(x) for x in args.seconds.split(",")]
-    audio = lumina.load_audio(args.audio) if args.audio else bench.speechlike(max(lengths))
+    audio = lumina.load_audio(args.audio) if args.audio else speechlike(max(lengths))
     engine, startup = bench.measure_startup(args.model, device=args.device, threads=args.threads)
     with engine:
         print(f"model {args.model} on {engine.device}, {engine.threads} threads: constructor "

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from lumina.asr.choice.choose import ModelChoice, choose_model, size_text
+from lumina.asr.choice.choose import ModelPick, choose_model, size_text
 from lumina.asr.choice.jobs import JOBS, PRESETS
 from lumina.models.store import ModelStore
 
@@ -68,7 +68,7 @@ def run_recommend(args: argparse.Namespace, store: ModelStore) -> int:
     return 0 if choice.name is not None else 1
 
 
-def recommend_lines(choice: ModelChoice) -> list[str]:
+def recommend_lines(choice: ModelPick) -> list[str]:
     """The lines ``lumina models recommend`` prints for ``choice``."""
     job = choice.job
     lines = [f"machine: {choice.machine}",

@@ -14,7 +14,7 @@ from lumina.asr.backend import language_known
 from lumina.errors import ArgumentError
 
 __all__ = ["check_cache", "check_call", "check_concurrency", "check_decoding", "check_threads",
-           "check_timeout", "model_name"]
+           "check_timeout", "check_vad_call", "model_name"]
 
 
 def model_name(model) -> str:
@@ -73,8 +73,28 @@ def check_concurrency(concurrency, shared_weights) -> None:
         raise ArgumentError(f"shared_weights must be True, False or None, got {shared_weights!r}")
 
 
-def check_decoding(translate, temperature, on_segment, on_candidate=None) -> None:
-    """``translate`` a bool, ``temperature`` a number in [0, 1], the callbacks None or callables."""
+def check_vad_call(cache, on_candidate) -> None:
+    """``transcribe(vad=...)`` decodes windows of detected speech and never consults a phrase cache.
+
+    So it refuses what it would otherwise drop silently: ``on_candidate`` (no
+    cache candidate can come) and an engine made with a cache (which would not
+    be asked).
+    """
+    if on_candidate is not None:
+        raise ArgumentError("on_candidate applies to phrase-cache lookups, which transcribe(vad=...) "
+                            "does not make; pass vad=False, or leave on_candidate out")
+    if cache is not None:
+        raise ArgumentError("transcribe(vad=...) decodes windows of detected speech and does not "
+                            "consult the engine's phrase cache; call it on an Engine made without "
+                            "cache=, or pass vad=False to use the cache")
+
+
+def check_decoding(translate, temperature, on_segment, on_candidate=None, beam_size=None) -> None:
+    """``translate`` a bool, ``temperature`` a number in [0, 1], the callbacks None or callables,
+    ``beam_size`` None or an int from 1 to 16."""
+    if beam_size is not None and (isinstance(beam_size, bool) or not isinstance(beam_size, int)
+                                  or not 1 <= beam_size <= 16):
+        raise ArgumentError(f"beam_size must be an int from 1 (greedy) to 16, or None, got {beam_size!r}")
     if not isinstance(translate, bool):
         raise ArgumentError(f"translate must be True or False, not {translate!r}")
     if (isinstance(temperature, bool) or not isinstance(temperature, numbers.Real)

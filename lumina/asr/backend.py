@@ -30,12 +30,12 @@ import atexit
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from lumina.asr import inference
 from lumina.asr.decode_data import DecodeOptions, RunResult, SegmentData, TokenData
 from lumina.asr.threads import openmp_wait_policy
 from lumina.errors import BackendError
@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger("lumina.whisper")
-_CENTISECOND = 0.01  # whisper.cpp reports times in units of 10 ms
+CENTISECOND = 0.01  # whisper.cpp reports times in units of 10 ms
 
 
 # --------------------------------------------------------------------------- logging
@@ -193,8 +193,10 @@ class WhisperModel:
         whisper.cpp could not load the model; the message carries its error lines.
     """
 
+    shares_weights = False
+
     def __init__(self, path: str | Path, *, use_gpu: bool = False, gpu_device: int = 0,
-                 flash_attn: bool = True) -> None:
+                 flash_attn: bool = True, fallback_reason: str | None = None) -> None:
         params = _pw.whisper_context_default_params()
         params.use_gpu = use_gpu
         params.gpu_device = gpu_device
@@ -207,7 +209,10 @@ class WhisperModel:
             raise BackendError(f"whisper.cpp could not load {path}: " + ("; ".join(errors) or "unknown error"))
         self._ctx = ctx
         self.concurrency = 1  # calls that may run at once (the lock serialises them)
+        self.fallback_reason = fallback_reason
         self._lock = threading.Lock()
+        self._running = False
+        self.max_busy = 0
         self.path = Path(path)
         self.load_log = tuple(text for _, text in captured.lines)
         self.gpu_backend = _gpu_backend_in(self.load_log) if use_gpu else None
@@ -219,6 +224,11 @@ class WhisperModel:
         """Whether :meth:`close` has freed the context."""
         return self._ctx is None
 
+    @property
+    def busy(self) -> int:
+        """1 while a call decodes, else 0."""
+        return int(self._running)
+
     def run(self, audio: np.ndarray, options: DecodeOptions,
             should_abort: Callable[[], bool] | None = None,
             on_segment: Callable[[SegmentData], None] | None = None) -> RunResult:
@@ -226,38 +236,19 @@ class WhisperModel:
 
         ``should_abort`` is polled by whisper.cpp during inference; returning
         True stops the call early (``RunResult.aborted``). ``on_segment`` is
-        called on this thread with each segment as whisper.cpp finishes it
-        (it must not raise: :class:`lumina.asr.relay.SegmentRelay` guards user code).
+        called on this thread with each segment as whisper.cpp finishes it.
+        An exception from either stops the call and is raised after it
+        (:mod:`lumina.asr.inference`).
         """
-        if audio.dtype != np.float32 or audio.ndim != 1 or not audio.flags.c_contiguous:
-            raise BackendError("audio must be a C-contiguous 1-D float32 array")
-        params = _full_params(options)
-        marks = _StageClock(params)
-        aborted = [False]
-
-        def abort() -> bool:
-            if should_abort():
-                aborted[0] = True
-            return aborted[0]
-
-        if should_abort is not None:  # polled often, with the GIL: only when asked for
-            _pw.assign_abort_callback(params, abort)
-        if on_segment is not None:
-            _pw.assign_new_segment_callback(params, _reporter(on_segment, options.token_timestamps))
         with self._lock:
             if self._ctx is None:
                 raise BackendError("the model is closed")
-            marks.start()
-            status = _pw.whisper_full(self._ctx, params, audio, len(audio))
-            marks.stop()
-            if status != 0 and not aborted[0]:
-                raise BackendError(f"whisper_full failed with status {status}")
-            segments = () if aborted[0] else self._segments(options.token_timestamps)
-            language = _pw.whisper_lang_str(_pw.whisper_full_lang_id(self._ctx))
-        return RunResult(segments, language, *marks.stages(), aborted[0], marks.decoder_steps)
-
-    def _segments(self, with_times: bool) -> tuple[SegmentData, ...]:
-        return tuple(_segment(self._ctx, i, with_times) for i in range(_pw.whisper_full_n_segments(self._ctx)))
+            self._running, self.max_busy = True, 1
+            try:
+                return inference.run(ContextExecutor(self._ctx), audio, options, full_params(options),
+                                     should_abort, on_segment)
+            finally:
+                self._running = False
 
     def is_special(self, token_id: int) -> bool:
         """Whether a token id is a special token (end-of-text and above: timestamps, language...)."""
@@ -271,29 +262,53 @@ class WhisperModel:
                 self._ctx = None
 
 
-def _segment(ctx, i: int, with_times: bool) -> SegmentData:
-    tokens = []
-    for j in range(_pw.whisper_full_n_tokens(ctx, i)):
-        data = _pw.whisper_full_get_token_data(ctx, i, j)
-        start, end = (data.t0 * _CENTISECOND, data.t1 * _CENTISECOND) if with_times else (0.0, 0.0)
-        text = _pw.whisper_token_to_bytes(ctx, data.id).decode("utf-8", "replace")
-        tokens.append(TokenData(data.id, text, float(data.p), start, end))
-    text = _pw.whisper_full_get_segment_text(ctx, i).decode("utf-8", "replace")
-    return SegmentData(_pw.whisper_full_get_segment_t0(ctx, i) * _CENTISECOND,
-                       _pw.whisper_full_get_segment_t1(ctx, i) * _CENTISECOND, text, tuple(tokens))
+class ContextExecutor:
+    """A whisper.cpp context reached through pywhispercpp's binding (:class:`lumina.asr.inference.Executor`)."""
+
+    def __init__(self, ctx) -> None:
+        self._ctx = ctx
+
+    def install(self, params, callbacks: inference.CallbackSet):
+        _pw.assign_encoder_begin_callback(params, lambda *_: callbacks.encoder_begin())
+        _pw.assign_logits_filter_callback(params, lambda *_: callbacks.logits())
+        if callbacks.polls_abort:
+            _pw.assign_abort_callback(params, callbacks.abort)
+        if callbacks.on_segment is not None:
+            _pw.assign_new_segment_callback(params, lambda _ctx, n_new: callbacks.new_segments(n_new))
+        return params
+
+    def full(self, params, audio: np.ndarray) -> int:
+        return _pw.whisper_full(self._ctx, params, audio, len(audio))
+
+    def n_segments(self) -> int:
+        return _pw.whisper_full_n_segments(self._ctx)
+
+    def segments(self, with_times: bool) -> tuple[SegmentData, ...]:
+        return tuple(self.segment(i, with_times) for i in range(self.n_segments()))
+
+    def segment(self, i: int, with_times: bool) -> SegmentData:
+        ctx = self._ctx
+        tokens = []
+        for j in range(_pw.whisper_full_n_tokens(ctx, i)):
+            data = _pw.whisper_full_get_token_data(ctx, i, j)
+            start, end = (data.t0 * CENTISECOND, data.t1 * CENTISECOND) if with_times else (0.0, 0.0)
+            text = _pw.whisper_token_to_bytes(ctx, data.id).decode("utf-8", "replace")
+            tokens.append(TokenData(data.id, text, float(data.p), start, end))
+        text = _pw.whisper_full_get_segment_text(ctx, i).decode("utf-8", "replace")
+        return SegmentData(_pw.whisper_full_get_segment_t0(ctx, i) * CENTISECOND,
+                           _pw.whisper_full_get_segment_t1(ctx, i) * CENTISECOND, text, tuple(tokens))
+
+    def language(self) -> str | None:
+        return _pw.whisper_lang_str(_pw.whisper_full_lang_id(self._ctx))
 
 
-def _reporter(on_segment: Callable[[SegmentData], None], with_times: bool):
-    """whisper.cpp's new-segment callback: the last ``n_new`` segments, in order."""
-    def report(ctx, n_new: int) -> None:
-        n = _pw.whisper_full_n_segments(ctx)
-        for i in range(n - n_new, n):
-            on_segment(_segment(ctx, i, with_times))
-    return report
-
-
-def _full_params(options: DecodeOptions):
-    params = _pw.whisper_full_default_params(_pw.WHISPER_SAMPLING_GREEDY)
+def full_params(options: DecodeOptions):
+    """The binding's ``whisper_full_params`` of one call: whisper.cpp's defaults plus ``options``."""
+    if options.beam_size > 1:
+        params = _pw.whisper_full_default_params(_pw.WHISPER_SAMPLING_BEAM_SEARCH)
+        params.beam_search = {"beam_size": options.beam_size, "patience": -1.0}
+    else:
+        params = _pw.whisper_full_default_params(_pw.WHISPER_SAMPLING_GREEDY)
     params.n_threads = options.n_threads
     params.print_progress = False
     params.print_realtime = False
@@ -310,43 +325,6 @@ def _full_params(options: DecodeOptions):
     if options.prompt:
         params.initial_prompt = options.prompt
     return params
-
-
-class _StageClock:
-    """Times mel, encoder and decoder inside one ``whisper_full`` call.
-
-    whisper.cpp calls the encoder-begin callback after the mel spectrogram and
-    the logits-filter callback before each sampled token, so the first
-    logits callback marks the end of the encoder; counting those callbacks
-    gives :attr:`decoder_steps`.
-    """
-
-    def __init__(self, params) -> None:
-        self._t0 = self._t_encode = self._t_decode = self._t1 = 0.0
-        self.decoder_steps = 0
-        _pw.assign_encoder_begin_callback(params, self._on_encode)
-        _pw.assign_logits_filter_callback(params, self._on_logits)
-
-    def start(self) -> None:
-        self._t0 = time.perf_counter()
-
-    def stop(self) -> None:
-        self._t1 = time.perf_counter()
-
-    def _on_encode(self, *_: object) -> bool:
-        if not self._t_encode:
-            self._t_encode = time.perf_counter()
-        return True
-
-    def _on_logits(self, *_: object) -> None:
-        self.decoder_steps += 1
-        if not self._t_decode:
-            self._t_decode = time.perf_counter()
-
-    def stages(self) -> tuple[float, float, float]:
-        encode_start = self._t_encode or self._t1
-        decode_start = self._t_decode or self._t1
-        return encode_start - self._t0, decode_start - encode_start, self._t1 - decode_start
 
 
 _GPU_LINE = re.compile(r"using (\w+?)\d* backend", re.IGNORECASE)

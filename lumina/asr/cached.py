@@ -61,7 +61,8 @@ from collections.abc import Callable, Hashable
 
 import numpy as np
 
-from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
+from lumina.asr.backend import DecodeOptions, RunResult
+from lumina.asr.model_protocol import WhisperDecoder
 from lumina.asr.speed import fast_options, fast_result_suspect
 from lumina.asr.transcript import Segment, Timings, Transcript, from_run, spoken_text
 from lumina.audio.convert import SAMPLE_RATE
@@ -179,15 +180,15 @@ def verification_options(options: DecodeOptions, n_samples: int,
     """The options of the verification decode and its token budget.
 
     Those of ``speed="fast"`` (encoder context cut to the audio plus a margin, never below
-    the fast floor; a token budget), greedy (temperature 0 whatever the call asked: the
-    model's best reading) and with temperature fallback off: one pass, so the cost is bounded
+    the fast floor; a token budget), greedy (temperature 0 and one beam whatever the call
+    asked: the model's best reading at the lowest cost) and with temperature fallback off: one pass, so the cost is bounded
     and the result depends on nothing but the audio and the options. None
     when the audio fills the window (nothing to save: such a call runs as a miss).
     """
     fast = fast_options(options, n_samples, full_ctx)
     if fast is None:
         return None
-    return dataclasses.replace(fast[0], temperature=0.0, temperature_fallback=False), fast[1]
+    return dataclasses.replace(fast[0], temperature=0.0, temperature_fallback=False, beam_size=1), fast[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,7 +222,7 @@ class Verification:
     fast_answer: bool = False
 
 
-def verify(model: WhisperModel, samples: np.ndarray, options: DecodeOptions, candidate: str,
+def verify(model: WhisperDecoder, samples: np.ndarray, options: DecodeOptions, candidate: str,
            should_abort: Callable[[], bool] | None = None) -> Verification | None:
     """Decode ``samples`` with :func:`verification_options` and compare with ``candidate``.
 
@@ -240,7 +241,7 @@ def verify(model: WhisperModel, samples: np.ndarray, options: DecodeOptions, can
     return Verification(result, verify_options, not suspect and agrees(candidate, text), suspect, text)
 
 
-def check_candidate(model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
+def check_candidate(model: WhisperDecoder, samples: np.ndarray, options: DecodeOptions, speed: str,
                     candidate: str, should_abort: Callable[[], bool] | None = None,
                     on_candidate: Callable[[str], None] | None = None) -> Verification | None:
     """The engine's step for a fuzzy candidate: announce it, :func:`verify` it, mark a fast answer.
@@ -262,7 +263,7 @@ def check_candidate(model: WhisperModel, samples: np.ndarray, options: DecodeOpt
     return dataclasses.replace(check, fast_answer=reusable)
 
 
-def decode_or_confirm(model: WhisperModel, device: str, samples: np.ndarray,
+def decode_or_confirm(model: WhisperDecoder, device: str, samples: np.ndarray,
                       options: DecodeOptions, speed: str, found: Consulted, should_abort,
                       on_candidate, run) -> tuple[Transcript, list[RunResult]]:
     """A cache candidate the model confirms, or the model's own transcript; with the runs made.

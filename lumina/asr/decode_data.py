@@ -40,6 +40,10 @@ class DecodeOptions:
         ``temperature_inc`` 0.2). False: one pass at ``temperature``
         (``temperature_inc`` 0); at temperature 0, one greedy pass,
         deterministic and of bounded cost.
+    beam_size : int
+        1: greedy decoding (whisper.cpp's default strategy). More: whisper.cpp's
+        beam search with that many beams at temperature 0 (its fallback, if
+        on, samples as usual).
     """
 
     n_threads: int
@@ -51,6 +55,7 @@ class DecodeOptions:
     translate: bool = False
     temperature: float = 0.0
     temperature_fallback: bool = True
+    beam_size: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,27 +25,26 @@ import numpy as np
 
 from lumina.asr import long_form as _long_form
 from lumina.asr.arguments import (check_cache, check_call, check_concurrency, check_decoding,
-                                  check_threads, check_timeout, model_name)
-from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
+                                  check_threads, check_timeout, check_vad_call, model_name)
+from lumina.asr.backend import DecodeOptions, RunResult
+from lumina.asr.model_protocol import WhisperDecoder
 from lumina.asr.cached import consult_or_answer, decode_or_confirm, make_cache, remember
 from lumina.asr.choice.engine_choice import check_latency, choose_for_engine
 from lumina.asr.device import check_device_request
 from lumina.asr.loading import LoadedModel, default_language, load_engine_model
+from lumina.asr.protocol import TranscribeOptions
 from lumina.asr.relay import SegmentRelay
-from lumina.asr.speed import (FAST_MIN_AUDIO_CTX, check_speed, fast_audio_ctx,
-                              fast_options, fast_result_suspect, full_window_options,
-                              has_repetition_loop)
+from lumina.asr.speed import (beam_size_for, check_speed, fast_options, fast_result_suspect,
+                              full_window_options)
 from lumina.asr.threads import default_threads
 from lumina.asr.transcript import (MIN_SAMPLES, Segment, Transcript, from_run, too_short,
                                    with_timings)
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.audio.files import load_samples
-from lumina.errors import StateError, TranscriptionAborted
+from lumina.errors import ArgumentError, StateError, TranscriptionAborted
 from lumina.models.store import ModelStore
 
-# fast_audio_ctx, has_repetition_loop and FAST_MIN_AUDIO_CTX live in lumina.asr.speed;
-# kept importable from here.
-__all__ = ["Engine", "FAST_MIN_AUDIO_CTX", "fast_audio_ctx", "has_repetition_loop"]
+__all__ = ["Engine"]
 
 
 
@@ -128,7 +127,7 @@ class Engine:
                  latency: str | float | None = None) -> None:
         self.model_name = model_name(model)
         self._latency = check_latency(self.model_name, latency)
-        #: Why ``model="auto"`` chose the model (a :class:`~lumina.asr.choice.ModelChoice`), once loaded.
+        #: Why ``model="auto"`` chose the model (a :class:`~lumina.asr.choice.ModelPick`), once loaded.
         self.choice = None
         check_threads(threads)
         check_concurrency(concurrency, shared_weights)
@@ -224,6 +223,7 @@ class Engine:
     def transcribe(self, audio, *, language: str | None = None, prompt: str | None = None,
                    speed: str = "accurate", word_timestamps: bool = False,
                    translate: bool = False, temperature: float = 0.0,
+                   beam_size: int | None = None,
                    sample_rate: int | None = None,
                    should_abort: Callable[[], bool] | None = None,
                    on_segment: Callable[[Segment], None] | None = None,
@@ -255,6 +255,9 @@ class Engine:
             whisper.cpp's first decoding temperature, 0 to 1: 0 decodes
             greedily; higher values sample (``best_of`` candidates). Either
             way an unsure decode is retried at higher temperatures.
+        beam_size : int, optional
+            Beams of whisper.cpp's beam search (1: greedy). Default: the
+            speed's (:data:`lumina.asr.speed.DEFAULT_BEAM_SIZE`).
         sample_rate : int, optional
             Rate of an array ``audio`` in Hz; default 16000.  Files carry their own.
         should_abort : callable, optional
@@ -276,7 +279,8 @@ class Engine:
             Decode only the speech a voice activity detector finds (True:
             Silero), as :meth:`transcribe_iter` does; times stay those of the
             input, and audio without speech gives an empty transcript with a
-            ``reason``. The phrase cache is not used then.
+            ``reason``. It consults no phrase cache, so it is refused on an
+            engine made with ``cache=`` and with ``on_candidate``.
 
         Returns
         -------
@@ -289,7 +293,8 @@ class Engine:
         AudioFormatError
             Undecodable audio, an unusable array or rate, or NaN/Inf samples.
         ArgumentError
-            An unknown ``speed`` or ``language``, or an argument of the wrong type.
+            An unknown ``speed`` or ``language``, an argument of the wrong type,
+            or ``vad`` with a phrase cache or ``on_candidate``.
         TranscriptionAborted
             ``should_abort`` returned True.
         StateError
@@ -298,20 +303,24 @@ class Engine:
             The model could not be loaded.
         """
         if vad is not False and vad is not None:
-            check_decoding(translate, temperature, on_segment, on_candidate)
+            check_decoding(translate, temperature, on_segment, on_candidate, beam_size)
+            check_vad_call(self.cache, on_candidate)
             return self.transcribe_iter(
                 audio, vad=vad, language=language, prompt=prompt, speed=speed,
                 word_timestamps=word_timestamps, translate=translate, temperature=temperature,
-                sample_rate=sample_rate, should_abort=should_abort)[0].transcript(on_segment)
+                beam_size=beam_size, sample_rate=sample_rate,
+                should_abort=should_abort)[0].transcript(on_segment)
         started = time.perf_counter()
         check_speed(speed)
         check_call(language, prompt, should_abort)
-        check_decoding(translate, temperature, on_segment, on_candidate)
+        check_decoding(translate, temperature, on_segment, on_candidate, beam_size)
+        beam_size = beam_size_for(speed, beam_size)
         samples = load_samples(audio, sample_rate, what="Engine.transcribe()")
         audio_s = time.perf_counter() - started
         loaded, load_s = self._loaded()
         language = language or default_language(loaded.model)
-        key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature)
+        key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature,
+               beam_size)
         relay = None if on_segment is None else SegmentRelay(
             on_segment, loaded.model.is_special, len(samples) / SAMPLE_RATE)
         found = (too_short(len(samples), language) if len(samples) < MIN_SAMPLES
@@ -322,7 +331,7 @@ class Engine:
             return with_timings(found, load_s, audio_s, 0.0, 0.0, started, model=self.model_name)
         options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
                                 token_timestamps=word_timestamps, translate=translate,
-                                temperature=float(temperature))
+                                temperature=float(temperature), beam_size=beam_size)
         transcript, runs = decode_or_confirm(
             loaded.model, loaded.device, samples, options, speed, found, should_abort, on_candidate,
             lambda *run: self._run(*run, relay=relay))
@@ -333,7 +342,7 @@ class Engine:
         return with_timings(transcript, load_s, audio_s, sum(r.encode_s + r.mel_s for r in runs),
                              sum(r.decode_s for r in runs), started, model=self.model_name)
 
-    def _run(self, model: WhisperModel, samples: np.ndarray, options: DecodeOptions, speed: str,
+    def _run(self, model: WhisperDecoder, samples: np.ndarray, options: DecodeOptions, speed: str,
              should_abort: Callable[[], bool] | None, *,
              relay: SegmentRelay | None = None) -> tuple[RunResult, str]:
         fast = fast_options(options, len(samples), model.n_audio_ctx) if speed == "fast" else None
@@ -344,17 +353,40 @@ class Engine:
         live = relay.live if relay is not None else None
         return _checked(model.run(samples, full_window_options(options, speed), should_abort, live)), "accurate"
 
+    def transcribe_samples(self, samples: np.ndarray, options: TranscribeOptions, *,
+                           should_abort: Callable[[], bool] | None = None,
+                           on_segment: Callable[[Segment], None] | None = None,
+                           on_candidate: Callable[[str], None] | None = None) -> Transcript:
+        """:meth:`transcribe` of float32 mono 16 kHz samples with ``options`` as one value.
+
+        The call of the engine protocol (:class:`~lumina.asr.protocol.SpeechEngine`)
+        that streams, the server and the Ray workers make; every field of
+        ``options`` is passed on as the keyword of the same name.
+
+        Raises
+        ------
+        ArgumentError
+            ``options`` is not a :class:`~lumina.asr.protocol.TranscribeOptions`;
+            and what :meth:`transcribe` raises.
+        """
+        if not isinstance(options, TranscribeOptions):
+            raise ArgumentError(f"options must be a lumina.TranscribeOptions, not "
+                                f"{type(options).__name__}")
+        return self.transcribe(samples, should_abort=should_abort, on_segment=on_segment,
+                               on_candidate=on_candidate, **options.keywords())
+
     transcribe_iter = _long_form.transcribe_iter
 
     def _decode_window(self, samples: np.ndarray, *, language: str | None, prompt: str | None,
                        speed: str, word_timestamps: bool, translate: bool, temperature: float,
-                       should_abort: Callable[[], bool] | None) -> Transcript:
+                       beam_size: int | None, should_abort: Callable[[], bool] | None) -> Transcript:
         """One decode of at most 30 s for :mod:`lumina.asr.long_form`: times in window seconds."""
         started = time.perf_counter()
         loaded, load_s = self._loaded()
         options = DecodeOptions(n_threads=self.threads, language=self._language_for(language),
                                 prompt=prompt, token_timestamps=word_timestamps,
-                                translate=translate, temperature=float(temperature))
+                                translate=translate, temperature=float(temperature),
+                                beam_size=beam_size_for(speed, beam_size))
         result, used = self._run(loaded.model, samples, options, speed, should_abort)
         t = from_run(result, loaded.model.is_special, loaded.device, used, len(samples) / SAMPLE_RATE)
         return with_timings(t, load_s, 0.0, result.encode_s + result.mel_s, result.decode_s, started,

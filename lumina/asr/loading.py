@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lumina.asr.backend import DecodeOptions, WhisperModel
+from lumina.asr.backend import DecodeOptions
+from lumina.asr.model_protocol import WhisperDecoder
 from lumina.asr.device import choose_device
 from lumina.asr.model_pool import load_model
 from lumina.asr.speed import FAST_MIN_TOKENS
@@ -36,7 +37,7 @@ WARMUP_AUDIO_CTX = 220
 class LoadedModel:
     """A loaded model with its device, its file's identity (cache keys) and its load time."""
 
-    model: WhisperModel
+    model: WhisperDecoder
     device: str
     identity: tuple
     load_s: float
@@ -73,12 +74,12 @@ def _find_model(name: str, store: ModelStore, download: bool) -> Path:
     return store.find(name)
 
 
-def default_language(model: WhisperModel) -> str:
+def default_language(model: WhisperDecoder) -> str:
     """The language a call without one decodes: English on English-only models, else detection."""
     return "en" if model.english_only else "auto"
 
 
-def _warm_up(model: WhisperModel, threads: int) -> None:
+def _warm_up(model: WhisperDecoder, threads: int) -> None:
     """One short inference so the first real call pays no first-use costs.
 
     What is cold after loading is the thread pool, the weights in the CPU

@@ -137,10 +137,11 @@ class SegmentIterator:
         self._empty_reason: str | None = None  # why the first window without words had none
         self._engine, self._blocks, self._regions = engine, blocks, regions
         self._prompt, self._speed, self._words = prompt, speed, word_timestamps
-        self._decoding = decoding          # translate, temperature
+        self._decoding = decoding          # translate, temperature, beam_size
         self._on_progress, self._user_abort = on_progress, should_abort
         self._cancelled = threading.Event()
         self._timings = [0.0, 0.0, 0.0]    # audio, encode, decode
+        self._speeds: set[str] = set()     # the speeds the windows were decoded at
         self._started = False
         self._gen = self._run()
 
@@ -172,6 +173,12 @@ class SegmentIterator:
     def transcript(self, on_segment: Callable[[Segment], object] | None = None) -> Transcript:
         """Decode everything and return it as one :class:`~lumina.Transcript`.
 
+        Its ``speed`` is the speed that ran: ``"fast"`` when every window was
+        decoded fast, ``"accurate"`` when every one ran accurately (a
+        ``speed="fast"`` window whose fast decode was suspect is decoded again
+        accurately, see :mod:`lumina.asr.speed`), ``"mixed"`` when both
+        happened; the speed asked for when nothing was decoded.
+
         Parameters
         ----------
         on_segment : callable, optional
@@ -194,8 +201,9 @@ class SegmentIterator:
         text = " ".join(s.text for s in segments).strip()
         a, e, d = self._timings
         timings = Timings(audio=a, encode=e, decode=d, total=time.perf_counter() - started)
+        speed = self._speeds.pop() if len(self._speeds) == 1 else "mixed" if self._speeds else self._speed
         return Transcript(text, segments, self.language or "", self._device, timings,
-                          reason=self.reason, speed=self._speed,
+                          reason=self.reason, speed=speed,
                           model=getattr(self._engine, "model_name", None))
 
     # ------------------------------------------------------------------ internal
@@ -255,6 +263,7 @@ class SegmentIterator:
             audio, language=self.language, prompt=self._prompt, speed=self._speed,
             word_timestamps=self._words, should_abort=self._should_abort, **self._decoding)
         self._device = result.device
+        self._speeds.add(result.speed)
         if self.language in (None, "auto"):   # detected once, then kept for every window
             self.language = result.language
         self._timings[1] += result.timings.encode
@@ -296,7 +305,8 @@ def _mapped(segment: Segment, window: _Window, words: bool) -> Segment:
 def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
                     prompt: str | None = None, speed: str = "accurate",
                     word_timestamps: bool = False, translate: bool = False,
-                    temperature: float = 0.0, sample_rate: int | None = None,
+                    temperature: float = 0.0, beam_size: int | None = None,
+                    sample_rate: int | None = None,
                     on_progress: Callable[[float, float], object] | None = None,
                     should_abort: Callable[[], bool] | None = None,
                     ) -> tuple[SegmentIterator, TranscriptionInfo]:
@@ -318,7 +328,7 @@ def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
         default detector, Silero): pauses are skipped, never decoded into
         invented text. False decodes everything, in windows cut at the
         quietest moment near each 30 s limit.
-    language, prompt, speed, word_timestamps, translate, temperature, sample_rate
+    language, prompt, speed, word_timestamps, translate, temperature, beam_size, sample_rate
         As for :meth:`Engine.transcribe`; ``prompt`` conditions every window. With
         ``language="auto"`` the language found in the first window is kept.
     on_progress : callable, optional
@@ -355,7 +365,7 @@ def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
     """
     check_speed(speed)
     check_call(language, prompt, should_abort)
-    check_decoding(translate, temperature, None)
+    check_decoding(translate, temperature, None, None, beam_size)
     if on_progress is not None and not callable(on_progress):
         raise ArgumentError(f"on_progress must be callable, got {type(on_progress).__name__}")
     kind = vad_kind(vad)
@@ -364,6 +374,7 @@ def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
     info = TranscriptionInfo(blocks.duration, kind, language)
     segments = SegmentIterator(self, blocks, regions, info, prompt=prompt, speed=speed,
                                word_timestamps=word_timestamps,
-                               decoding={"translate": translate, "temperature": temperature},
+                               decoding={"translate": translate, "temperature": temperature,
+                                         "beam_size": beam_size},
                                on_progress=on_progress, should_abort=should_abort)
     return segments, info

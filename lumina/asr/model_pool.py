@@ -61,9 +61,7 @@ def load_model(path: str | Path, *, concurrency: int = 1, shared_weights: bool |
         else:
             return SharedModel(path, concurrency, use_gpu=use_gpu)
     if concurrency == 1:
-        model = WhisperModel(path, use_gpu=use_gpu)
-        model.fallback_reason = reason
-        return model
+        return WhisperModel(path, use_gpu=use_gpu, fallback_reason=reason)
     return ContextPool(path, concurrency, use_gpu=use_gpu, fallback_reason=reason)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lumina.asr.backend import SegmentData
+from lumina.asr.speech_filter import SpeechFilter
 from lumina.asr.transcript import Segment, Transcript, segment_from
 
 __all__ = ["SegmentRelay"]
@@ -40,14 +41,13 @@ class SegmentRelay:
     def __init__(self, callback: Callable[[Segment], None], is_special: Callable[[int], bool],
                  duration: float) -> None:
         self._callback = callback
-        self._is_special = is_special
-        self._duration = duration
+        self._filter = SpeechFilter(is_special, duration)
         self._error: BaseException | None = None
         self.delivered = 0
 
     def live(self, data: SegmentData) -> None:
         """The backend's ``on_segment``: pass on a segment whisper.cpp just finished."""
-        segment = segment_from(data, self._is_special, self._duration)
+        segment = segment_from(data, self._filter)
         if segment is not None:  # nothing anybody said is never passed on
             self._deliver(segment)
 

@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 from lumina.asr import whisper_abi as abi
-from lumina.asr.backend import (_CENTISECOND, _LOG_ERROR, DecodeOptions, RunResult, SegmentData,
-                                TokenData, _full_params, _gpu_backend_in, _install_log_capture,
-                                _logs, _StageClock)
+from lumina.asr import inference
+from lumina.asr.backend import (_LOG_ERROR, CENTISECOND, DecodeOptions, RunResult, SegmentData,
+                                TokenData, _gpu_backend_in, _install_log_capture, _logs, full_params)
 from lumina.asr.slots import Slots
 from lumina.errors import ArgumentError, BackendError
 
@@ -81,6 +81,7 @@ class SharedModel:
         self._ctx = ctx
         self._slots = Slots(states)
         self._close_lock = threading.Lock()
+        self.fallback_reason = None
         self.concurrency = concurrency
         self.path = Path(path)
         self.load_log = tuple(text for _, text in captured.lines)
@@ -109,31 +110,15 @@ class SharedModel:
             on_segment: Callable[[SegmentData], None] | None = None) -> RunResult:
         """Transcribe float32 mono 16 kHz audio on a free state (waiting for one if all are busy).
 
-        Same contract as :meth:`lumina.asr.backend.WhisperModel.run`; segments
-        carry ``no_speech_prob``.
+        Same contract as :meth:`lumina.asr.backend.WhisperModel.run` (one skeleton,
+        :func:`lumina.asr.inference.run`); segments carry ``no_speech_prob``.
         """
-        if audio.dtype != np.float32 or audio.ndim != 1 or not audio.flags.c_contiguous:
-            raise BackendError("audio must be a C-contiguous 1-D float32 array")
-        params = _full_params(options)
-        marks = _StageClock(params)  # driven by the ctypes callbacks below, not by the binding's
-        call = _Callbacks(self._lib, marks, should_abort, on_segment, options.token_timestamps)
-        cparams = abi.full_params_from(self._lib, params)
-        call.install(cparams)
-        samples = audio.ctypes.data_as(C.POINTER(C.c_float))
+        # The binding's parameters, built by the same function as a context's, copied into
+        # whisper.cpp's structure field by field (callbacks are the call's own).
+        params = abi.full_params_from(self._lib, full_params(options))
         with self._slots.lend() as state:
-            marks.start()
-            status = self._lib.whisper_full_with_state(self._ctx, state, cparams, samples, len(audio))
-            marks.stop()
-            call.raise_error()
-            if status != 0 and not call.aborted:
-                raise BackendError(f"whisper_full_with_state failed with status {status}")
-            segments = () if call.aborted else self._segments(state, options.token_timestamps)
-            language = _language(self._lib, state)
-        return RunResult(segments, language, *marks.stages(), call.aborted, marks.decoder_steps)
-
-    def _segments(self, state, with_times: bool) -> tuple[SegmentData, ...]:
-        n = self._lib.whisper_full_n_segments_from_state(state)
-        return tuple(_segment(self._lib, self._ctx, state, i, with_times) for i in range(n))
+            return inference.run(StateExecutor(self._lib, self._ctx, state), audio, options, params,
+                                 should_abort, on_segment)
 
     def is_special(self, token_id: int) -> bool:
         """Whether a token id is a special token (end-of-text and above)."""
@@ -156,65 +141,46 @@ class SharedModel:
         return f"SharedModel({str(self.path)!r}, concurrency={self.concurrency})"
 
 
-class _Callbacks:
-    """whisper.cpp's callbacks of one call, as ctypes functions kept alive for the call's length.
+class StateExecutor:
+    """A whisper.cpp state reached through ctypes (:class:`lumina.asr.inference.Executor`).
 
-    A Python exception must not unwind through whisper.cpp: one raised by
-    ``should_abort`` or ``on_segment`` is kept, stops the call, and is raised
-    after it returns (:meth:`raise_error`).
+    The ctypes callback objects are kept for the call's length (whisper.cpp holds their addresses).
     """
 
-    def __init__(self, lib, marks: _StageClock, should_abort, on_segment, with_times: bool) -> None:
-        self._lib = lib
-        self._marks = marks
-        self._should_abort = should_abort
-        self._on_segment = on_segment
-        self._with_times = with_times
-        self._error: BaseException | None = None
+    def __init__(self, lib, ctx, state) -> None:
+        self._lib, self._ctx, self._state = lib, ctx, state
         self._keep: list = []
-        self.aborted = False
 
-    def install(self, params: abi.FullParams) -> None:
-        params.encoder_begin_callback = self._c(abi.ENCODER_BEGIN, self._encoder_begin)
-        params.logits_filter_callback = self._c(abi.LOGITS_FILTER, self._logits)
-        if self._should_abort is not None or self._on_segment is not None:
-            params.abort_callback = self._c(abi.ABORT, self._abort)  # polled often: only when needed
-        if self._on_segment is not None:
-            params.new_segment_callback = self._c(abi.NEW_SEGMENT, self._new_segment)
+    def install(self, params: abi.FullParams, callbacks: inference.CallbackSet) -> abi.FullParams:
+        params.encoder_begin_callback = self._c(abi.ENCODER_BEGIN, lambda *_: callbacks.encoder_begin())
+        params.logits_filter_callback = self._c(abi.LOGITS_FILTER, lambda *_: callbacks.logits())
+        if callbacks.polls_abort:
+            params.abort_callback = self._c(abi.ABORT, lambda _user_data: callbacks.abort())
+        if callbacks.on_segment is not None:
+            params.new_segment_callback = self._c(
+                abi.NEW_SEGMENT, lambda _ctx, _state, n_new, _user_data: callbacks.new_segments(n_new))
+        return params
 
     def _c(self, kind, fn) -> int:
         made = kind(fn)
         self._keep.append(made)
         return C.cast(made, C.c_void_p).value
 
-    def _encoder_begin(self, ctx, state, user_data) -> bool:
-        self._marks._on_encode()
-        return not self.aborted
+    def full(self, params: abi.FullParams, audio: np.ndarray) -> int:
+        samples = audio.ctypes.data_as(C.POINTER(C.c_float))
+        return self._lib.whisper_full_with_state(self._ctx, self._state, params, samples, len(audio))
 
-    def _logits(self, *_: object) -> None:
-        self._marks._on_logits()
+    def n_segments(self) -> int:
+        return self._lib.whisper_full_n_segments_from_state(self._state)
 
-    def _abort(self, user_data) -> bool:
-        if not self.aborted and self._should_abort is not None:
-            try:
-                self.aborted = bool(self._should_abort())
-            except BaseException as exc:  # kept and raised after the call
-                self._error, self.aborted = exc, True
-        return self.aborted
+    def segments(self, with_times: bool) -> tuple[SegmentData, ...]:
+        return tuple(self.segment(i, with_times) for i in range(self.n_segments()))
 
-    def _new_segment(self, ctx, state, n_new: int, user_data) -> None:
-        if self._error is not None:
-            return
-        try:
-            n = self._lib.whisper_full_n_segments_from_state(state)
-            for i in range(n - n_new, n):
-                self._on_segment(_segment(self._lib, ctx, state, i, self._with_times))
-        except BaseException as exc:  # kept and raised after the call
-            self._error, self.aborted = exc, True
+    def segment(self, i: int, with_times: bool) -> SegmentData:
+        return _segment(self._lib, self._ctx, self._state, i, with_times)
 
-    def raise_error(self) -> None:
-        if self._error is not None:
-            raise self._error
+    def language(self) -> str | None:
+        return _language(self._lib, self._state)
 
 
 def _segment(lib, ctx, state, i: int, with_times: bool) -> SegmentData:
@@ -222,12 +188,12 @@ def _segment(lib, ctx, state, i: int, with_times: bool) -> SegmentData:
     tokens = []
     for j in range(lib.whisper_full_n_tokens_from_state(state, i)):
         data = lib.whisper_full_get_token_data_from_state(state, i, j)
-        start, end = (data.t0 * _CENTISECOND, data.t1 * _CENTISECOND) if with_times else (0.0, 0.0)
+        start, end = (data.t0 * CENTISECOND, data.t1 * CENTISECOND) if with_times else (0.0, 0.0)
         text = (lib.whisper_token_to_str(ctx, data.id) or b"").decode("utf-8", "replace")
         tokens.append(TokenData(data.id, text, float(data.p), start, end))
     text = (lib.whisper_full_get_segment_text_from_state(state, i) or b"").decode("utf-8", "replace")
-    return SegmentData(lib.whisper_full_get_segment_t0_from_state(state, i) * _CENTISECOND,
-                       lib.whisper_full_get_segment_t1_from_state(state, i) * _CENTISECOND,
+    return SegmentData(lib.whisper_full_get_segment_t0_from_state(state, i) * CENTISECOND,
+                       lib.whisper_full_get_segment_t1_from_state(state, i) * CENTISECOND,
                        text, tuple(tokens),
                        float(lib.whisper_full_get_segment_no_speech_prob_from_state(state, i)))
 

@@ -19,12 +19,18 @@ three things, each by a general rule (no phrase list):
    threshold.) Where the backend cannot read ``no_speech_prob`` this rule is
    off.
 3. **Text past the audio's end**: a segment that runs past the last sample
-   and holds more tokens than the audio left after its start could carry
-   (:data:`MAX_TOKENS_PER_SECOND`, about twice fast speech) is the model
-   continuing into the padding, typically repeating what it just wrote (a
-   fast decode's context runs up to 5 s past the audio). whisper.cpp gives
-   a last segment without a closing timestamp the window's end, so the end
-   alone says nothing; the words per second of real audio do.
+   and either repeats the segment before it, ending well past the audio
+   (:data:`REPEAT_OVERRUN_S`), or holds more tokens than the
+   audio left after its start could carry (:data:`MAX_TOKENS_PER_SECOND`,
+   about twice fast speech) is the model continuing into the padding (a fast
+   decode's context runs up to 5 s past the audio), typically repeating what
+   it just wrote. whisper.cpp gives a last segment without a closing
+   timestamp the window's end, and beam search on a short context misplaces
+   timestamps, so the end alone says nothing; a repeat or the words per
+   second of real audio do.
+
+A :class:`SpeechFilter` cleans the segments of one decode in order (rule 3
+looks at the segment before).
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ from collections.abc import Callable
 
 from lumina.asr.decode_data import SegmentData, TokenData
 
-__all__ = ["LOGPROB_THRESHOLD", "MAX_TOKENS_PER_SECOND", "NO_SPEECH_THRESHOLD", "Cleaned", "clean_segment", "strip_annotations"]
+__all__ = ["LOGPROB_THRESHOLD", "MAX_TOKENS_PER_SECOND", "NO_SPEECH_THRESHOLD", "Cleaned", "SpeechFilter",
+           "clean_segment", "strip_annotations"]
 
 #: A window whisper judges this likely to hold no speech ...
 NO_SPEECH_THRESHOLD = 0.6
@@ -43,6 +50,9 @@ NO_SPEECH_THRESHOLD = 0.6
 LOGPROB_THRESHOLD = -1.0
 #: More tokens than this per second of audio (plus two) cannot have been spoken in it.
 MAX_TOKENS_PER_SECOND = 8
+#: A segment repeating the one before and ending this far past the audio is the model looping
+#: (a sentence really said twice ends with the audio, give or take a timestamp step).
+REPEAT_OVERRUN_S = 0.5
 
 # A caption's description of sound: [BLANK_AUDIO], [MUSIC], (silence), (beeping), *music*, ♪ ... ♪.
 # An unclosed bracket runs to the end of the text (a decode cut off inside one).
@@ -65,13 +75,44 @@ def strip_annotations(text: str) -> str:
     return " ".join(_ANNOTATION.sub(" ", text).split())
 
 
-def clean_segment(data: SegmentData, is_special: Callable[[int], bool], duration: float) -> Cleaned:
+class SpeechFilter:
+    """Cleans the segments of one decode, in order (see the module documentation).
+
+    Parameters
+    ----------
+    is_special : callable
+        The model's special-token test.
+    duration : float
+        The audio's length in seconds (raw segment times are compared with it,
+        before any clamping).
+    """
+
+    def __init__(self, is_special: Callable[[int], bool], duration: float) -> None:
+        self.is_special, self.duration = is_special, duration
+        self._previous: str | None = None
+
+    def clean(self, data: SegmentData) -> Cleaned:
+        """Apply the three rules to the next segment of the decode."""
+        cleaned = clean_segment(data, self.is_special, self.duration, self._previous)
+        if cleaned.data is not None:
+            self._previous = _words_of(cleaned.data.text)
+        return cleaned
+
+
+def _words_of(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s']", " ", text.casefold()).split())
+
+
+def clean_segment(data: SegmentData, is_special: Callable[[int], bool], duration: float,
+                  previous: str | None = None) -> Cleaned:
     """Apply the three rules of this module to one decoded segment.
 
-    ``duration`` is the audio's length in seconds (raw segment times are
-    compared with it, before any clamping).
+    ``duration`` is the audio's length in seconds; ``previous`` the words of
+    the segment kept before it in the same decode (:class:`SpeechFilter` keeps it).
     """
     words = [t for t in data.tokens if not is_special(t.id)]
+    if data.end > duration + REPEAT_OVERRUN_S and previous is not None and _words_of(data.text) == previous:
+        return Cleaned(None, "a repeat past the end of the audio")
     if _past_the_end(data, words, duration):
         return Cleaned(None, "text past the end of the audio")
     if _hallucinated(data, words):

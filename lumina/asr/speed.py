@@ -32,11 +32,12 @@ import dataclasses
 import math
 from collections.abc import Sequence
 
-from lumina.asr.backend import DecodeOptions, RunResult, WhisperModel
+from lumina.asr.backend import DecodeOptions, RunResult
+from lumina.asr.model_protocol import WhisperDecoder
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import ArgumentError
 
-__all__ = ["FAST_MIN_AUDIO_CTX", "SPEEDS", "check_speed", "fast_audio_ctx", "fast_options",
+__all__ = ["DEFAULT_BEAM_SIZE", "FAST_MIN_AUDIO_CTX", "SPEEDS", "beam_size_for", "check_speed", "fast_audio_ctx", "fast_options",
            "fast_result_suspect", "full_window_options", "has_repetition_loop"]
 
 #: The values ``speed=`` takes.
@@ -48,6 +49,16 @@ FAST_MIN_AUDIO_CTX = 256
 FAST_MIN_TOKENS = 16
 _FAST_MARGIN_FRAMES = 32  # 0.64 s of right context past the end of the audio
 _FAST_TOKENS_PER_SECOND = 8  # about twice the rate of fast speech
+
+
+#: Beams of a call that names none, per speed (1: greedy). Chosen by measurement on the real
+#: tiny.en (benchmarks/compare_accuracy.py): see the module documentation.
+DEFAULT_BEAM_SIZE = {"accurate": 1, "fast": 1}
+
+
+def beam_size_for(speed: str, beam_size: int | None) -> int:
+    """``beam_size``, or the speed's default when it is None."""
+    return DEFAULT_BEAM_SIZE[speed] if beam_size is None else beam_size
 
 
 def check_speed(speed) -> str:
@@ -109,7 +120,7 @@ def has_repetition_loop(token_ids: Sequence[int], *, min_repeats: int = 4, max_p
     return False
 
 
-def fast_result_suspect(result: RunResult, model: WhisperModel, budget: int) -> bool:
+def fast_result_suspect(result: RunResult, model: WhisperDecoder, budget: int) -> bool:
     """A fast result that loops or used up its token budget is not trusted."""
     for segment in result.segments:
         ids = [t.id for t in segment.tokens if not model.is_special(t.id)]

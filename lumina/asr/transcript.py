@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from lumina.asr.speech_filter import clean_segment
+from lumina.asr.speech_filter import SpeechFilter
 from lumina.audio.convert import SAMPLE_RATE
 
 if TYPE_CHECKING:
@@ -119,7 +119,10 @@ class Transcript:
         Why the transcript is empty without the model having run
         (for example audio shorter than 100 ms); None otherwise.
     speed : str
-        ``"accurate"`` or ``"fast"``: the decoding mode that produced the text.
+        ``"accurate"`` or ``"fast"``: the decoding mode that produced the text
+        (a fast call whose fast decode was suspect says ``"accurate"``); a long
+        transcription whose windows ran at both says ``"mixed"``
+        (:meth:`lumina.asr.long_form.SegmentIterator.transcript`).
     origin : str
         What answered: ``"model"`` (a decode, or nothing to decode: see
         ``reason``), ``"cache-exact"`` (the phrase cache, bit-identical audio)
@@ -153,7 +156,8 @@ def from_run(result: RunResult, is_special: Callable[[int], bool], device: str, 
     without timestamp tokens, so times outside ``[0, duration]`` are clamped
     into it. A transcript left empty says why in ``reason``.
     """
-    cleaned = [clean_segment(s, is_special, duration) for s in result.segments]
+    speech_filter = SpeechFilter(is_special, duration)
+    cleaned = [speech_filter.clean(s) for s in result.segments]
     segments = tuple(_segment(c.data, is_special, duration) for c in cleaned if c.data is not None)
     text = " ".join(s.text for s in segments if s.text).strip()
     removed = [c.removed for c in cleaned if c.removed is not None]
@@ -163,15 +167,18 @@ def from_run(result: RunResult, is_special: Callable[[int], bool], device: str, 
 
 def spoken_text(result: RunResult, is_special: Callable[[int], bool], duration: float) -> str:
     """The text of a run as its transcript would hold it (what nobody said removed)."""
-    segments = (segment_from(s, is_special, duration) for s in result.segments)
+    speech_filter = SpeechFilter(is_special, duration)
+    segments = (segment_from(s, speech_filter) for s in result.segments)
     return " ".join(s.text for s in segments if s is not None and s.text).strip()
 
 
-def segment_from(data: SegmentData, is_special: Callable[[int], bool], duration: float) -> Segment | None:
-    """The :class:`Segment` of one backend segment, or None when it holds nothing anybody said
-    (:func:`lumina.asr.speech_filter.clean_segment`); special tokens dropped, times clamped."""
-    cleaned = clean_segment(data, is_special, duration)
-    return None if cleaned.data is None else _segment(cleaned.data, is_special, duration)
+def segment_from(data: SegmentData, speech_filter: SpeechFilter) -> Segment | None:
+    """The :class:`Segment` of the decode's next backend segment, or None when it holds nothing
+    anybody said (:class:`lumina.asr.speech_filter.SpeechFilter`); special tokens dropped, times
+    clamped."""
+    cleaned = speech_filter.clean(data)
+    return None if cleaned.data is None else _segment(cleaned.data, speech_filter.is_special,
+                                                      speech_filter.duration)
 
 
 def _segment(data: SegmentData, is_special: Callable[[int], bool], duration: float) -> Segment:

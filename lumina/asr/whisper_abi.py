@@ -36,8 +36,9 @@ from pathlib import Path
 from lumina.asr import backend
 from lumina.errors import BackendError
 
-__all__ = ["ABORT", "ENCODER_BEGIN", "LOGITS_FILTER", "NEW_SEGMENT", "ContextParams", "FullParams",
-           "TokenData", "check_layout", "full_params_from", "library", "mapped_libwhisper"]
+__all__ = ["ABORT", "ENCODER_BEGIN", "LOGITS_FILTER", "NEW_SEGMENT", "TESTED_VERSIONS", "ContextParams",
+           "FullParams", "TokenData", "check_layout", "check_version", "full_params_from", "library",
+           "mapped_libwhisper", "whisper_version"]
 
 
 # --------------------------------------------------------------------------- whisper.h 1.8.x
@@ -131,7 +132,12 @@ _SIGNATURES = {
     "whisper_token_eot": ([_p], _i),
     "whisper_is_multilingual": ([_p], _i),
     "whisper_model_n_audio_ctx": ([_p], _i),
+    "whisper_version": ([], C.c_char_p),
 }
+
+#: whisper.cpp releases whose ``whisper.h`` the structures below mirror and whose behaviour
+#: lumina's fast path and warm-up were measured on (tests/test_whisper_assumptions.py).
+TESTED_VERSIONS = ("1.8.",)
 
 # Fields the copy leaves alone: callbacks belong to each run, grammars lumina never sets.
 _NOT_COPIED = {name for name, _ in FullParams._fields_
@@ -176,8 +182,24 @@ def library() -> C.CDLL:
 
 @functools.lru_cache(maxsize=1)
 def _check_once(lib: C.CDLL) -> None:
+    check_version(lib)
     check_single_library(lib)
     check_layout(lib)
+
+
+def whisper_version(lib: C.CDLL) -> str:
+    """The version libwhisper reports (``whisper_version()``), e.g. ``"1.8.5"``."""
+    return (lib.whisper_version() or b"").decode()
+
+
+def check_version(lib: C.CDLL) -> None:
+    """Refuse a libwhisper outside :data:`TESTED_VERSIONS`: its struct layout and the padding
+    behaviour the fast path relies on are unverified there, so lumina uses plain contexts."""
+    version = whisper_version(lib)
+    if not version.startswith(TESTED_VERSIONS):
+        raise BackendError(f"whisper.cpp {version or '(unknown version)'} is outside the versions lumina's "
+                           f"state API was tested with ({', '.join(v + 'x' for v in TESTED_VERSIONS)}); "
+                           "lumina uses one whisper.cpp context per concurrent decode instead")
 
 
 def mapped_libwhisper() -> list[str]:
@@ -239,7 +261,7 @@ def full_params_from(lib: C.CDLL, params) -> FullParams:
     It starts from whisper.cpp's defaults for the same strategy (so a field
     the binding does not expose keeps whisper.cpp's default there too) and
     takes every field the binding exposes. Every field lumina sets goes
-    through :func:`lumina.asr.backend._full_params` first, so the shared-state
+    through :func:`lumina.asr.backend.full_params` first, so the shared-state
     path decodes with exactly the plain path's parameters.
     """
     out = _defaults(lib, int(params.strategy))

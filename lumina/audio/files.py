@@ -21,7 +21,6 @@ import soundfile
 import soxr
 
 from lumina._core import pcm
-from lumina._deprecation import renamed_keywords
 from lumina.audio import wavfile as _wav
 from lumina.audio.convert import (SAMPLE_RATE, _downmix, as_frames, check_finite,
                                   check_sample_rate, to_mono, to_mono_at)
@@ -97,7 +96,6 @@ def read_wav(source) -> tuple[np.ndarray, int]:
         return _wav.decode(buf, layout), layout.sample_rate
 
 
-@renamed_keywords(sr="sample_rate", source_sr="source_sample_rate")
 def load_audio(source, sample_rate: int = SAMPLE_RATE, *, source_sample_rate: int | None = None,
                validate: bool = False) -> np.ndarray:
     """Load audio as float32 mono at ``sample_rate`` Hz.
@@ -130,11 +128,6 @@ def load_audio(source, sample_rate: int = SAMPLE_RATE, *, source_sample_rate: in
     AudioFormatError
         Undecodable input, unsupported array dtype or shape, bad rates, or a
         NaN/Inf sample (arrays; files with ``validate``), named by its index.
-
-    Notes
-    -----
-    ``sr=`` and ``source_sr=`` are deprecated spellings of ``sample_rate=``
-    and ``source_sample_rate=`` (removed in the next release).
     """
     check_sample_rate(sample_rate, what="load_audio()")
     if isinstance(source, np.ndarray):
@@ -165,7 +158,6 @@ def load_samples(audio, sample_rate: int | None = None, *, what: str = "audio") 
     return load_audio(audio, validate=True)
 
 
-@renamed_keywords(sr="sample_rate")
 def write_wav(path, samples, sample_rate: int, *, subtype: str = "PCM_16") -> None:
     """Write samples to a WAV file atomically.
 
@@ -194,10 +186,6 @@ def write_wav(path, samples, sample_rate: int, *, subtype: str = "PCM_16") -> No
         ``path`` is not a str or path.
     OSError
         The file cannot be written (missing folder, permissions, full disk).
-
-    Notes
-    -----
-    ``sr=`` is a deprecated spelling of ``sample_rate=`` (removed in the next release).
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ArgumentError(f"write_wav(): path must be a str or path, not {type(path).__name__}")

@@ -14,14 +14,12 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from lumina._deprecation import renamed_keywords
 from lumina.audio.convert import SAMPLE_RATE, ChunkConverter, check_sample_rate
 from lumina.audio.files import load_audio
 from lumina.errors import ArgumentError, DeviceError
 
-__all__ = ["AudioSource", "MicrophoneSource", "FileSource", "IterableSource", "TARGET_RATE"]
+__all__ = ["AudioSource", "MicrophoneSource", "FileSource", "IterableSource"]
 
-TARGET_RATE = SAMPLE_RATE
 """Deprecated name of :data:`lumina.audio.convert.SAMPLE_RATE` (``lumina.SAMPLE_RATE``), the
 rate of every chunk a source yields; goes in the next release."""
 
@@ -97,13 +95,8 @@ class IterableSource(AudioSource):
     ------
     AudioFormatError
         A bad ``sample_rate`` (at once) or an unusable chunk (when it is reached).
-
-    Notes
-    -----
-    ``sr=`` is a deprecated spelling of ``sample_rate=`` (removed in the next release).
     """
 
-    @renamed_keywords(sr="sample_rate")
     def __init__(self, iterable: Iterable, sample_rate: int = SAMPLE_RATE) -> None:
         super().__init__()
         self._convert = ChunkConverter(sample_rate, what="IterableSource")
@@ -242,8 +235,7 @@ class MicrophoneSource(AudioSource):
         The default input, a device index, or a (case-insensitive) name substring.
     sample_rate : int or None, default None
         Capture rate in Hz; None uses the device's native rate.  Chunks are
-        resampled to 16 kHz either way.  ``samplerate=`` is a deprecated
-        spelling (removed in the next release).
+        resampled to 16 kHz either way.
     block_ms : int, default 20
         PortAudio block length, and roughly the chunk length yielded.
     ring_seconds : float, default 2.0
@@ -256,7 +248,6 @@ class MicrophoneSource(AudioSource):
         When the device is not found or cannot be opened.
     """
 
-    @renamed_keywords(samplerate="sample_rate")
     def __init__(self, device: int | str | None = None, *, sample_rate: int | None = None,
                  block_ms: int = 20, ring_seconds: float = 2.0) -> None:
         super().__init__()
@@ -264,14 +255,16 @@ class MicrophoneSource(AudioSource):
         from lumina._core.ringbuffer import RingBuffer
         if block_ms <= 0:
             raise ArgumentError(f"block_ms must be > 0, got {block_ms}")
+        self._request = (device, {"sample_rate": sample_rate, "block_ms": block_ms,
+                                  "ring_seconds": ring_seconds})
         info = find_input_device(device)
         self.device_name: str = info["name"]
         self.sample_rate = (int(info["default_samplerate"]) if sample_rate is None
                             else check_sample_rate(sample_rate, what="MicrophoneSource"))
-        self.block_frames = max(1, self.samplerate * block_ms // 1000)
-        if ring_seconds * self.samplerate < 2 * self.block_frames:
+        self.block_frames = max(1, self.sample_rate * block_ms // 1000)
+        if ring_seconds * self.sample_rate < 2 * self.block_frames:
             raise ArgumentError(f"ring_seconds must hold at least two blocks, got {ring_seconds}")
-        self._ring = RingBuffer(int(ring_seconds * self.samplerate), overwrite=True)
+        self._ring = RingBuffer(int(ring_seconds * self.sample_rate), overwrite=True)
         self._overflows = 0
         self._poll_s = block_ms / 2000.0
         self._resample = ChunkConverter(self.sample_rate, what="MicrophoneSource")
@@ -279,13 +272,24 @@ class MicrophoneSource(AudioSource):
         self._out: np.ndarray | None = None
         try:
             self._stream = sd.InputStream(
-                device=info["index"], channels=1, samplerate=self.samplerate, dtype="float32",
+                device=info["index"], channels=1, samplerate=self.sample_rate, dtype="float32",
                 blocksize=self.block_frames, callback=self._callback)
         except (sd.PortAudioError, ValueError) as exc:
             raise DeviceError(
-                f"cannot open input device {self.device_name!r} at {self.samplerate} Hz: {exc}; "
-                "try another samplerate or device") from exc
+                f"cannot open input device {self.device_name!r} at {self.sample_rate} Hz: {exc}; "
+                "try another sample rate or device") from exc
         self._started = False
+
+    def reopen(self) -> MicrophoneSource:
+        """A new source for the device this one was asked for, with its settings (after a loss).
+
+        Raises
+        ------
+        DeviceError
+            The device is (still) not there or cannot be opened.
+        """
+        device, options = self._request
+        return MicrophoneSource(device, **options)
 
     def _callback(self, indata, frames, time_info, status) -> None:
         # Real-time thread: copy into the ring and count overflows; nothing else.
@@ -344,11 +348,6 @@ class MicrophoneSource(AudioSource):
     def overflows(self) -> int:
         """Blocks PortAudio reported as overflowed (audio lost before it reached lumina)."""
         return self._overflows
-
-    @property
-    def samplerate(self) -> int:
-        """Deprecated name of :attr:`sample_rate` (the capture rate); goes in the next release."""
-        return self.sample_rate
 
     @property
     def dropped(self) -> int:

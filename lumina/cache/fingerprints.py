@@ -12,13 +12,11 @@ import numpy as np
 import numpy.typing as npt
 
 from lumina._core.fingerprint import Fingerprint, fingerprint_16k
-from lumina._deprecation import renamed_keywords
 from lumina.audio.convert import SAMPLE_RATE, to_mono
 
 __all__ = ["Fingerprint", "fingerprint", "canonical_audio"]
 
 
-@renamed_keywords(sr="sample_rate")
 def canonical_audio(audio: npt.ArrayLike, sample_rate: int = SAMPLE_RATE) -> npt.NDArray[np.float32]:
     """Return ``audio`` as C-contiguous float32 mono samples at 16 kHz (the gateway's :func:`to_mono`).
 
@@ -28,7 +26,7 @@ def canonical_audio(audio: npt.ArrayLike, sample_rate: int = SAMPLE_RATE) -> npt
         Samples, shape ``(frames,)`` or ``(frames, channels)``; any float or
         integer dtype (integers are scaled to [-1, 1)).
     sample_rate : int, default 16000
-        Rate of ``audio`` in Hz.  ``sr=`` is a deprecated spelling.
+        Rate of ``audio`` in Hz.
 
     Raises
     ------
@@ -38,7 +36,6 @@ def canonical_audio(audio: npt.ArrayLike, sample_rate: int = SAMPLE_RATE) -> npt
     return to_mono(audio, sample_rate, what="fingerprint()")
 
 
-@renamed_keywords(sr="sample_rate")
 def fingerprint(audio: npt.ArrayLike, sample_rate: int = SAMPLE_RATE) -> Fingerprint:
     """Fingerprint one utterance for the phrase cache.
 
@@ -49,7 +46,6 @@ def fingerprint(audio: npt.ArrayLike, sample_rate: int = SAMPLE_RATE) -> Fingerp
         averaged); anything the audio gateway takes.
     sample_rate : int, default 16000
         Rate of ``audio`` in Hz; other rates are resampled to 16 kHz with soxr.
-        ``sr=`` is a deprecated spelling (removed in the next release).
 
     Returns
     -------

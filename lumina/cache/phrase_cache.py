@@ -49,7 +49,6 @@ import numpy as np
 import numpy.typing as npt
 
 from lumina._core.fingerprint import Fingerprint
-from lumina._deprecation import renamed_keywords
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.cache.fingerprints import fingerprint
 from lumina.cache.index import DurationIndex
@@ -176,7 +175,6 @@ class PhraseCache:
                 (entry, score), kind = self._fuzzy(k, fp), "fuzzy"
             return self._found(entry, kind, score, fp, start)
 
-    @renamed_keywords(sr="sample_rate")
     def get(self, audio: npt.ArrayLike, key: Hashable, *,
             sample_rate: int = SAMPLE_RATE) -> str | None:
         """The cached text of exactly this audio under ``key``, or None.
@@ -184,7 +182,6 @@ class PhraseCache:
         Only bit-identical canonical audio (after the audio gateway) is answered: a similar
         re-take is not, because it may hold other words (use :meth:`match` and confirm its
         candidate). With ``trust_fuzzy_hits_unverified=True`` fuzzy matches are answered too.
-        ``sr=`` is a deprecated spelling of ``sample_rate=`` (removed in the next release).
 
         Raises
         ------
@@ -208,7 +205,7 @@ class PhraseCache:
         """
         start = time.perf_counter()
         if not isinstance(fp, Fingerprint):
-            raise ArgumentError(f"fp must be a lumina.Fingerprint, got {type(fp).__name__}")
+            raise ArgumentError(f"fp must be a lumina.cache.Fingerprint, got {type(fp).__name__}")
         return self._answer(fp, self._key(key), start)
 
     def _answer(self, fp: Fingerprint, k: str | tuple, start: float) -> str | None:
@@ -227,14 +224,12 @@ class PhraseCache:
         self._count(kind, time.perf_counter() - start)
         return CacheMatch(kind, None if entry is None else entry.text, score, fp)
 
-    @renamed_keywords(sr="sample_rate")
     def put(self, audio: npt.ArrayLike | Fingerprint, key: Hashable, text: str, *,
             sample_rate: int = SAMPLE_RATE) -> None:
         """Remember that this phrase under ``key`` reads ``text``.
 
         ``audio`` is anything the audio gateway takes, or the :class:`Fingerprint` of it
-        (``CacheMatch.fingerprint``: no second analysis). ``sr=`` is a deprecated spelling
-        of ``sample_rate=`` (removed in the next release).
+        (``CacheMatch.fingerprint``: no second analysis).
 
         Raises
         ------

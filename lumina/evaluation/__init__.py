@@ -13,7 +13,8 @@ from lumina.evaluation.sentences import HELD_OUT, KINDS, SENTENCES, SHORT_ANSWER
 from lumina.evaluation.signals import NON_SPEECH, non_speech, mix_at_snr
 from lumina.evaluation.speech import ESPEAK_VOICES, HIBARI_VOICES, SpeechRenderer, Voice
 from lumina.evaluation.wer import WordErrors, normalise, word_errors
+from lumina.evaluation.words import TimedWord, WordRecording, timing_errors, word_recording, words_of
 
 __all__ = ["Clip", "ESPEAK_VOICES", "HELD_OUT", "HIBARI_VOICES", "KINDS", "NON_SPEECH", "SENTENCES",
-           "Recording", "SHORT_ANSWERS", "SpeechRenderer", "Voice", "WordErrors", "clips", "mix_at_snr",
-           "non_speech", "normalise", "recording", "word_errors"]
+           "Recording", "SHORT_ANSWERS", "SpeechRenderer", "TimedWord", "Voice", "WordRecording", "WordErrors", "clips", "mix_at_snr",
+           "non_speech", "normalise", "recording", "timing_errors", "word_errors", "word_recording", "words_of"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from lumina._deprecation import renamed_keywords
 from lumina.audio.convert import SAMPLE_RATE
 
 __all__ = ["N_FFT", "mel_filterbank"]
@@ -18,7 +17,6 @@ __all__ = ["N_FFT", "mel_filterbank"]
 N_FFT = 400  # whisper's STFT size; the filterbank has N_FFT // 2 + 1 bins
 
 
-@renamed_keywords(sr="sample_rate")
 def mel_filterbank(n_mels: int, sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT) -> np.ndarray:
     """Slaney-style mel filterbank, ``[n_mels, n_fft // 2 + 1]`` float32.
 

@@ -24,10 +24,15 @@ class SpeechStart:
         Counts utterances from 0 over the life of the segmenter.
     start_sample : int
         Stream position (in samples) of the first speech frame.
+    audio_start_sample : int
+        Stream position of the first sample of the utterance's audio: the
+        pre-roll kept before ``start_sample`` (its :class:`SpeechEnd` has the
+        same :attr:`SpeechEnd.audio_start_sample`).
     """
 
     utterance_id: int
     start_sample: int
+    audio_start_sample: int
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,6 +1,6 @@
 """The decoder thread of a stream: runs partial, speculative and final decodes one at a time, in order.
 
-The pipeline thread submits :class:`Job` objects; the decoder runs each on its
+The pipeline thread submits :class:`DecodeJob` objects; the decoder runs each on its
 engine and emits the resulting event through the stream's
 :class:`~lumina.streaming.delivery.Delivery`. Being the only thread that
 emits, it keeps events in stream order and never calls callbacks concurrently.
@@ -14,20 +14,21 @@ When the final is decoded at the fast speed by the partials' engine, one decode
 serves both. A speculation with ``defer_final`` (lockstep) decodes only the
 complete partial; its final is decoded when the final job confirms it.
 
-A final decode (speculative or not) by an engine with a phrase cache may meet a
-fuzzy match: the engine hands its text over before the model verifies it, and
-the decoder shows it at once as a complete partial
+Engines are called through the engine protocol
+(:class:`~lumina.asr.protocol.SpeechEngine`): ``transcribe_samples`` with the
+partial or final :class:`~lumina.asr.protocol.TranscribeOptions`. A final
+decode (speculative or not) passes ``on_candidate``: an engine with a phrase
+cache that meets a fuzzy match hands its text over before the model verifies
+it, and the decoder shows it at once as a complete partial
 (:mod:`~lumina.streaming.provisional`); the ``Final`` follows the verification.
 
 A decode ends early when its abort flag is set (its utterance ended or speech
-resumed while it ran, live mode) or the stream stops; an aborted decode emits nothing. Engines
-report that with :class:`~lumina.errors.TranscriptionAborted` (or, before that
-error existed, :class:`asyncio.CancelledError`); both mean "aborted" here.
+resumed while it ran, live mode) or the stream stops; an aborted decode emits
+nothing. Engines report that with :class:`~lumina.errors.TranscriptionAborted`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import queue
 import threading
@@ -36,25 +37,25 @@ from collections.abc import Callable
 
 import numpy as np
 
+from lumina.asr.protocol import SpeechEngine, TranscribeOptions
 from lumina.asr.transcript import Segment
 from lumina.errors import TranscriptionAborted
 from lumina.streaming.agreement import LocalAgreement
 from lumina.streaming.delivery import Delivery
 from lumina.streaming.events import Final, Partial, StreamEvent
-from lumina.streaming.provisional import candidate_partial, takes_candidates
+from lumina.streaming.provisional import candidate_partial
 from lumina.streaming.speculation import DEFERRED, Speculations
 from lumina.streaming.stats import Counters
 
-__all__ = ["Decoder", "Job", "on_stream_clock"]
+__all__ = ["Decoder", "DecodeJob", "on_stream_clock"]
 
-_ABORTED = (TranscriptionAborted, asyncio.CancelledError)
 _END = object()            # the pipeline's last job
 _POLL_S = 0.05             # how often a blocked submitter looks at the stop flag
 _QUEUE_JOBS = 16           # jobs queued before the pipeline waits (backpressure)
 
 
 @dataclasses.dataclass(eq=False)
-class Job:
+class DecodeJob:
     """One unit of decoder work.
 
     Attributes
@@ -120,8 +121,8 @@ class Decoder:
 
     Parameters
     ----------
-    partial_engine, final_engine
-        Objects with ``transcribe(audio, speed=, language=, should_abort=)``.
+    partial_engine, final_engine : SpeechEngine
+        The engines of the partial and the final decodes.
     final_speed : str
         Speed of the final decodes.
     language : str or None
@@ -138,19 +139,21 @@ class Decoder:
         Called last on the decoder thread (closes what the stream owns).
     """
 
-    def __init__(self, partial_engine, final_engine, *, final_speed: str, language: str | None,
+    def __init__(self, partial_engine: SpeechEngine, final_engine: SpeechEngine, *,
+                 final_speed: str, language: str | None,
                  delivery: Delivery, counters: Counters, stopping: threading.Event,
                  on_failure: Callable[[], None], on_exit: Callable[[], None]) -> None:
         self._partial_engine, self._final_engine = partial_engine, final_engine
-        self._final_speed, self._language = final_speed, language
+        self._final_speed = final_speed
+        self._partial_options = TranscribeOptions(language=language, speed="fast")
+        self._final_options = TranscribeOptions(language=language, speed=final_speed)
         self._delivery, self._counters, self._stopping = delivery, counters, stopping
         self._on_failure, self._on_exit = on_failure, on_exit
-        self._jobs: queue.Queue[Job | object] = queue.Queue(maxsize=_QUEUE_JOBS)
+        self._jobs: queue.Queue[DecodeJob | object] = queue.Queue(maxsize=_QUEUE_JOBS)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._inflight = 0
         self._speculations = Speculations(counters)
-        self._candidates = takes_candidates(final_engine)   # it can announce cache candidates
         #: ``(utterance_id, text)`` of the latest partial emitted (complete or not), or None.
         self.latest_text: tuple[int, str] | None = None
         self._complete_text: tuple[int, str] | None = None   # the same, of a complete partial
@@ -171,7 +174,7 @@ class Decoder:
         with self._lock:
             self._idle.notify_all()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: DecodeJob) -> None:
         """Queue a job; waits while the decoder is behind (backpressure), never past stop()."""
         if job.kind != "emit":
             with self._lock:
@@ -216,7 +219,7 @@ class Decoder:
             self._on_exit()
             self._delivery.finish()
 
-    def _done(self, job: Job) -> None:
+    def _done(self, job: DecodeJob) -> None:
         if job.block is not None:
             job.release(job.block)
             job.block = job.audio = None
@@ -226,7 +229,7 @@ class Decoder:
                 self._inflight -= 1
                 self._idle.notify_all()
 
-    def _run_job(self, job: Job, agreements: dict[int, LocalAgreement]) -> None:
+    def _run_job(self, job: DecodeJob, agreements: dict[int, LocalAgreement]) -> None:
         kind = job.kind
         if kind == "emit":
             self._delivery.emit(job.event)
@@ -243,22 +246,23 @@ class Decoder:
             else:
                 self._emit_final(job, held)
 
-    def _decode(self, engine, job: Job, speed: str, should_abort: Callable[[], bool],
-                final: bool, **extra):
+    def _decode(self, engine: SpeechEngine, job: DecodeJob, options: TranscribeOptions,
+                should_abort: Callable[[], bool], final: bool,
+                on_candidate: Callable[[str], None] | None = None):
         """The transcript, or None when the decode was aborted."""
         started = time.perf_counter()
         try:
-            return engine.transcribe(job.audio, speed=speed, language=self._language,
-                                     should_abort=should_abort, **extra)
-        except _ABORTED:  # its utterance ended (partials), speech resumed, or the stream stops
+            return engine.transcribe_samples(job.audio, options, should_abort=should_abort,
+                                             on_candidate=on_candidate)
+        except TranscriptionAborted:  # its utterance ended (partials), speech resumed, or the stream stops
             return None
         finally:
             self._counters.decode(final, time.perf_counter() - started)
 
-    def _run_partial(self, job: Job, agreement: LocalAgreement, complete: bool = False):
+    def _run_partial(self, job: DecodeJob, agreement: LocalAgreement, complete: bool = False):
         """Decode and emit a partial; return its transcript (None when aborted)."""
         stopping = self._stopping
-        transcript = self._decode(self._partial_engine, job, "fast",
+        transcript = self._decode(self._partial_engine, job, self._partial_options,
                                   lambda: job.abort.is_set() or stopping.is_set(), final=False)
         if transcript is None or job.abort.is_set():
             return None
@@ -270,7 +274,7 @@ class Decoder:
         self._complete_text = self.latest_text if complete else None
         return transcript
 
-    def _run_speculation(self, job: Job, agreement: LocalAgreement) -> None:
+    def _run_speculation(self, job: DecodeJob, agreement: LocalAgreement) -> None:
         """The complete partial at once, then the final, held for the utterance's final job."""
         self._counters.speculation()
         transcript = None if job.cancelled else self._run_partial(job, agreement, complete=True)
@@ -280,27 +284,25 @@ class Decoder:
                 self._speculations.hold(job, DEFERRED)
                 return
             stopping = self._stopping
-            transcript = self._decode(self._final_engine, job, self._final_speed,
+            transcript = self._decode(self._final_engine, job, self._final_options,
                                       lambda: job.abort.is_set() or stopping.is_set(), final=True,
-                                      **self._candidate_hook(job, agreement))
+                                      on_candidate=self._candidate_hook(job, agreement))
         if transcript is None or job.abort.is_set():
             self._counters.speculation_discarded()  # speech resumed (or the stream stops)
             return
         # Held even when cancelled by now: the final job discards it then, counting it once.
         self._speculations.hold(job, transcript)
 
-    def _run_final(self, job: Job, agreement: LocalAgreement | None = None) -> None:
-        transcript = self._decode(self._final_engine, job, self._final_speed, self._stopping.is_set,
-                                  final=True, **self._candidate_hook(job, agreement))
+    def _run_final(self, job: DecodeJob, agreement: LocalAgreement | None = None) -> None:
+        transcript = self._decode(self._final_engine, job, self._final_options,
+                                  self._stopping.is_set, final=True,
+                                  on_candidate=self._candidate_hook(job, agreement))
         if transcript is None:
             return
         self._emit_final(job, transcript)
 
-    def _candidate_hook(self, job: Job, agreement: LocalAgreement | None) -> dict:
+    def _candidate_hook(self, job: DecodeJob, agreement: LocalAgreement | None) -> Callable[[str], None]:
         """``on_candidate`` for a final decode: shows a phrase-cache candidate as a complete partial."""
-        if not self._candidates:
-            return {}
-
         def show(text: str) -> None:
             if job.cancelled or job.abort.is_set():  # speech resumed: a stale speculation
                 return
@@ -310,19 +312,18 @@ class Decoder:
             if partial is not None and self._complete_text != (job.utterance_id, partial.text):
                 self._delivery.emit(partial)
 
-        return {"on_candidate": show}
+        return show
 
-    def _emit_final(self, job: Job, transcript) -> None:
+    def _emit_final(self, job: DecodeJob, transcript) -> None:
         self._delivery.emit(Final(transcript.text, on_stream_clock(transcript.segments, job.offset),
-                                  job.utterance_id, transcript.from_cache,
-                                  time.monotonic() - job.arrival, job.start, job.audio_time,
-                                  origin=getattr(transcript, "origin", "model")))
+                                  job.utterance_id, time.monotonic() - job.arrival, job.start,
+                                  job.audio_time, transcript.origin))
 
     def _drain(self) -> None:
         try:
             while True:
                 job = self._jobs.get_nowait()
-                if isinstance(job, Job):
+                if isinstance(job, DecodeJob):
                     self._done(job)
         except queue.Empty:
             pass

@@ -1,80 +1,43 @@
-"""Which engines a stream decodes with: from model names, ready engines, or both (one per path).
+"""Which engines a stream decodes with: one model or engine for both paths, or one per path.
 
-Every keyword given must be used: a combination where one would be ignored
-(``Stream(engine=e, model="x")``) is refused with an :class:`ArgumentError`
-that says what to pass instead.
+A model name or file becomes an :class:`~lumina.Engine` the stream loads (in
+the background, as the stream is built) and closes at its end; a ready
+:class:`~lumina.SpeechEngine` is used as it is and never closed by the stream.
 """
 
 from __future__ import annotations
 
-from lumina.errors import ArgumentError
+import os
 
-__all__ = ["ArgumentError", "resolve_engines"]
+from lumina.streaming.options import ModelChoice, StreamModels, check_model_choice
 
-DEFAULT_MODEL = "base.en"
+__all__ = ["resolve_engines"]
 
 
-def resolve_engines(*, model=None, partial_model=None, final_model=None, engine=None,
-                    partial_engine=None, final_engine=None, threads=None, cache=None):
+def resolve_engines(model: ModelChoice | StreamModels):
     """Return ``(partial engine, final engine, engines the stream created and must close)``.
 
     Raises
     ------
     ArgumentError
-        For a combination in which a keyword would be ignored.
+        ``model`` is none of a model name, a path, a SpeechEngine or StreamModels.
     """
-    _check_combination(model, partial_model, final_model, engine, partial_engine, final_engine,
-                       threads, cache)
+    if isinstance(model, StreamModels):
+        partial, final = model.partial, model.final
+    else:
+        check_model_choice(model, "Stream's model")
+        partial = final = model
+    made: dict[str, object] = {}   # one engine per model name, even when both paths name it
+    final_engine = _engine(final, made)          # first: the final path's model starts loading first
+    return _engine(partial, made), final_engine, list(made.values())
+
+
+def _engine(choice: ModelChoice, made: dict):
+    if not isinstance(choice, (str, os.PathLike)):
+        return choice
     from lumina.asr.engine import Engine
 
-    partial = partial_engine or engine
-    final = final_engine or engine
-    partial_name = partial_model or model or final_model
-    final_name = final_model or model or partial_model
-    if partial is None and final is None and partial_name is None:
-        partial_name = final_name = DEFAULT_MODEL
-    owned = []
-    if final is None:
-        final = Engine(final_name or partial_name, threads=threads, cache=cache, preload=True)
-        owned.append(final)
-    if partial is None:
-        if partial_name == final_name and owned:
-            partial = final
-        else:
-            partial = Engine(partial_name or final_name, threads=threads, preload=True)
-            owned.append(partial)
-    return partial, final, owned
-
-
-def _check_combination(model, partial_model, final_model, engine, partial_engine, final_engine,
-                       threads, cache) -> None:
-    given = {name for name, value in (
-        ("model", model), ("partial_model", partial_model), ("final_model", final_model),
-        ("partial_engine", partial_engine), ("final_engine", final_engine),
-        ("threads", threads), ("cache", cache)) if value is not None}
-    if engine is not None and given:
-        raise ArgumentError(
-            f"Stream(engine=...) decodes both paths with that engine, so {_names(given)} would be "
-            "ignored; pass engine= alone, or partial_engine=/final_engine= (or models) per path")
-    if model is not None and given & {"partial_model", "final_model"}:
-        raise ArgumentError(
-            f"model= names one model for both paths, so it conflicts with "
-            f"{_names(given & {'partial_model', 'final_model'})}; pass partial_model= and final_model=")
-    for path in ("partial", "final"):
-        if f"{path}_engine" in given and (f"{path}_model" in given or (model is not None)):
-            named = f"{path}_model" if f"{path}_model" in given else "model"
-            raise ArgumentError(f"{path}_engine= and {named}= both choose the {path} path's engine; "
-                                "pass one of them")
-    creates_final = final_engine is None
-    creates_any = creates_final or partial_engine is None
-    if cache is not None and not creates_final:
-        raise ArgumentError("cache= applies to the final engine the stream creates; with final_engine= "
-                            "give that engine its cache (Engine(..., cache=...))")
-    if threads is not None and not creates_any:
-        raise ArgumentError("threads= applies to engines the stream creates; with partial_engine= and "
-                            "final_engine= set the threads of those engines")
-
-
-def _names(names: set[str]) -> str:
-    ordered = sorted(names)
-    return ", ".join(f"{n}=" for n in ordered)
+    name = os.fspath(choice)
+    if name not in made:
+        made[name] = Engine(name, preload=True)
+    return made[name]

@@ -1,8 +1,13 @@
 """Events a :class:`~lumina.Stream` delivers: frozen dataclasses, times in float seconds.
 
 One clock for every time in an event: *stream time*, seconds of 16 kHz audio
-since the stream started (``Partial.audio_time``, ``Final.start``/``end``,
-the ``start``/``end`` of each segment in ``Final.segments``, ``Dropped.audio_time``).
+since the stream started (``SpeechStarted.start``, ``Partial.audio_time``,
+``SpeechStopped.end``, ``Final.start``/``end``, the ``start``/``end`` of each
+segment in ``Final.segments``, ``Dropped.audio_time``).
+
+The events of one utterance come in this order: one :class:`SpeechStarted`, its
+:class:`Partial` events, one :class:`SpeechStopped`, one :class:`Final`; the
+next utterance's :class:`SpeechStarted` comes after that ``Final``.
 Latencies are wall-clock seconds from the moment the last sample an event
 covers reached lumina to the moment the event was emitted.
 """
@@ -10,10 +15,59 @@ covers reached lumina to the moment the event was emitted.
 from __future__ import annotations
 
 import dataclasses
+import typing
 
 from lumina.asr.transcript import Segment
 
-__all__ = ["DeviceLost", "Dropped", "Final", "Partial", "StreamEvent"]
+__all__ = ["DeviceLost", "Dropped", "Final", "Partial", "SpeechStarted", "SpeechStopped",
+           "StreamEvent"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeechStarted:
+    """The voice activity detector confirmed speech: an utterance opened.
+
+    Attributes
+    ----------
+    utterance_id : int
+        The utterance (counts from 0 over the stream); its partials and final carry it.
+    start : float
+        Stream time of its first speech sample.
+    audio_start : float
+        Stream time of the first sample decoded for it: the segmenter's
+        pre-roll before ``start`` (``pre_roll_ms``, less where the stream or
+        the previous utterance began later).
+    """
+
+    utterance_id: int
+    start: float
+    audio_start: float
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeechStopped:
+    """The utterance ended; its :class:`Final` follows.
+
+    It ends when a silence lasts the hang-over (``end`` is where the speech
+    stopped, the hang-over earlier), when it reaches the segmenter's
+    ``max_utterance_s`` (the next utterance starts at ``end``), or when the
+    input ends (:meth:`~lumina.Stream.close_input`, the end of a file).
+
+    Attributes
+    ----------
+    utterance_id : int
+    start, end : float
+        Stream times of its first and one past its last speech sample (the
+        ``start`` and ``end`` of its :class:`Final`).
+    input_ended : bool
+        True when the end of the input closed it: speech was still going on,
+        or its hang-over had not yet passed.
+    """
+
+    utterance_id: int
+    start: float
+    end: float
+    input_ended: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,9 +125,6 @@ class Final:
         A phrase-cache answer is one segment spanning the decoded audio.
     utterance_id : int
         The utterance.
-    from_cache : bool
-        True when the text came from the phrase cache (``origin`` starts with
-        ``"cache-"``); for ``"cache-verified"`` the model ran a short check.
     latency : float
         Seconds from the arrival of the utterance's last sample (the end the
         VAD found, ``hangover_ms`` before it could know) to the emission.
@@ -90,11 +141,18 @@ class Final:
     text: str
     segments: tuple[Segment, ...]
     utterance_id: int
-    from_cache: bool
     latency: float
     start: float = 0.0
     end: float = 0.0
     origin: str = "model"
+
+    @property
+    def from_cache(self) -> bool:
+        """True when the text came from the phrase cache (``origin`` starts with ``"cache-"``).
+
+        For ``"cache-verified"`` the model ran a short check.
+        """
+        return self.origin.startswith("cache-")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,4 +200,10 @@ class DeviceLost:
     retry_in: float | None
 
 
-StreamEvent = Partial | Final | Dropped | DeviceLost
+StreamEvent = typing.Union[SpeechStarted, Partial, SpeechStopped, Final, Dropped, DeviceLost]
+StreamEvent.__doc__ = """Any event a :class:`~lumina.Stream` delivers (a type for annotations and ``isinstance``).
+
+One of :class:`SpeechStarted`, :class:`Partial`, :class:`SpeechStopped`,
+:class:`Final`, :class:`Dropped` and :class:`DeviceLost`; see the module
+documentation for their order.
+"""

@@ -25,9 +25,10 @@ import numpy as np
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.audio.sources import AudioSource
 from lumina.errors import DeviceError
-from lumina.streaming.decoder import Decoder, Job
+from lumina.streaming.decoder import Decoder, DecodeJob
 from lumina.streaming.delivery import Delivery
-from lumina.streaming.events import DeviceLost, Dropped
+from lumina.streaming.boundaries import SpeechStart
+from lumina.streaming.events import DeviceLost, Dropped, SpeechStarted, SpeechStopped
 from lumina.streaming.scheduler import FinalDue, Scheduler, SpeculationDue
 from lumina.streaming.stats import Counters
 
@@ -86,8 +87,8 @@ class Pipeline:
         self._blocks = _Blocks(scheduler.segmenter.max_open_samples)
         self._lock = threading.Lock()
         self._current: AudioSource | None = None
-        self._partial_job: Job | None = None
-        self._speculation_job: Job | None = None
+        self._partial_job: DecodeJob | None = None
+        self._speculation_job: DecodeJob | None = None
         self._seen_text: tuple[int, str] | None = None
         self._dropped_total = 0
 
@@ -152,7 +153,11 @@ class Pipeline:
 
     def _submit_due(self, due: tuple) -> None:
         for item in due:
-            if isinstance(item, FinalDue):
+            if isinstance(item, SpeechStart):
+                self._decoder.submit(DecodeJob("emit", event=SpeechStarted(
+                    item.utterance_id, item.start_sample / SAMPLE_RATE,
+                    item.audio_start_sample / SAMPLE_RATE)))
+            elif isinstance(item, FinalDue):
                 self._submit_final(item)
             elif isinstance(item, SpeculationDue):
                 self._submit_speculation(item)
@@ -167,7 +172,10 @@ class Pipeline:
         end = due.end
         if due.abort_partial and self._partial_job is not None:
             self._partial_job.abort.set()  # the final supersedes it; do not make the final wait
-        self._decoder.submit(Job("final", end.utterance_id, end.audio, due.arrival,
+        self._decoder.submit(DecodeJob("emit", event=SpeechStopped(
+            end.utterance_id, end.start_sample / SAMPLE_RATE, end.end_sample / SAMPLE_RATE,
+            due.input_ended)))
+        self._decoder.submit(DecodeJob("final", end.utterance_id, end.audio, due.arrival,
                                  end.end_sample / SAMPLE_RATE, end.start_sample / SAMPLE_RATE,
                                  end.audio_start_sample / SAMPLE_RATE, end_sample=end.end_sample))
 
@@ -190,7 +198,7 @@ class Pipeline:
         self._partial_job = job
         self._decoder.submit(job)
 
-    def _audio_job(self, kind: str, arrival: float, end: int | None) -> Job:
+    def _audio_job(self, kind: str, arrival: float, end: int | None) -> DecodeJob:
         """A decode of the open utterance so far (up to stream position ``end``), in a pooled block."""
         seg = self._scheduler.segmenter
         block = self._blocks.acquire()
@@ -201,7 +209,7 @@ class Pipeline:
         else:
             audio = block[:seg.current_audio_into(block, end)]
         stop = seg.samples_fed if end is None else end
-        return Job(kind, self._scheduler.open_utterance, audio, arrival, stop / SAMPLE_RATE,
+        return DecodeJob(kind, self._scheduler.open_utterance, audio, arrival, stop / SAMPLE_RATE,
                    block=block, release=None if block is None else self._blocks.release,
                    end_sample=-1 if end is None else end)
 
@@ -245,7 +253,7 @@ class Pipeline:
     def _report_loss(self, exc: DeviceError, attempt: int, name: str) -> bool:
         """Emit DeviceLost; wait the backoff; return whether to try again."""
         retry_in = None if self._factory is None else min(_BACKOFF_MAX_S, _BACKOFF_FIRST_S * 2 ** attempt)
-        self._decoder.submit(Job("emit", event=DeviceLost(name, str(exc), attempt, retry_in)))
+        self._decoder.submit(DecodeJob("emit", event=DeviceLost(name, str(exc), attempt, retry_in)))
         if retry_in is None:
             return False
         return not self._stopping.wait(retry_in)
@@ -256,6 +264,6 @@ class Pipeline:
             lost = now - base
             self._dropped_total += lost
             self._counters.dropped(lost)
-            self._decoder.submit(Job("emit", event=Dropped(
+            self._decoder.submit(DecodeJob("emit", event=Dropped(
                 lost, self._dropped_total, self._scheduler.segmenter.samples_fed / SAMPLE_RATE)))
         return now

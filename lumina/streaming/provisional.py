@@ -15,21 +15,12 @@ it anyway); the Final alone settles that utterance.
 
 from __future__ import annotations
 
-import inspect
 import time
 
 from lumina.streaming.agreement import LocalAgreement
 from lumina.streaming.events import Partial
 
-__all__ = ["candidate_partial", "takes_candidates"]
-
-
-def takes_candidates(engine) -> bool:
-    """Whether ``engine.transcribe`` has an ``on_candidate`` parameter (a lumina Engine does)."""
-    try:
-        return "on_candidate" in inspect.signature(engine.transcribe).parameters
-    except (TypeError, ValueError):  # a builtin or an object without a signature
-        return False
+__all__ = ["candidate_partial"]
 
 
 def candidate_partial(text: str, agreement: LocalAgreement | None, utterance_id: int,

@@ -69,12 +69,15 @@ class FinalDue:
     speculated : bool
         True when a :class:`SpeculationDue` of exactly this audio (same
         utterance, same end) was issued and not cancelled: its final answers.
+    input_ended : bool
+        True when :meth:`Scheduler.flush` (the end of the input) ended it.
     """
 
     end: SpeechEnd
     arrival: float
     abort_partial: bool
     speculated: bool = False
+    input_ended: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,8 +160,11 @@ class Scheduler:
     Parameters
     ----------
     segmenter : Segmenter
-        Fed by :meth:`feed`; the scheduler reads its positions and, with
-        ``eager``, turns on its ``report_pauses``.
+        The scheduler's own: fed by :meth:`feed`, its ``report_pauses`` turned
+        on with ``eager`` and its open utterance's hang-over set by
+        :meth:`note_text`, so give it one nobody else uses (a
+        :class:`~lumina.Stream` gives it a :meth:`~lumina.Segmenter.copy` of
+        the segmenter it was given).
     step : float
         Seconds of new audio between partial decodes of an open utterance.
     lockstep : bool, default False
@@ -211,7 +217,9 @@ class Scheduler:
 
         Returns
         -------
-        tuple of FinalDue, SpeculationDue and SpeculationCancelled, in stream order
+        tuple of SpeechStart, FinalDue, SpeculationDue and SpeculationCancelled, in stream order
+            The segmenter's :class:`SpeechStart` of each utterance that opened
+            (so the caller can announce it), then what became due.
         """
         events = self.segmenter.feed(chunk)
         self.arrivals.note(self.segmenter.samples_fed, arrival)
@@ -221,7 +229,7 @@ class Scheduler:
 
     def flush(self, arrival: float = 0.0) -> tuple:
         """End of the stream: the open utterance's final, if any."""
-        due = self._on_events(self.segmenter.flush(), arrival)
+        due = self._on_events(self.segmenter.flush(), arrival, input_ended=True)
         self.arrivals.clear()
         return due
 
@@ -270,10 +278,11 @@ class Scheduler:
             return
         seg.utterance_hangover_ms = self.hangover.for_text(text, seg.hangover_ms)
 
-    def _on_events(self, events, arrival: float) -> tuple:
+    def _on_events(self, events, arrival: float, input_ended: bool = False) -> tuple:
         due: list = []
         for event in events:
             if isinstance(event, SpeechStart):
+                due.append(event)
                 # The step clock starts so that the first partial comes first_step in.
                 self._last_partial = event.start_sample + self.first_step_samples - self.step_samples
                 self._open_utterance = event.utterance_id
@@ -292,7 +301,7 @@ class Scheduler:
                 speculated = self._speculated == (utterance, event.end_sample)
                 abort = not self.lockstep and self._partial_utterance == utterance
                 due.append(FinalDue(event, self.arrivals.arrival_of(event.end_sample, arrival),
-                                    abort, speculated))
+                                    abort, speculated, input_ended))
                 self._pause = self._speculated = None
         if self.eager and self._pause is not None and self._speculated != self._pause:
             due.append(self._speculate(arrival))

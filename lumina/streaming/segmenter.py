@@ -101,12 +101,17 @@ class Segmenter:
     speech to resume the utterance; a shorter one resumes on the first speech frame.
     """
 
-    def __init__(self, sample_rate: int = 16000, *, vad: str = DEFAULT_VAD, frame_ms: int = 20,
+    def __init__(self, sample_rate: int = SAMPLE_RATE, *, vad: str = DEFAULT_VAD, frame_ms: int = 20,
                  min_speech_ms: int = 100, hangover_ms: int = 300, pre_roll_ms: int = 200,
                  max_utterance_s: float = 30.0, threshold_db: float | None = None,
                  webrtc_aggressiveness: int = 2) -> None:
         sample_rate = check_sample_rate(sample_rate, what="Segmenter")
         _check_settings(frame_ms, min_speech_ms, hangover_ms, pre_roll_ms, max_utterance_s)
+        self._settings = {"sample_rate": sample_rate, "vad": vad, "frame_ms": frame_ms,
+                          "min_speech_ms": min_speech_ms, "hangover_ms": hangover_ms,
+                          "pre_roll_ms": pre_roll_ms, "max_utterance_s": max_utterance_s,
+                          "threshold_db": threshold_db,
+                          "webrtc_aggressiveness": webrtc_aggressiveness}
         start_frames = max(1, math.ceil(min_speech_ms / frame_ms))
         end_frames = max(1, math.ceil(hangover_ms / frame_ms))
         self._vad = make_vad(vad, sample_rate, frame_ms, start_frames=start_frames,
@@ -145,6 +150,14 @@ class Segmenter:
         self._view.reset()
 
     # ------------------------------------------------------------------ public
+
+    def copy(self) -> Segmenter:
+        """A new segmenter with this one's settings, as constructed: no audio fed, no state kept.
+
+        A :class:`~lumina.Stream` given a segmenter runs on a copy, so the one
+        passed in is never fed or changed.
+        """
+        return Segmenter(**self._settings)
 
     def feed(self, chunk) -> list:
         """Feed a chunk of audio (any length, including 0); return the events it completes.
@@ -329,7 +342,7 @@ class Segmenter:
         self._utt_start = start
         reach = self.pre_roll_samples if pre_roll else 0
         self._utt_audio_start = max(start - reach, self._hist.base, self._last_end)
-        events.append(SpeechStart(self._utt_id, start))
+        events.append(SpeechStart(self._utt_id, start, self._utt_audio_start))
 
     def _close(self, end: int, events: list) -> None:
         audio = self._hist.view(self._utt_audio_start, end).copy()

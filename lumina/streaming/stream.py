@@ -10,13 +10,15 @@
 * :mod:`~lumina.streaming.decoder`: the ``lumina-decode`` thread runs the
   decodes one at a time and emits every event, in stream order;
 * :mod:`~lumina.streaming.delivery`: callbacks, ``for`` and ``async for``;
-* :class:`lumina.audio.push.PushSource`: the source behind :meth:`Stream.feed`.
+* :class:`lumina.audio.push.PushSource`: the source behind :meth:`Stream.feed`;
+* :mod:`~lumina.streaming.options`: :class:`StreamModels` and :class:`StreamOptions`,
+  what a stream decodes with and how.
 
 A partial step is skipped while a decode is still running (work never queues
 up), and a running partial decode is aborted when its utterance ends, so the
 final starts at once.
 
-Low latency at the end of speech (``eager=True``, the default): the moment the
+Low latency at the end of speech (``StreamOptions(eager=True)``, the default): the moment the
 VAD hears speech stop, the utterance so far is decoded for a complete
 provisional text (``Partial(complete=True)``) and, speculatively, for its final;
 if speech resumes within the hang-over that work is discarded
@@ -37,13 +39,13 @@ from collections.abc import Callable, Iterable, Iterator
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.audio.push import PushSource
 from lumina.audio.sources import AudioSource, FileSource, IterableSource, MicrophoneSource, find_input_device
-from lumina.errors import StateError
-from lumina.streaming.auto_models import resolve_auto_models
+from lumina.errors import ArgumentError, StateError
 from lumina.streaming.decoder import Decoder
 from lumina.streaming.delivery import Delivery
-from lumina.streaming.engines import ArgumentError, resolve_engines
+from lumina.streaming.auto_models import resolve_auto_models
+from lumina.streaming.engines import resolve_engines
 from lumina.streaming.events import Final, Partial, StreamEvent
-from lumina.streaming.hangover import HangoverPolicy
+from lumina.streaming.options import ModelChoice, StreamModels, StreamOptions
 from lumina.streaming.pipeline import Pipeline
 from lumina.streaming.scheduler import Scheduler
 from lumina.streaming.segmenter import Segmenter
@@ -57,122 +59,82 @@ class Stream:
 
     Parameters
     ----------
-    model : str or path-like, optional
-        One model for both paths: partials decode it with ``speed="fast"``,
-        finals with ``final_speed``. Default ``"base.en"`` when no model or
-        engine is given at all.
-    partial_model, final_model : str or path-like, optional
-        Progressive refinement: partials on a fast model (``"tiny.en"``),
-        finals on an accurate one (``"base.en"``); both load in the background
-        as the stream is built. ``"auto"`` (also ``model="auto"``) chooses
-        each among the installed models for its own budget: partials within
-        ``step``, Finals within the Final goal of 1 s
-        (:mod:`lumina.streaming.auto_models`; the first choice on a machine
-        measures it, which takes a few seconds per candidate family);
-        ``stream.model_choices`` says what was chosen and why.
-    engine, partial_engine, final_engine : Engine, optional
-        Ready :class:`~lumina.Engine` objects (or anything with its
-        ``transcribe(audio, speed=..., language=..., should_abort=...)``)
-        instead of model names: ``engine`` for both paths, or one per path.
-        The stream closes only the engines it created. A keyword that would be
-        ignored (``engine`` with a model, ``model`` with ``partial_model``...)
-        raises :class:`ArgumentError`.
+    model : str, path-like, SpeechEngine or StreamModels, default "base.en"
+        What decodes: a model name or file for both paths (partials decode it
+        with ``speed="fast"``, finals with ``options.final_speed``; the stream
+        loads it in the background as it is built and closes it at the end),
+        a ready :class:`~lumina.SpeechEngine` such as a :class:`~lumina.Engine`
+        (used as it is, never closed by the stream), or
+        :class:`~lumina.StreamModels` with one of those per path (progressive
+        refinement: ``StreamModels(partial="tiny.en", final="base.en")``). For
+        engine settings (threads, a phrase cache), pass an Engine you made.
+        ``"auto"`` (for both paths, or for one in StreamModels) chooses among
+        the installed models for the path's own budget: partials within
+        ``options.step``, Finals within the Final goal of 1 s at
+        ``options.final_speed`` (:mod:`lumina.streaming.auto_models`; the first
+        choice on a machine measures it, a few seconds per candidate family);
+        ``stream.model_picks`` says what was chosen and why.
     source : None, "microphone", path-like, AudioSource, iterable or callable
         ``None``: push audio with :meth:`feed` and end with :meth:`close_input`.
-        ``"microphone"``: the input ``device``, reopened with backoff after it
-        disappears. A path: the file played at real-time pace. An
+        ``"microphone"``: the default input device, reopened with backoff after
+        it disappears; a :class:`~lumina.MicrophoneSource` for another device
+        (``MicrophoneSource("USB")``) is reopened the same way. A path: the
+        file played at real-time pace. Any other
         :class:`~lumina.audio.sources.AudioSource` or any iterable of float32
         16 kHz chunks is read as it comes. A callable returning an AudioSource
         is called again after the source raises :class:`~lumina.errors.DeviceError`.
-    device : None, int or str
-        The microphone (index or name substring) for ``source="microphone"``.
-    step : float, default 0.25
-        Seconds of new audio between partial decodes of an open utterance.
-    final_speed : {"accurate", "fast"}, default "accurate"
-        The speed of the final decode.
-    eager : bool, default True
-        End of utterance without waiting (see above): a complete provisional
-        partial and a speculative final as soon as speech stops, the
-        hang-over adapted to the text, and the first partial as soon as speech
-        is confirmed. The final of an utterance is the decode of its audio up
-        to the point where speech stopped, exactly as without ``eager`` (the
-        segmenter's ``SpeechEnd`` ends there too). False: partials every
-        ``step`` from the onset, the final decoded after the segmenter's fixed
-        hang-over.
-    hangover : HangoverPolicy or None, optional
-        How long a silence ends an utterance, by what the latest text says
-        (:class:`~lumina.streaming.hangover.HangoverPolicy`). Default: the
-        policy's defaults when ``eager``, else None. None: the segmenter's
-        fixed hang-over whatever the text.
+    language : str, optional
+        Language code passed to every decode.
     segmenter : Segmenter, optional
-        Voice activity detection and utterance settings (``Segmenter(vad="webrtc")``,
-        ``hangover_ms``, ``max_utterance_s``...); default ``Segmenter(vad=vad)``.
-    vad : {"energy", "silero", "webrtc"}, optional
-        The detector of the default segmenter (default energy; ``"silero"``
-        opens no utterance on noise or music); not with ``segmenter``.
+        Voice activity detection and utterance settings
+        (``Segmenter(vad="silero")``, ``hangover_ms``, ``max_utterance_s``...);
+        the stream runs a :meth:`~lumina.Segmenter.copy` of it (the one passed
+        is never fed or changed). Default ``Segmenter()``: the energy VAD.
+    options : StreamOptions, optional
+        How decodes are scheduled (:class:`~lumina.StreamOptions`: ``step``,
+        ``final_speed``, ``eager``, ``hangover``, ``lockstep``, ``ring_seconds``);
+        default ``StreamOptions()``.
     on_partial, on_final, on_event : callable, optional
         Callbacks, called on the decoder thread in stream order (``on_event``
         gets every event, the others their kind). A stream with callbacks
         cannot also be iterated. Keep them short: a slow callback holds up
         decoding, and a live source then drops audio (reported by :class:`Dropped`).
         An exception in a callback ends the stream; :meth:`join` raises it.
-    threads : int, optional
-        CPU threads of the engines the stream creates.
-    cache : PhraseCache, optional
-        Phrase cache of the final engine the stream creates.
-    language : str, optional
-        Language code passed to every decode.
-    ring_seconds : float, default 10.0
-        Audio a live source (microphone, :meth:`feed`) buffers while the pipeline is behind.
-    lockstep : bool, default False
-        Live mode (False) skips a partial step while a decode is running and
-        aborts a partial decode whose utterance has ended (or a speculation
-        when speech resumes). True makes the pipeline wait for each decode
-        instead: every step gets its partial, nothing is aborted and decoded
-        text adapts the hang-over at points fixed by the audio, so the events
-        depend only on the audio (tests, offline runs; a live source may then
-        drop audio). A speculation then decodes only its complete partial; the
-        final waits for the hang-over (decoding it earlier would gain nothing).
+
+    Raises
+    ------
+    ArgumentError
+        A ``model``, ``source``, ``segmenter`` or ``options`` of the wrong kind,
+        or a segmenter that does not run at 16 kHz.
+    DeviceError
+        ``source="microphone"`` and no input device.
 
     Events
     ------
-    :class:`Partial`, :class:`Final`, :class:`Dropped` and :class:`DeviceLost`,
-    by callbacks, by ``for event in stream`` or by ``async for event in stream``.
-    Every utterance gets exactly one ``Final`` after its partials, even when its
-    text is empty (the model heard no words in it); silence produces no event.
-    All their times, ``Final.segments`` included, are stream time: seconds of
-    audio since the stream started.
+    :class:`SpeechStarted`, :class:`Partial`, :class:`SpeechStopped`,
+    :class:`Final`, :class:`Dropped` and :class:`DeviceLost`, by callbacks, by
+    ``for event in stream`` or by ``async for event in stream``. Every
+    utterance gets one ``SpeechStarted`` first and exactly one ``Final`` last
+    (after its ``SpeechStopped``), even when its text is empty (the model heard
+    no words in it); silence produces no event. All their times,
+    ``Final.segments`` included, are stream time: seconds of audio since the
+    stream started.
     """
 
-    def __init__(self, model=None, *, partial_model=None, final_model=None, engine=None,
-                 partial_engine=None, final_engine=None, source=None, device=None,
-                 step: float = 0.25, final_speed: str = "accurate",
-                 segmenter: Segmenter | None = None,
+    def __init__(self, model: ModelChoice | StreamModels = "base.en", *, source=None,
+                 language: str | None = None, segmenter: Segmenter | None = None,
+                 options: StreamOptions | None = None,
                  on_partial: Callable[[Partial], object] | None = None,
                  on_final: Callable[[Final], object] | None = None,
-                 on_event: Callable[[StreamEvent], object] | None = None,
-                 threads: int | None = None, cache=None, language: str | None = None,
-                 ring_seconds: float = 10.0, lockstep: bool = False, eager: bool = True,
-                 hangover: HangoverPolicy | None | str = "default",
-                 vad: str | None = None) -> None:
-        _check_options(step, final_speed, ring_seconds, eager, hangover)
-        if hangover == "default":
-            hangover = HangoverPolicy() if eager else None
-        if segmenter is not None and vad is not None:
-            raise ArgumentError("pass vad= or segmenter=, not both (Segmenter(vad=...) sets it there)")
-        segmenter = segmenter or (Segmenter(SAMPLE_RATE) if vad is None else Segmenter(SAMPLE_RATE, vad=vad))
-        if segmenter.sample_rate != SAMPLE_RATE:
-            raise ArgumentError(f"the segmenter must run at {SAMPLE_RATE} Hz, got {segmenter.sample_rate}")
-        self.step, self.final_speed, self.language, self.lockstep = float(step), final_speed, language, lockstep
-        self.eager = eager
-        self._ring_seconds = ring_seconds
-        factory, fixed, self._push = self._plan_source(source, device)
-        model, partial_model, final_model, self.model_choices = resolve_auto_models(
-            model, partial_model, final_model, step=self.step, final_speed=final_speed, threads=threads,
-            engine=engine)
-        self._partial_engine, self._final_engine, self._owned = resolve_engines(
-            model=model, partial_model=partial_model, final_model=final_model, engine=engine,
-            partial_engine=partial_engine, final_engine=final_engine, threads=threads, cache=cache)
+                 on_event: Callable[[StreamEvent], object] | None = None) -> None:
+        options = StreamOptions() if options is None else options
+        if not isinstance(options, StreamOptions):
+            raise ArgumentError(f"options must be a lumina.StreamOptions, got {type(options).__name__}")
+        segmenter = _own_segmenter(segmenter)
+        self.options, self.language = options, language
+        factory, fixed, self._push = self._plan_source(source, options.ring_seconds)
+        model, self.model_picks = resolve_auto_models(model, options)
+        self._partial_engine, self._final_engine, self._owned = resolve_engines(model)
         self._fixed_source = fixed
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -180,28 +142,30 @@ class Stream:
         self._started = False
         self._counters = Counters()
         self._delivery = Delivery(on_partial, on_final, on_event)
-        self._scheduler = Scheduler(segmenter, self.step, lockstep=lockstep, eager=eager,
-                                    first_step=None if eager else self.step,
-                                    hangover=hangover)
-        self._decoder = Decoder(self._partial_engine, self._final_engine, final_speed=final_speed,
-                                language=language, delivery=self._delivery, counters=self._counters,
+        self._scheduler = Scheduler(segmenter, options.step, lockstep=options.lockstep,
+                                    eager=options.eager,
+                                    first_step=None if options.eager else options.step,
+                                    hangover=options.hangover)
+        self._decoder = Decoder(self._partial_engine, self._final_engine,
+                                final_speed=options.final_speed, language=language,
+                                delivery=self._delivery, counters=self._counters,
                                 stopping=self._stopping, on_failure=self._halt,
                                 on_exit=self._close_owned)
         self._pipeline = Pipeline(source=fixed, factory=factory, scheduler=self._scheduler,
                                   decoder=self._decoder, delivery=self._delivery,
                                   counters=self._counters, stopping=self._stopping)
 
-    def _plan_source(self, source, device):
+    @staticmethod
+    def _plan_source(source, ring_seconds: float):
         """Return (factory, fixed source, push source): the factory or the fixed source is None."""
         if source is None:
-            push = PushSource(self._ring_seconds, what="Stream.feed()", reuse_chunks=True)
+            push = PushSource(ring_seconds, what="Stream.feed()", reuse_chunks=True)
             return None, push, push
         if isinstance(source, str) and source == "microphone":
-            find_input_device(device)  # a wrong device name fails here, not in a retry loop
-            seconds = self._ring_seconds
-            return (lambda: _reusing(MicrophoneSource(device, ring_seconds=seconds))), None, None
-        if device is not None:
-            raise ArgumentError("device applies only to source='microphone'")
+            find_input_device(None)  # no input device fails here, not in a retry loop
+            return (lambda: _reusing(MicrophoneSource(ring_seconds=ring_seconds))), None, None
+        if isinstance(source, MicrophoneSource):
+            return _reopening(source), None, None
         if isinstance(source, (str, os.PathLike)):
             return None, FileSource(source, realtime=True), None
         if isinstance(source, AudioSource):
@@ -369,7 +333,7 @@ class Stream:
 
     def __repr__(self) -> str:
         state = "ended" if self._delivery.ended.is_set() else ("running" if self._started else "new")
-        return f"Stream(step={self.step}, final_speed={self.final_speed!r}, {state})"
+        return f"Stream({self.options}, {state})"
 
 
 def _reusing(source: AudioSource) -> AudioSource:
@@ -378,15 +342,26 @@ def _reusing(source: AudioSource) -> AudioSource:
     return source
 
 
-def _check_options(step, final_speed, ring_seconds, eager, hangover) -> None:
-    if not step > 0:
-        raise ArgumentError(f"step must be > 0 seconds, got {step}")
-    if final_speed not in ("accurate", "fast"):
-        raise ArgumentError(f"final_speed must be 'accurate' or 'fast', got {final_speed!r}")
-    if not ring_seconds > 0:
-        raise ArgumentError(f"ring_seconds must be > 0, got {ring_seconds}")
-    if not isinstance(eager, bool):
-        raise ArgumentError(f"eager must be True or False, got {eager!r}")
-    if not (hangover is None or isinstance(hangover, HangoverPolicy) or
-            (isinstance(hangover, str) and hangover == "default")):
-        raise ArgumentError(f"hangover must be a HangoverPolicy or None, got {hangover!r}")
+def _reopening(first: MicrophoneSource):
+    """A source factory: ``first``, then after each loss the same device reopened."""
+    current = [first]
+
+    def factory() -> AudioSource:
+        source = current[0]
+        if source is None:
+            source = current[-1].reopen()
+        current[:] = [None, source]
+        return _reusing(source)
+
+    return factory
+
+
+def _own_segmenter(segmenter: Segmenter | None) -> Segmenter:
+    """The stream's own segmenter: a copy of ``segmenter`` (never fed or changed), or the default."""
+    if segmenter is None:
+        return Segmenter(SAMPLE_RATE)
+    if not isinstance(segmenter, Segmenter):
+        raise ArgumentError(f"segmenter must be a lumina.Segmenter, got {type(segmenter).__name__}")
+    if segmenter.sample_rate != SAMPLE_RATE:
+        raise ArgumentError(f"the segmenter must run at {SAMPLE_RATE} Hz, got {segmenter.sample_rate}")
+    return segmenter.copy()

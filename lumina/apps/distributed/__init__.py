@@ -5,7 +5,7 @@ over a pool of Ray actors, each holding one :class:`lumina.Engine`, and
 writes exactly the files the local ``lumina transcribe --output`` writes.
 
 Modules: :mod:`.planner` (inputs to jobs, skip-complete), :mod:`.worker`
-(the actor), :mod:`.scheduler` (dispatch, retries after a lost worker),
+(the actor), :mod:`.dispatcher` (dispatch, retries after a lost worker),
 :mod:`.progress` (the bar), :mod:`.archive` (the function),
 :mod:`.command` (the CLI option). Ray is imported only when a run starts.
 

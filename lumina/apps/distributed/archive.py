@@ -14,7 +14,7 @@ from lumina.errors import LuminaError, MissingDependencyError
 from lumina.apps.distributed.planner import plan_jobs
 from lumina.apps.distributed.progress import Progress
 from lumina.apps.distributed.records import ArchiveReport, FileResult
-from lumina.apps.distributed.scheduler import Scheduler
+from lumina.apps.distributed.dispatcher import Dispatcher
 from lumina.apps.distributed.worker import Transcriber, sha256_of
 
 __all__ = ["transcribe_archive"]
@@ -117,17 +117,17 @@ def transcribe_archive(inputs: Iterable[str | os.PathLike[str]], output: str | o
         n = actors or _workers_that_fit(ray, cpus_per_actor, gpus_per_actor)
         worker = ray.remote(Transcriber).options(
             num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, scheduling_strategy="SPREAD",
-            max_restarts=0, max_task_retries=0)  # the scheduler, not Ray, retries: it counts attempts
+            max_restarts=0, max_task_retries=0)  # the dispatcher, not Ray, retries: it counts attempts
         options = dict(fmt=fmt, speed=speed, language=language, device=device,
                        threads=threads or max(1, int(cpus_per_actor)),
                        model_sha256=model_sha256)
-        scheduler = Scheduler(ray, lambda: worker.remote(model, **options), plan.todo,
+        dispatcher = Dispatcher(ray, lambda: worker.remote(model, **options), plan.todo,
                               actors=min(n, len(plan.todo)), in_flight=2,
                               max_attempts=max_attempts, on_result=finished)
-        scheduler.run()
+        dispatcher.run()
     audio = sum((r.audio_seconds for r in written), 0.0)
-    return ArchiveReport(tuple(written), tuple(failed), skipped, scheduler.retries,
-                         scheduler.workers_lost, audio, time.perf_counter() - started)
+    return ArchiveReport(tuple(written), tuple(failed), skipped, dispatcher.retries,
+                         dispatcher.workers_lost, audio, time.perf_counter() - started)
 
 
 def _check_options(fmt: str, speed: str, max_attempts: int, cpus: float, gpus: float) -> None:

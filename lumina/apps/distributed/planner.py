@@ -19,7 +19,7 @@ from pathlib import Path
 from lumina.apps.outputs import output_path
 from lumina.errors import OutputConflictError
 
-from lumina.apps.distributed.records import Job
+from lumina.apps.distributed.records import FileJob
 
 __all__ = ["AUDIO_SUFFIXES", "Plan", "plan_jobs"]
 
@@ -34,8 +34,8 @@ AUDIO_SUFFIXES = frozenset({
 class Plan:
     """The jobs of a run: ``todo`` to transcribe, ``done`` whose output already exists."""
 
-    todo: tuple[Job, ...]
-    done: tuple[Job, ...]
+    todo: tuple[FileJob, ...]
+    done: tuple[FileJob, ...]
 
 
 def plan_jobs(inputs: Iterable[str | os.PathLike[str]], output_dir: str | os.PathLike[str],
@@ -67,16 +67,16 @@ def plan_jobs(inputs: Iterable[str | os.PathLike[str]], output_dir: str | os.Pat
     return Plan(tuple(j for j in jobs if j.target not in finished), done)
 
 
-def _expand(inputs: Iterable[str | os.PathLike[str]], output_dir: Path, fmt: str) -> Iterator[Job]:
+def _expand(inputs: Iterable[str | os.PathLike[str]], output_dir: Path, fmt: str) -> Iterator[FileJob]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             for found in _walk(path):
                 subdir = found.parent.relative_to(path)
-                yield Job(os.path.abspath(found), str(output_path(output_dir, found, fmt, subdir)))
+                yield FileJob(os.path.abspath(found), str(output_path(output_dir, found, fmt, subdir)))
         else:
             # A missing file is the worker's to report, like any other unreadable one.
-            yield Job(os.path.abspath(path), str(output_path(output_dir, path, fmt)))
+            yield FileJob(os.path.abspath(path), str(output_path(output_dir, path, fmt)))
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -87,9 +87,9 @@ def _walk(root: Path) -> Iterator[Path]:
                 yield Path(folder) / name
 
 
-def _unique(jobs: Iterable[Job]) -> list[Job]:
+def _unique(jobs: Iterable[FileJob]) -> list[FileJob]:
     """The jobs in order, a file listed twice (say, by name and in its folder) once."""
-    first: dict[str, Job] = {}
+    first: dict[str, FileJob] = {}
     for job in jobs:
         other = first.setdefault(job.target, job)
         if other.source != job.source:

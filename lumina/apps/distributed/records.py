@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["ArchiveReport", "FileResult", "Job", "Outcome", "WorkerInfo"]
+__all__ = ["ArchiveReport", "FileResult", "FileJob", "Outcome", "WorkerInfo"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Job:
+class FileJob:
     """One file to transcribe: ``source`` (an absolute path) into ``target``."""
 
     source: str

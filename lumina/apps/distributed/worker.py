@@ -1,13 +1,15 @@
 """The worker of a distributed run: one Ray actor holding one :class:`~lumina.Engine`.
 
 The model loads once per actor. Each call decodes one file on the worker's
-node, transcribes it and returns the rendered transcript (a few kilobytes);
+node, transcribes it through the engine protocol
+(:meth:`lumina.SpeechEngine.transcribe_samples`) and returns the rendered
+transcript (a few kilobytes);
 the driver writes it, so a worker that dies mid-file leaves nothing behind
 and outputs need no storage shared with the workers. Inputs must be readable
 at the same path on every node (shared storage).
 
 This module does not import Ray: the class is made an actor by the
-scheduler with ``ray.remote(...)``, and on the worker only the runtime
+dispatcher with ``ray.remote(...)``, and on the worker only the runtime
 context (node id) is read from Ray.
 """
 
@@ -19,13 +21,13 @@ from pathlib import Path
 
 import lumina
 from lumina.asr.formats import render
+from lumina.asr.protocol import TranscribeOptions
+from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import LuminaError
 
 from lumina.apps.distributed.records import Outcome, WorkerInfo
 
 __all__ = ["Transcriber", "sha256_of"]
-
-SAMPLE_RATE = 16000
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
@@ -48,7 +50,7 @@ class Transcriber:
     fmt : str
         Output format (see :func:`lumina.asr.formats.render`).
     speed, language : str or None
-        Passed to :meth:`lumina.Engine.transcribe`.
+        The :class:`~lumina.asr.protocol.TranscribeOptions` of every file.
     device : str
         Passed to :class:`lumina.Engine`.
     threads : int
@@ -63,7 +65,7 @@ class Transcriber:
                  threads: int, model_sha256: str | None) -> None:
         self._model = model
         self._fmt = fmt
-        self._options = {"speed": speed, "language": language}
+        self._options = TranscribeOptions(speed=speed, language=language)
         self._model_sha256 = model_sha256
         self._engine = lumina.Engine(model, device=device, threads=threads)
 
@@ -94,7 +96,7 @@ class Transcriber:
         node, pid = _node_id(), os.getpid()
         try:
             samples = lumina.load_audio(source, SAMPLE_RATE, validate=True)
-            transcript = self._engine.transcribe(samples, **self._options)
+            transcript = self._engine.transcribe_samples(samples, self._options)
         except (LuminaError, OSError) as exc:
             return Outcome(source, None, _message(source, exc), type(exc).__name__, 0.0, node, pid)
         return Outcome(source, render(transcript, self._fmt), None, None,

@@ -1,5 +1,9 @@
 """``lumina serve``: OpenAI's transcription API and realtime transcription over one machine's lumina.
 
+``GET /`` serves a page to try it in a browser (live dictation and file
+transcription, through the same API; :mod:`lumina.apps.server.routes_ui`);
+``ServerConfig(ui=False)`` / ``lumina serve --no-ui`` leaves it out.
+
 Needs the optional extra: ``pip install 'lumina[server]'`` (FastAPI, uvicorn,
 prometheus-client, python-multipart). Importing this package does not import
 them; :func:`create_app` does, and says how to install them when they are missing.

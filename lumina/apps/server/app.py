@@ -1,4 +1,10 @@
-"""The app factory: routes, error handlers, the access and metrics middleware, the lifespan."""
+"""The app factory: routes, error handlers, the access and metrics middleware, the lifespan.
+
+Routes: the OpenAI API (:mod:`~lumina.apps.server.routes_audio`, the realtime
+WebSocket in :mod:`~lumina.apps.server.realtime`), models, health and metrics
+(:mod:`~lumina.apps.server.routes_info`), and unless ``ServerConfig(ui=False)``
+the browser page at ``/`` (:mod:`~lumina.apps.server.routes_ui`).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lumina.errors import LuminaError
-from lumina.apps.server import realtime, routes_audio, routes_info
-from lumina.apps.server.auth import AccessMiddleware
+from lumina.apps.server import realtime, routes_audio, routes_info, routes_ui
+from lumina.apps.server.auth import OPEN_PATHS, AccessMiddleware
 from lumina.apps.server.config import ServerConfig
 from lumina.apps.server.errors import ApiError, from_lumina_error
 from lumina.apps.server.metrics import MetricsMiddleware
@@ -65,13 +71,16 @@ def create_app(config: ServerConfig | None = None, **settings) -> FastAPI:
                   version=_version(), lifespan=lifespan)
     app.state.lumina = state
     routers = (routes_audio.router, routes_info.router, realtime.router)
+    if config.ui:
+        routers += (routes_ui.router,)
     for router in routers:
         app.include_router(router)
     routes = frozenset(r.path for router in routers for r in router.routes)
     _add_handlers(app, state, routes)
     # Added last = outermost: metrics see every answer, the 401s and 413s included.
+    open_paths = OPEN_PATHS | routes_ui.PAGE_PATHS if config.ui else OPEN_PATHS
     app.add_middleware(AccessMiddleware, api_key=config.resolved_api_key(),
-                       max_body=config.max_upload_bytes)
+                       max_body=config.max_upload_bytes, open_paths=open_paths)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics, routes=routes)
     return app
 

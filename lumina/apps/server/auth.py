@@ -2,10 +2,12 @@
 
 One pure ASGI middleware in front of everything, so no route can forget it:
 
-* With a key configured, every HTTP route but ``/health`` and the realtime
+* With a key configured, every HTTP route but the open ones (``/health``, and
+  the browser page's files when the app serves the page) and the realtime
   WebSocket need ``Authorization: Bearer <key>`` (browsers, which cannot set
   headers on a WebSocket, may offer the subprotocol
-  ``openai-insecure-api-key.<key>`` as OpenAI's realtime API allows).
+  ``openai-insecure-api-key.<key>`` as OpenAI's realtime API allows; the
+  server's own page does).
 * A request body larger than the limit is refused with 413, from its
   ``Content-Length`` before a byte is read, or as soon as a chunked body
   passes the limit.
@@ -22,7 +24,7 @@ from lumina.apps.server.errors import error_body
 
 __all__ = ["AccessMiddleware", "OPEN_PATHS"]
 
-#: Paths that never need the key.
+#: Paths that never need the key (the app adds the page's when it serves the page).
 OPEN_PATHS = frozenset({"/health"})
 _KEY_SUBPROTOCOL = "openai-insecure-api-key."
 _POLICY_VIOLATION = 1008
@@ -45,19 +47,23 @@ class AccessMiddleware:
         None lets every request in.
     max_body : int
         Largest request body in bytes.
+    open_paths : frozenset of str, default :data:`OPEN_PATHS`
+        Paths that never need the key.
     """
 
-    def __init__(self, app, *, api_key: str | None, max_body: int) -> None:
+    def __init__(self, app, *, api_key: str | None, max_body: int,
+                 open_paths: frozenset[str] = OPEN_PATHS) -> None:
         self.app = app
         self._key = api_key.encode() if api_key else None
         self.max_body = max_body
+        self.open_paths = frozenset(open_paths)
 
     async def __call__(self, scope, receive, send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        if self._key is not None and scope["path"] not in OPEN_PATHS:
+        if self._key is not None and scope["path"] not in self.open_paths:
             problem = self._key_problem(scope)
             if problem is not None:
                 await self._refuse(kind, problem, receive, send)

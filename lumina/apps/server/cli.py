@@ -15,10 +15,11 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "serve", help="serve OpenAI's transcription API (HTTP and realtime WebSocket)",
         description="An OpenAI-compatible transcription server: POST /v1/audio/transcriptions, "
-                    "WebSocket /v1/realtime?intent=transcription, GET /v1/models, /health, /metrics. "
+                    "WebSocket /v1/realtime?intent=transcription, GET /v1/models, /health, /metrics, "
+                    "and a page to try it in a browser at / (live dictation, file transcription). "
                     "Needs `pip install 'lumina[server]'`. Listens on 127.0.0.1 unless --host says "
-                    "otherwise; --api-key (or LUMINA_API_KEY) makes every route but /health need "
-                    "'Authorization: Bearer KEY'.")
+                    "otherwise; --api-key (or LUMINA_API_KEY) makes every route but /health and the "
+                    "page need 'Authorization: Bearer KEY' (the page asks for the key and sends it).")
     p.add_argument("--model", action="append", metavar="[NAME=]MODEL",
                    help="registry name or model file, optionally served under NAME; repeat to serve "
                         "several (the first is the default and answers 'whisper-1'); default base.en")
@@ -35,6 +36,8 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-upload-mb", type=float, default=25.0, help="largest upload (default 25)")
     p.add_argument("--cache", action="store_true", help="answer repeated phrases from a phrase cache")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, vulkan or metal")
+    p.add_argument("--no-ui", dest="ui", action="store_false",
+                   help="do not serve the browser page at / (the API is the same either way)")
     p.add_argument("--no-installed", action="store_true",
                    help="serve only the --model models, not every installed registry model")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
@@ -66,7 +69,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
                           threads=args.threads, max_queue=args.max_queue,
                           request_timeout_s=args.timeout, api_key=args.api_key,
                           max_upload_bytes=int(args.max_upload_mb * 1024 * 1024), cache=args.cache,
-                          device=args.device)
+                          device=args.device, ui=args.ui)
     if not _is_loopback(args.host) and config.resolved_api_key() is None:
         print(f"lumina: warning: listening on {args.host} without an API key; anyone who can reach "
               "this port can use the server (set --api-key or LUMINA_API_KEY)", file=sys.stderr)

@@ -67,11 +67,14 @@ class ServerConfig:
     realtime_lockstep : bool, default False
         Realtime streams decode every partial step (events then depend only on
         the audio; used by tests); False skips steps while a decode runs.
+    ui : bool, default True
+        Serve the browser page at ``/`` (and its files under ``/ui/``), which
+        needs no API key to open; False leaves those routes out (``lumina serve --no-ui``).
     engine_factory : callable, optional
         ``factory(path, threads=..., cache=..., device=..., concurrency=N)`` -> one
-        engine serving the N workers of a model; default :class:`lumina.Engine`
-        with ``concurrency=N, shared_weights=True``. A factory without a
-        ``concurrency`` parameter is called once per worker.
+        engine (a :class:`lumina.SpeechEngine`) serving the N workers of a model,
+        N calls at once; default :class:`lumina.Engine` with
+        ``concurrency=N, shared_weights=True``.
     """
 
     models: Mapping[str, str | os.PathLike[str]] = dataclasses.field(
@@ -89,6 +92,7 @@ class ServerConfig:
     max_realtime_sessions: int = 16
     realtime_step_s: float = 0.25
     realtime_lockstep: bool = False
+    ui: bool = True
     engine_factory: Callable | None = None
 
     def __post_init__(self) -> None:

@@ -45,7 +45,7 @@ class Metrics:
         self.queue_wait.labels(model).observe(result.wait_s)
         self.inference.labels(model).observe(result.run_s)
         self.audio_seconds.labels(model).inc(audio_s)
-        if getattr(result.transcript, "from_cache", False):
+        if result.transcript.from_cache:
             self.cache_hits.labels(model).inc()
 
     def render(self) -> bytes:

@@ -1,8 +1,9 @@
 """Workers behind a bounded queue: many clients, one model in memory.
 
 A :class:`WorkerPool` owns the workers of one model. A worker is a slot on
-anything with :meth:`lumina.Engine.transcribe`'s signature. By default all N
-slots share one :class:`~lumina.Engine` made with ``concurrency=N``: one copy
+an engine (anything that implements :class:`lumina.SpeechEngine`, the engine
+protocol). All N slots share the one engine the factory makes for the model,
+by default a :class:`~lumina.Engine` made with ``concurrency=N``: one copy
 of the weights and one whisper.cpp state per slot, so N decodes run at once
 (:mod:`lumina.asr.shared_model`). Each slot runs one job at a time on a
 thread of its own; jobs wait in a FIFO queue of bounded length, and one more
@@ -19,7 +20,6 @@ import asyncio
 import collections
 import concurrent.futures
 import dataclasses
-import inspect
 import math
 import threading
 import time
@@ -28,36 +28,39 @@ from pathlib import Path
 
 import numpy as np
 
+from lumina.asr.protocol import SpeechEngine, TranscribeOptions
+from lumina.asr.transcript import Transcript
 from lumina.errors import LuminaError, StateError, TranscriptionAborted
 
-__all__ = ["Job", "JobResult", "PoolFull", "PoolSet", "PoolStats", "WorkAborted", "WorkerPool"]
-
-SAMPLE_RATE = 16000
+__all__ = ["EngineFactory", "JobResult", "PoolFull", "PoolJob", "WorkerPools", "PoolStats",
+           "WorkAborted", "WorkerPool"]
 
 
 @dataclasses.dataclass(frozen=True)
-class Job:
-    """One transcription: 16 kHz float32 mono samples and the options of the call.
+class PoolJob:
+    """One transcription for a worker: 16 kHz float32 mono samples and the options of the call.
 
-    ``on_segment`` is called on the worker thread with each segment as it is
-    decoded (``Engine.transcribe(on_segment=...)``).
+    ``on_segment`` and ``on_candidate`` are passed to the engine
+    (:meth:`lumina.SpeechEngine.transcribe_samples`), which calls them on the
+    worker thread.
     """
 
     audio: np.ndarray
-    language: str | None = None
-    prompt: str | None = None
-    speed: str = "accurate"
-    word_timestamps: bool = False
-    translate: bool = False
-    temperature: float = 0.0
+    options: TranscribeOptions = TranscribeOptions()
     on_segment: Callable | None = None
+    on_candidate: Callable | None = None
+
+
+#: ``factory(path, *, threads, cache, device, concurrency)``: the one engine that serves the
+#: ``concurrency`` workers of a model (it must run that many calls at once).
+EngineFactory = Callable[..., SpeechEngine]
 
 
 @dataclasses.dataclass(frozen=True)
 class JobResult:
     """A job's transcript, the seconds it waited for a worker and the seconds it ran."""
 
-    transcript: object
+    transcript: Transcript
     wait_s: float
     run_s: float
 
@@ -92,11 +95,9 @@ class WorkerPool:
 
     Parameters
     ----------
-    workers : list
-        Objects with ``transcribe(audio, *, sample_rate, language, prompt, speed,
-        word_timestamps, should_abort)`` (and ``translate``, ``temperature``,
-        ``on_segment`` when a job sets them) and ``close()``; one object may
-        fill several slots when it runs that many calls at once.
+    workers : list of SpeechEngine
+        One engine per slot; one engine may fill several slots when it runs
+        that many calls at once (each distinct engine is closed once).
     max_queue : int
         Jobs that may wait for a worker; one more raises :class:`PoolFull`.
     name : str
@@ -120,7 +121,7 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ jobs
 
-    async def run(self, job: Job, *, bounded: bool = True) -> JobResult:
+    async def run(self, job: PoolJob, *, bounded: bool = True) -> JobResult:
         """Run ``job`` on the next free worker.
 
         Parameters
@@ -213,12 +214,12 @@ class WorkerPool:
     @property
     def devices(self) -> list[str]:
         """The device of each worker that has loaded its model."""
-        return [d for d in (getattr(w, "device", None) for w in self._workers) if d]
+        return [d for d in (w.device for w in self._workers) if d]
 
     @property
     def ready(self) -> bool:
         """Whether every worker has loaded its model."""
-        return all(getattr(w, "is_ready", True) for w in self._workers)
+        return all(w.is_ready for w in self._workers)
 
     async def aclose(self) -> None:
         """Abort running jobs, refuse waiting ones, and free the workers."""
@@ -237,22 +238,14 @@ class WorkerPool:
             worker.close()
 
 
-def _call(worker, job: Job, abort: threading.Event):
+def _call(worker: SpeechEngine, job: PoolJob, abort: threading.Event):
     """Run one job on a worker thread; an abort becomes :class:`WorkAborted`."""
     started = time.perf_counter()
-    # Newer options only when set, so an engine plugged in before they existed still works.
-    extra = {name: value for name, value in (("translate", job.translate),
-                                              ("temperature", job.temperature),
-                                              ("on_segment", job.on_segment)) if value}
     try:
-        transcript = worker.transcribe(
-            job.audio, sample_rate=SAMPLE_RATE, language=job.language, prompt=job.prompt,
-            speed=job.speed, word_timestamps=job.word_timestamps, should_abort=abort.is_set,
-            **extra)
-    except (TranscriptionAborted, asyncio.CancelledError) as exc:
-        # lumina's Engine stops with TranscriptionAborted; a plugged-in engine written
-        # before that error existed may raise CancelledError, which must not escape into
-        # the event loop as the cancellation of some unrelated task.
+        transcript = worker.transcribe_samples(job.audio, job.options, should_abort=abort.is_set,
+                                               on_segment=job.on_segment,
+                                               on_candidate=job.on_candidate)
+    except TranscriptionAborted as exc:
         raise WorkAborted("the transcription was stopped") from exc
     return transcript, time.perf_counter() - started
 
@@ -270,16 +263,7 @@ def default_engine_factory(path: Path, *, threads: int, cache, device: str, conc
                   shared_weights=True)
 
 
-def _takes_concurrency(factory: Callable) -> bool:
-    try:
-        parameters = inspect.signature(factory).parameters
-    except (TypeError, ValueError):
-        return False
-    return "concurrency" in parameters or any(
-        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-
-
-class PoolSet:
+class WorkerPools:
     """One :class:`WorkerPool` per served model, made on first use.
 
     Parameters
@@ -288,15 +272,15 @@ class PoolSet:
         As in :class:`~lumina.apps.server.config.ServerConfig`.
     cache : PhraseCache or None
         Shared by every worker.
-    factory : callable, optional
+    factory : EngineFactory, optional
         ``factory(path, *, threads, cache, device, concurrency)`` makes the one
-        engine that serves all ``workers`` slots of a model; a factory without
-        a ``concurrency`` parameter is called once per slot instead. Default
+        engine (a :class:`lumina.SpeechEngine`) that serves all ``workers``
+        slots of a model, ``concurrency`` calls at once. Default
         :func:`default_engine_factory`.
     """
 
     def __init__(self, *, workers: int, max_queue: int, threads: int, device: str, cache=None,
-                 factory: Callable | None = None) -> None:
+                 factory: EngineFactory | None = None) -> None:
         self._n = workers
         self._max_queue = max_queue
         self._threads = threads
@@ -309,12 +293,9 @@ class PoolSet:
         """The pool of model ``name`` (its file at ``path``), made now if it is new."""
         pool = self._pools.get(name)
         if pool is None:
-            options = {"threads": self._threads, "cache": self.cache, "device": self._device}
-            if _takes_concurrency(self._factory):
-                workers = [self._factory(path, concurrency=self._n, **options)] * self._n
-            else:
-                workers = [self._factory(path, **options) for _ in range(self._n)]
-            pool = self._pools[name] = WorkerPool(workers, self._max_queue, name)
+            engine = self._factory(path, threads=self._threads, cache=self.cache,
+                                   device=self._device, concurrency=self._n)
+            pool = self._pools[name] = WorkerPool([engine] * self._n, self._max_queue, name)
         return pool
 
     def items(self) -> list[tuple[str, WorkerPool]]:

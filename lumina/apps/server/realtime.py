@@ -2,15 +2,23 @@
 
 With turn detection (the default, ``server_vad``) the audio goes into a
 :class:`lumina.Stream` whose engine is the server's pool, so sessions share
-the workers and the model: every partial's newly *stable* text becomes a
+the workers and the model. The stream's one segmenter decides every turn, and
+the session maps the stream's events onto OpenAI's, one item per utterance:
+:class:`~lumina.SpeechStarted` becomes ``input_audio_buffer.speech_started``;
+every partial's newly *stable* text a
 ``conversation.item.input_audio_transcription.delta`` (stable text never
-changes, so deltas only append), and each utterance's final becomes one
-``...completed`` with the authoritative transcript. A second
-:class:`~lumina.Segmenter` with the same settings, fed the same samples,
-reports ``speech_started`` / ``speech_stopped`` the moment the voice activity
-detector decides (segmenter events depend only on the audio, so both agree
-on every utterance unless the stream had to drop audio after falling a whole
-``ring_seconds`` behind). ``input_audio_buffer.commit`` ends the open utterance.
+changes, so deltas only append); :class:`~lumina.SpeechStopped`
+``input_audio_buffer.speech_stopped`` and ``input_audio_buffer.committed``;
+the utterance's :class:`~lumina.Final` one ``...completed`` with the
+authoritative transcript. Every event of an item comes from the same
+utterance of the same segmenter, so they always name the same item.
+
+The turn detection settings are the segmenter's: ``silence_duration_ms`` is
+its hang-over, fixed for every utterance (the stream does not adapt it to the
+text, since the client asked for that duration), ``prefix_padding_ms`` its
+pre-roll. ``input_audio_buffer.commit`` ends the open utterance (the stream's
+input is closed; the next audio starts another stream, whose events wait until
+the previous one has committed its last item, so items commit in order).
 
 Without turn detection (``turn_detection: null``) audio accumulates until the
 client commits it; the turn is transcribed as one job.
@@ -27,12 +35,15 @@ import numpy as np
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
-from lumina.audio.convert import ChunkConverter
+from lumina.asr.protocol import TranscribeOptions
+from lumina.asr.transcript import MIN_SAMPLES
+from lumina.audio.convert import SAMPLE_RATE, ChunkConverter
 from lumina.errors import LuminaError
-from lumina.streaming import Final, Partial, Segmenter, SpeechEnd, SpeechStart, Stream
+from lumina.streaming import (Final, Partial, Segmenter, SpeechStarted, SpeechStopped, Stream,
+                              StreamOptions)
 from lumina.apps.server.errors import ApiError
 from lumina.apps.server.languages import language_code
-from lumina.apps.server.pool import SAMPLE_RATE, Job
+from lumina.apps.server.pool import PoolJob
 from lumina.apps.server.realtime_engine import PoolEngine
 from lumina.apps.server.realtime_protocol import (ProtocolError, SessionSettings, apply_update,
                                                   decode_pcm16, event, new_id, session_object)
@@ -42,7 +53,6 @@ __all__ = ["router"]
 log = logging.getLogger("lumina.server")
 router = APIRouter()
 
-_MIN_TURN = SAMPLE_RATE // 10
 _TRY_AGAIN_LATER = 1013
 _POLICY_VIOLATION = 1008
 _PREFIX = "conversation.item.input_audio_transcription"
@@ -84,14 +94,19 @@ def _refusal(state, websocket: WebSocket):
 
 @dataclasses.dataclass(eq=False)
 class _Generation:
-    """One Stream and its twin segmenter; a commit or a clear ends it and the next audio starts another."""
+    """One Stream; a commit or a clear ends it and the next audio starts another."""
 
     stream: Stream
-    twin: Segmenter
     offset: int                      # session samples before this generation's first one
+    previous: _Generation | None     # the one before: its items commit first
     items: dict = dataclasses.field(default_factory=dict)   # utterance id -> item id
     sent: dict = dataclasses.field(default_factory=dict)    # utterance id -> delta text sent
     forwarder: asyncio.Task | None = None
+    # Set once no item of this generation can commit any more: its input was closed and its
+    # last utterance stopped, or its stream ended.
+    committed_all: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    explicit_commit: bool = False    # the client's commit closed the input
+    input_ended_turn: bool = False   # closing the input ended an utterance (there was one to commit)
 
 
 class Session:
@@ -107,6 +122,7 @@ class Session:
         self._converter = ChunkConverter(self.settings.rate, what="input_audio_buffer.append audio")
         self._samples = 0                    # 16 kHz samples received in this session
         self._gen: _Generation | None = None
+        self._latest: _Generation | None = None   # the newest generation, current or draining
         self._buffer: list[np.ndarray] = []  # manual mode: audio since the last commit
         self._last_item: str | None = None
         self._turns: list[asyncio.Task] = []
@@ -244,61 +260,69 @@ class Session:
             self._samples += len(samples)
             return
         gen = self._gen or self._start_generation()
-        self._on_segments(gen, gen.twin.feed(samples))
         gen.stream.feed(samples)
         self._samples += len(samples)
 
     def _start_generation(self) -> _Generation:
         s = self.settings
-        options = {"hangover_ms": s.silence_ms, "pre_roll_ms": s.prefix_ms}
         engine = PoolEngine(self._run_job, asyncio.get_running_loop(),
                             lambda: (self.settings.language, self.settings.prompt))
-        stream = Stream(engine=engine, source=None, step=self.state.config.realtime_step_s,
-                        segmenter=Segmenter(SAMPLE_RATE, **options),
-                        lockstep=self.state.config.realtime_lockstep, ring_seconds=60.0)
-        gen = _Generation(stream, Segmenter(SAMPLE_RATE, **options), self._samples)
+        # The client's turn detection, exactly: a fixed hang-over of silence_duration_ms.
+        segmenter = Segmenter(SAMPLE_RATE, hangover_ms=s.silence_ms, pre_roll_ms=s.prefix_ms)
+        options = StreamOptions(step=self.state.config.realtime_step_s, hangover=None,
+                                lockstep=self.state.config.realtime_lockstep, ring_seconds=60.0)
+        stream = Stream(engine, segmenter=segmenter, options=options)
+        gen = _Generation(stream, self._samples, self._latest)
         gen.forwarder = asyncio.ensure_future(self._forward(gen))
-        self._gen = gen
+        self._gen = self._latest = gen
         return gen
 
-    def _run_job(self, job: Job):
+    def _run_job(self, job: PoolJob):
         served = self.state.catalog.resolve(self.settings.model)
         return self.state.run(served, job, bounded=False)
-
-    def _on_segments(self, gen: _Generation, events) -> None:
-        for ev in events:
-            if isinstance(ev, SpeechStart):
-                start = max(0, ev.start_sample - gen.twin.pre_roll_samples)
-                self._send("input_audio_buffer.speech_started", item_id=self._item(gen, ev.utterance_id),
-                           audio_start_ms=_ms(gen.offset + start))
-            elif isinstance(ev, SpeechEnd):
-                item = self._item(gen, ev.utterance_id)
-                self._send("input_audio_buffer.speech_stopped", item_id=item,
-                           audio_end_ms=_ms(gen.offset + ev.end_sample))
-                self._send("input_audio_buffer.committed", item_id=item,
-                           previous_item_id=self._last_item)
-                self._last_item = item
 
     @staticmethod
     def _item(gen: _Generation, utterance: int) -> str:
         return gen.items.setdefault(utterance, new_id("item"))
 
     async def _forward(self, gen: _Generation) -> None:
-        """Stream events -> delta / completed events, until the generation's stream ends."""
+        """The stream's events -> the session's, until the generation's stream ends."""
         try:
+            if gen.previous is not None:   # its items commit before any of this one's
+                await gen.previous.committed_all.wait()
+                gen.previous = None
             async for ev in gen.stream:
-                if isinstance(ev, Partial):
-                    self._delta(gen, ev.utterance_id, ev.stable)
-                elif isinstance(ev, Final):
-                    self._delta(gen, ev.utterance_id, ev.text)
-                    self._send(f"{_PREFIX}.completed", item_id=self._item(gen, ev.utterance_id),
-                               content_index=0, transcript=ev.text,
-                               usage={"type": "duration", "seconds": round(ev.end - ev.start, 3)})
+                self._forward_event(gen, ev)
         except Exception as exc:  # the stream failed (a model could not load...): say so, go on
             log.warning("realtime stream failed: %s", exc)
             self._error(f"transcription failed: {exc}", "transcription_failed")
             if self._gen is gen:
                 self._gen = None  # the next audio starts a fresh stream
+        finally:
+            gen.committed_all.set()
+            if gen.explicit_commit and not gen.input_ended_turn:
+                self._error("the buffer holds no speech to commit", "input_audio_buffer_commit_empty")
+
+    def _forward_event(self, gen: _Generation, ev) -> None:
+        if isinstance(ev, SpeechStarted):
+            self._send("input_audio_buffer.speech_started", item_id=self._item(gen, ev.utterance_id),
+                       audio_start_ms=_ms(gen.offset + _samples(ev.audio_start)))
+        elif isinstance(ev, Partial):
+            self._delta(gen, ev.utterance_id, ev.stable)
+        elif isinstance(ev, SpeechStopped):
+            item = self._item(gen, ev.utterance_id)
+            self._send("input_audio_buffer.speech_stopped", item_id=item,
+                       audio_end_ms=_ms(gen.offset + _samples(ev.end)))
+            self._send("input_audio_buffer.committed", item_id=item, previous_item_id=self._last_item)
+            self._last_item = item
+            if ev.input_ended:   # closing the input ended it: the last item of this generation
+                gen.input_ended_turn = True
+                gen.committed_all.set()
+        elif isinstance(ev, Final):
+            self._delta(gen, ev.utterance_id, ev.text)
+            self._send(f"{_PREFIX}.completed", item_id=self._item(gen, ev.utterance_id),
+                       content_index=0, transcript=ev.text,
+                       usage={"type": "duration", "seconds": round(ev.end - ev.start, 3)})
 
     def _delta(self, gen: _Generation, utterance: int, text: str) -> None:
         sent = gen.sent.get(utterance, "")
@@ -314,14 +338,14 @@ class Session:
         self._converter = ChunkConverter(self.settings.rate, what="input_audio_buffer.append audio")
         gen = self._gen
         if gen is not None:
-            open_turn = gen.twin.in_speech
+            # Whether an utterance was open is known when the stream has segmented all its
+            # input: its forwarder says so (an error for an explicit commit of no speech).
+            gen.explicit_commit = explicit
             await self._end_generation(finish=True)
-            if not open_turn and explicit:
-                self._error("the buffer holds no speech to commit", "input_audio_buffer_commit_empty")
             return
         audio = np.concatenate(self._buffer) if self._buffer else np.empty(0, np.float32)
         self._buffer.clear()
-        if len(audio) < _MIN_TURN:
+        if len(audio) < MIN_SAMPLES:
             if explicit:
                 self._error("buffer too small: at least 100 ms of audio must be committed",
                             "input_audio_buffer_commit_empty")
@@ -337,7 +361,8 @@ class Session:
             await asyncio.gather(previous, return_exceptions=True)
         s = self.settings
         try:
-            result = await self._run_job(Job(audio, language=s.language, prompt=s.prompt))
+            result = await self._run_job(PoolJob(audio, TranscribeOptions(language=s.language,
+                                                                          prompt=s.prompt)))
         except (LuminaError, ApiError) as exc:
             self._send(f"{_PREFIX}.failed", item_id=item, content_index=0,
                        error={"type": "server_error", "code": "transcription_failed",
@@ -359,7 +384,6 @@ class Session:
         if gen is None:
             return
         if finish:
-            self._on_segments(gen, gen.twin.flush())
             gen.stream.close_input()
             self._draining.add(gen)
             gen.forwarder.add_done_callback(lambda _: self._draining.discard(gen))
@@ -375,6 +399,11 @@ class Session:
 async def _stop(gen: _Generation) -> None:
     await asyncio.to_thread(gen.stream.stop)  # joins the stream's threads: never on the event loop
     gen.forwarder.cancel()
+
+
+def _samples(stream_time: float) -> int:
+    """A stream time (s) as the sample position it was made from."""
+    return round(stream_time * SAMPLE_RATE)
 
 
 def _ms(samples: int) -> int:

@@ -1,21 +1,24 @@
 """The engine a realtime session's :class:`lumina.Stream` sees: each call is a job in the server's pool.
 
-A Stream calls ``engine.transcribe(audio, speed=..., language=..., should_abort=...)``
-on its own decoder thread. :class:`PoolEngine` hands the call to the event
-loop as a pool job and waits for it, so live sessions share the same workers
-(and the same model in memory) as the HTTP routes.
+A Stream calls its engine through the engine protocol
+(:class:`lumina.SpeechEngine`) on its own decoder thread. :class:`PoolEngine`
+implements it by handing each call to the event loop as a pool job and
+waiting for it, so live sessions share the same workers (and the same model
+in memory) as the HTTP routes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
 
+from lumina.asr.protocol import TranscribeOptions
 from lumina.errors import TranscriptionAborted
-from lumina.apps.server.pool import Job, WorkAborted
+from lumina.apps.server.pool import PoolJob, WorkAborted
 
 __all__ = ["PoolEngine", "StreamAborted"]
 
@@ -27,7 +30,7 @@ class StreamAborted(TranscriptionAborted):
 
 
 class PoolEngine:
-    """An engine stand-in that runs every call as a pool job on the event loop ``loop``.
+    """A :class:`lumina.SpeechEngine` that runs every call as a pool job on the event loop ``loop``.
 
     Parameters
     ----------
@@ -35,21 +38,30 @@ class PoolEngine:
         ``run(job) -> awaitable JobResult`` (the session binds its model and limits).
     loop : asyncio.AbstractEventLoop
         The server's event loop.
-    options : callable
+    session_options : callable
         Returns ``(language, prompt)`` at call time, so a ``session.update``
-        applies to the next decode.
+        applies to the next decode; a language set there replaces the stream's.
     """
 
-    def __init__(self, run: Callable, loop: asyncio.AbstractEventLoop, options: Callable) -> None:
+    is_ready = True          # the pool's engines load on their own; a job waits for them
+    device = None            # the pool's workers know theirs
+
+    def __init__(self, run: Callable, loop: asyncio.AbstractEventLoop,
+                 session_options: Callable[[], tuple[str | None, str | None]]) -> None:
         self._run = run
         self._loop = loop
-        self._options = options
+        self._session_options = session_options
 
-    def transcribe(self, audio, *, speed: str = "accurate", language: str | None = None,
-                   should_abort: Callable[[], bool] | None = None, **_ignored):
-        session_language, prompt = self._options()
-        job = Job(np.asarray(audio, dtype=np.float32), language=session_language or language,
-                  prompt=prompt, speed=speed)
+    def transcribe_samples(self, samples: np.ndarray, options: TranscribeOptions, *,
+                           should_abort: Callable[[], bool] | None = None,
+                           on_segment: Callable | None = None,
+                           on_candidate: Callable[[str], object] | None = None):
+        """Run the call as a pool job and wait for it (the callbacks run on the worker's thread)."""
+        language, prompt = self._session_options()
+        options = dataclasses.replace(options, language=language or options.language,
+                                      prompt=prompt)
+        job = PoolJob(np.asarray(samples, dtype=np.float32), options, on_segment=on_segment,
+                      on_candidate=on_candidate)
         try:
             future = asyncio.run_coroutine_threadsafe(self._run(job), self._loop)
         except RuntimeError:  # the loop is closed: the server is going away
@@ -61,6 +73,9 @@ class PoolEngine:
             if should_abort is not None and should_abort():
                 future.cancel()  # the pool aborts the worker's call, or takes the job off the queue
                 raise StreamAborted("the decode was stopped")
+
+    def close(self) -> None:
+        """Nothing to free: the pool owns the engines."""
 
     @staticmethod
     def _result(future: concurrent.futures.Future):

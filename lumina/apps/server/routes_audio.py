@@ -17,13 +17,15 @@ import numpy as np
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response
 
+from lumina.asr.protocol import TranscribeOptions
 from lumina.audio import load_audio
+from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import LuminaError
 from lumina.apps.server.config import ServedModel
 from lumina.apps.server.errors import ApiError, from_lumina_error
 from lumina.apps.server.languages import language_code
 from lumina.apps.server.live import LiveSegments, live_response
-from lumina.apps.server.pool import Job, SAMPLE_RATE
+from lumina.apps.server.pool import PoolJob
 from lumina.apps.server.responses import render_response
 from lumina.apps.server.state import ClientGone, ServerState
 from lumina.asr.transcript import MIN_SAMPLES  # whisper needs at least 100 ms
@@ -70,17 +72,17 @@ async def transcriptions(
         raise ApiError(400, "stream=true answers with json events; use response_format 'json' or "
                             "'text'", param="stream", code="invalid_value")
     want_logprobs = bool(include)
-    options = {"language": _language(language), "prompt": _prompt(prompt),
-               "word_timestamps": "word" in grains or want_logprobs, "temperature": temperature}
+    options = _options(language=_language(language), prompt=_prompt(prompt),
+                       word_timestamps="word" in grains or want_logprobs, temperature=temperature)
     audio = await _decode(file)
     duration = len(audio) / SAMPLE_RATE
     if stream:
         live = LiveSegments(asyncio.get_running_loop())
-        job = Job(audio, on_segment=live.put, **options)
+        job = PoolJob(audio, options, on_segment=live.put)
         work = asyncio.ensure_future(_run(state, served, job, request))
         return await live_response(work, live, duration=duration, want_logprobs=want_logprobs,
                                    on_error=lambda e: _count_error(state, request, e))
-    result = await _run(state, served, Job(audio, **options), request)
+    result = await _run(state, served, PoolJob(audio, options), request)
     body, media = render_response(result.transcript, response_format, duration=duration,
                                   want_segments=not grains or "segment" in grains,
                                   want_words="word" in grains, want_logprobs=want_logprobs,
@@ -108,9 +110,10 @@ async def translations(
     text_prompt = _prompt(prompt)
     audio = await _decode(file)
     if served.english_only:
-        job = Job(audio, language="en", prompt=text_prompt, temperature=temperature)
+        options = _options(language="en", prompt=text_prompt, temperature=temperature)
     else:
-        job = Job(audio, prompt=text_prompt, translate=True, temperature=temperature)
+        options = _options(prompt=text_prompt, translate=True, temperature=temperature)
+    job = PoolJob(audio, options)
     result = await _run(state, served, job, request)
     body, media = render_response(result.transcript, response_format,
                                   duration=len(job.audio) / SAMPLE_RATE, task="translate",
@@ -139,6 +142,13 @@ def _language(value: str | None) -> str | None:
     return code
 
 
+def _options(**fields) -> TranscribeOptions:
+    try:
+        return TranscribeOptions(**fields)
+    except LuminaError as exc:  # e.g. a language code the model's tokenizer does not know
+        raise from_lumina_error(exc) from None
+
+
 def _prompt(value: str | None) -> str | None:
     if value is None or not value:
         return None
@@ -165,7 +175,7 @@ async def _decode(file: UploadFile) -> np.ndarray:
     return samples
 
 
-async def _run(state: ServerState, served: ServedModel, job: Job, request: Request):
+async def _run(state: ServerState, served: ServedModel, job: PoolJob, request: Request):
     try:
         return await state.run(served, job, disconnected=_disconnected(request))
     except ClientGone:

@@ -8,7 +8,8 @@ import dataclasses
 from lumina.apps.server.config import ModelCatalog, ServedModel, ServerConfig
 from lumina.apps.server.errors import ApiError
 from lumina.apps.server.metrics import Metrics
-from lumina.apps.server.pool import Job, JobResult, PoolSet
+from lumina.apps.server.pool import JobResult, PoolJob, WorkerPools
+from lumina.audio.convert import SAMPLE_RATE
 
 __all__ = ["ClientGone", "ServerState"]
 
@@ -23,7 +24,7 @@ class ServerState:
 
     config: ServerConfig
     catalog: ModelCatalog
-    pools: PoolSet
+    pools: WorkerPools
     metrics: Metrics
     realtime_sessions: set = dataclasses.field(default_factory=set)
 
@@ -36,7 +37,7 @@ class ServerState:
             from lumina.cache import PhraseCache
             cache = PhraseCache()
         factory = config.engine_factory
-        pools = PoolSet(workers=config.workers, max_queue=config.max_queue,
+        pools = WorkerPools(workers=config.workers, max_queue=config.max_queue,
                         threads=config.threads_per_worker(), device=config.device, cache=cache,
                         factory=factory)
         return cls(config, catalog, pools, Metrics(pools))
@@ -46,7 +47,7 @@ class ServerState:
         for served in self.catalog.names()[:len(self.config.models)]:
             self.pools.get(served.name, served.path)
 
-    async def run(self, served: ServedModel, job: Job, *, disconnected=None,
+    async def run(self, served: ServedModel, job: PoolJob, *, disconnected=None,
                   bounded: bool = True) -> JobResult:
         """Run a job within the time limit; stop it when ``disconnected`` (an awaitable) finishes first.
 
@@ -76,7 +77,7 @@ class ServerState:
                 work.cancel()  # the pool tells the worker to abort
         if work in done:
             result = work.result()
-            self.metrics.job_done(served.name, result, len(job.audio) / 16000)
+            self.metrics.job_done(served.name, result, len(job.audio) / SAMPLE_RATE)
             return result
         if watcher is not None and watcher in done:
             raise ClientGone

@@ -1,7 +1,7 @@
 """Choosing a model: the most accurate one this machine runs within a latency budget.
 
 ``lumina.choose_model(...)``, ``Engine("auto", latency=...)``,
-``Stream(partial_model="auto", final_model="auto")`` and
+``Stream("auto")`` (or ``StreamModels(partial="auto", final=...)``) and
 ``lumina models recommend`` use it.
 
 * :mod:`~lumina.asr.choice.jobs`: what a budget is for (jobs, presets);
@@ -12,9 +12,9 @@
 """
 
 from lumina.asr.choice.candidates import Candidate
-from lumina.asr.choice.choose import Estimate, ModelChoice, choose_model
+from lumina.asr.choice.choose import Estimate, ModelPick, choose_model
 from lumina.asr.choice.cost_model import CostModel, MachineKey
 from lumina.asr.choice.jobs import JOBS, PRESETS, Job
 
-__all__ = ["Candidate", "CostModel", "Estimate", "JOBS", "Job", "MachineKey", "ModelChoice",
+__all__ = ["Candidate", "CostModel", "Estimate", "JOBS", "Job", "MachineKey", "ModelPick",
            "PRESETS", "choose_model"]

@@ -24,7 +24,7 @@ from lumina.asr.threads import default_threads
 from lumina.errors import ArgumentError
 from lumina.models.store import ModelStore
 
-__all__ = ["Estimate", "ModelChoice", "choose", "choose_among", "choose_model", "size_text"]
+__all__ = ["Estimate", "ModelPick", "choose", "choose_among", "choose_model", "size_text"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Estimate:
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelChoice:
+class ModelPick:
     """What :func:`choose_model` chose, and why.
 
     Attributes
@@ -99,7 +99,7 @@ def choose_model(latency="dictation", *, job: str | None = None, language: str =
                  model=None, store: ModelStore | None = None, device: str = "auto",
                  threads: int | None = None, download: bool | None = None,
                  cost_model: CostModel | None = None, remeasure: bool = False,
-                 progress: Callable[[str], None] | None = None) -> ModelChoice:
+                 progress: Callable[[str], None] | None = None) -> ModelPick:
     """The most accurate model predicted to run ``job`` within ``latency`` on this machine.
 
     The first call on a machine measures it (a few seconds per family and
@@ -146,7 +146,7 @@ def choose_model(latency="dictation", *, job: str | None = None, language: str =
 
     Returns
     -------
-    ModelChoice
+    ModelPick
         ``name`` is None when nothing usable fits; ``reason`` says what would.
 
     Raises
@@ -172,7 +172,7 @@ def choose_among(latency="dictation", *, job: str | None = None, language: str =
                  store: ModelStore | None = None, device: str = "auto", threads: int | None = None,
                  download: bool | None = None, cost_model: CostModel | None = None,
                  remeasure: bool = False, progress: Callable[[str], None] | None = None,
-                 list_downloadable: bool = True) -> ModelChoice:
+                 list_downloadable: bool = True) -> ModelPick:
     """:func:`choose_model`, with ``list_downloadable=False`` looking at installed models only.
 
     That measures less (an engine that must pick among installed models need
@@ -204,7 +204,7 @@ def choose_among(latency="dictation", *, job: str | None = None, language: str =
 
 def choose(candidates: Sequence[Candidate], job: Job, budget: float,
            costs: Callable[[set[str]], CostModel], *, allow_download: bool,
-           language: str = "en") -> ModelChoice:
+           language: str = "en") -> ModelPick:
     """The choice among ``candidates`` (the pure part of :func:`choose_model`).
 
     ``costs(block_ids)`` returns a cost model holding those blocks if it can
@@ -215,11 +215,11 @@ def choose(candidates: Sequence[Candidate], job: Job, budget: float,
     usable = [e for e in estimates if e.fits and (e.candidate.installed or allow_download)]
     machine = _machine_text(cost)
     if not usable:
-        return ModelChoice(None, _no_fit_reason(estimates, job, budget, allow_download), job,
+        return ModelPick(None, _no_fit_reason(estimates, job, budget, allow_download), job,
                            budget, estimates=tuple(estimates), machine=machine)
     pick = usable[0]
     c = pick.candidate
-    return ModelChoice(c.name, _fit_reason(pick, estimates, job, budget, allow_download), job, budget,
+    return ModelPick(c.name, _fit_reason(pick, estimates, job, budget, allow_download), job, budget,
                        pick.seconds, not c.installed, c.size, tuple(estimates), machine)
 
 
@@ -263,7 +263,7 @@ def _lower_bound(cost: CostModel, c: Candidate, family: str, job: Job) -> tuple[
 
 
 def _explicit(name: str, candidates: list[Candidate], job: Job, budget: float,
-              cost: CostModel | None) -> ModelChoice:
+              cost: CostModel | None) -> ModelPick:
     match = next((c for c in candidates if c.name == name), None)
     seconds = None
     if match is not None and cost is not None:
@@ -272,7 +272,7 @@ def _explicit(name: str, candidates: list[Candidate], job: Job, budget: float,
     if seconds is not None:
         verdict = "within" if job.in_budget_units(seconds) <= budget else "over"
         reason += f"; predicted {job.time_text(seconds)}, {verdict} {job.budget_text(budget)}"
-    return ModelChoice(name, reason, job, budget, seconds,
+    return ModelPick(name, reason, job, budget, seconds,
                        match is not None and not match.installed,
                        match.size if match is not None else None,
                        machine=_machine_text(cost), explicit=True)

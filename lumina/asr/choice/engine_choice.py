@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from lumina.asr.choice.choose import ModelChoice, choose_among, choose_model
+from lumina.asr.choice.choose import ModelPick, choose_among, choose_model
 from lumina.asr.choice.jobs import resolve_budget
 from lumina.errors import ArgumentError, ModelNotFoundError
 from lumina.models.store import ModelStore
@@ -39,7 +39,7 @@ def check_latency(model: str, latency) -> str | float | None:
 
 def choose_for_engine(latency, *, store: ModelStore | None, device: str, threads: int | None,
                       download: bool, job: str | None = None, what: str = "model='auto'"
-                      ) -> ModelChoice:
+                      ) -> ModelPick:
     """The engine's model for ``latency`` (installed models only unless ``download``).
 
     Without ``download`` only the installed models are measured and compared;

@@ -45,10 +45,10 @@ from lumina.asr.choice.cost_model import (CTX_POINTS, FAMILIES, BlockCost, CostM
 from lumina.asr.device import choose_device
 from lumina.asr.model_pool import load_model
 from lumina.asr.threads import available_cpus
-from lumina.audio.convert import SAMPLE_RATE
 from lumina.models.download import file_lock
 from lumina.models.store import ModelStore
 from lumina.models.synthetic import ModelShape, make_model
+from lumina.testing.signals import speechlike
 
 __all__ = ["PROBE_POINTS", "PROBE_ROUNDS", "BlockProbe", "cost_path", "ensure_measured",
            "load_cost_model", "machine_key", "probe_block", "save_cost_model"]
@@ -224,7 +224,7 @@ class BlockProbe:
         try:
             self._models = [load_model(p, use_gpu=use_gpu) for p in self._paths]  # as an Engine does
             for model in self._models:
-                model.run(_speechlike(1.0), _options(threads, CTX_POINTS[0]))  # warm up
+                model.run(speechlike(1.0), _options(threads, CTX_POINTS[0]))  # warm up
         except BaseException:
             self.close()
             raise
@@ -234,7 +234,7 @@ class BlockProbe:
         """Time every point of :data:`PROBE_POINTS` once on each model."""
         started = time.perf_counter()
         for ctx, seconds in PROBE_POINTS:
-            audio = _speechlike(seconds)
+            audio = speechlike(seconds)
             for runs, model in zip(self.runs, self._models):
                 t0 = time.perf_counter()
                 r = model.run(audio, _options(self.threads, ctx))
@@ -309,11 +309,3 @@ def _step_fit(runs: list[tuple]) -> tuple[float, float, float]:
         y.append(statistics.median(r[5] for r in point))
     (c, d0, d1), *_ = np.linalg.lstsq(np.array(rows), np.array(y), rcond=None)
     return float(c), float(d0), float(d1)
-
-
-def _speechlike(seconds: float) -> np.ndarray:
-    """Voiced-sounding float32 16 kHz audio (harmonics of a gliding pitch, a syllable rhythm)."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
-    phase = 2 * np.pi * np.cumsum(120 + 20 * np.sin(2 * np.pi * 0.5 * t)) / SAMPLE_RATE
-    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
-    return (0.2 * voice * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)).astype(np.float32)

@@ -12,7 +12,8 @@ Which one is the default (energy for streams, Silero for files), and why, is in
 :mod:`~lumina.audio.vad.factory` and docs/vad.md.
 """
 
+from lumina._core.vad import EnergyVAD
 from lumina.audio.vad.factory import DEFAULT_VAD, FILE_VAD, VAD_KINDS, make_vad
 from lumina.audio.vad.silero import SileroVAD
 
-__all__ = ["DEFAULT_VAD", "FILE_VAD", "SileroVAD", "VAD_KINDS", "make_vad"]
+__all__ = ["DEFAULT_VAD", "EnergyVAD", "FILE_VAD", "SileroVAD", "VAD_KINDS", "make_vad"]

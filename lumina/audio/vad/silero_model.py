@@ -28,9 +28,9 @@ import numpy as np
 
 from lumina.errors import MissingDependencyError
 
-__all__ = ["SAMPLE_RATE", "WINDOW", "SileroModel", "weights_path"]
+__all__ = ["NETWORK_RATE", "WINDOW", "SileroModel", "weights_path"]
 
-SAMPLE_RATE = 16000
+NETWORK_RATE = 16000   # the network's own rate (it happens to be lumina's SAMPLE_RATE)
 WINDOW = 512          # samples per decision (32 ms): the network's fixed input
 _WEIGHTS = "ggml-silero-v6.2.0.bin"
 _import_lock = threading.Lock()

@@ -15,7 +15,7 @@ import itertools
 import pytest
 
 from lumina.apps.distributed.records import Outcome, WorkerInfo
-from lumina.apps.distributed.scheduler import Scheduler
+from lumina.apps.distributed.dispatcher import Dispatcher
 from lumina.errors import LuminaError, ModelIntegrityError, ModelNotFoundError
 
 
@@ -115,7 +115,7 @@ class FakeRay:
 
 
 def run(tmp_path, files, actors=2, spawn=None, max_attempts=3):
-    from lumina.apps.distributed.records import Job
+    from lumina.apps.distributed.records import FileJob
 
     made = []
 
@@ -125,8 +125,8 @@ def run(tmp_path, files, actors=2, spawn=None, max_attempts=3):
 
     results = []
     ray = FakeRay()
-    jobs = [Job(name, str(tmp_path / f"{name}.txt")) for name in files]
-    scheduler = Scheduler(ray, spawn or default_spawn, jobs, actors=actors, in_flight=2,
+    jobs = [FileJob(name, str(tmp_path / f"{name}.txt")) for name in files]
+    scheduler = Dispatcher(ray, spawn or default_spawn, jobs, actors=actors, in_flight=2,
                           max_attempts=max_attempts, on_result=results.append)
     scheduler.run()
     return scheduler, results, made, ray

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from lumina.apps.outputs import write_atomic
 from lumina.errors import LuminaError, ModelIntegrityError
 
-from lumina.apps.distributed.records import FileResult, Job, Outcome, WorkerInfo
+from lumina.apps.distributed.records import FileResult, FileJob, Outcome, WorkerInfo
 
-__all__ = ["START_GRACE", "Scheduler"]
+__all__ = ["Dispatcher", "START_GRACE"]
 
 _BURY_WAIT = 60.0  # seconds for a dead worker's other calls to report; Ray ends them at once
 
@@ -32,7 +32,7 @@ START_GRACE = 60.0
 
 @dataclasses.dataclass
 class _Task:
-    job: Job
+    job: FileJob
     attempts: int = 0  # workers that died while on this file, plus the one working on it
     seq: int = 0  # when it was last handed out: a worker runs its files in this order
 
@@ -48,7 +48,7 @@ class _Worker:
         self.alive = True
 
 
-class Scheduler:
+class Dispatcher:
     """Runs ``jobs`` on ``actors`` workers made by ``spawn()``.
 
     Parameters
@@ -57,7 +57,7 @@ class Scheduler:
         The ``ray`` module (imported by the caller, who checked it is installed).
     spawn : callable
         Returns a new actor handle (a :class:`~lumina.apps.distributed.worker.Transcriber`).
-    jobs : sequence of Job
+    jobs : sequence of FileJob
         What to do, in order.
     actors : int
         Workers to keep running.

@@ -1,5 +1,8 @@
 """A private PulseAudio server with a null sink, for tests that capture real device audio.
 
+Needs Debian's ``pulseaudio`` (with ``pactl`` and ``paplay``); :func:`missing_tools`
+lists what is not installed.
+
 The server runs as the current user (root included, with a warning from
 pulseaudio) with its socket, cookie and config in a temporary directory, so it
 touches nothing of the machine's own sound setup.  Clients (pactl, paplay and
@@ -16,12 +19,26 @@ import shutil
 import subprocess
 import time
 
+__all__ = ["PulseServer", "REQUIRED_TOOLS", "SINK", "missing_tools", "rescan_portaudio"]
+
 SINK = "lumina_test"
 REQUIRED_TOOLS = ("pulseaudio", "pactl", "paplay", "espeak-ng", "sox")
 
 
 class PulseServer:
-    """Start with :meth:`start`, stop with :meth:`stop` (idempotent; kills and reaps the server)."""
+    """A PulseAudio server of this user's, all its files in ``workdir``.
+
+    Start it with :meth:`start`, stop it with :meth:`stop` (idempotent; kills and
+    reaps the server). Audio played into the sink :data:`SINK` (:meth:`play`)
+    comes back on its monitor, the default source, which
+    :class:`lumina.MicrophoneSource` records once
+    :meth:`point_this_process_here` and :func:`rescan_portaudio` were called.
+
+    Parameters
+    ----------
+    workdir : pathlib.Path
+        An empty folder for the server's socket, cookie, config and log.
+    """
 
     def __init__(self, workdir: pathlib.Path) -> None:
         self.workdir = workdir
@@ -105,6 +122,7 @@ class PulseServer:
 
 
 def missing_tools() -> list[str]:
+    """The tools of :data:`REQUIRED_TOOLS` not on ``PATH``."""
     return [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
 
 

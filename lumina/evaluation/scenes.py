@@ -1,6 +1,6 @@
-"""A labelled corpus for voice activity detection, made at test time.
+"""A labelled corpus for voice activity detection, made when it is needed.
 
-espeak-ng speech (rendered by :class:`_speech_util.SpeechBank`) is laid out
+espeak-ng speech (rendered by :class:`lumina.evaluation.phrases.SpeechBank`) is laid out
 with pauses at known positions, so the truth is exact: each utterance spans
 from its first to its last sample above -40 dB of its peak (word gaps inside
 count as speech, as a segmenter should keep them). Backgrounds are mixed in
@@ -21,9 +21,12 @@ import dataclasses
 
 import numpy as np
 
-from _speech_util import SpeechBank
+from lumina.audio.convert import SAMPLE_RATE as SR
+from lumina.evaluation.phrases import SpeechBank
 
-SR = 16000
+__all__ = ["FrameRates", "KINDS", "SENTENCES", "SNRS", "SPEECH_DBFS", "Scene", "Score", "VOICES",
+           "background", "noise_scene", "scene", "score", "speech_track", "swell_scene", "utterance",
+           "utterances"]
 KINDS = ("white", "pink", "babble", "music", "clicks")
 SNRS = (20.0, 10.0, 5.0, 0.0)
 

@@ -1,8 +1,9 @@
-"""Speech for the phrase-cache tests, synthesised with espeak-ng at test time.
+"""Phrases said again, and their confusables: the phrase cache's evaluation set, spoken by espeak-ng.
 
-Nothing large is committed: :class:`SpeechBank` renders each (text, voice, speed, pitch) once
-into a temporary directory and the tests derive every other take (gain, noise, padding,
-sample rate, channels) from those renderings with numpy and soxr, seeded.
+Nothing large is stored: :class:`SpeechBank` renders each (text, voice, speed, pitch) once
+into a folder, and every other take (gain, noise, padding, sample rate, channels) is derived
+from those renderings with numpy and soxr, seeded. The tests and ``benchmarks/compare_cache.py``
+measure the cache on it. Needs Debian's ``espeak-ng``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,12 @@ import subprocess
 import numpy as np
 import soundfile
 import soxr
+
+from lumina.audio.convert import SAMPLE_RATE as SR
+
+__all__ = ["MINIMAL_PAIRS", "NEAR_MISSES", "PHRASES", "SpeechBank", "Take", "VOICES", "add_noise",
+           "confusables", "gain", "labelled_confusables", "noise", "pad", "pair_sides", "pair_takes",
+           "resample", "retakes", "stereo", "tones"]
 
 #: Phrases people dictate again and again.  Several differ from another one by one word, so
 #: a re-take must not only hit, it must hit the right entry.
@@ -58,7 +65,6 @@ MINIMAL_PAIRS = (
 #: Voice used to record phrase i is VOICES[i % len(VOICES)].
 VOICES = ("en-us", "en-gb", "en+f3", "en+m3")
 
-SR = 16000
 SPEED = 175
 PITCH = 50
 

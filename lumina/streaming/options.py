@@ -1,0 +1,128 @@
+"""What a :class:`~lumina.Stream` decodes with, and how: :class:`StreamModels` and :class:`StreamOptions`.
+
+Each is one value with documented defaults, so a stream's settings never
+combine into something ambiguous: a path gets one engine (a model the stream
+loads, or an engine you made), and every option means one thing whatever the
+others are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+from lumina.asr.protocol import SpeechEngine
+from lumina.errors import ArgumentError
+from lumina.streaming.hangover import HangoverPolicy
+
+__all__ = ["ModelChoice", "StreamModels", "StreamOptions"]
+
+#: A model name or file (the stream makes an :class:`~lumina.Engine` of it and closes it at the
+#: end), or a ready :class:`~lumina.SpeechEngine` (used as it is and never closed by the stream).
+ModelChoice = str | os.PathLike | SpeechEngine
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamModels:
+    """One model per path: partials on a fast one, finals on an accurate one (progressive refinement).
+
+    Parameters
+    ----------
+    partial : str, path-like or SpeechEngine
+        What decodes the partials (at ``speed="fast"``), e.g. ``"tiny.en"``.
+    final : str, path-like or SpeechEngine
+        What decodes the finals, e.g. ``"base.en"``.
+
+    A name given for both paths loads one engine. For engine settings (threads,
+    a phrase cache, a device), make the :class:`~lumina.Engine` yourself and
+    pass it; the stream closes only the engines it made.
+
+    Raises
+    ------
+    ArgumentError
+        A path is neither a model name, a model file's path, nor a SpeechEngine.
+    """
+
+    partial: ModelChoice
+    final: ModelChoice
+
+    def __post_init__(self) -> None:
+        for name in ("partial", "final"):
+            check_model_choice(getattr(self, name), f"StreamModels.{name}")
+
+
+def check_model_choice(value, what: str) -> None:
+    """A model name, a model file's path, or an object implementing the engine protocol."""
+    if isinstance(value, (str, os.PathLike)) or isinstance(value, SpeechEngine):
+        return
+    raise ArgumentError(f"{what} must be a model name, a model file's path, a lumina.SpeechEngine "
+                        f"(such as a lumina.Engine) or, for Stream's model, lumina.StreamModels; "
+                        f"got {type(value).__name__}")
+
+
+@dataclasses.dataclass(frozen=True)
+class StreamOptions:
+    """How a :class:`~lumina.Stream` schedules its decodes.
+
+    Parameters
+    ----------
+    step : float, default 0.25
+        Seconds of new audio between partial decodes of an open utterance.
+    final_speed : {"accurate", "fast"}, default "accurate"
+        The speed of the final decode.
+    eager : bool, default True
+        End of utterance without waiting: a complete provisional partial and a
+        speculative final as soon as speech stops (before the hang-over has
+        confirmed the end), and the first partial as soon as the VAD has
+        confirmed speech. The final of an utterance is the decode of its audio
+        up to the point where speech stopped, exactly as without ``eager``.
+        False: partials every ``step`` from the onset, the final decoded after
+        the hang-over.
+    hangover : HangoverPolicy or None, default HangoverPolicy()
+        How long a silence ends an utterance, by what the latest text says
+        (:class:`~lumina.streaming.hangover.HangoverPolicy`: 300 ms after a
+        sentence end, 700 ms after a comma). None: the segmenter's fixed
+        ``hangover_ms`` whatever the text.
+    lockstep : bool, default False
+        Live mode (False) skips a partial step while a decode is running and
+        aborts a partial decode whose utterance has ended (or a speculation
+        when speech resumes). True makes the pipeline wait for each decode
+        instead: every step gets its partial, nothing is aborted and decoded
+        text adapts the hang-over at points fixed by the audio, so the events
+        depend only on the audio (tests, offline runs; a live source may then
+        drop audio). A speculation then decodes only its complete partial; the
+        final waits for the hang-over (decoding it earlier would gain nothing).
+    ring_seconds : float, default 10.0
+        Audio a live source (``"microphone"``, :meth:`~lumina.Stream.feed`)
+        buffers while the pipeline is behind; older audio is dropped and
+        reported by :class:`~lumina.Dropped`.
+
+    Raises
+    ------
+    ArgumentError
+        For a value out of range or of the wrong type.
+    """
+
+    step: float = 0.25
+    final_speed: str = "accurate"
+    eager: bool = True
+    hangover: HangoverPolicy | None = HangoverPolicy()
+    lockstep: bool = False
+    ring_seconds: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not _positive(self.step):
+            raise ArgumentError(f"step must be > 0 seconds, got {self.step!r}")
+        if self.final_speed not in ("accurate", "fast"):
+            raise ArgumentError(f"final_speed must be 'accurate' or 'fast', got {self.final_speed!r}")
+        for name in ("eager", "lockstep"):
+            if not isinstance(getattr(self, name), bool):
+                raise ArgumentError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if not (self.hangover is None or isinstance(self.hangover, HangoverPolicy)):
+            raise ArgumentError(f"hangover must be a HangoverPolicy or None, got {self.hangover!r}")
+        if not _positive(self.ring_seconds):
+            raise ArgumentError(f"ring_seconds must be > 0, got {self.ring_seconds!r}")
+
+
+def _positive(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value > 0
