@@ -1,6 +1,6 @@
 """``model="auto"``: predicted against measured time on this machine, and auto's pick against an exhaustive one.
 
-Run: python benchmarks auto [--repeats 2] [--threads N] [--max-load 1.5] [--max-wait 1800]
+Run: python benchmarks auto [--repeats 3] [--threads N] [--max-load 1.5] [--max-wait 1800]
          [--jobs command,dictation,...] [--archs tiny.en,base.en,small.en] [--no-real]
 (or python benchmarks/compare_auto.py ..., with the Python lumina is installed in)
 
@@ -21,11 +21,15 @@ Run: python benchmarks auto [--repeats 2] [--threads N] [--max-load 1.5] [--max-
    reported as a real-time factor). Contenders take turns call by call; each
    cell is the median of ``--repeats`` calls.
 
-   The probe's rounds are interleaved with the measurement's (probe round 1,
-   measurement round 1, probe round 2, ...), so that both see the same load:
-   on a machine shared with other work the load drifts over minutes, and a
-   probe taken at another time measures another machine. A user's probe runs
-   once (``lumina models recommend --remeasure`` measures again).
+   The probe is interleaved with the measurement call by call: before a
+   candidate is measured on the i-th job of a round, probe point i of the
+   candidate's own block (family and storage type) is run, so that a block's
+   probe data and its candidates' measurements are taken seconds apart and see
+   the same load. On a machine shared with other work the load drifts by a
+   factor of two within minutes, and a probe taken at another time measures
+   another machine. Each block gets exactly the probe's own number of runs per
+   point (``PROBE_ROUNDS`` rounds); a user's probe runs them in one go, once
+   (``lumina models recommend --remeasure`` measures again).
 4. Prints predicted against measured per cell (ratio measured / predicted) and the
    median absolute error, then sweeps budgets (30 per job, log-spaced from half the
    fastest to 1.5x the slowest measurement) and compares auto's pick (predicted)
@@ -56,7 +60,7 @@ from lumina.asr.choice.candidates import path_candidate, rank_key
 from lumina.asr.choice.choose import choose
 from lumina.asr.choice.cost_model import CostModel, block_id
 from lumina.asr.choice.jobs import JOBS, Job
-from lumina.asr.choice.probe import PROBE_ROUNDS, BlockProbe, machine_key
+from lumina.asr.choice.probe import PROBE_POINTS, PROBE_ROUNDS, BlockProbe, machine_key
 from lumina.asr.threads import default_threads
 from lumina.testing import make_model, speechlike
 
@@ -109,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
             for b in blocks:
                 family, quant = b.split("/")
                 probes[b] = BlockProbe(family, quant, threads=threads, workdir=Path(workdir))
-            measured = _measure(paths, jobs, audio, threads, args.repeats, list(probes.values()))
+            probe_of = {name: probes[block_id(c.shape.family, c.quantization)]
+                        for name, c in candidates.items() if name != REAL}
+            measured = _measure(paths, jobs, audio, threads, args.repeats, probe_of)
         finally:
             for p in probes.values():
                 p.close()
@@ -187,7 +193,8 @@ def _job_for(job: Job, name: str, audio: dict) -> Job:
 
 
 def _measure(paths: dict[str, Path], jobs: list[Job], audio: dict, threads: int,
-             repeats: int, probes: list) -> dict[tuple[str, str], float]:
+             repeats: int, probe_of: dict) -> dict[tuple[str, str], float]:
+    """Median Timings.total per (candidate, job); probe points run beside each candidate's calls."""
     engines = {name: lumina.Engine(p, threads=threads) for name, p in paths.items()}
     for engine in engines.values():
         engine.wait_ready()
@@ -195,15 +202,18 @@ def _measure(paths: dict[str, Path], jobs: list[Job], audio: dict, threads: int,
     mismatched = set()
     try:
         for rep in range(max(repeats, PROBE_ROUNDS)):
-            if rep < PROBE_ROUNDS:
-                print(f"  probe, round {rep + 1} of {PROBE_ROUNDS} (load {os.getloadavg()[0]:.2f})", flush=True)
-                for probe in probes:
-                    probe.round()
-            if rep >= repeats:
-                continue
-            print(f"  measuring, round {rep + 1} of {repeats} (load {os.getloadavg()[0]:.2f})", flush=True)
-            for job in jobs:
+            print(f"  round {rep + 1} (load {os.getloadavg()[0]:.2f})", flush=True)
+            if rep < PROBE_ROUNDS:  # fewer jobs than probe points: the points left over first
+                for point in range(len(jobs), len(PROBE_POINTS)):
+                    for probe in set(probe_of.values()):
+                        probe.point(point)
+            for j, job in enumerate(jobs):
                 for name, engine in engines.items():  # contenders take turns, call by call
+                    probe = probe_of.get(name)
+                    if probe is not None and rep < PROBE_ROUNDS and j < len(PROBE_POINTS):
+                        probe.point(j)
+                    if rep >= repeats:
+                        continue
                     clip = audio["real" if name == REAL else "random", job.name]
                     t = engine.transcribe(clip, speed=job.speed)
                     if t.speed != job.speed:

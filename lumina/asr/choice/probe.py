@@ -12,9 +12,6 @@ times them through lumina's own backend, loaded as an :class:`~lumina.Engine`
 loads a model (:func:`lumina.asr.model_pool.load_model`), one greedy pass per
 call, at encoder contexts of 256, 512 and 1500 frames, the models taking
 turns, in :data:`PROBE_ROUNDS` rounds, and keeps medians (:class:`BlockCost`).
-On two shared cores that takes about 8 s per family and storage type for
-tiny, 12 s for base and 25 s for small (writing the models included; more
-when other processes are busy).
 
 The result is cached as JSON in the model store, ``<store>/cost-models/<key>.json``,
 under a :class:`MachineKey`: the CPU model, the CPUs and threads used, the
@@ -58,8 +55,9 @@ _log = logging.getLogger("lumina.choice")
 #: ``(encoder frames, seconds of audio)`` of the probe's calls: the audio fills its context;
 #: two lengths at 256 frames separate a call's fixed decoder time from its time per step.
 PROBE_POINTS = ((CTX_POINTS[0], 2.0), (CTX_POINTS[0], 4.0), (CTX_POINTS[1], 8.0), (CTX_POINTS[2], 8.0))
-#: Rounds of :data:`PROBE_POINTS` per block (medians of two: the mean).
-PROBE_ROUNDS = 2
+#: Rounds of :data:`PROBE_POINTS` per block: medians of three, so one call slowed by another
+#: process does not move a point.
+PROBE_ROUNDS = 3
 _ENGLISH_VOCAB = 51864
 
 
@@ -207,9 +205,10 @@ class BlockProbe:
     """The three probe models of one family and storage type, written, loaded and warmed up.
 
     :meth:`round` times every point once on each model (the models taking
-    turns); :meth:`fit` turns the rounds so far into a :class:`BlockCost`.
-    :func:`probe_block` runs :data:`PROBE_ROUNDS` rounds; a benchmark may
-    interleave rounds with its own measurements so both see the same load.
+    turns; :meth:`point` one point); :meth:`fit` turns the runs so far into a
+    :class:`BlockCost`. :func:`probe_block` runs :data:`PROBE_ROUNDS` rounds; a
+    benchmark may interleave points with its own measurements so that both see
+    the same load.
     """
 
     def __init__(self, family: str, quantization: str, *, threads: int, use_gpu: bool = False,
@@ -232,14 +231,19 @@ class BlockProbe:
 
     def round(self) -> None:
         """Time every point of :data:`PROBE_POINTS` once on each model."""
+        for index in range(len(PROBE_POINTS)):
+            self.point(index)
+
+    def point(self, index: int) -> None:
+        """Time point ``index`` of :data:`PROBE_POINTS` once on each model."""
         started = time.perf_counter()
-        for ctx, seconds in PROBE_POINTS:
-            audio = speechlike(seconds)
-            for runs, model in zip(self.runs, self._models):
-                t0 = time.perf_counter()
-                r = model.run(audio, _options(self.threads, ctx))
-                total = time.perf_counter() - t0
-                runs.append((ctx, seconds, r.decoder_steps, r.mel_s, r.encode_s, r.decode_s, total))
+        ctx, seconds = PROBE_POINTS[index]
+        audio = speechlike(seconds)
+        for runs, model in zip(self.runs, self._models):
+            t0 = time.perf_counter()
+            r = model.run(audio, _options(self.threads, ctx))
+            total = time.perf_counter() - t0
+            runs.append((ctx, seconds, r.decoder_steps, r.mel_s, r.encode_s, r.decode_s, total))
         self.seconds += time.perf_counter() - started
 
     def fit(self) -> BlockCost:
