@@ -311,5 +311,11 @@ def _step_fit(runs: list[tuple]) -> tuple[float, float, float]:
         n = statistics.median(r[2] for r in point) - 1
         rows.append([1.0, n, n * ctx])
         y.append(statistics.median(r[5] for r in point))
-    (c, d0, d1), *_ = np.linalg.lstsq(np.array(rows), np.array(y), rcond=None)
+    a, y = np.array(rows), np.array(y)
+    (c, d0, d1), *_ = np.linalg.lstsq(a, y, rcond=None)
+    if c < 0 or d1 < 0:  # noise made a cost negative: fit without that term (costs only add)
+        keep = [0 if c >= 0 else None, 1, 2 if d1 >= 0 else None]
+        keep = [k for k in keep if k is not None]
+        solved, *_ = np.linalg.lstsq(a[:, keep], y, rcond=None)
+        c, d0, d1 = (float(dict(zip(keep, solved)).get(k, 0.0)) for k in range(3))
     return float(c), float(d0), float(d1)
