@@ -12,6 +12,11 @@ times them through lumina's own backend, loaded as an :class:`~lumina.Engine`
 loads a model (:func:`lumina.asr.model_pool.load_model`), one greedy pass per
 call, at encoder contexts of 256, 512 and 1500 frames, the models taking
 turns, in :data:`PROBE_ROUNDS` rounds, and keeps medians (:class:`BlockCost`).
+Measured on two shared cores (load average 1.5 to 4), writing the models
+included: 9-10 s per storage type for tiny, 14-17 s for base, 31-39 s for
+small; an engine measures only the blocks its installed candidates need
+(:func:`lumina.asr.choice.engine_choice.choose_for_engine`), smaller widths
+first, and skips wider ones that cannot fit (:mod:`lumina.asr.choice.choose`).
 
 The result is cached as JSON in the model store, ``<store>/cost-models/<key>.json``,
 under a :class:`MachineKey`: the CPU model, the CPUs and threads used, the
