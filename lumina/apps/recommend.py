@@ -23,9 +23,9 @@ def add_recommend_parser(actions: argparse._SubParsersAction) -> None:
     rec = actions.add_parser(
         "recommend", help="the most accurate model this machine runs within a latency budget",
         description="Predict each candidate model's time for a job on this machine (measured once, "
-                    "a few seconds per model family, cached in the model store) and pick the most "
-                    "accurate one within the budget. Accuracy is ranked by size, then .en for "
-                    "English, then f16 > q8_0 > q5_1 (a prior, not a measurement).")
+                    "10-40 s per model family and storage type on two cores, cached in the model "
+                    "store) and pick the most accurate one within the budget. Accuracy is ranked by "
+                    "size, then .en for English, then f16 > q8_0 > q5_1 (a prior, not a measurement).")
     rec.add_argument("--latency", default="dictation", type=_latency, metavar="PRESET|MS",
                      help=f"{'|'.join(PRESETS)} (default dictation: a 5 s sentence's Final within "
                           "1 s), or milliseconds per call (per 30 s window for --job file)")

@@ -57,8 +57,8 @@ class Engine:
         A registry name (``lumina models list``) installed in the model store,
         or the path of a ggml model file; or ``"auto"``: the most accurate
         model this machine runs within ``latency`` (:func:`lumina.choose_model`;
-        the first time, measuring the machine takes a few seconds per candidate
-        family, in the background like loading). ``Transcript.model`` says which
+        the first time, measuring the machine takes 10-40 s per candidate
+        family and storage type on two cores, in the background like loading). ``Transcript.model`` says which
         model answered, ``Engine.choice`` why.
     device : {"auto", "cpu", "gpu", "cuda", "vulkan", "metal"}, default "auto"
         ``"auto"`` uses a GPU when the installed whisper.cpp has a GPU backend

@@ -72,7 +72,8 @@ class Stream:
         the installed models for the path's own budget: partials within
         ``options.step``, Finals within the Final goal of 1 s at
         ``options.final_speed`` (:mod:`lumina.streaming.auto_models`; the first
-        choice on a machine measures it, a few seconds per candidate family);
+        choice on a machine measures it: 10-40 s per family and storage type
+        on two cores);
         ``stream.model_picks`` says what was chosen and why.
     source : None, "microphone", path-like, AudioSource, iterable or callable
         ``None``: push audio with :meth:`feed` and end with :meth:`close_input`.

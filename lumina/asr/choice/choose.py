@@ -102,8 +102,8 @@ def choose_model(latency="dictation", *, job: str | None = None, language: str =
                  progress: Callable[[str], None] | None = None) -> ModelPick:
     """The most accurate model predicted to run ``job`` within ``latency`` on this machine.
 
-    The first call on a machine measures it (a few seconds per family and
-    storage type of the candidates; cached in the store, see
+    The first call on a machine measures it (10-40 s per family and storage
+    type of the candidates on two cores; cached in the store, see
     :mod:`lumina.asr.choice.probe`). Accuracy is ranked by architecture size,
     then English-only for English, then f16 > q8_0 > q5_1 > q5_0
     (:mod:`lumina.asr.choice.candidates`): a prior, not a measurement.

@@ -29,7 +29,7 @@ predicted on those lines. The decoder is measured at full depth because its
 steps are bound by memory traffic: one or two layers stay in the CPU's caches
 and run up to twice as fast per layer as twelve (measured on the base shape);
 the encoder is bound by arithmetic and scales from one layer to twelve within
-a few percent. That is how a few seconds of measurement predict small.en,
+a few percent. That is how models of one or two encoder layers predict small.en,
 and how large-v3-turbo (32 encoder layers, 4 decoder layers) is read from the
 large-v3 family's lines.
 
