@@ -189,8 +189,10 @@ def _fw_model(ct2: Path, threads: int):
 
 
 def _fw_options(ct2: Path, preset: str) -> dict:
-    info = json.loads((ct2 / "lumina_peer.json").read_text())
-    options = {"language": "en", "suppress_tokens": list(info["cpp_suppressed_ids"])}
+    options = {"language": "en"}
+    if (ct2 / "lumina_peer.json").is_file():  # a converted random-weight model: whisper.cpp's list
+        info = json.loads((ct2 / "lumina_peer.json").read_text())
+        options["suppress_tokens"] = list(info["cpp_suppressed_ids"])
     if preset == "greedy":  # the peer's own fast path: one greedy pass
         options.update(beam_size=1, temperature=0.0)
     return options
@@ -231,8 +233,9 @@ def stream_here(audio: np.ndarray, spans, ct2: Path, *, vad: str = "energy",
         end.append(final["at"] - arrival if final else float("nan"))
         decode.append(final["decode"] if final else float("nan"))
         tokens.append(final["tokens"] if final else 0)
+    texts = [next((f["text"] for f in finals if f["covers"] >= stop), "") for _, stop in spans]
     return {"utterances": len(finals), "end": end, "after_vad": [e - hangover_ms / 1000 for e in end],
-            "decode": decode, "tokens": tokens, "vad": vad, "preset": preset}
+            "decode": decode, "tokens": tokens, "vad": vad, "preset": preset, "texts": texts}
 
 
 def whole_here(clips: list[np.ndarray], ct2: Path, *, preset: str, threads: int = 2) -> list[dict]:
@@ -254,7 +257,9 @@ def _call(request: dict, arrays: dict[str, np.ndarray]) -> object:
     if reason:
         raise PeerUnavailable(reason)
     python = peer_python()
-    request = {**request, "ct2": str(converted(request["model"], python))}
+    model = Path(request["model"])  # a CTranslate2 directory is used as it is (real weights)
+    ct2 = model if (model / "model.bin").is_file() else converted(model, python)
+    request = {**request, "ct2": str(ct2)}
     if python == sys.executable:
         return _serve(request, arrays)
     with tempfile.TemporaryDirectory(prefix="lumina-peer-") as tmp:

@@ -10,12 +10,16 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import signal
+import subprocess
 
 import _ray_util  # noqa: F401  (first: sets what Ray reads at import)
 import numpy as np
 import pytest
 import soundfile
+from _child_util import REPO_ROOT, lumina_command
+from _engine_util import HELLO_WAV
 from lumina.testing import speechlike
 from _ray_util import local_cluster
 
@@ -29,11 +33,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(autouse=True)
-def neutral_directory(tmp_path, monkeypatch):
-    """Run from an empty directory: Ray puts the driver's working directory first on the
-    workers' import path, and a source checkout's unbuilt ``lumina/`` there would shadow
-    the installed package."""
-    monkeypatch.chdir(tmp_path)
+def from_the_repository_root(monkeypatch):
+    """Run from the repository's root, as README's commands are. Ray puts the driver's working
+    directory first on the workers' import path unless the job says otherwise; the unbuilt
+    ``lumina/`` there (in CI) must not shadow the installed package (issue 17)."""
+    monkeypatch.chdir(REPO_ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +125,21 @@ def test_every_output_equals_the_local_commands_and_both_nodes_work(
     assert {r.node_id for r in report.written} == node_ids(cluster)
     assert dict(writes) == {str(tmp_path / "ray" / name): 1 for name in expected}
     assert report.audio_seconds == pytest.approx(1.5 + 2.0 + 2.5 + 3.0 + 1.5 + 3.5)
+
+
+def test_the_command_runs_from_the_repository_root(cluster, micro_model, tmp_path):
+    """``lumina transcribe --ray`` as README runs it: from the checkout's root, a relative path."""
+    command = [*lumina_command(), "transcribe", "--ray", cluster.address, "examples/hello.wav",
+               "--model", str(micro_model), "--output", str(tmp_path / "ray")]
+    # The child inherits PYTHONPATH (the tested lumina first) from local_cluster.
+    run = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    said = [line for line in run.stderr.splitlines() if line.startswith("lumina: ")]
+    assert len(said) == 1 and re.fullmatch(
+        r"lumina: 1 written, 0 skipped \(complete\), 0 failed; 0\.00 h of audio in [\d.]+ s", said[0])
+    assert main(["transcribe", str(HELLO_WAV), "--model", str(micro_model), "--threads", "1",
+                 "--output", str(tmp_path / "local")]) == 0
+    assert tree(tmp_path / "ray") == tree(tmp_path / "local") != {}
 
 
 def _without_timings(data: bytes) -> dict:

@@ -11,6 +11,7 @@ import pytest
 from lumina.apps.cli import main
 from lumina.apps.distributed import ArchiveReport, FileResult, plan_jobs, transcribe_archive
 from lumina.apps.distributed.command import split_address, summary
+from lumina.apps.distributed.connection import driver_runtime_env
 from lumina.apps.distributed.progress import Progress
 from lumina.apps.outputs import output_path, write_atomic
 from lumina.errors import MissingDependencyError, OutputConflictError
@@ -183,3 +184,18 @@ def test_the_progress_bar_counts_audio_hours_and_failures():
     text = progress.postfix()
     assert text.startswith("0.500 h audio, ") and text.endswith("x real time, 1 failed")
     progress.close()
+
+
+def test_the_job_gets_an_empty_working_dir_unless_ray_adds_no_directory_of_ours(monkeypatch):
+    """With a ``working_dir``, Ray puts neither the driver's working directory nor its script's
+    first on the workers' import path (issue 17); Ray Client and a submitted job add neither."""
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.delenv("RAY_JOB_CONFIG_JSON_ENV_VAR", raising=False)
+    assert driver_runtime_env(None, "/tmp/e") == {"working_dir": "/tmp/e"}
+    assert driver_runtime_env("127.0.0.1:6379", "/tmp/e") == {"working_dir": "/tmp/e"}
+    assert driver_runtime_env("ray://head:10001", "/tmp/e") is None
+    monkeypatch.setenv("RAY_ADDRESS", "ray://head:10001")
+    assert driver_runtime_env(None, "/tmp/e") is None
+    monkeypatch.setenv("RAY_ADDRESS", "auto")
+    monkeypatch.setenv("RAY_JOB_CONFIG_JSON_ENV_VAR", "{}")
+    assert driver_runtime_env(None, "/tmp/e") is None

@@ -17,7 +17,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 
@@ -26,6 +25,7 @@ import httpx
 import numpy as np
 import openai
 import pytest
+from _child_util import REPO_ROOT, lumina_command
 from _engine_util import HELLO_WAV, hello
 from _ray_util import descendants, local_cluster, wait_gone
 from prometheus_client.parser import text_string_to_metric_families
@@ -52,11 +52,11 @@ SERVE_ACTORS = ("ray::ServeController", "ray::ProxyActor", "ray::ServeReplica")
 
 
 @pytest.fixture(autouse=True)
-def neutral_directory(tmp_path, monkeypatch):
-    """Run from an empty directory: Ray puts the driver's working directory first on the
-    workers' import path, and a source checkout's unbuilt ``lumina/`` there would shadow
-    the tested package."""
-    monkeypatch.chdir(tmp_path)
+def from_the_repository_root(monkeypatch):
+    """Run from the repository's root, as README's commands are. Ray puts the driver's working
+    directory first on the workers' import path unless the job says otherwise; the unbuilt
+    ``lumina/`` there (in CI) must not shadow the installed package (issue 17)."""
+    monkeypatch.chdir(REPO_ROOT)
 
 
 @pytest.fixture(scope="module")
@@ -181,24 +181,26 @@ def cluster(tmp_path_factory):
 
 def test_a_node_without_the_model_stops_the_start_with_its_error(cluster, tmp_path):
     config = ServerConfig(models={"base.en": "base.en"}, serve_installed=False, threads=1)
+    stop = threading.Event()  # set if the replicas do start, so that the call returns
     with pytest.raises(ModelNotFoundError, match=r"a replica could not start on the Ray cluster: .*"
                                                  r"base\.en.* is not installed"):
         ray_serve.run_on_ray(config, address=cluster.address, port=free_port(), replicas=1,
-                             proxy_location="HeadOnly", stop=threading.Event())
+                             proxy_location="HeadOnly", stop=stop, on_ready=lambda url: stop.set())
     assert wait_gone(set(serve_processes())) == set()  # the Serve it started, shut down
 
 
 class ServeCommand:
-    """``lumina serve --ray ADDRESS --replicas 2`` in a child process; its stderr is kept."""
+    """``lumina serve --ray ADDRESS --replicas 2`` in a child process, run from the repository's
+    root as README runs it; its stderr is kept."""
 
-    def __init__(self, cluster, model, tmp_path) -> None:
+    def __init__(self, cluster, model) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "lumina.apps.cli", "serve", "--ray", cluster.address,
+        command = [*lumina_command(), "serve", "--ray", cluster.address,
                    "--replicas", "2", "--proxy-location", "HeadOnly", "--port", str(self.port),
                    "--model", f"micro={model}", "--threads", "1", "--no-installed", "--api-key", KEY]
         # The child inherits PYTHONPATH (the tested lumina first) from local_cluster.
-        self.process = subprocess.Popen(command, cwd=tmp_path, stderr=subprocess.PIPE, text=True,
+        self.process = subprocess.Popen(command, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True,
                                         env=dict(os.environ, LUMINA_API_KEY=""))
         self.lines: list[str] = []
         self.ready = threading.Event()
@@ -231,8 +233,8 @@ class ServeCommand:
 
 
 @pytest.fixture(scope="module")
-def server(cluster, micro_model, tmp_path_factory):
-    command = ServeCommand(cluster, micro_model, tmp_path_factory.mktemp("serve-cwd"))
+def server(cluster, micro_model):
+    command = ServeCommand(cluster, micro_model)
     try:
         command.wait_ready()
         yield command

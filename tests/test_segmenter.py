@@ -263,6 +263,7 @@ def runs_of(flags: np.ndarray, value: int) -> list[tuple[int, int]]:
 
 
 def pause_events(signal, chunk, **kwargs):
+    kwargs.setdefault("vad", "energy")  # compared with the energy VAD's raw flags
     seg = Segmenter(**kwargs)
     seg.report_pauses = True
     events = []
@@ -305,7 +306,7 @@ def test_a_shorter_utterance_hangover_is_a_hysteresis_on_the_raw_flags(two_utter
     # While the segmenter's hang-over is at most the VAD's, its utterances are exactly those of
     # a plain hysteresis over the raw flags: min_speech_ms to open, the hang-over to close.
     signal = two_utterances[0]
-    seg = Segmenter()
+    seg = Segmenter(vad="energy")
     events = []
     for i in range(0, len(signal), 320):
         new = seg.feed(signal[i:i + 320])
@@ -333,7 +334,7 @@ def burst(gap, after):
     (0.2, 0.06, [24000 + 3200 + 960]),   # within the VAD's hang-over one speech frame resumes
 ])
 def test_a_longer_utterance_hangover_spans_the_vads(gap, after, ends):
-    seg = Segmenter(threshold_db=-40.0)
+    seg = Segmenter(vad="energy", threshold_db=-40.0)
     events = []
     signal = burst(gap, after)
     for i in range(0, len(signal), 320):
@@ -346,7 +347,7 @@ def test_a_longer_utterance_hangover_spans_the_vads(gap, after, ends):
 
 
 def test_tentative_end_and_the_audio_up_to_it():
-    seg = Segmenter(threshold_db=-40.0)
+    seg = Segmenter(vad="energy", threshold_db=-40.0)
     seg.report_pauses = True
     signal = burst(0.2, 0.5)
     assert seg.feed(signal[:24000]) == [SpeechStart(0, 16000, 12800)]
@@ -363,7 +364,7 @@ def test_tentative_end_and_the_audio_up_to_it():
 
 
 def test_the_utterance_hangover_is_checked_and_resets_at_each_utterance():
-    seg = Segmenter(hangover_ms=240)
+    seg = Segmenter(vad="energy", hangover_ms=240)
     assert (seg.hangover_ms, seg.utterance_hangover_ms) == (240, 240)
     with pytest.raises(StateError, match="applies to an open utterance; none is open"):
         seg.utterance_hangover_ms = 100

@@ -13,7 +13,7 @@ import pytest
 
 from lumina import Engine
 from lumina.apps.server import create_app
-from lumina.apps.server.cli import parse_model_option
+from lumina.apps.server.config import parse_model_option
 from lumina.models import ModelStore
 from _engine_util import HELLO_WAV
 from _server_util import GatedFactory, UvicornThread, until

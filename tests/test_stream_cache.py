@@ -74,8 +74,7 @@ class CandidateEngine(ScriptedEngine):
         result = super().transcribe_samples(audio, options, should_abort=should_abort)
         if options.speed == "accurate" and on_candidate is not None:
             on_candidate(self.candidate)
-            return dataclasses.replace(result, origin=self.origin,
-                                       from_cache=self.origin.startswith("cache-"))
+            return dataclasses.replace(result, origin=self.origin)
         return result
 
 

@@ -34,7 +34,7 @@ PRE_ROLL = 3200
 
 
 def tone_segmenter() -> Segmenter:
-    return Segmenter(threshold_db=-40.0)   # fixed: a steady tone stays speech
+    return Segmenter(vad="energy", threshold_db=-40.0)   # fixed: a steady tone stays speech
 
 
 def by_length(i, audio, speed):

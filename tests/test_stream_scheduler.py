@@ -32,7 +32,7 @@ def drive(lockstep: bool, busy=lambda dues: False, audio=AUDIO, step=0.25, texts
     a stream position to a text noted after the chunk that reaches it.
     """
     options = options or {"eager": False, "first_step": step, "hangover": None}
-    sched = Scheduler(Segmenter(threshold_db=-40.0), step, lockstep=lockstep, **options)
+    sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), step, lockstep=lockstep, **options)
     dues, finals, others = [], [], []
     for k, i in enumerate(range(0, len(audio), CHUNK)):
         for due in sched.feed(audio[i:i + CHUNK], arrival=1000.0 + k):
@@ -92,15 +92,15 @@ def test_an_utterance_without_a_partial_is_not_aborted():
 
 
 def test_nothing_due_returns_the_shared_empty_tuple():
-    sched = Scheduler(Segmenter(), 0.25)
+    sched = Scheduler(Segmenter(vad="energy"), 0.25)
     first = sched.feed(silence(0.02))
     assert first == () and sched.feed(silence(0.02)) is first
     assert sched.partial_due(False) is False
 
 
 def test_step_is_counted_in_samples_of_the_segmenter_rate():
-    assert Scheduler(Segmenter(), 0.25).step_samples == 4000
-    assert Scheduler(Segmenter(), 0.1).step_samples == 1600
+    assert Scheduler(Segmenter(vad="energy"), 0.25).step_samples == 4000
+    assert Scheduler(Segmenter(vad="energy"), 0.1).step_samples == 1600
 
 
 @pytest.mark.parametrize("step", [0.1, 0.5])
@@ -154,7 +154,7 @@ def test_speech_stopping_makes_a_speculation_due_at_once_and_the_final_uses_it()
 
 
 def test_a_resumed_pause_cancels_its_speculation_and_the_next_one_answers_the_final():
-    sched = Scheduler(Segmenter(threshold_db=-40.0), 0.25, lockstep=True)
+    sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), 0.25, lockstep=True)
     log = []
     for k, i in enumerate(range(0, len(GAP), CHUNK)):
         for due in sched.feed(GAP[i:i + CHUNK], arrival=float(k)):
@@ -173,7 +173,7 @@ def test_a_resumed_pause_cancels_its_speculation_and_the_next_one_answers_the_fi
 
 def test_a_final_says_whether_the_end_of_the_input_ended_its_utterance():
     def finals(audio):
-        sched = Scheduler(Segmenter(threshold_db=-40.0), 0.25, lockstep=True)
+        sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), 0.25, lockstep=True)
         due = [d for i in range(0, len(audio), CHUNK) for d in sched.feed(audio[i:i + CHUNK])]
         return [(d.end.end_sample, d.input_ended) for d in (*due, *sched.flush())
                 if isinstance(d, FinalDue)]
@@ -184,7 +184,7 @@ def test_a_final_says_whether_the_end_of_the_input_ended_its_utterance():
 
 @pytest.mark.parametrize("aborted, expected", [(True, [17600, 25920]), (False, [17600, 33600])])
 def test_live_mode_makes_up_for_a_partial_aborted_for_a_speculation_when_speech_resumes(aborted, expected):
-    sched = Scheduler(Segmenter(threshold_db=-40.0), 1.0)
+    sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), 1.0)
     due_at = []
     for i in range(0, len(GAP), CHUNK):
         for due in sched.feed(GAP[i:i + CHUNK]):
@@ -235,7 +235,7 @@ def test_the_default_sentence_end_hangover_keeps_a_200_ms_pause_together():
 
 
 def test_a_sentence_end_noted_during_a_long_pause_ends_the_utterance_at_the_next_frame():
-    seg = Segmenter(threshold_db=-40.0)
+    seg = Segmenter(vad="energy", threshold_db=-40.0)
     sched = Scheduler(seg, 0.25, lockstep=True, hangover=SHORT_END)
     audio = pause_of(0.5)
     events = []
@@ -252,14 +252,14 @@ def test_a_sentence_end_noted_during_a_long_pause_ends_the_utterance_at_the_next
 
 
 def test_text_of_an_utterance_no_longer_open_changes_nothing():
-    seg = Segmenter(threshold_db=-40.0)
+    seg = Segmenter(vad="energy", threshold_db=-40.0)
     sched = Scheduler(seg, 0.25, hangover=SHORT_END)
     sched.feed(np.concatenate([silence(1.0), tone(0.5)]))
     sched.note_text(7, "Stop.")                               # another utterance's text
     assert seg.utterance_hangover_ms == 300
     sched.note_text(0, "Stop.")
     assert seg.utterance_hangover_ms == 160
-    assert Scheduler(Segmenter(), 0.25, hangover=None).hangover is None
+    assert Scheduler(Segmenter(vad="energy"), 0.25, hangover=None).hangover is None
 
 
 def test_hangover_policy_classifies_the_end_of_the_text():

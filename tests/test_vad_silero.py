@@ -14,6 +14,8 @@ import pytest
 
 from _child_util import child_env
 from _vad_util import SR, events_summary
+from lumina.audio.vad.either import EitherVAD
+from lumina.audio.vad.gate import SpeechGate
 from lumina.evaluation.utterances import silence, speak
 from lumina import MissingDependencyError, Segmenter
 from lumina._core.vad import EnergyVAD
@@ -35,10 +37,12 @@ def run(vad, signal, chunk):
 
 
 def test_the_kinds_and_the_default():
-    assert VAD_KINDS == ("silero", "energy", "webrtc")
+    assert VAD_KINDS == ("energy+silero", "silero", "energy", "webrtc")
     assert Segmenter(vad="silero")._vad.__class__ is SileroVAD
-    assert Segmenter()._vad.__class__ is EnergyVAD   # streams: see DEFAULT_VAD
-    assert (DEFAULT_VAD, FILE_VAD) == ("energy", "silero")
+    gated = Segmenter()   # streams: the energy VAD's edges, Silero's confirmation (DEFAULT_VAD)
+    assert gated._vad.__class__ is EitherVAD and isinstance(gated._gate, SpeechGate)
+    assert Segmenter(vad="energy")._gate is None
+    assert (DEFAULT_VAD, FILE_VAD) == ("energy+silero", "silero")
 
 
 @pytest.mark.parametrize("chunk", [1, 17, 320, 509, 512, 513, 4096])

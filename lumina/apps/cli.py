@@ -19,7 +19,7 @@ import lumina
 from lumina.errors import LuminaError
 from lumina.asr.formats import FORMATS, render
 from lumina.asr.transcript import Timings, Transcript
-from lumina.audio.vad import VAD_KINDS
+from lumina.audio.vad import DETECTORS
 from lumina.apps.models_command import add_models_command
 from lumina.apps.outputs import output_path, write_atomic
 
@@ -44,7 +44,7 @@ def _add_subcommands(sub: argparse._SubParsersAction) -> None:
     _add_devices_command(sub)
     _add_dictate_command(sub)
     _add_bench_command(sub)
-    from lumina.apps.server.cli import add_serve_command  # `lumina serve` lives with the server
+    from lumina.apps.serve_command import add_serve_command
     add_serve_command(sub)
 
 
@@ -94,7 +94,7 @@ def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vad", action="store_true",
                    help="decode only the speech a voice activity detector finds (pauses, noise and "
                         "music are skipped; times stay those of the file)")
-    p.add_argument("--vad-kind", choices=VAD_KINDS, default=None,
+    p.add_argument("--vad-kind", choices=DETECTORS, default=None,
                    help="the detector for --vad (implies it): silero (default), energy or webrtc")
     p.add_argument("--no-progress", action="store_true",
                    help="no progress bar (shown on a terminal when the text goes elsewhere)")

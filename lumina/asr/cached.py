@@ -159,8 +159,7 @@ def answer(text: str, n_samples: int, language: str, origin: str, device: str,
            speed: str) -> Transcript:
     """The transcript of a cache answer: one segment spanning the audio."""
     segment = Segment(0.0, n_samples / SAMPLE_RATE, text, ())
-    return Transcript(text, (segment,), language, device, Timings(), from_cache=True,
-                      speed=speed, origin=origin)
+    return Transcript(text, (segment,), language, device, Timings(), speed=speed, origin=origin)
 
 
 def words(text: str) -> tuple[str, ...]:

@@ -24,7 +24,8 @@ def render(transcript: Transcript, fmt: str) -> str:
     if fmt == "txt":
         return transcript.text + "\n"
     if fmt == "json":
-        return json.dumps(dataclasses.asdict(transcript), indent=2, ensure_ascii=False) + "\n"
+        fields = dataclasses.asdict(transcript) | {"from_cache": transcript.from_cache}
+        return json.dumps(fields, indent=2, ensure_ascii=False) + "\n"
     if fmt == "srt":
         return _cues(transcript, ",", numbered=True)
     if fmt == "vtt":

@@ -29,7 +29,7 @@ from lumina.asr.speed import check_speed
 from lumina.asr.transcript import MIN_SAMPLES, Segment, Timings, Token, Transcript
 from lumina.audio.blocks import AudioBlocks
 from lumina.audio.convert import SAMPLE_RATE
-from lumina.audio.vad import FILE_VAD, VAD_KINDS
+from lumina.audio.vad import FILE_VAD, DETECTORS
 from lumina.errors import ArgumentError, StateError, TranscriptionAborted
 
 __all__ = ["SegmentIterator", "TranscriptionInfo", "transcribe_iter", "vad_kind"]
@@ -64,9 +64,9 @@ def vad_kind(vad) -> str | None:
         return None
     if vad is True:
         return FILE_VAD
-    if isinstance(vad, str) and vad in VAD_KINDS:
+    if isinstance(vad, str) and vad in DETECTORS:
         return vad
-    raise ArgumentError(f"vad must be True, False or one of {', '.join(map(repr, VAD_KINDS))}; "
+    raise ArgumentError(f"vad must be True, False or one of {', '.join(map(repr, DETECTORS))}; "
                         f"got {vad!r}")
 
 

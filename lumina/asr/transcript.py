@@ -112,9 +112,6 @@ class Transcript:
         when nothing had to run (see ``reason``).
     timings : Timings
         Stage timings of this call.
-    from_cache : bool
-        True when the text came from the phrase cache (``origin`` starts with
-        ``"cache-"``); for ``"cache-verified"`` the model ran a short check.
     reason : str or None
         Why the transcript is empty without the model having run
         (for example audio shorter than 100 ms); None otherwise.
@@ -140,11 +137,16 @@ class Transcript:
     language: str
     device: str
     timings: Timings
-    from_cache: bool = False
     reason: str | None = None
     speed: str = "accurate"
     origin: str = "model"
     model: str | None = None
+
+    @property
+    def from_cache(self) -> bool:
+        """True when the text came from the phrase cache (``origin`` starts with ``"cache-"``);
+        for ``"cache-verified"`` the model ran a short check."""
+        return self.origin.startswith("cache-")
 
 
 def from_run(result: RunResult, is_special: Callable[[int], bool], device: str, speed: str,

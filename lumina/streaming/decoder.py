@@ -37,6 +37,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from lumina.asr.speed import beam_size_for
 from lumina.asr.protocol import SpeechEngine, TranscribeOptions
 from lumina.asr.transcript import Segment
 from lumina.errors import TranscriptionAborted
@@ -140,13 +141,13 @@ class Decoder:
     """
 
     def __init__(self, partial_engine: SpeechEngine, final_engine: SpeechEngine, *,
-                 final_speed: str, language: str | None,
+                 final_speed: str, language: str | None, final_beam_size: int | None = None,
                  delivery: Delivery, counters: Counters, stopping: threading.Event,
                  on_failure: Callable[[], None], on_exit: Callable[[], None]) -> None:
         self._partial_engine, self._final_engine = partial_engine, final_engine
-        self._final_speed = final_speed
-        self._partial_options = TranscribeOptions(language=language, speed="fast")
-        self._final_options = TranscribeOptions(language=language, speed=final_speed)
+        self._partial_options = TranscribeOptions(language=language, speed="fast", beam_size=1)
+        self._final_options = TranscribeOptions(language=language, speed=final_speed,
+                                                beam_size=final_beam_size)
         self._delivery, self._counters, self._stopping = delivery, counters, stopping
         self._on_failure, self._on_exit = on_failure, on_exit
         self._jobs: queue.Queue[DecodeJob | object] = queue.Queue(maxsize=_QUEUE_JOBS)
@@ -274,12 +275,18 @@ class Decoder:
         self._complete_text = self.latest_text if complete else None
         return transcript
 
+    @property
+    def _complete_partial_is_final(self) -> bool:
+        """Whether the final decode would repeat the complete partial's (same engine and options)."""
+        final = self._final_options
+        same_beams = beam_size_for(final.speed, final.beam_size) == 1
+        return self._final_engine is self._partial_engine and final.speed == "fast" and same_beams
+
     def _run_speculation(self, job: DecodeJob, agreement: LocalAgreement) -> None:
         """The complete partial at once, then the final, held for the utterance's final job."""
         self._counters.speculation()
         transcript = None if job.cancelled else self._run_partial(job, agreement, complete=True)
-        if transcript is not None and not (self._final_engine is self._partial_engine
-                                           and self._final_speed == "fast"):
+        if transcript is not None and not self._complete_partial_is_final:
             if job.defer_final:
                 self._speculations.hold(job, DEFERRED)
                 return

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from lumina.asr.arguments import check_decoding
 from lumina.asr.protocol import SpeechEngine
 from lumina.errors import ArgumentError
 from lumina.streaming.hangover import HangoverPolicy
@@ -70,6 +71,10 @@ class StreamOptions:
         Seconds of new audio between partial decodes of an open utterance.
     final_speed : {"accurate", "fast"}, default "accurate"
         The speed of the final decode.
+    final_beam_size : int, optional
+        Beams of the final decode (1: greedy); default the final speed's
+        (:data:`lumina.asr.speed.DEFAULT_BEAM_SIZE`). Partials, the complete
+        one included, are always greedy: they must be cheap.
     eager : bool, default True
         End of utterance without waiting: a complete provisional partial and a
         speculative final as soon as speech stops (before the hang-over has
@@ -105,6 +110,7 @@ class StreamOptions:
 
     step: float = 0.25
     final_speed: str = "accurate"
+    final_beam_size: int | None = None
     eager: bool = True
     hangover: HangoverPolicy | None = HangoverPolicy()
     lockstep: bool = False
@@ -115,6 +121,7 @@ class StreamOptions:
             raise ArgumentError(f"step must be > 0 seconds, got {self.step!r}")
         if self.final_speed not in ("accurate", "fast"):
             raise ArgumentError(f"final_speed must be 'accurate' or 'fast', got {self.final_speed!r}")
+        check_decoding(False, 0.0, None, None, self.final_beam_size)
         for name in ("eager", "lockstep"):
             if not isinstance(getattr(self, name), bool):
                 raise ArgumentError(f"{name} must be True or False, got {getattr(self, name)!r}")

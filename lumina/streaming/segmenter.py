@@ -17,7 +17,7 @@ import numpy as np
 
 from lumina._core.vad import frame_db
 from lumina.audio.convert import SAMPLE_RATE, check_sample_rate, to_mono
-from lumina.audio.vad import DEFAULT_VAD, make_vad
+from lumina.audio.vad import DEFAULT_VAD, GATED, make_gated, make_vad
 from lumina.errors import ArgumentError, StateError
 from lumina.streaming.boundaries import SpeechEnd, SpeechStart
 from lumina.streaming.history import History
@@ -45,10 +45,14 @@ class Segmenter:
     ----------
     sample_rate : int, default 16000
         Rate of the audio fed in.
-    vad : {"energy", "silero", "webrtc"}, default "energy"
-        The detector (:mod:`lumina.audio.vad`): lumina's compiled energy VAD
-        with an adaptive noise floor; the Silero network (16 kHz only; 200 ms
-        of speech open an utterance), which opens none on noise or music; or
+    vad : {"energy+silero", "energy", "silero", "webrtc"}, default "energy+silero"
+        The detector (:mod:`lumina.audio.vad`). ``"energy+silero"``: the energy
+        VAD's edges, and an utterance counts only once Silero confirms speech in
+        it (:class:`~lumina.audio.vad.gate.SpeechGate`; 16 kHz only): until then
+        nothing of it is reported, and one that ends unconfirmed (music, hum,
+        beeps) never existed. ``"energy"``: lumina's compiled energy VAD with an
+        adaptive noise floor alone; ``"silero"``: the Silero network alone
+        (16 kHz only; 200 ms of speech open an utterance); ``"webrtc"``:
         Google's WebRTC VAD (optional package ``webrtcvad``). docs/vad.md
         compares them.
     frame_ms : {10, 20, 30}, default 20
@@ -114,9 +118,14 @@ class Segmenter:
                           "webrtc_aggressiveness": webrtc_aggressiveness}
         start_frames = max(1, math.ceil(min_speech_ms / frame_ms))
         end_frames = max(1, math.ceil(hangover_ms / frame_ms))
-        self._vad = make_vad(vad, sample_rate, frame_ms, start_frames=start_frames,
-                             end_frames=end_frames, threshold_db=threshold_db,
-                             webrtc_aggressiveness=webrtc_aggressiveness)
+        if vad == GATED:
+            self._vad, self._gate = make_gated(sample_rate, frame_ms, start_frames=start_frames,
+                                               end_frames=end_frames, threshold_db=threshold_db)
+        else:
+            self._gate = None
+            self._vad = make_vad(vad, sample_rate, frame_ms, start_frames=start_frames,
+                                 end_frames=end_frames, threshold_db=threshold_db,
+                                 webrtc_aggressiveness=webrtc_aggressiveness)
         self.sample_rate = sample_rate
         self.frame_samples = self._vad.frame_samples
         self.pre_roll_samples = pre_roll_ms * sample_rate // 1000
@@ -147,6 +156,8 @@ class Segmenter:
         self._last_end = 0       # pre-roll never reaches back into the previous utterance
         self._pause = -1         # first frame of the current pause of the open utterance, or -1
         self._onset = -1         # first frame of a speech run not yet long enough to open, or -1
+        self._held: list | None = None  # the open utterance's events while the gate has not confirmed it
+        self._gate_fed = 0       # stream position up to which the gate has heard the open utterance
         self._view.reset()
 
     # ------------------------------------------------------------------ public
@@ -213,7 +224,7 @@ class Segmenter:
         It runs to the last sample fed, which may be a little past the last
         frame the VAD has decided.
         """
-        if not self._open:
+        if not self.in_speech:
             return None
         return self._hist.view(self._utt_audio_start, self._hist.end).copy()
 
@@ -225,7 +236,7 @@ class Segmenter:
         ``end``, a stream position, stops the copy there (the
         :attr:`tentative_end`, for the audio its ``SpeechEnd`` would carry).
         """
-        if not self._open:
+        if not self.in_speech:
             return 0
         lo = self._utt_audio_start
         hi = self._hist.end if end is None else min(self._hist.end, max(lo, end))
@@ -238,8 +249,8 @@ class Segmenter:
 
     @property
     def in_speech(self) -> bool:
-        """True while an utterance is open (during its pauses too)."""
-        return self._open
+        """True while an utterance is open (during its pauses too) and, with a gate, confirmed."""
+        return self._open and self._held is None
 
     @property
     def tentative_end(self) -> int | None:
@@ -247,7 +258,7 @@ class Segmenter:
 
         If the pause reaches the hang-over, the utterance's ``SpeechEnd`` ends exactly here.
         """
-        return self._pause * self.frame_samples if self._pause >= 0 else None
+        return self._pause * self.frame_samples if self._pause >= 0 and self.in_speech else None
 
     @property
     def hangover_ms(self) -> int:
@@ -302,6 +313,8 @@ class Segmenter:
             self._on_run(*run, events)
         if not runs and idle == 1:
             self._split_while_too_long(self._view.known * self.frame_samples, events)
+        if self._held is not None and self._open:
+            self._listen(self._hist.end, events)
 
     def _on_run(self, speech: int, a: int, b: int, events: list) -> None:
         """Frames ``[a, b)`` are (for the segmenter) speech or silence: move the utterance on."""
@@ -313,7 +326,7 @@ class Segmenter:
             if self._pause < 0:
                 self._pause = a
                 if self.report_pauses:
-                    events.append(SpeechPause(self._utt_id, a * F))
+                    self._emit(SpeechPause(self._utt_id, a * F), events)
             if b - self._pause >= self._hang_frames:
                 self._close(self._pause * F, events)
             return
@@ -322,7 +335,7 @@ class Segmenter:
                 self._close(self._pause * F, events)
             else:
                 if self.report_pauses:
-                    events.append(SpeechResume(self._utt_id, a * F))
+                    self._emit(SpeechResume(self._utt_id, a * F), events)
                 self._pause = -1
         if not self._open:
             if self._onset < 0:
@@ -333,7 +346,7 @@ class Segmenter:
             self._onset = -1
         self._split_while_too_long(b * F, events)
 
-    def _start(self, start: int, events: list, pre_roll: bool = True) -> None:
+    def _start(self, start: int, events: list, pre_roll: bool = True, confirmed: bool = False) -> None:
         self._open = True
         self._pause = -1
         self._hang_frames = self._default_hang
@@ -342,21 +355,46 @@ class Segmenter:
         self._utt_start = start
         reach = self.pre_roll_samples if pre_roll else 0
         self._utt_audio_start = max(start - reach, self._hist.base, self._last_end)
-        events.append(SpeechStart(self._utt_id, start, self._utt_audio_start))
+        if self._gate is not None and not confirmed:  # the rest of a confirmed split stays confirmed
+            before = self._hist.view(max(self._hist.base, self._utt_audio_start - self._gate.prime_samples),
+                                     self._utt_audio_start)
+            self._gate.start(before)
+            self._held, self._gate_fed = [], self._utt_audio_start
+        self._emit(SpeechStart(self._utt_id, start, self._utt_audio_start), events)
+        if self._held is not None:
+            self._listen(self._hist.end, events)
 
     def _close(self, end: int, events: list) -> None:
+        if self._held is not None:
+            self._listen(end, events)
         audio = self._hist.view(self._utt_audio_start, end).copy()
         audio.flags.writeable = False
-        events.append(SpeechEnd(self._utt_id, self._utt_start, end, audio))
+        if self._held is not None:  # never confirmed: it never existed, and its id is free again
+            self._held = None
+            self._next_id -= 1
+        else:
+            events.append(SpeechEnd(self._utt_id, self._utt_start, end, audio))
         self._open = False
         self._pause = -1
         self._last_end = end
 
+    def _emit(self, event, events: list) -> None:
+        """Report ``event``, or hold it while the open utterance waits for the gate."""
+        (events if self._held is None else self._held).append(event)
+
+    def _listen(self, until: int, events: list) -> None:
+        """Let the gate hear the open utterance up to ``until``; on confirmation release its events."""
+        if until > self._gate_fed and self._gate.feed(self._hist.view(self._gate_fed, until)):
+            events.extend(self._held)
+            self._held = None
+        self._gate_fed = max(self._gate_fed, until)
+
     def _split_while_too_long(self, frontier: int, events: list) -> None:
         while self._open and frontier - self._utt_start >= self.max_utterance_samples:
             split = self._quietest_point(self._utt_start + self.max_utterance_samples)
+            confirmed = self._held is None
             self._close(split, events)
-            self._start(split, events, pre_roll=False)
+            self._start(split, events, pre_roll=False, confirmed=confirmed)
 
     def _quietest_point(self, limit: int) -> int:
         """Start of the quietest frame in the second before ``limit`` (never the utterance start)."""

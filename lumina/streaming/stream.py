@@ -149,6 +149,7 @@ class Stream:
                                     hangover=options.hangover)
         self._decoder = Decoder(self._partial_engine, self._final_engine,
                                 final_speed=options.final_speed, language=language,
+                                final_beam_size=options.final_beam_size,
                                 delivery=self._delivery, counters=self._counters,
                                 stopping=self._stopping, on_failure=self._halt,
                                 on_exit=self._close_owned)

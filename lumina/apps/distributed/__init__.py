@@ -7,7 +7,9 @@ writes exactly the files the local ``lumina transcribe --output`` writes.
 Modules: :mod:`.planner` (inputs to jobs, skip-complete), :mod:`.worker`
 (the actor), :mod:`.dispatcher` (dispatch, retries after a lost worker),
 :mod:`.progress` (the bar), :mod:`.archive` (the function),
-:mod:`.command` (the CLI option). Ray is imported only when a run starts.
+:mod:`.command` (the CLI option). Ray is imported only when a run starts;
+:mod:`.connection` connects so that the workers import the lumina installed on their
+node wherever the command runs (a checkout's unbuilt ``lumina/`` stays out of their path).
 
 Serving (``lumina serve --ray``): :mod:`.serve` (the Serve application, the
 ``RayService`` builder, the run), :mod:`.replica` (what each replica adds to

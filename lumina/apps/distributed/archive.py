@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -11,6 +10,7 @@ from collections.abc import Callable, Iterable
 from lumina.asr.formats import FORMATS
 from lumina.errors import LuminaError, MissingDependencyError
 
+from lumina.apps.distributed.connection import connected
 from lumina.apps.distributed.planner import plan_jobs
 from lumina.apps.distributed.progress import Progress
 from lumina.apps.distributed.records import ArchiveReport, FileResult
@@ -113,7 +113,7 @@ def transcribe_archive(inputs: Iterable[str | os.PathLike[str]], output: str | o
         if on_result is not None:
             on_result(result)
 
-    with _connected(ray, address), contextlib.closing(Progress(len(plan.todo), progress)) as bar:
+    with connected(ray, address), contextlib.closing(Progress(len(plan.todo), progress)) as bar:
         n = actors or _workers_that_fit(ray, cpus_per_actor, gpus_per_actor)
         worker = ray.remote(Transcriber).options(
             num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, scheduling_strategy="SPREAD",
@@ -154,22 +154,6 @@ def _import_ray():
         raise MissingDependencyError(
             "transcribing on a Ray cluster needs Ray: pip install 'lumina[ray]'") from exc
     return ray
-
-
-@contextlib.contextmanager
-def _connected(ray, address: str | None):
-    """Connect to the cluster unless the caller already did; disconnect what we connected."""
-    if ray.is_initialized():
-        yield
-        return
-    try:
-        ray.init(address=address, logging_level=logging.WARNING)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise LuminaError(f"cannot connect to the Ray cluster at {address or 'auto'}: {exc}") from exc
-    try:
-        yield
-    finally:
-        ray.shutdown()
 
 
 def _workers_that_fit(ray, cpus_per_actor: float, gpus_per_actor: float) -> int:

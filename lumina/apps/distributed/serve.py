@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 
 from lumina.errors import ArgumentError, LuminaError, MissingDependencyError
 
+from lumina.apps.distributed.connection import connected
 from lumina.apps.server.config import ServerConfig
 
 __all__ = ["APP_NAME", "build_app", "run_on_ray", "serve_application"]
@@ -148,7 +149,7 @@ def build_app(args: Mapping[str, object]):
         raise ArgumentError(f"unknown lumina serve setting(s) {', '.join(map(repr, unknown))}; "
                             f"known: {', '.join(sorted(known | set(_PLACEMENT)))}")
     if isinstance(settings.get("models"), (list, tuple)):
-        from lumina.apps.server.cli import parse_model_option
+        from lumina.apps.server.config import parse_model_option
         settings["models"] = dict(parse_model_option(str(v)) for v in settings["models"])
     try:
         config = ServerConfig(**settings)
@@ -196,13 +197,7 @@ def run_on_ray(config: ServerConfig, *, address: str | None = None, host: str = 
     serve = _import_serve()
     import ray
 
-    connected = not ray.is_initialized()
-    if connected:
-        try:
-            ray.init(address=address, logging_level=logging.WARNING)
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise LuminaError(f"cannot connect to the Ray cluster at {address or 'auto'}: {exc}") from exc
-    try:
+    with connected(ray, address):
         started = not _serve_running(serve)
         if not started:
             log.warning("Ray Serve already runs on this cluster: its HTTP proxies keep the host and "
@@ -215,9 +210,6 @@ def run_on_ray(config: ServerConfig, *, address: str | None = None, host: str = 
             _wait(stop)
         finally:
             _take_down(serve, started)
-    finally:
-        if connected:
-            ray.shutdown()
 
 
 def _deploy(serve, app) -> None:

@@ -14,10 +14,12 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from lumina.audio.vad import DEFAULT_VAD, VAD_KINDS
 from lumina.errors import ModelNotFoundError
 from lumina.models import ModelStore, validate_model_file
 
-__all__ = ["ALIASES", "API_KEY_ENV", "ModelCatalog", "ServedModel", "ServerConfig"]
+__all__ = ["ALIASES", "API_KEY_ENV", "ModelCatalog", "ServedModel", "ServerConfig",
+           "parse_model_option"]
 
 #: Environment variable read for the API key when none is given.
 API_KEY_ENV = "LUMINA_API_KEY"
@@ -67,6 +69,10 @@ class ServerConfig:
     realtime_lockstep : bool, default False
         Realtime streams decode every partial step (events then depend only on
         the audio; used by tests); False skips steps while a decode runs.
+    realtime_vad : str, default "energy+silero"
+        The voice activity detector of realtime sessions' turn detection
+        (``vad=`` of :class:`lumina.Segmenter`): by default the energy VAD's
+        edges, each turn confirmed by Silero, so noise and music open no turn.
     ui : bool, default True
         Serve the browser page at ``/`` (and its files under ``/ui/``), which
         needs no API key to open; False leaves those routes out (``lumina serve --no-ui``).
@@ -92,6 +98,7 @@ class ServerConfig:
     max_realtime_sessions: int = 16
     realtime_step_s: float = 0.25
     realtime_lockstep: bool = False
+    realtime_vad: str = DEFAULT_VAD
     ui: bool = True
     engine_factory: Callable | None = None
 
@@ -106,6 +113,8 @@ class ServerConfig:
             _check_int("threads", self.threads, 1)
         if not self.request_timeout_s > 0:
             raise ValueError(f"request_timeout_s must be > 0, got {self.request_timeout_s}")
+        if self.realtime_vad not in VAD_KINDS:
+            raise ValueError(f"realtime_vad must be one of {', '.join(VAD_KINDS)}, got {self.realtime_vad!r}")
         if not self.realtime_step_s > 0:
             raise ValueError(f"realtime_step_s must be > 0, got {self.realtime_step_s}")
         for name in self.models:
@@ -127,6 +136,18 @@ class ServerConfig:
         if self.threads is not None:
             return self.threads
         return max(1, (os.cpu_count() or 1) // self.workers)
+
+
+def parse_model_option(value: str) -> tuple[str, str]:
+    """``NAME=MODEL`` -> (NAME, MODEL); a registry name serves as itself; a file as its stem
+    without the ``ggml-`` prefix (``models/ggml-tiny.en.bin`` -> ``tiny.en``)."""
+    name, sep, model = value.partition("=")
+    if sep and name and model:
+        return name, model
+    if value.endswith(".bin") or "/" in value or "\\" in value:
+        stem = Path(value).name.removesuffix(".bin")
+        return stem.removeprefix("ggml-"), value
+    return value, value
 
 
 def _check_int(name: str, value, minimum: int) -> None:

@@ -268,7 +268,8 @@ class Session:
         engine = PoolEngine(self._run_job, asyncio.get_running_loop(),
                             lambda: (self.settings.language, self.settings.prompt))
         # The client's turn detection, exactly: a fixed hang-over of silence_duration_ms.
-        segmenter = Segmenter(SAMPLE_RATE, hangover_ms=s.silence_ms, pre_roll_ms=s.prefix_ms)
+        segmenter = Segmenter(SAMPLE_RATE, vad=self.state.config.realtime_vad, hangover_ms=s.silence_ms,
+                              pre_roll_ms=s.prefix_ms)
         options = StreamOptions(step=self.state.config.realtime_step_s, hangover=None,
                                 lockstep=self.state.config.realtime_lockstep, ring_seconds=60.0)
         stream = Stream(engine, segmenter=segmenter, options=options)

@@ -13,7 +13,8 @@ Which one is the default (energy for streams, Silero for files), and why, is in
 """
 
 from lumina._core.vad import EnergyVAD
-from lumina.audio.vad.factory import DEFAULT_VAD, FILE_VAD, VAD_KINDS, make_vad
+from lumina.audio.vad.factory import DEFAULT_VAD, DETECTORS, FILE_VAD, GATED, VAD_KINDS, make_gated, make_vad
 from lumina.audio.vad.silero import SileroVAD
 
-__all__ = ["DEFAULT_VAD", "EnergyVAD", "FILE_VAD", "SileroVAD", "VAD_KINDS", "make_vad"]
+__all__ = ["DEFAULT_VAD", "DETECTORS", "EnergyVAD", "FILE_VAD", "GATED", "SileroVAD", "VAD_KINDS", "make_gated",
+           "make_vad"]

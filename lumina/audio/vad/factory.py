@@ -6,11 +6,15 @@ import math
 
 from lumina.errors import ArgumentError
 
-__all__ = ["DEFAULT_VAD", "FILE_VAD", "SILERO_MIN_SPEECH_MS", "SILERO_THRESHOLD", "VAD_KINDS",
-           "make_vad"]
+__all__ = ["DEFAULT_VAD", "DETECTORS", "FILE_VAD", "GATED", "SILERO_MIN_SPEECH_MS", "SILERO_THRESHOLD", "VAD_KINDS",
+           "make_gated", "make_vad"]
 
-#: The detectors lumina has, by name.
-VAD_KINDS = ("silero", "energy", "webrtc")
+#: The detectors lumina has, by name. ``"energy+silero"``: the energy VAD's edges, each
+#: utterance confirmed by Silero (:mod:`lumina.audio.vad.gate`; segmenters and streams only).
+GATED = "energy+silero"
+#: The single detectors (what files' speech regions take: ``vad=`` of ``transcribe_iter``).
+DETECTORS = ("silero", "energy", "webrtc")
+VAD_KINDS = (GATED, *DETECTORS)
 
 # Silero's settings here come from the labelled corpus (benchmarks/compare_vad.py): on 15
 # minutes of music-like tone mixes alone, Silero's usual 0.5 with 100 ms of speech to open
@@ -24,19 +28,44 @@ SILERO_MIN_SPEECH_MS = 200
 #: Speech probability at which Silero opens speech (it closes below this minus 0.15).
 SILERO_THRESHOLD = 0.7
 
-#: The detector of a segmenter or stream when none is named. Silero finds speech in noise far
-#: better (``benchmarks/compare_vad.py``), but it ends speech earlier at soft word endings, so
-#: it measures a pause longer: on the split corpus of tests/test_stream_hangover.py the fixed
-#: 300 ms hang-over splits 3 of 4 sentences with a 300 ms pause (energy: none), and the
-#: adaptive hang-over, tuned on the energy VAD, splits 1 of 4 at every pause length after a
-#: comma (energy: none). Streams keep the energy VAD until the hang-overs are tuned for
-#: Silero; ``vad="silero"`` is the choice for noise and music. See docs/vad.md.
-DEFAULT_VAD = "energy"
+#: The detector of a segmenter or stream when none is named: the energy VAD decides where an
+#: utterance starts and ends (the hang-overs were tuned on its edges, so a pause mid-sentence
+#: splits no more often than with the energy VAD alone), and Silero must confirm speech in it
+#: before anything of it is decoded, shown or finalised, so noise, hum, tones, beeps, clicks
+#: and music open nothing (:mod:`lumina.audio.vad.gate`). Silero alone ends speech earlier at
+#: soft word endings and splits more (docs/vad.md).
+DEFAULT_VAD = GATED
 
 #: The detector of ``vad=True`` for files (``Engine.transcribe``, ``lumina transcribe
 #: --vad``): there pauses under a second stay inside a region, so the offsets above do not
 #: matter, and Silero decodes no noise or music.
 FILE_VAD = "silero"
+
+
+def make_gated(sample_rate: int = 16000, frame_ms: int = 20, *, start_frames: int = 3,
+               end_frames: int = 15, threshold_db: float | None = None):
+    """The default stream detector: ``(edges, gate)``.
+
+    The edges are speech wherever the energy VAD or Silero flags a frame
+    (:class:`~lumina.audio.vad.either.EitherVAD`, one hysteresis over both);
+    the gate (:class:`~lumina.audio.vad.gate.SpeechGate`) confirms each
+    utterance with Silero before anything of it counts.
+
+    Raises
+    ------
+    ArgumentError
+        A rate other than 16 kHz (Silero's only rate).
+    """
+    if sample_rate != 16000:
+        raise ArgumentError(f"vad={GATED!r} needs 16000 Hz audio (Silero's rate), got {sample_rate}; "
+                            "use vad='energy' or 'webrtc' at other rates")
+    from lumina.audio.vad.either import EitherVAD
+    from lumina.audio.vad.energy import make_energy
+    from lumina.audio.vad.gate import SpeechGate
+    from lumina.audio.vad.silero import SileroVAD
+    raw_energy = make_energy(sample_rate, frame_ms, 1, 1, threshold_db)
+    raw_silero = SileroVAD(sample_rate, frame_ms, threshold=SILERO_THRESHOLD, start_frames=1, end_frames=1)
+    return EitherVAD(raw_energy, raw_silero, start_frames, end_frames), SpeechGate()
 
 
 def make_vad(kind: str, sample_rate: int = 16000, frame_ms: int = 20, *, start_frames: int = 3,

@@ -1,13 +1,18 @@
-"""``lumina serve``: registered into the ``lumina`` command by :func:`add_serve_command`."""
+"""``lumina serve``: registered into the ``lumina`` command by :func:`add_serve_command`.
+
+A command module: it imports the server (:mod:`lumina.apps.server`) and, for ``--ray``, the Ray
+side (:mod:`lumina.apps.distributed.serve_command`); neither imports it back.
+"""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
 import sys
-from pathlib import Path
 
-__all__ = ["add_serve_command", "parse_model_option"]
+from lumina.apps.server.config import parse_model_option
+
+__all__ = ["add_serve_command"]
 
 
 def add_serve_command(sub: argparse._SubParsersAction) -> None:
@@ -44,18 +49,6 @@ def add_serve_command(sub: argparse._SubParsersAction) -> None:
     from lumina.apps.distributed.serve_command import add_ray_serve_options  # --ray: Ray Serve
     add_ray_serve_options(p)
     p.set_defaults(handler=_cmd_serve)
-
-
-def parse_model_option(value: str) -> tuple[str, str]:
-    """``NAME=MODEL`` -> (NAME, MODEL); a registry name serves as itself; a file as its stem
-    without the ``ggml-`` prefix (``models/ggml-tiny.en.bin`` -> ``tiny.en``)."""
-    name, sep, model = value.partition("=")
-    if sep and name and model:
-        return name, model
-    if value.endswith(".bin") or "/" in value or "\\" in value:
-        stem = Path(value).name.removesuffix(".bin")
-        return stem.removeprefix("ggml-"), value
-    return value, value
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
