@@ -5,7 +5,9 @@ Partials are fast decodes of the utterance so far and must come every
 predicted to decode a 3 s utterance on the fast path within the step (the
 ``partial`` job). The Final must come within the Final goal
 (:data:`~lumina.asr.choice.jobs.FINAL_GOAL_S`, 1 s) after the speech: the final
-model is chosen for the ``dictation`` job at ``options.final_speed``. ``"auto"``
+model is chosen for the ``dictation`` job at ``options.final_speed`` (predicted
+for a greedy decode: with ``options.final_beam_size`` above 1 the final takes
+longer than predicted, since beam search is not in the cost model). ``"auto"``
 for the stream's model chooses both that way (they may differ). The names are
 resolved before the stream builds its engines, so everything after sees plain
 model names; a model or engine the caller gave is never replaced.
