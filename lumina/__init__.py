@@ -7,8 +7,9 @@ the model registry (:mod:`lumina.models`), WAV internals (:mod:`lumina.audio`),
 the voice activity detectors (:mod:`lumina.audio.vad`). The compiled core
 (:mod:`lumina._core`: ring buffer, buffer pool, energy VAD) is private.
 """
-from lumina.asr import (DeviceInfo, Engine, Segment, SegmentIterator, SpeechEngine, Timings, Token,
-                        TranscribeOptions, Transcript, TranscriptionInfo, devices)
+from lumina.asr import (DeviceInfo, Engine, ModelPick, Segment, SegmentIterator, SpeechEngine,
+                        Timings, Token, TranscribeOptions, Transcript, TranscriptionInfo,
+                        choose_model, devices)
 from lumina.audio import (AudioInfo, AudioSource, FileSource, IterableSource, MicrophoneSource,
                           audio_info, load_audio, write_wav)
 from lumina.audio.convert import SAMPLE_RATE
@@ -38,7 +39,7 @@ __version__ = "0.1.0"
 __all__ = [
     # recognition
     "Engine", "SpeechEngine", "TranscribeOptions", "Transcript", "Segment", "Token", "Timings",
-    "SegmentIterator", "TranscriptionInfo", "DeviceInfo", "devices",
+    "SegmentIterator", "TranscriptionInfo", "DeviceInfo", "devices", "choose_model", "ModelPick",
     # streaming
     "Stream", "StreamModels", "StreamOptions", "StreamStats", "StreamEvent", "SpeechStarted",
     "Partial", "SpeechStopped", "Final", "Dropped", "DeviceLost", "Segmenter", "HangoverPolicy",

@@ -46,7 +46,7 @@ NO_INPUT = {
         "ModelIntegrityError", "ModelNotFoundError", "StateError", "TranscriptionAborted")},
     **{name: "a frozen result record lumina builds, not an entry point" for name in (
         "AudioInfo", "CacheStats", "DeviceInfo", "DeviceLost", "Dropped", "Final",
-        "ModelInfo", "Partial", "Segment", "SpeechStarted", "SpeechStopped", "StreamStats",
+        "ModelInfo", "ModelPick", "Partial", "Segment", "SpeechStarted", "SpeechStopped", "StreamStats",
         "Timings", "Token", "Transcript", "TranscriptionInfo")},
 }
 
@@ -175,6 +175,16 @@ PROBES = [
     Probe("MicrophoneSource", "block_ms=0", lambda e: MicrophoneSource("fake", block_ms=0),
           ArgumentError, "block_ms must be > 0"),
     # Models
+    Probe("Engine", "latency with an explicit model", lambda e: Engine(e.micro, latency=0.5),
+          ArgumentError, "latency= chooses the model of Engine"),
+    Probe("Engine", "latency='soon'", lambda e: Engine("auto", latency="soon"), ArgumentError,
+          "unknown latency preset 'soon'"),
+    Probe("choose_model", "latency=-1", lambda e: lumina.choose_model(-1, store=e.store),
+          ArgumentError, "latency must be a preset"),
+    Probe("choose_model", "job='speech'", lambda e: lumina.choose_model(1.0, job="speech"),
+          ArgumentError, "unknown job 'speech'"),
+    Probe("choose_model", "threads=0", lambda e: lumina.choose_model(threads=0, store=e.store),
+          ArgumentError, "threads must be an int >= 1"),
     Probe("ModelStore", "root=5", lambda e: ModelStore(5), ArgumentError, "root must be a path"),
     Probe("ModelStore", "entry('nope')", lambda e: e.store.entry("nope"), ModelNotFoundError,
           "unknown model 'nope'; known models: tiny"),

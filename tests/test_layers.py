@@ -25,6 +25,7 @@ APPS_RANKS = {
     "distributed": 2,                                 # Ray: archives, Serve (runs the server's app)
     "server": 1,                                      # the OpenAI-compatible ASGI app
     "outputs": 0, "bench": 0, "dictation": 0,         # helpers of the commands
+    "recommend": 0,                                   # `lumina models recommend`'s table
 }
 
 

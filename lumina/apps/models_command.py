@@ -1,10 +1,11 @@
-"""``lumina models list|download|import|verify|path|remove|random``: the model store from a shell."""
+"""``lumina models list|download|import|verify|path|remove|random|recommend``: the model store from a shell."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from lumina.apps.recommend import add_recommend_parser, run_recommend
 from lumina.models.imports import QUANTIZATIONS
 from lumina.models.synthetic import FTYPES, SHAPES, make_model
 
@@ -42,12 +43,15 @@ def add_models_command(sub: argparse._SubParsersAction) -> None:
     rnd.add_argument("path")
     rnd.add_argument("--ftype", choices=FTYPES, default="f16")
     rnd.add_argument("--seed", type=int, default=0)
+    add_recommend_parser(actions)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
     from lumina.models.store import ModelStore
 
     store = ModelStore()
+    if args.action == "recommend":
+        return run_recommend(args, store)
     if args.action == "list":
         _print_table(("NAME", "SIZE", "INSTALLED", "QUANT", "FROM"), [_list_row(s) for s in store.list()])
     elif args.action == "download":

@@ -29,6 +29,7 @@ from lumina.asr.arguments import (check_cache, check_call, check_concurrency, ch
 from lumina.asr.backend import DecodeOptions, RunResult
 from lumina.asr.model_protocol import WhisperDecoder
 from lumina.asr.cached import consult_or_answer, decode_or_confirm, make_cache, remember
+from lumina.asr.choice.engine_choice import check_latency, choose_for_engine
 from lumina.asr.device import check_device_request
 from lumina.asr.loading import LoadedModel, default_language, load_engine_model
 from lumina.asr.protocol import TranscribeOptions
@@ -54,7 +55,11 @@ class Engine:
     ----------
     model : str or path-like, default "base.en"
         A registry name (``lumina models list``) installed in the model store,
-        or the path of a ggml model file.
+        or the path of a ggml model file; or ``"auto"``: the most accurate
+        model this machine runs within ``latency`` (:func:`lumina.choose_model`;
+        the first time, measuring the machine takes 10-40 s per candidate
+        family and storage type on two cores, in the background like loading). ``Transcript.model`` says which
+        model answered, ``Engine.choice`` why.
     device : {"auto", "cpu", "gpu", "cuda", "vulkan", "metal"}, default "auto"
         ``"auto"`` uses a GPU when the installed whisper.cpp has a GPU backend
         that initialises, and otherwise the CPU (with a warning if a GPU
@@ -90,12 +95,21 @@ class Engine:
         ``concurrency=1`` uses one state, which also reports
         ``Segment.no_speech_prob``. Where the state API cannot be used
         safely lumina loads contexts instead and logs why.
+    latency : str or float, optional
+        With ``model="auto"`` only: the budget the model is chosen for, a
+        preset (``"interactive"``: a 2 s command within 300 ms, ``"dictation"``,
+        the default: a 5 s sentence within 1 s, ``"batch"``: a file at half real
+        time) or seconds per 5 s dictated sentence. ``download=True`` lets the
+        choice include models that are not installed. With no installed model
+        predicted to fit, loading raises :class:`~lumina.errors.ModelNotFoundError`
+        naming what would fit if downloaded.
 
     Raises
     ------
     ArgumentError
         ``model`` is not a str or path, ``threads`` or ``concurrency`` is not
-        an int >= 1, or ``cache`` is not a phrase cache.
+        an int >= 1, ``cache`` is not a phrase cache, or ``latency`` is not a
+        budget or is given with an explicit model.
     DeviceError
         ``device`` is none of the kinds above (a named GPU the installation
         lacks is reported when the model loads).
@@ -109,8 +123,12 @@ class Engine:
     def __init__(self, model: str | os.PathLike[str] = "base.en", *, device: str = "auto",
                  threads: int | None = None, preload: bool = True, warmup: bool = True,
                  cache=None, store: ModelStore | None = None, download: bool = False,
-                 concurrency: int = 1, shared_weights: bool | None = None) -> None:
+                 concurrency: int = 1, shared_weights: bool | None = None,
+                 latency: str | float | None = None) -> None:
         self.model_name = model_name(model)
+        self._latency = check_latency(self.model_name, latency)
+        #: Why ``model="auto"`` chose the model (a :class:`~lumina.asr.choice.ModelPick`), once loaded.
+        self.choice = None
         check_threads(threads)
         check_concurrency(concurrency, shared_weights)
         self.concurrency = concurrency
@@ -151,6 +169,11 @@ class Engine:
             future.set_exception(exc)
 
     def _load_model(self) -> LoadedModel:
+        if self._latency is not None:
+            self.choice = choose_for_engine(self._latency, store=self._store or ModelStore(),
+                                            device=self._device_request, threads=self.threads,
+                                            download=self._download)
+            self.model_name = self.choice.name
         return load_engine_model(self.model_name, store=self._store or ModelStore(),
                                  download=self._download, device=self._device_request,
                                  concurrency=self.concurrency, shared_weights=self._shared_weights,
@@ -305,7 +328,7 @@ class Engine:
         if isinstance(found, Transcript):
             if relay is not None:
                 relay.finish(found)
-            return with_timings(found, load_s, audio_s, 0.0, 0.0, started)
+            return with_timings(found, load_s, audio_s, 0.0, 0.0, started, model=self.model_name)
         options = DecodeOptions(n_threads=self.threads, language=language, prompt=prompt,
                                 token_timestamps=word_timestamps, translate=translate,
                                 temperature=float(temperature), beam_size=beam_size)
@@ -317,7 +340,7 @@ class Engine:
         if transcript.origin == "model":
             remember(self.cache, found, samples, key, transcript.text)
         return with_timings(transcript, load_s, audio_s, sum(r.encode_s + r.mel_s for r in runs),
-                             sum(r.decode_s for r in runs), started)
+                             sum(r.decode_s for r in runs), started, model=self.model_name)
 
     def _run(self, model: WhisperDecoder, samples: np.ndarray, options: DecodeOptions, speed: str,
              should_abort: Callable[[], bool] | None, *,
@@ -366,7 +389,8 @@ class Engine:
                                 beam_size=beam_size_for(speed, beam_size))
         result, used = self._run(loaded.model, samples, options, speed, should_abort)
         t = from_run(result, loaded.model.is_special, loaded.device, used, len(samples) / SAMPLE_RATE)
-        return with_timings(t, load_s, 0.0, result.encode_s + result.mel_s, result.decode_s, started)
+        return with_timings(t, load_s, 0.0, result.encode_s + result.mel_s, result.decode_s, started,
+                            model=self.model_name)
 
     def _language_for(self, language: str | None) -> str:
         """``language``, or the model's default (waits for the model)."""

@@ -203,7 +203,8 @@ class SegmentIterator:
         timings = Timings(audio=a, encode=e, decode=d, total=time.perf_counter() - started)
         speed = self._speeds.pop() if len(self._speeds) == 1 else "mixed" if self._speeds else self._speed
         return Transcript(text, segments, self.language or "", self._device, timings,
-                          reason=self.reason, speed=speed)
+                          reason=self.reason, speed=speed,
+                          model=getattr(self._engine, "model_name", None))
 
     # ------------------------------------------------------------------ internal
 

@@ -126,6 +126,10 @@ class Transcript:
         or ``"cache-verified"`` (a fuzzy phrase-cache match confirmed by the model);
         ``"cache-unverified"`` only with the unsafe
         ``PhraseCache(trust_fuzzy_hits_unverified=True)``.
+    model : str or None
+        The model of the engine that answered, as it was loaded: a registry
+        or imported name, or a path (the chosen one with ``model="auto"``);
+        None for a transcript no engine made.
     """
 
     text: str
@@ -136,6 +140,7 @@ class Transcript:
     reason: str | None = None
     speed: str = "accurate"
     origin: str = "model"
+    model: str | None = None
 
     @property
     def from_cache(self) -> bool:
@@ -195,8 +200,9 @@ def too_short(n_samples: int, language: str) -> Transcript:
 
 
 def with_timings(t: Transcript, load: float, audio: float, encode: float, decode: float,
-                 started: float) -> Transcript:
-    """``t`` with its :class:`Timings`; ``total`` runs from ``started`` (``perf_counter``) to now."""
+                 started: float, *, model: str | None = None) -> Transcript:
+    """``t`` with its :class:`Timings` (and the ``model`` that answered); ``total`` runs from
+    ``started`` (``perf_counter``) to now."""
     timings = Timings(load=load, audio=audio, encode=encode, decode=decode,
                       total=time.perf_counter() - started)
-    return dataclasses.replace(t, timings=timings)
+    return dataclasses.replace(t, timings=timings, model=model if model is not None else t.model)

@@ -95,7 +95,7 @@ SHAPES: dict[str, ModelShape] = {
 }
 
 
-def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "f16",
+def make_model(path: str | os.PathLike[str], arch: str | ModelShape = "micro", ftype: str = "f16",
                seed: int = 0, *, decoding: str = "confident", lengths: str = "short") -> Path:
     """Write a whisper.cpp model with random weights and return its path.
 
@@ -104,9 +104,11 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
     path : str or PathLike
         Where to write the ``.bin`` file (missing folders are created). Written
         to a temporary name first and renamed, so a reader never sees half a model.
-    arch : str
+    arch : str or ModelShape
         A name from :data:`SHAPES` (``"micro"``, ``"tiny.en"``, ``"tiny"``,
-        ``"base.en"``, ``"base"``, ``"small.en"``).
+        ``"base.en"``, ``"base"``, ``"small.en"``), or a :class:`ModelShape` of
+        your own (the cost probe of :mod:`lumina.asr.choice` writes published
+        widths with one or two layers).
     ftype : {"f16", "q8_0", "q5_1"}
         Storage type of the weight matrices (biases, norms and positional
         embeddings are always f32, convolutions f16), as in the published
@@ -137,13 +139,13 @@ def make_model(path: str | os.PathLike[str], arch: str = "micro", ftype: str = "
     ArgumentError
         An unknown ``arch``, ``ftype``, ``decoding`` or ``lengths`` (also a ValueError).
     """
-    if arch not in SHAPES:
-        raise ArgumentError(f"unknown arch {arch!r}; choose one of {sorted(SHAPES)}")
+    if not isinstance(arch, ModelShape) and arch not in SHAPES:
+        raise ArgumentError(f"unknown arch {arch!r}; choose one of {sorted(SHAPES)} or pass a ModelShape")
     if ftype not in _FILE_FTYPE:
         hint = " (whisper.cpp cannot run all-f32 models; use 'f16')" if ftype == "f32" else ""
         raise ArgumentError(f"unknown ftype {ftype!r}; choose one of {sorted(_FILE_FTYPE)}{hint}")
     check_options(decoding, lengths)
-    shape = SHAPES[arch]
+    shape = arch if isinstance(arch, ModelShape) else SHAPES[arch]
     edit = _length_edit(shape, seed) if lengths == "realistic" else None
     path = Path(path)
     rng = np.random.default_rng(seed)

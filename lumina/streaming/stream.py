@@ -42,6 +42,7 @@ from lumina.audio.sources import AudioSource, FileSource, IterableSource, Microp
 from lumina.errors import ArgumentError, StateError
 from lumina.streaming.decoder import Decoder
 from lumina.streaming.delivery import Delivery
+from lumina.streaming.auto_models import resolve_auto_models
 from lumina.streaming.engines import resolve_engines
 from lumina.streaming.events import Final, Partial, StreamEvent
 from lumina.streaming.options import ModelChoice, StreamModels, StreamOptions
@@ -67,6 +68,13 @@ class Stream:
         :class:`~lumina.StreamModels` with one of those per path (progressive
         refinement: ``StreamModels(partial="tiny.en", final="base.en")``). For
         engine settings (threads, a phrase cache), pass an Engine you made.
+        ``"auto"`` (for both paths, or for one in StreamModels) chooses among
+        the installed models for the path's own budget: partials within
+        ``options.step``, Finals within the Final goal of 1 s at
+        ``options.final_speed`` (:mod:`lumina.streaming.auto_models`; the first
+        choice on a machine measures it: 10-40 s per family and storage type
+        on two cores);
+        ``stream.model_picks`` says what was chosen and why.
     source : None, "microphone", path-like, AudioSource, iterable or callable
         ``None``: push audio with :meth:`feed` and end with :meth:`close_input`.
         ``"microphone"``: the default input device, reopened with backoff after
@@ -126,6 +134,7 @@ class Stream:
         segmenter = _own_segmenter(segmenter)
         self.options, self.language = options, language
         factory, fixed, self._push = self._plan_source(source, options.ring_seconds)
+        model, self.model_picks = resolve_auto_models(model, options)
         self._partial_engine, self._final_engine, self._owned = resolve_engines(model)
         self._fixed_source = fixed
         self._stopping = threading.Event()
