@@ -239,7 +239,7 @@ def _table(paths, jobs, audio, predicted, measured) -> list[float]:
             ratio = m / p
             errors.append(abs(p / m - 1))
             per_job.setdefault(job.name, []).append(abs(p / m - 1))
-            print(f"{name:<16} {job.name:<15} {seconds:>7.2f} {j.time_text(p):>11} {j.time_text(m):>11} "
+            print(f"{name:<16} {job.name:<15} {seconds:>7.2f} {j.format_seconds(p):>11} {j.format_seconds(m):>11} "
                   f"{ratio:>6.2f}")
     print("median |predicted / measured - 1| per job: " + ", ".join(
         f"{j} {statistics.median(e) * 100:.1f}%" for j, e in per_job.items()))

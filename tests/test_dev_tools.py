@@ -111,3 +111,19 @@ def test_the_benchmarks_runner_lists_every_comparison_and_imports_nothing_from_t
                                                  or m.split(".")[0] == "tests")}, path.name
     readme = (ROOT / "benchmarks" / "README.md").read_text()
     assert all(f"`{name}`" in readme for name in names)   # the README says what each answers
+
+
+def test_asv_discovers_every_benchmark_module_without_error(tmp_path):
+    """asv imports every module under benchmarks/ and instantiates every class that has a method
+    named like a benchmark (time_*, track_*, mem_*, peakmem_*): a helper class with such a method
+    in a compare_* script once broke CI's asv step while every test passed."""
+    import asv
+
+    discover = pathlib.Path(asv.__file__).parent / "benchmark.py"
+    result_file = tmp_path / "discovered.json"
+    done = subprocess.run([sys.executable, str(discover), "discover", str(ROOT / "benchmarks"),
+                           str(result_file)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    names = {benchmark["name"].split(".")[0] for benchmark in json.loads(result_file.read_text())}
+    bench_modules = {p.stem for p in (ROOT / "benchmarks").glob("bench_*.py")}
+    assert bench_modules <= names

@@ -77,7 +77,7 @@ def recommend_lines(choice: ModelPick) -> list[str]:
     rows = []
     for e in choice.estimates:
         c = e.candidate
-        predicted = job.time_text(e.seconds) if e.seconds is not None else e.note.split(" (")[0] or "?"
+        predicted = job.format_seconds(e.seconds) if e.seconds is not None else e.note.split(" (")[0] or "?"
         fits = "?" if e.fits is None else ("yes" if e.fits else "no")
         if c.name == choice.name:
             fits += " <- pick"

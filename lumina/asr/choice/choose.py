@@ -237,7 +237,7 @@ def _estimate(ordered: list[Candidate], job: Job, budget: float,
             if cost is not None and block_id(family, c.quantization) not in cost.blocks:
                 bound = _lower_bound(cost, c, family, job)
             if bound is not None and job.in_budget_units(bound[0]) > budget:
-                found[i] = Estimate(c, None, False, f"> {job.time_text(bound[0])} "
+                found[i] = Estimate(c, None, False, f"> {job.format_seconds(bound[0])} "
                                                     f"(bound from {bound[1]} blocks)")
             else:
                 to_measure.append((i, c))
@@ -271,7 +271,7 @@ def _explicit(name: str, candidates: list[Candidate], job: Job, budget: float,
     reason = f"{name}: chosen by the caller (an explicit model always wins over a latency budget)"
     if seconds is not None:
         verdict = "within" if job.in_budget_units(seconds) <= budget else "over"
-        reason += f"; predicted {job.time_text(seconds)}, {verdict} {job.budget_text(budget)}"
+        reason += f"; predicted {job.format_seconds(seconds)}, {verdict} {job.budget_text(budget)}"
     return ModelPick(name, reason, job, budget, seconds,
                        match is not None and not match.installed,
                        match.size if match is not None else None,
@@ -283,7 +283,7 @@ def _fit_reason(pick: Estimate, estimates: list[Estimate], job: Job, budget: flo
     c = pick.candidate
     scope = "model" if allow_download else "installed model"
     text = (f"{c.name}: the most accurate {scope} predicted within {job.budget_text(budget)} "
-            f"({job.time_text(pick.seconds)}) for {job.description}")
+            f"({job.format_seconds(pick.seconds)}) for {job.description}")
     if not c.installed:
         text += f"; not installed: a {size_text(c.size, exact=c.size_exact)} download"
     better = [e.candidate for e in estimates[:estimates.index(pick)]
@@ -301,7 +301,7 @@ def _no_fit_reason(estimates: list[Estimate], job: Job, budget: float, allow_dow
     installed = [e for e in estimates if e.candidate.installed and e.seconds is not None]
     if installed:
         fastest = min(installed, key=lambda e: e.seconds)
-        text += f" (fastest installed: {fastest.candidate.name}, {job.time_text(fastest.seconds)})"
+        text += f" (fastest installed: {fastest.candidate.name}, {job.format_seconds(fastest.seconds)})"
     elif not any(e.candidate.installed for e in estimates):
         text += " (no model is installed)"
     fit = [e.candidate for e in estimates if e.fits and not e.candidate.installed]

@@ -66,7 +66,7 @@ class Job:
         """A budget for this job in words: ``"300 ms"`` or ``"RTF 0.50"``."""
         return f"RTF {budget:.2f}" if self.per_audio_second else f"{budget * 1000:.0f} ms"
 
-    def time_text(self, seconds: float) -> str:
+    def format_seconds(self, seconds: float) -> str:
         """A predicted or measured time of one call in the budget's unit."""
         return self.budget_text(seconds / self.audio_seconds if self.per_audio_second else seconds)
 
