@@ -98,3 +98,16 @@ def test_an_annotation_inside_speech_is_removed_but_the_words_stay(real_engine, 
     transcript = real_engine.transcribe(np.concatenate([words, beeps, words]))
     assert "(" not in transcript.text and "[" not in transcript.text
     assert normalise(transcript.text).split().count("meeting") == 2
+
+
+# --------------------------------------------------------------------------- the same audio, the same text
+
+@pytest.mark.parametrize("speed", ["accurate", "fast"])
+def test_beam_search_gives_the_same_text_whatever_was_decoded_before(real_engine, speech, speed):
+    """whisper.cpp's beam search samples its candidates with a random generator that a reused
+    state carries from call to call (lumina.asr.shared_model): the same clips decoded in the
+    opposite order must still read the same."""
+    chosen = clips(speech, SENTENCES[:8], ESPEAK_VOICES[:2])
+    forward = [real_engine.transcribe(c.audio, speed=speed, beam_size=5).text for c in chosen]
+    backward = [real_engine.transcribe(c.audio, speed=speed, beam_size=5).text for c in reversed(chosen)]
+    assert forward == backward[::-1]

@@ -94,7 +94,10 @@ class Engine:
         context (one copy of the weights) per slot. True with
         ``concurrency=1`` uses one state, which also reports
         ``Segment.no_speech_prob``. Where the state API cannot be used
-        safely lumina loads contexts instead and logs why.
+        safely lumina loads contexts instead and logs why. Only states give a
+        beam-search or temperature-fallback decode a fresh random generator
+        per call (:mod:`lumina.asr.shared_model`); with contexts such a decode
+        of the same audio may read differently after other calls.
     latency : str or float, optional
         With ``model="auto"`` only: the budget the model is chosen for, a
         preset (``"interactive"``: a 2 s command within 300 ms, ``"dictation"``,

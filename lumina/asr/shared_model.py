@@ -16,6 +16,16 @@ clock times the call; abort, timings and read-back follow
 :meth:`WhisperModel.run <lumina.asr.backend.WhisperModel.run>`. The state path
 also reads each segment's ``no_speech_prob``, which pywhispercpp's binding cannot.
 
+Calls that sample get a fresh state. whisper.cpp's beam search draws its candidates
+from the token distribution (``whisper_sample_token_topk``), and its temperature
+fallback samples too, with a random generator per decoder; the generators of
+decoders 1..n are re-seeded at every call but decoder 0's is seeded once, when the
+state is made, and runs on from call to call. Reusing a state, the same audio then gave
+different text depending on the calls before (11 of 24 espeak-ng sentences at
+``beam_size=5``). A state made for the call starts every generator at its seed, so the
+same audio and options give the same text, as in a fresh whisper.cpp process. Making
+one costs about 2-10 ms on tiny.en (:func:`samples_tokens` says which calls pay it).
+
 The library is reached through ctypes (:mod:`lumina.asr.whisper_abi`); when
 its layout check fails, :func:`lumina.asr.model_pool.load_model` falls back to
 one context per concurrent call.
@@ -38,7 +48,13 @@ from lumina.asr.backend import (_LOG_ERROR, CENTISECOND, DecodeOptions, RunResul
 from lumina.asr.slots import Slots
 from lumina.errors import ArgumentError, BackendError
 
-__all__ = ["SharedModel"]
+__all__ = ["SharedModel", "samples_tokens"]
+
+
+def samples_tokens(options: DecodeOptions) -> bool:
+    """Whether whisper.cpp may draw random tokens in this call (beam search, temperature > 0
+    or the temperature fallback), so that its result depends on the state's random generators."""
+    return options.beam_size > 1 or options.temperature > 0 or options.temperature_fallback
 
 
 class SharedModel:
@@ -79,7 +95,7 @@ class SharedModel:
                                + ("; ".join(errors) or "unknown error"))
         self._lib = lib
         self._ctx = ctx
-        self._slots = Slots(states)
+        self._slots = Slots([StateSlot(state) for state in states])
         self._close_lock = threading.Lock()
         self.fallback_reason = None
         self.concurrency = concurrency
@@ -116,9 +132,11 @@ class SharedModel:
         # The binding's parameters, built by the same function as a context's, copied into
         # whisper.cpp's structure field by field (callbacks are the call's own).
         params = abi.full_params_from(self._lib, full_params(options))
-        with self._slots.lend() as state:
-            return inference.run(StateExecutor(self._lib, self._ctx, state), audio, options, params,
-                                 should_abort, on_segment)
+        with self._slots.lend() as slot:
+            if samples_tokens(options):
+                slot.renew(self._lib, self._ctx)
+            return inference.run(StateExecutor(self._lib, self._ctx, slot.state), audio, options,
+                                 params, should_abort, on_segment)
 
     def is_special(self, token_id: int) -> bool:
         """Whether a token id is a special token (end-of-text and above)."""
@@ -133,12 +151,34 @@ class SharedModel:
         with self._close_lock:
             if self._ctx is None:
                 return
-            states = self._slots.close()  # waits for the decodes in progress
-            _free(self._lib, self._ctx, states)
+            slots = self._slots.close()  # waits for the decodes in progress
+            _free(self._lib, self._ctx, [slot.state for slot in slots])
             self._ctx = None
 
     def __repr__(self) -> str:
         return f"SharedModel({str(self.path)!r}, concurrency={self.concurrency})"
+
+
+class StateSlot:
+    """One of a model's whisper.cpp states; :meth:`renew` swaps it for a fresh one."""
+
+    def __init__(self, state) -> None:
+        self.state = state
+
+    def renew(self, lib, ctx) -> None:
+        """Replace the state by a new one (made first, so a failure leaves the old one usable).
+
+        Raises
+        ------
+        BackendError
+            whisper.cpp could not make a state (out of memory).
+        """
+        fresh = lib.whisper_init_state(ctx)
+        if not fresh:
+            raise BackendError("whisper.cpp could not make a fresh state for a sampling decode "
+                               "(beam search or temperature fallback): out of memory?")
+        lib.whisper_free_state(self.state)
+        self.state = fresh
 
 
 class StateExecutor:
