@@ -11,14 +11,34 @@ import _pywhispercpp as pw
 from lumina.audio.files import load_audio
 
 
-def reference_tokens(model_path, audio: np.ndarray, **params) -> list[list[int]]:
+def reference_params(beam_size: int | None = None, **params) -> dict:
+    """pywhispercpp Model parameters of an accurate call with ``beam_size`` beams (default the
+    accurate default, lumina.asr.speed.DEFAULT_BEAM_SIZE): whisper.cpp's beam-search strategy
+    above 1 beam, its greedy one otherwise; ``params`` added."""
+    from lumina.asr.speed import beam_size_for
+
+    beams = beam_size_for("accurate", beam_size)
+    if beams > 1:
+        params = {"params_sampling_strategy": 1,
+                  "beam_search": {"beam_size": beams, "patience": -1.0}} | params
+    return params
+
+
+def reference_tokens(model_path, audio: np.ndarray, beam_size: int | None = None,
+                     **params) -> list[list[int]]:
     """Token ids per segment from pywhispercpp's own Model.transcribe (the reference path), less
     the segments lumina's speech filter drops (lumina.asr.speech_filter: what nobody said), so
-    "equal tokens" means whisper.cpp's own decode, then lumina's documented filter."""
+    "equal tokens" means whisper.cpp's own decode, then lumina's documented filter.
+
+    ``beam_size`` defaults to an accurate call's (lumina.asr.speed.DEFAULT_BEAM_SIZE); above 1
+    the reference uses whisper.cpp's beam-search parameters with that many beams. Each call makes
+    a new Model, so its random generators start at their seeds, as an engine's sampling calls do.
+    """
     from lumina.asr.decode_data import SegmentData, TokenData
     from lumina.asr.speech_filter import SpeechFilter
 
-    model = Model(str(model_path), n_threads=2, print_progress=False, **params)
+    model = Model(str(model_path), n_threads=2, print_progress=False,
+                  **reference_params(beam_size, **params))
     model.transcribe(audio)
     ctx = model._ctx
     eot = pw.whisper_token_eot(ctx)

@@ -23,7 +23,7 @@ from lumina import ArgumentError, Engine, PhraseCache, TranscriptionAborted
 from lumina.asr.shared_model import SharedModel
 from lumina.asr.backend import DecodeOptions, WhisperModel
 from lumina.asr.cached import agrees, verification_options, words
-from lumina.asr.speed import fast_options
+from lumina.asr.speed import beam_size_for, fast_options
 
 
 # ----------------------------------------------------------------------------- agreement
@@ -145,7 +145,7 @@ def test_a_fuzzy_match_is_verified_by_one_short_greedy_decode_of_this_audio(micr
     assert options == expected and options.temperature_fallback is False
     assert options.audio_ctx == 256 and options.max_tokens == 16
     ids = [[t.id for t in s.tokens if t.id < 50256] for s in result.segments]
-    assert ids == reference_tokens(micro_model, retake, audio_ctx=256, max_tokens=16,
+    assert ids == reference_tokens(micro_model, retake, beam_size=1, audio_ctx=256, max_tokens=16,
                                    temperature_inc=0.0)
     # The micro model decodes the same token for both takes, so the verification agrees.
     assert (again.origin, again.from_cache, again.device, again.text) == ("cache-verified", True, "cpu",
@@ -180,13 +180,14 @@ def test_a_fast_call_reuses_the_verification_only_when_it_is_the_fast_decode(mic
         engine.transcribe(original, speed="fast")
         del runs[:]
         plain = engine.transcribe(retake, speed="fast")
-        base = DecodeOptions(n_threads=engine.threads, language="en")
+        base = DecodeOptions(n_threads=engine.threads, language="en",
+                             beam_size=beam_size_for("fast", None))
         fast = fast_options(base, len(retake), 1500)[0]
         same = verification_options(base, len(retake), 1500)[0] == fast
         assert len(runs) == (1 if same else 2) and plain.origin == "model" and plain.speed == "fast"
         # When the fast path is greedy without fallback too (the same options), one decode serves.
         monkeypatch.setattr(cached, "fast_options", lambda o, n, c: (
-            dataclasses.replace(fast_options(o, n, c)[0], temperature_fallback=False), 16))
+            dataclasses.replace(fast_options(o, n, c)[0], temperature_fallback=False, beam_size=1), 16))
         del runs[:]
         engine.cache.clear()
         engine.transcribe(original, speed="fast")

@@ -6,7 +6,7 @@ import math
 
 import _pywhispercpp as pw
 import pytest
-from _engine_util import hello
+from _engine_util import hello, reference_params
 from lumina.testing import speechlike
 from pywhispercpp.model import Model
 
@@ -19,7 +19,7 @@ def _decoded(transcript):
 
 def reference(path, audio, **params):
     """(token ids and probabilities per segment, language) from pywhispercpp's Model.transcribe."""
-    model = Model(str(path), n_threads=2, print_progress=False, **params)
+    model = Model(str(path), n_threads=2, print_progress=False, **reference_params(**params))
     model.transcribe(audio)
     ctx = model._ctx
     eot = pw.whisper_token_eot(ctx)
