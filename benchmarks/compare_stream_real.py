@@ -69,10 +69,11 @@ def build_signal(speech: SpeechRenderer, n: int):
         voice = voices[i % len(voices)]
         if "," in text:   # a sentence with a comma: cut there, its halves 500 ms apart
             head, tail = text.split(",", 1)
-            audio = np.concatenate([speech.render(head + ",", voice), np.zeros(SR // 2, np.float32),
-                                    speech.render(tail.strip(), voice)])
+            audio = np.concatenate([trimmed(speech.render(head + ",", voice)),
+                                    np.zeros(SR // 2, np.float32),
+                                    trimmed(speech.render(tail.strip(), voice))])
         else:
-            audio = speech.render(text, voice)
+            audio = trimmed(speech.render(text, voice))
         spans.append((pos, pos + len(audio)))
         refs.append(text)
         paused.append("," in text)
@@ -82,6 +83,17 @@ def build_signal(speech: SpeechRenderer, n: int):
     audio = np.concatenate(parts)
     floor = non_speech("noise floor -60 dB", len(audio) / SR + 1, seed=9)[:len(audio)]
     return (audio + floor).astype(np.float32), spans, refs, paused, pos
+
+
+def trimmed(audio: np.ndarray, floor_db: float = -40.0) -> np.ndarray:
+    """The clip from its first to its last 10 ms frame within ``floor_db`` of its loudest frame:
+    a rendering's own leading and trailing silence would otherwise count as speech, and the
+    latencies "after the end of speech" would start too late."""
+    frame = SR // 100
+    n = len(audio) // frame
+    rms = np.sqrt(np.mean(audio[:n * frame].reshape(n, frame) ** 2, axis=1))
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (floor_db / 20))
+    return audio[loud[0] * frame:(loud[-1] + 1) * frame]
 
 
 def run(engine, audio, spans, quiet_from, options: dict) -> dict:
@@ -103,20 +115,31 @@ def run(engine, audio, spans, quiet_from, options: dict) -> dict:
         partials = [t for t, e in mine if isinstance(e, Partial) and e.text]
         finals = [(t, e) for t, e in mine if isinstance(e, Final)]
         complete = [(t, e) for t, e in mine if isinstance(e, Partial) and e.complete]
-        whole = [t for t, e in mine if isinstance(e, Final) or e.complete]
+        utterances = list(dict.fromkeys(e.utterance_id for _, e in mine))
+        # the sentence is whole on screen when its last utterance first shows whole text
+        whole = [t for t, e in mine if e.utterance_id == utterances[-1]
+                 and (isinstance(e, Final) or e.complete)] if utterances else []
         rows.append({
             "first": partials[0] - feeder.arrival(onset) if partials else float("nan"),
             "whole": min(whole) - feeder.arrival(stop - 1) if whole else float("nan"),
             "final": finals[-1][0] - feeder.arrival(stop - 1) if finals else float("nan"),
             "final_text": " ".join(e.text for _, e in finals),
-            "complete_text": " ".join(e.text for _, e in complete[-1:]) if complete else
-            " ".join(e.text for _, e in finals),
+            # per utterance of the sentence (a pause may split it): its last complete partial,
+            # or its Final when it had none
+            "complete_text": " ".join(_first_whole_text(mine, u) for u in utterances),
             "finals": len(finals),
         })
     return {"rows": rows, "silence_cpu": feeder.cpu_percent("quiet", "end"),
             "speech_cpu": feeder.cpu_percent("start", "quiet"),
             "rtf": (stats.decode_s + stats.segment_s) / stats.audio_s,
             "utterances": sum(isinstance(e, SpeechStarted) for _, e in events)}
+
+
+def _first_whole_text(events, utterance_id) -> str:
+    """The text an utterance first showed whole: its last complete partial, else its Final."""
+    own = [e for _, e in events if e.utterance_id == utterance_id]
+    complete = [e.text for e in own if isinstance(e, Partial) and e.complete]
+    return complete[-1] if complete else " ".join(e.text for e in own if isinstance(e, Final))
 
 
 def _owners(text_events, spans) -> dict[int, int]:

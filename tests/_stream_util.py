@@ -21,7 +21,9 @@ from lumina.evaluation.utterances import silence, speak
 
 CHUNK = 320  # 20 ms, what FileSource yields by default
 #: Events that depend on the audio alone: every partial step decoded, nothing aborted.
-LOCKSTEP = StreamOptions(lockstep=True)
+#: Lockstep with finals on the accurate path: the scheduling tests tell the paths apart by speed
+#: (partials are always fast). The default final speed has its own tests (test_stream_defaults.py).
+LOCKSTEP = StreamOptions(lockstep=True, final_speed="accurate")
 # The micro model with this seed gives hypotheses whose tails change as audio grows.
 MICRO_SEED = 2
 
@@ -47,7 +49,7 @@ class Decode(typing.NamedTuple):
 
 def tokens_text(engine, audio) -> str:
     """The text a partial of ``audio`` shows: its fast decode's tokens joined (what LocalAgreement gives)."""
-    return "".join(t.text for s in engine.transcribe(audio, speed="fast").segments for t in s.tokens).strip()
+    return "".join(t.text for s in engine.transcribe(audio, speed="fast", beam_size=1).segments for t in s.tokens).strip()
 
 
 def reference_schedule(audio: np.ndarray, step: float = 0.25, chunk: int = CHUNK,
@@ -75,7 +77,7 @@ def reference_schedule(audio: np.ndarray, step: float = 0.25, chunk: int = CHUNK
         if engine is None:
             text = text_of(audio)
         else:
-            tokens = [t for s in engine.transcribe(audio, speed="fast").segments for t in s.tokens]
+            tokens = [t for s in engine.transcribe(audio, speed="fast", beam_size=1).segments for t in s.tokens]
             text = agreements[utterance].update(tokens)[0]
         sched.note_text(utterance, text)
 

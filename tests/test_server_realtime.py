@@ -12,7 +12,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from lumina import Engine, Segmenter
+from lumina import Engine, Segmenter, StreamOptions
 from lumina.streaming import SpeechEnd, SpeechStart
 from lumina.apps.server import create_app
 from lumina.audio.convert import ChunkConverter
@@ -147,7 +147,9 @@ def test_realtime_16k_speech_turns_and_finals(model, speech, tmp_path):
     samples = speech.astype(np.float32) / 32768
     segments, pre_roll = reference_ends(samples)
     with Engine(model, threads=1) as engine:
-        finals = [engine.transcribe(e.audio).text for e in segments if isinstance(e, SpeechEnd)]
+        # the session's stream decodes each final at the default final speed
+        finals = [engine.transcribe(e.audio, speed=StreamOptions().final_speed).text
+                  for e in segments if isinstance(e, SpeechEnd)]
     items = check_turns(events, segments, pre_roll, finals)
     deltas = by_type(events, f"{PREFIX}.delta")
     assert {d["item_id"] for d in deltas} <= set(items)
@@ -168,7 +170,9 @@ def test_realtime_24k_live_mode(model, speech, tmp_path):
     samples = np.concatenate([convert(pcm24[i:i + 480]) for i in range(0, len(pcm24), 480)])
     segments, pre_roll = reference_ends(samples)
     with Engine(model, threads=1) as engine:
-        finals = [engine.transcribe(e.audio).text for e in segments if isinstance(e, SpeechEnd)]
+        # the session's stream decodes each final at the default final speed
+        finals = [engine.transcribe(e.audio, speed=StreamOptions().final_speed).text
+                  for e in segments if isinstance(e, SpeechEnd)]
     check_turns(events, segments, pre_roll, finals)
 
 

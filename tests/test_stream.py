@@ -35,7 +35,7 @@ def agreed(engine, decodes):
     """(text, stable, unstable) of each reference window: its fast decode through LocalAgreement-2."""
     policies = collections.defaultdict(LocalAgreement)
     return [policies[d.utterance_id].update(
-        [t for s in engine.transcribe(d.audio, speed="fast").segments for t in s.tokens])
+        [t for s in engine.transcribe(d.audio, speed="fast", beam_size=1).segments for t in s.tokens])
         for d in decodes]
 
 
@@ -46,7 +46,7 @@ def reference(engine, audio, **options):
 
 def run_lockstep(engine, wav, **options):
     stream = Stream(engine, source=FileSource(wav, realtime=False),
-                    options=StreamOptions(lockstep=True, **options))
+                    options=StreamOptions(**({"lockstep": True, "final_speed": "accurate"} | options)))
     return list(stream)
 
 

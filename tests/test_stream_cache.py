@@ -40,7 +40,7 @@ def test_a_retake_shows_the_candidate_then_the_verified_final(tmp_path, speech, 
     audio = np.concatenate([silence(0.5), phrase, silence(1.0), retake, silence(0.6)]).astype(np.float32)
     with Engine(model, threads=1) as fast, Engine(model, threads=1, cache=PhraseCache()) as accurate:
         stream = Stream(StreamModels(partial=fast, final=accurate), source=chunks_of(audio),
-                        options=StreamOptions(lockstep=True, eager=eager))
+                        options=StreamOptions(lockstep=True, eager=eager, final_speed="accurate"))
         events = list(stream)
     first, second = by_utterance(events).values()
     completes = [[p for p in u if isinstance(p, Partial) and p.complete] for u in (first, second)]
@@ -82,7 +82,7 @@ def run_one(speech_audio, candidate: str, origin: str, eager: bool, lockstep: bo
     # Partial hypotheses agree on w5 w6 and never on what follows: "w5 w6" is the stable prefix.
     engine = CandidateEngine(lambda i, a, speed: [5, 6, 100 + i] if speed == "fast" else [5, 6, 9],
                              candidate, origin)
-    stream = Stream(engine, source=chunks_of(speech_audio), options=StreamOptions(eager=eager, lockstep=lockstep))
+    stream = Stream(engine, source=chunks_of(speech_audio), options=StreamOptions(eager=eager, lockstep=lockstep, final_speed="accurate"))
     return by_utterance(list(stream))[0], stream.stats
 
 
@@ -130,7 +130,7 @@ def test_a_live_speculation_shows_the_candidate_and_its_final_keeps_the_origin(o
 @pytest.mark.parametrize("eager", [True, False], ids=["eager", "classic"])
 def test_engines_without_on_candidate_keep_working(one_phrase, eager):
     engine = ScriptedEngine(lambda i, a, speed: [5, 6])
-    stream = Stream(engine, source=chunks_of(one_phrase), options=StreamOptions(eager=eager, lockstep=True))
+    stream = Stream(engine, source=chunks_of(one_phrase), options=StreamOptions(eager=eager, lockstep=True, final_speed="accurate"))
     events = by_utterance(list(stream))[0]
     assert isinstance(events[-1], Final) and (events[-1].origin, events[-1].text) == ("model", "w5 w6")
     completes = [e.text for e in events if isinstance(e, Partial) and e.complete]

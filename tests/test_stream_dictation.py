@@ -9,13 +9,16 @@ import sys
 import numpy as np
 import pytest
 
-from lumina import StreamModels
+from lumina import StreamOptions, StreamModels
 from lumina import DeviceError, Engine, FileSource, Final, Partial, Stream
 from lumina.apps.cli import main
 from lumina.apps.dictation import CLEAR_LINE, LineView, Typer, detect_typing_tool
 from lumina.testing import make_model
 from _stream_util import LOCKSTEP, MICRO_SEED, two_utterances
 from _vad_util import write_wav
+
+#: What `lumina dictate --file` runs: lockstep, the default final speed.
+DICTATE_FILE = StreamOptions(lockstep=True)
 
 
 def partial(text, stable="", utt=0):
@@ -158,8 +161,8 @@ def test_dictate_prints_partials_in_place_and_finals_on_lines(tmp_path, capsys, 
     model = make_model(tmp_path / "m.bin", "micro", seed=MICRO_SEED)
     wav = write_wav(tmp_path / "two.wav", two_utterances(tmp_path))
     with Engine(model, threads=1) as engine:
-        events = [e for e in Stream(engine, source=FileSource(wav, realtime=False), options=LOCKSTEP)
-                  if isinstance(e, (Partial, Final))]
+        events = [e for e in Stream(engine, source=FileSource(wav, realtime=False),
+                                    options=DICTATE_FILE) if isinstance(e, (Partial, Final))]
     expected = "".join(CLEAR_LINE + e.text if isinstance(e, Partial) else CLEAR_LINE + e.text + "\n"
                        for e in events)
     assert main(["dictate", "--model", str(model), "--threads", "1", "--file", str(wav)]) == 0
@@ -345,7 +348,7 @@ def test_dictate_type_shows_the_provisional_text_and_corrects_it_with_the_final(
     with Engine(partial_model, threads=1) as fast, Engine(final_model, threads=1) as accurate:
         events = list(Stream(StreamModels(partial=fast, final=accurate),
                              source=FileSource(wav, realtime=False),
-                             options=LOCKSTEP))
+                             options=DICTATE_FILE))
     expected: list = []
     typer = Typer("xdotool", run=expected.append)
     for e in events:

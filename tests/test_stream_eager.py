@@ -113,7 +113,8 @@ def test_live_mode_aborts_a_running_speculation_when_speech_resumes():
             if (i + 1) * CHUNK == 24320:       # the chunk that showed speech stopping was processed:
                 assert engine.holding.wait(10)  # the speculation's decode is running; read on
 
-    stream = Stream(engine, source=source(), segmenter=tone_segmenter())
+    stream = Stream(engine, source=source(), segmenter=tone_segmenter(),
+                    options=StreamOptions(final_speed="accurate"))
     events = list(stream)
     assert engine.aborted == 1
     (final,) = one_final_each(events)
@@ -136,7 +137,7 @@ def test_the_stream_adapts_the_hangover_to_the_partial_text(text, policy, finals
     policy = HangoverPolicy() if policy == "default" else policy
     engine = ScriptedEngine(lambda i, a, s: [1], text_of=lambda i: text)
     events = list(Stream(engine, source=chunks_of(with_pause(0.2)), segmenter=tone_segmenter(),
-                         options=StreamOptions(hangover=policy, lockstep=True)))
+                         options=StreamOptions(hangover=policy, lockstep=True, final_speed="accurate")))
     assert [(f.start, f.end) for f in one_final_each(events)] == finals
 
 
@@ -149,7 +150,7 @@ def test_hangover_must_be_a_policy_or_none(bad):
 def test_without_eager_the_hangover_stays_fixed_and_nothing_is_speculated():
     engine = ScriptedEngine(lambda i, a, s: [1], text_of=lambda i: " Open the door.")
     stream = Stream(engine, source=chunks_of(with_pause(0.2)), segmenter=tone_segmenter(),
-                    options=StreamOptions(eager=False, lockstep=True, hangover=None))
+                    options=StreamOptions(eager=False, lockstep=True, hangover=None, final_speed="accurate"))
     events = list(stream)
     assert [(f.start, f.end) for f in one_final_each(events)] == [(1.0, 2.2)]
     assert not any(e.complete for e in events if isinstance(e, Partial))
@@ -189,7 +190,7 @@ def test_micro_model_lockstep_speculations_and_one_final_per_utterance(micro_eng
     # The complete partials: LocalAgreement-2 over the fast decodes, each of the audio up to a pause.
     agreements = collections.defaultdict(LocalAgreement)
     texts = [(d.complete, agreements[d.utterance_id].update(
-        [t for s in micro_engine.transcribe(d.audio, speed="fast").segments for t in s.tokens])[0])
+        [t for s in micro_engine.transcribe(d.audio, speed="fast", beam_size=1).segments for t in s.tokens])[0])
         for d in decodes]
     assert [(p.complete, p.text) for p in events if isinstance(p, Partial)] == texts
     assert any(tokens_text(micro_engine, d.audio) for d in decodes if d.complete)
@@ -198,7 +199,8 @@ def test_micro_model_lockstep_speculations_and_one_final_per_utterance(micro_eng
 
 
 def test_micro_model_live_mode_gives_one_final_per_utterance(micro_engine, speech, tmp_path):
-    stream = Stream(micro_engine, source=FileSource(write_wav(tmp_path / "s.wav", speech), realtime=False))
+    stream = Stream(micro_engine, source=FileSource(write_wav(tmp_path / "s.wav", speech), realtime=False),
+                    options=StreamOptions(final_speed="accurate"))
     events = list(stream)
     from lumina import load_audio
     _, _, ends = reference_schedule(load_audio(tmp_path / "s.wav", SR))

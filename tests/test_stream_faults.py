@@ -117,7 +117,7 @@ def test_stop_from_another_thread_aborts_the_decode_and_leaves_no_thread(speech,
     wav = write_wav(tmp_path / "long.wav", np.concatenate([speech] * 20))
     gate = threading.Event()                   # never set: decodes hang until aborted
     engine = ScriptedEngine(gate=gate)
-    stream = Stream(engine, source=FileSource(wav, realtime=True))
+    stream = Stream(engine, source=FileSource(wav, realtime=True), options=StreamOptions(final_speed="accurate"))
     got = []
     consumer = threading.Thread(target=lambda: got.extend(stream))
     consumer.start()
@@ -257,7 +257,8 @@ def test_live_mode_skips_steps_while_a_decode_runs_and_counts_them(speech):
 
     # The classic schedule (eager=False): no speculation when speech stops, so the only decodes
     # are partials every step and one final per utterance after the hang-over.
-    stream = Stream(engine, source=source(), options=StreamOptions(eager=False, hangover=None))
+    stream = Stream(engine, source=source(), options=StreamOptions(eager=False, hangover=None,
+                                                                   final_speed="accurate"))
     events = list(stream)
     assert len(partials) == 1 and len(ends) == 2
     assert sched.skipped_steps > 10

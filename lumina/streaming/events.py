@@ -106,7 +106,7 @@ class Partial:
 
 @dataclasses.dataclass(frozen=True)
 class Final:
-    """The text of a finished utterance, decoded once by the final (accurate) path.
+    """The text of a finished utterance, decoded once by the final path (``StreamOptions.final_speed``).
 
     Every utterance gets exactly one ``Final``, after its partials. Its ``text`` is
     authoritative and may differ from the last partial (another model or speed
