@@ -88,8 +88,9 @@ def test_fast_mode_is_one_greedy_pass_and_accurate_mode_keeps_the_fallback(model
     spy = RunSpy(monkeypatch)
     audio = speechlike(2.0)
     with Engine(models[("unsure", "short")], threads=2, warmup=False) as engine:
-        fast = engine.transcribe(audio, speed="fast")
-        accurate = engine.transcribe(audio)
+        # greedy (beam_size=1), so that decoder steps count tokens of one decoder
+        fast = engine.transcribe(audio, speed="fast", beam_size=1)
+        accurate = engine.transcribe(audio, beam_size=1)
     (fast_options, fast_run), (accurate_options, accurate_run) = spy.calls
     assert fast.speed == "fast" and accurate.speed == "accurate"
     assert fast_options.temperature_fallback is False
