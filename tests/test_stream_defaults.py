@@ -26,13 +26,15 @@ class Recording(ScriptedEngine):
 
 
 def test_finals_default_to_the_fast_path_with_the_default_beams_and_partials_are_greedy(speech):
+    """(With greedy defaults a final and a complete partial decode alike, so the count is a floor.)"""
     engine = Recording()
     events = list(Stream(engine, source=chunks_of(speech), options=StreamOptions(lockstep=True)))
     finals = sum(isinstance(e, Final) for e in events)
     decodes = [(o.speed, beam_size_for(o.speed, o.beam_size)) for o in engine.options]
     assert StreamOptions().final_speed == "fast" and finals == 2
-    assert decodes.count(("fast", 5)) == finals                 # one final decode per utterance
-    assert set(decodes) == {("fast", 1), ("fast", 5)}           # everything else: greedy partials
+    final = ("fast", beam_size_for("fast", None))
+    assert decodes.count(final) >= finals                        # one final decode per utterance
+    assert set(decodes) == {("fast", 1), final}                  # everything else: greedy partials
 
 
 def test_final_speed_accurate_and_final_beam_size_are_honoured(speech):
