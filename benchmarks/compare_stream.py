@@ -86,12 +86,12 @@ GOALS = "goals: onset->1st partial <= 250 ms; end->whole <= 150 ms; end->Final a
 
 
 CONTENDERS = [   # (name, model, options of run_lumina)
-    ("lumina eager, accurate finals (default)", "confident", {}),
-    ("lumina eager, final_speed='fast'", "confident", {"final_speed": "fast"}),
+    ("lumina eager, accurate finals", "confident", {"final_speed": "accurate"}),
+    ("lumina eager, final_speed='fast' (default)", "confident", {}),
     ("lumina eager, fast, punctuating model", "confident", {"final_speed": "fast", "punctuate": True}),
-    ("before: eager=False, accurate finals", "confident", {"eager": False}),
+    ("before: eager=False, accurate finals", "confident", {"eager": False, "final_speed": "accurate"}),
     ("before: eager=False, final_speed='fast'", "confident", {"eager": False, "final_speed": "fast"}),
-    ("lumina eager, accurate finals, unsure model", "unsure", {}),
+    ("lumina eager, accurate finals, unsure model", "unsure", {"final_speed": "accurate"}),
     ("lumina eager, final_speed='fast', unsure model", "unsure", {"final_speed": "fast"}),
     ("before: eager=False, fast, unsure model", "unsure", {"eager": False, "final_speed": "fast"}),
 ]
@@ -199,23 +199,32 @@ class StandIn:
         return Transcript("w", (Segment(0.0, len(audio) / SR, "w", tokens),), "en", "cpu", Timings())
 
 
-def run_lumina(engine, audio, spans, quiet_from, punctuate=False, **options):
+def feed_in_real_time(engine, audio: np.ndarray, quiet_from: int, options: dict):
+    """One Stream over ``audio`` pushed at real-time pace by a :class:`Feeder`.
+
+    Returns (every event with its ``time.monotonic()`` arrival, the feeder: push times and CPU
+    marks, the stream's stats).
+    """
     events: list[tuple[float, object]] = []
-    if punctuate:
-        engine = Punctuating(engine, audio, spans)
-    if not options.get("eager", True):   # the previous schedule: its fixed hang-over too
-        options.setdefault("hangover", None)
-    stream = Stream(engine, options=StreamOptions(**options),   # the text's events, timed
-                    on_event=lambda e: events.append((time.monotonic(), e))
-                    if isinstance(e, (Partial, Final)) else None)
+    stream = Stream(engine, options=StreamOptions(**options),
+                    on_event=lambda e: events.append((time.monotonic(), e)))
     feeder = Feeder(audio, stream.feed, quiet_from)
     stream.start()
     feeder.run()
     stream.close_input()
     stream.join()
-    stats = stream.stats
+    return events, feeder, stream.stats
+
+
+def run_lumina(engine, audio, spans, quiet_from, punctuate=False, **options):
+    if punctuate:
+        engine = Punctuating(engine, audio, spans)
+    if not options.get("eager", True):   # the previous schedule: its fixed hang-over too
+        options.setdefault("hangover", None)
+    timed, feeder, stats = feed_in_real_time(engine, audio, quiet_from, options)
+    events = [(t, e) for t, e in timed if isinstance(e, (Partial, Final))]   # the text's events
     finals = [(t, e) for t, e in events if isinstance(e, Final)]
-    span_of = {e.utterance_id: _span_index(spans, e.start, e.end) for _, e in finals}
+    span_of = {e.utterance_id: span_index(spans, e.start, e.end) for _, e in finals}
     first, whole, end = [], [], []
     for k, (onset, stop) in enumerate(spans):
         mine = [(t, e) for t, e in events if span_of.get(e.utterance_id) == k]
@@ -235,7 +244,7 @@ def run_lumina(engine, audio, spans, quiet_from, punctuate=False, **options):
     }
 
 
-def _span_index(spans, start: float, end: float) -> int:
+def span_index(spans, start: float, end: float) -> int:
     """The spoken utterance a stream utterance overlaps most."""
     overlap = [min(end * SR, b) - max(start * SR, a) for a, b in spans]
     return int(np.argmax(overlap))

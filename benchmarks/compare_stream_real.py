@@ -34,12 +34,11 @@ import multiprocessing
 import pathlib
 import statistics
 import tempfile
-import time
 
 import numpy as np
 
 from benchmarks import peer_stream
-from benchmarks.compare_stream import Feeder
+from benchmarks.compare_stream import feed_in_real_time, span_index
 from lumina import Engine, Final, Partial, SpeechStarted, Stream, StreamOptions
 from lumina.audio.convert import SAMPLE_RATE as SR
 from lumina.evaluation import (ESPEAK_VOICES, HIBARI_VOICES, SENTENCES, SpeechRenderer, non_speech,
@@ -98,15 +97,7 @@ def trimmed(audio: np.ndarray, floor_db: float = -40.0) -> np.ndarray:
 
 def run(engine, audio, spans, quiet_from, options: dict) -> dict:
     """One stream over the signal at real-time pace; the issue's measures per sentence."""
-    events: list[tuple[float, object]] = []
-    stream = Stream(engine, options=StreamOptions(**options),
-                    on_event=lambda e: events.append((time.monotonic(), e)))
-    feeder = Feeder(audio, stream.feed, quiet_from)
-    stream.start()
-    feeder.run()
-    stream.close_input()
-    stream.join()
-    stats = stream.stats
+    events, feeder, stats = feed_in_real_time(engine, audio, quiet_from, options)
     text_events = [(t, e) for t, e in events if isinstance(e, (Partial, Final))]
     owner = _owners(text_events, spans)
     rows = []
@@ -114,11 +105,14 @@ def run(engine, audio, spans, quiet_from, options: dict) -> dict:
         mine = [(t, e) for t, e in text_events if owner.get(e.utterance_id) == k]
         partials = [t for t, e in mine if isinstance(e, Partial) and e.text]
         finals = [(t, e) for t, e in mine if isinstance(e, Final)]
-        complete = [(t, e) for t, e in mine if isinstance(e, Partial) and e.complete]
         utterances = list(dict.fromkeys(e.utterance_id for _, e in mine))
-        # the sentence is whole on screen when its last utterance first shows whole text
-        whole = [t for t, e in mine if e.utterance_id == utterances[-1]
-                 and (isinstance(e, Final) or e.complete)] if utterances else []
+        # The sentence is whole on screen when its last utterance first shows text decoded up to
+        # the end of speech: its Final, or a complete partial whose audio reaches within 300 ms
+        # (the sentence-end hang-over) of the spoken end; an eager speculation at a pause inside
+        # the sentence is complete too, but not whole.
+        whole = [t for t, e in mine if e.utterance_id == utterances[-1] and (
+            isinstance(e, Final) or (e.complete and e.audio_time >= stop / SR - 0.3))] \
+            if utterances else []
         rows.append({
             "first": partials[0] - feeder.arrival(onset) if partials else float("nan"),
             "whole": min(whole) - feeder.arrival(stop - 1) if whole else float("nan"),
@@ -144,12 +138,8 @@ def _first_whole_text(events, utterance_id) -> str:
 
 def _owners(text_events, spans) -> dict[int, int]:
     """Stream utterance id -> the spoken sentence it overlaps most (from its Final's times)."""
-    owner = {}
-    for _, e in text_events:
-        if isinstance(e, Final):
-            overlap = [min(e.end * SR, b) - max(e.start * SR, a) for a, b in spans]
-            owner[e.utterance_id] = int(np.argmax(overlap))
-    return owner
+    return {e.utterance_id: span_index(spans, e.start, e.end) for _, e in text_events
+            if isinstance(e, Final)}
 
 
 def non_speech_scene(engine, options: dict) -> tuple[int, int]:

@@ -6,16 +6,14 @@ import dataclasses
 import json
 
 import pytest
-from _choice_util import KEY, fixed_cost_model
+from _choice_util import KEY, fixed_cost_model, no_bundled, random_models, store  # noqa: F401 (fixtures)
 
-from lumina import ArgumentError, ModelStore, choose_model
-from lumina.asr.choice import candidates as candidates_module
+from lumina import ArgumentError, choose_model
 from lumina.asr.choice import probe
 from lumina.asr.choice.candidates import Candidate
 from lumina.asr.choice.choose import choose
 from lumina.asr.choice.cost_model import ARCHITECTURES, CostModel
 from lumina.asr.choice.jobs import JOBS, resolve_budget
-from lumina.testing import make_model
 
 COST = fixed_cost_model()
 
@@ -97,26 +95,6 @@ def test_unmeasured_families_are_bounded_by_smaller_ones_and_not_measured():
         ("base.en-q5_1", None, False, "> 891 ms (bound from tiny blocks)"),
         ("base-q8_0", None, False, "> 792 ms (bound from tiny blocks)")]
     assert choice.name == "tiny.en"
-
-
-@pytest.fixture
-def no_bundled(monkeypatch):
-    """No model ships in an installed package: the store's own models are all there is."""
-    monkeypatch.setattr(candidates_module, "bundled_source", lambda name: None)
-
-
-@pytest.fixture(scope="module")
-def random_models(tmp_path_factory):
-    d = tmp_path_factory.mktemp("choice-models")
-    return {"tiny": make_model(d / "tiny.bin", "tiny.en"), "base": make_model(d / "base.bin", "base.en")}
-
-
-@pytest.fixture
-def store(tmp_path, random_models, no_bundled):
-    """An offline store with a random-weight tiny.en imported as ``tiny-mine``."""
-    s = ModelStore(tmp_path / "models", offline=True)
-    s.import_model(random_models["tiny"], name="tiny-mine")
-    return s
 
 
 def test_offline_nothing_installed_fits_names_what_would_if_downloaded(store):

@@ -4,35 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _choice_util import fixed_cost_model
+from _choice_util import fixed_cost_model, no_bundled, random_models, store  # noqa: F401 (fixtures)
 
 import lumina
 from lumina import ArgumentError, Engine, ModelNotFoundError, ModelStore
 from lumina.apps.cli import main
-from lumina.asr.choice import candidates as candidates_module
 from lumina.asr.choice import probe
 from lumina.asr.threads import default_threads
-from lumina.testing import make_model
-
-
-@pytest.fixture
-def no_bundled(monkeypatch):
-    """No model ships in an installed package: the store's own models are all there is."""
-    monkeypatch.setattr(candidates_module, "bundled_source", lambda name: None)
-
-
-@pytest.fixture(scope="module")
-def random_models(tmp_path_factory):
-    d = tmp_path_factory.mktemp("choice-models")
-    return {"tiny": make_model(d / "tiny.bin", "tiny.en"), "base": make_model(d / "base.bin", "base.en")}
-
-
-@pytest.fixture
-def store(tmp_path, random_models, no_bundled):
-    """An offline store with a random-weight tiny.en imported as ``tiny-mine``."""
-    s = ModelStore(tmp_path / "models", offline=True)
-    s.import_model(random_models["tiny"], name="tiny-mine")
-    return s
 
 
 # --------------------------------------------------------------------------- engine and stream
