@@ -28,8 +28,12 @@ def _normaliser():
 
 
 def normalise(text: str) -> str:
-    """``text`` as the word error rate compares it (lowercase, no punctuation, digits...)."""
-    return " ".join(_normaliser()(text).split())
+    """``text`` as the word error rate compares it (lowercase, no punctuation, digits...).
+
+    A token without a letter or digit is dropped: OpenAI's normaliser leaves the "." of a
+    trailing "..." standing alone ("Maybe..." -> "maybe ."), which would count as a word.
+    """
+    return " ".join(w for w in _normaliser()(text).split() if any(c.isalnum() for c in w))
 
 
 @dataclasses.dataclass(frozen=True)
