@@ -73,10 +73,9 @@ class StreamOptions:
         The speed of the final decode. ``"fast"`` (an encoder context cut to
         the utterance, :mod:`lumina.asr.speed`) was quicker on real speech
         (``python benchmarks stream_real``, real tiny.en, 12 sentences: Final
-        361 ms after the end of speech at 5.7% WER greedy, 435 ms at 2.9% with
-        ``final_beam_size=5``, against 952 ms at 5.0% for ``"accurate"`` with 5
-        beams); ``"accurate"`` gives the exact whisper.cpp text of the
-        utterance's audio.
+        361 ms after the end of speech at 5.7% WER, against 827 ms at 5.0% for
+        ``"accurate"``; ``final_beam_size=5`` gave 2.9% at 425 ms);
+        ``"accurate"`` gives the exact whisper.cpp text of the utterance's audio.
     final_beam_size : int, optional
         Beams of the final decode (1: greedy); default the final speed's
         (:data:`lumina.asr.speed.DEFAULT_BEAM_SIZE`). Partials, the complete
