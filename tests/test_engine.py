@@ -10,6 +10,7 @@ import pytest
 from _child_util import child_env
 from _engine_util import HELLO_WAV, hello, reference_tokens
 from _server_util import until
+from lumina.asr.backend import DecodeOptions, full_params
 from lumina.testing import speechlike
 
 import lumina
@@ -62,10 +63,11 @@ def test_parameters_do_not_leak_between_calls(micro_engine, micro_model):
     assert all(t.start == t.end == 0.0 for s in again.segments for t in s.tokens)
 
 
-def test_a_prompt_is_passed_to_the_decoder(micro_engine, micro_model):
+def test_a_prompt_is_passed_to_the_decoder_with_one_leading_space(micro_engine, micro_model):
     audio = speechlike(2.0)
-    with_prompt = micro_engine.transcribe(audio, prompt="lumina")
-    assert _token_ids(with_prompt) == reference_tokens(micro_model, audio, initial_prompt="lumina")
+    with_prompt = micro_engine.transcribe(audio, prompt="lumina  ")
+    assert _token_ids(with_prompt) == reference_tokens(micro_model, audio, initial_prompt=" lumina")
+    assert full_params(DecodeOptions(n_threads=1, prompt="  lumina ")).initial_prompt == " lumina"
 
 
 def test_word_timestamps_fill_token_times_within_the_audio(micro_engine):

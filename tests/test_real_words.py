@@ -37,8 +37,9 @@ def _wer(results, engine_label=None):
     return word_errors([c.text for c, _ in chosen], [t.text for _, t in chosen]).rate
 
 
-def test_the_clean_hibari_sentences_are_read_almost_word_for_word(accurate):
-    assert _wer(accurate, "hibari") <= 0.02
+@pytest.mark.parametrize("speed", ["accurate", "fast"])
+def test_the_clean_hibari_sentences_are_read_almost_word_for_word(accurate, fast, speed):
+    assert _wer({"accurate": accurate, "fast": fast}[speed], "hibari") <= 0.01
 
 
 def test_every_sentence_is_read_and_none_is_empty(accurate, fast):
@@ -94,8 +95,9 @@ def test_a_short_answer_spoken_alone_comes_through(real_engine, speech, answer, 
 
 @pytest.mark.parametrize("path", ["fast", "vad"])
 def test_an_annotation_inside_speech_is_removed_but_the_words_stay(real_engine, speech, path):
-    """(The full 30 s window reads only the first sentence here, with or without lumina: a known
-    gap of the accurate path on this clip, since its temperature fallback became reproducible.)"""
+    """(5 beams write the second sentence as a segment ending 1 s past the audio, the shape of a
+    loop: kept because it starts early enough to be said again. The accurate path reads only the
+    first sentence here: whisper.cpp's temperature fallback replaces the beams' reading.)"""
     words = speech.render("The meeting starts at nine.", HIBARI_VOICES[0])
     beeps = non_speech("ring-back beeps -25 dB", 3.0) * 4
     transcript = PATHS[path](real_engine, np.concatenate([words, beeps, words]))

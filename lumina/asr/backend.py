@@ -48,6 +48,7 @@ with openmp_wait_policy():
 __all__ = [
     "DecodeOptions",
     "language_known",
+    "prompt_text",
     "RunResult",
     "TokenData",
     "SegmentData",
@@ -302,6 +303,14 @@ class ContextExecutor:
         return _pw.whisper_lang_str(_pw.whisper_full_lang_id(self._ctx))
 
 
+def prompt_text(prompt: str) -> str:
+    """The prompt as whisper was trained to see it: one leading space, as OpenAI's whisper and
+    faster-whisper pass it. whisper.cpp tokenizes the string as given, and a prompt without the
+    space ends in a token that the first word of the audio may fuse with ("fromLumina", tiny.en
+    with 5 beams on examples/hello.wav)."""
+    return " " + prompt.strip()
+
+
 def full_params(options: DecodeOptions):
     """The binding's ``whisper_full_params`` of one call: whisper.cpp's defaults plus ``options``."""
     if options.beam_size > 1:
@@ -322,8 +331,8 @@ def full_params(options: DecodeOptions):
     params.token_timestamps = options.token_timestamps
     if not options.temperature_fallback:
         params.temperature_inc = 0.0  # whisper.cpp then tries temperature 0 only
-    if options.prompt:
-        params.initial_prompt = options.prompt
+    if options.prompt and options.prompt.strip():
+        params.initial_prompt = prompt_text(options.prompt)
     return params
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import dataclasses
 import os
 import threading
 import time
@@ -34,6 +35,7 @@ from lumina.asr.device import check_device_request
 from lumina.asr.loading import LoadedModel, default_language, load_engine_model
 from lumina.asr.protocol import TranscribeOptions
 from lumina.asr.relay import SegmentRelay
+from lumina.asr.speech_filter import heard_only_sound
 from lumina.asr.speed import (beam_size_for, check_speed, fast_options, fast_result_suspect,
                               full_window_options)
 from lumina.asr.threads import default_threads
@@ -348,6 +350,20 @@ class Engine:
     def _run(self, model: WhisperDecoder, samples: np.ndarray, options: DecodeOptions, speed: str,
              should_abort: Callable[[], bool] | None, *,
              relay: SegmentRelay | None = None) -> tuple[RunResult, str]:
+        result, used = self._run_speed(model, samples, options, speed, should_abort, relay)
+        if options.beam_size > 1 and heard_only_sound(result.segments, model.is_special,
+                                                      len(samples) / SAMPLE_RATE):
+            # Beams bracket some short answers ("[Sure]"), which the speech filter must drop as
+            # sound; the greedy path decides (on real non-speech it writes an annotation too).
+            # Nothing of the beam decode reached the relay: every segment of it was dropped.
+            greedy = dataclasses.replace(options, beam_size=1)
+            result, used = self._run_speed(model, samples, greedy, speed, should_abort, relay)
+        return result, used
+
+    def _run_speed(self, model: WhisperDecoder, samples: np.ndarray, options: DecodeOptions,
+                   speed: str, should_abort: Callable[[], bool] | None,
+                   relay: SegmentRelay | None) -> tuple[RunResult, str]:
+        """One decode at ``speed``: a fast decode checked, else the full window."""
         fast = fast_options(options, len(samples), model.n_audio_ctx) if speed == "fast" else None
         if fast is not None:  # not live: a suspect fast result is thrown away
             result = _checked(model.run(samples, fast[0], should_abort))

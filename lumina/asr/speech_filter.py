@@ -20,29 +20,36 @@ three things, each by a general rule (no phrase list):
    off.
 3. **Text past the audio's end**: a segment that runs past the last sample
    and either repeats the segment before it, ending well past the audio
-   (:data:`REPEAT_OVERRUN_S`), or holds more tokens than the
+   (:data:`REPEAT_OVERRUN_S`) and starting too late for the audio left to
+   hold the words again (less than half the time they took the first time),
+   or holds more tokens than the
    audio left after its start could carry (:data:`MAX_TOKENS_PER_SECOND`,
    about twice fast speech) is the model continuing into the padding (a fast
    decode's context runs up to 5 s past the audio), typically repeating what
    it just wrote. whisper.cpp gives a last segment without a closing
    timestamp the window's end, and beam search on a short context misplaces
    timestamps, so the end alone says nothing; a repeat or the words per
-   second of real audio do.
+   second of real audio do. (A sentence really said twice, with 5 beams:
+   "The meeting starts at nine." at 0-3 s and again at 5-8 s of 6.95 s of
+   audio; the loop it must not keep: 0-4 s and 4-8 s of 4.42 s.)
 
 A :class:`SpeechFilter` cleans the segments of one decode in order (rule 3
-looks at the segment before).
+looks at the segment before). :func:`heard_only_sound` says whether a whole
+decode was nothing but annotations: beam search sometimes brackets a short
+word spoken alone (tiny.en's 5 beams write "[Sure]" for "Sure."), which rule 1
+cannot tell from "[MUSIC]", so the engine then lets a greedy decode decide.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from lumina.asr.decode_data import SegmentData, TokenData
 
 __all__ = ["LOGPROB_THRESHOLD", "MAX_TOKENS_PER_SECOND", "NO_SPEECH_THRESHOLD", "Cleaned", "SpeechFilter",
-           "clean_segment", "strip_annotations"]
+           "clean_segment", "heard_only_sound", "strip_annotations"]
 
 #: A window whisper judges this likely to hold no speech ...
 NO_SPEECH_THRESHOLD = 0.6
@@ -58,6 +65,7 @@ REPEAT_OVERRUN_S = 0.5
 # An unclosed bracket runs to the end of the text (a decode cut off inside one).
 _ANNOTATION = re.compile(r"\[[^\]]*(?:\]|$)|\([^)]*(?:\)|$)|\*[^*\n]*\*|[♪♫]+")
 _WORD = re.compile(r"\w")
+_ONLY_SOUND = "only a description of sound"
 
 
 class Cleaned:
@@ -89,14 +97,22 @@ class SpeechFilter:
 
     def __init__(self, is_special: Callable[[int], bool], duration: float) -> None:
         self.is_special, self.duration = is_special, duration
-        self._previous: str | None = None
+        self._previous: SegmentData | None = None
 
     def clean(self, data: SegmentData) -> Cleaned:
         """Apply the three rules to the next segment of the decode."""
         cleaned = clean_segment(data, self.is_special, self.duration, self._previous)
         if cleaned.data is not None:
-            self._previous = _words_of(cleaned.data.text)
+            self._previous = cleaned.data
         return cleaned
+
+
+def heard_only_sound(segments: Sequence[SegmentData], is_special: Callable[[int], bool],
+                     duration: float) -> bool:
+    """Whether a decode wrote segments and rule 1 removes every one of them as a description of sound."""
+    speech_filter = SpeechFilter(is_special, duration)
+    removed = [speech_filter.clean(segment).removed for segment in segments]
+    return bool(removed) and all(r is not None and r.startswith(_ONLY_SOUND) for r in removed)
 
 
 def _words_of(text: str) -> str:
@@ -104,14 +120,14 @@ def _words_of(text: str) -> str:
 
 
 def clean_segment(data: SegmentData, is_special: Callable[[int], bool], duration: float,
-                  previous: str | None = None) -> Cleaned:
+                  previous: SegmentData | None = None) -> Cleaned:
     """Apply the three rules of this module to one decoded segment.
 
-    ``duration`` is the audio's length in seconds; ``previous`` the words of
-    the segment kept before it in the same decode (:class:`SpeechFilter` keeps it).
+    ``duration`` is the audio's length in seconds; ``previous`` the segment
+    kept before it in the same decode (:class:`SpeechFilter` keeps it).
     """
     words = [t for t in data.tokens if not is_special(t.id)]
-    if data.end > duration + REPEAT_OVERRUN_S and previous is not None and _words_of(data.text) == previous:
+    if _looped_repeat(data, previous, duration):
         return Cleaned(None, "a repeat past the end of the audio")
     if _past_the_end(data, words, duration):
         return Cleaned(None, "text past the end of the audio")
@@ -123,8 +139,17 @@ def clean_segment(data: SegmentData, is_special: Callable[[int], bool], duration
     kept = _tokens_outside_annotations(words)
     text = strip_annotations(data.text)
     if not _WORD.search(text):
-        return Cleaned(None, f"only a description of sound ({data.text.strip()})")
+        return Cleaned(None, f"{_ONLY_SOUND} ({data.text.strip()})")
     return Cleaned(SegmentData(data.start, data.end, text, tuple(kept), data.no_speech_prob))
+
+
+def _looped_repeat(data: SegmentData, previous: SegmentData | None, duration: float) -> bool:
+    """The segment repeats the one before, ends well past the audio, and starts too late to be said again."""
+    if previous is None or data.end <= duration + REPEAT_OVERRUN_S:
+        return False
+    if _words_of(data.text) != _words_of(previous.text):
+        return False
+    return duration - data.start < 0.5 * (previous.end - previous.start)
 
 
 def _past_the_end(data: SegmentData, words: list[TokenData], duration: float) -> bool:
