@@ -33,7 +33,7 @@ path                        WER    time
 accurate, greedy            12.2%  667 ms
 accurate, 5 beams           10.1%  722 ms
 fast, greedy                12.4%  143 ms
-fast, 5 beams (96 margin)    9.6%  ~300 ms
+fast, 5 beams (96 margin)    9.6%  301 ms
 faster-whisper int8 beam 5  11.2%  283 ms
 ==========================  =====  =======
 
@@ -80,7 +80,7 @@ _FAST_TOKENS_PER_SECOND = 8  # about twice the rate of fast speech
 
 #: Beams of a call that names none, per speed (1: greedy). Chosen by measurement on the real
 #: tiny.en (benchmarks/compare_accuracy.py): see the module documentation. The phrase cache's
-#: verification decode and streams' partials are greedy whatever this says; streams' Finals follow it.
+#: verification decode and streams' partials and Finals (StreamOptions.final_beam_size) are greedy by default.
 DEFAULT_BEAM_SIZE = {"accurate": 5, "fast": 5}
 
 
