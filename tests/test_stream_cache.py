@@ -153,8 +153,8 @@ def test_a_speculation_cancelled_before_its_candidate_shows_none(resumed):
 
     engine.transcribe_samples = transcribe_samples
     delivery, stopping = Delivery(), threading.Event()
-    decoder = Decoder(engine, engine, final_speed="accurate", language=None, delivery=delivery,
-                      counters=Counters(), stopping=stopping, on_failure=stopping.set,
+    decoder = Decoder(engine, engine, final_speed="accurate", final_beam_size=1, language=None,
+                      delivery=delivery, counters=Counters(), stopping=stopping, on_failure=stopping.set,
                       on_exit=lambda: None)
     thread = threading.Thread(target=decoder.run)
     thread.start()

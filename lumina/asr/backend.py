@@ -48,7 +48,6 @@ with openmp_wait_policy():
 __all__ = [
     "DecodeOptions",
     "language_known",
-    "prompt_text",
     "RunResult",
     "TokenData",
     "SegmentData",
@@ -303,7 +302,7 @@ class ContextExecutor:
         return _pw.whisper_lang_str(_pw.whisper_full_lang_id(self._ctx))
 
 
-def prompt_text(prompt: str) -> str:
+def _prompt_text(prompt: str) -> str:
     """The prompt as whisper was trained to see it: one leading space, as OpenAI's whisper and
     faster-whisper pass it. whisper.cpp tokenizes the string as given, and a prompt without the
     space ends in a token that the first word of the audio may fuse with ("fromLumina", tiny.en
@@ -332,7 +331,7 @@ def full_params(options: DecodeOptions):
     if not options.temperature_fallback:
         params.temperature_inc = 0.0  # whisper.cpp then tries temperature 0 only
     if options.prompt and options.prompt.strip():
-        params.initial_prompt = prompt_text(options.prompt)
+        params.initial_prompt = _prompt_text(options.prompt)
     return params
 
 

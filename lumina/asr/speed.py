@@ -24,17 +24,16 @@
     must be cheap. Partials (lumina.streaming) pass ``beam_size=1``.
 
 Beams (``python benchmarks accuracy``, real tiny.en, 192 clips of 32 sentences by
-hibari-tts and 5 espeak-ng voices, 2 threads, medians; see the closing notes for
-the latest run):
+hibari-tts and 5 espeak-ng voices, 2 threads, medians, one interleaved run):
 
 ==========================  =====  =======
 path                        WER    time
 ==========================  =====  =======
-accurate, greedy            12.2%  667 ms
-accurate, 5 beams           10.1%  722 ms
-fast, greedy                12.4%  143 ms
-fast, 5 beams (96 margin)    9.6%  301 ms
-faster-whisper int8 beam 5  11.2%  283 ms
+accurate, greedy            13.2%  619 ms
+accurate, 5 beams           10.1%  727 ms
+fast, greedy                12.4%  135 ms
+fast, 5 beams                9.6%  301 ms
+faster-whisper int8 beam 5  11.2%  271 ms
 ==========================  =====  =======
 
 Both speeds default to 5 beams: the only setting whose default reads the corpus at

@@ -126,6 +126,8 @@ class Decoder:
         The engines of the partial and the final decodes.
     final_speed : str
         Speed of the final decodes.
+    final_beam_size : int
+        Beams of the final decodes (``StreamOptions.final_beam_size``).
     language : str or None
         Passed to every decode.
     delivery : Delivery
@@ -141,7 +143,7 @@ class Decoder:
     """
 
     def __init__(self, partial_engine: SpeechEngine, final_engine: SpeechEngine, *,
-                 final_speed: str, language: str | None, final_beam_size: int | None = None,
+                 final_speed: str, final_beam_size: int, language: str | None,
                  delivery: Delivery, counters: Counters, stopping: threading.Event,
                  on_failure: Callable[[], None], on_exit: Callable[[], None]) -> None:
         self._partial_engine, self._final_engine = partial_engine, final_engine

@@ -43,7 +43,7 @@ Not modelled: whisper.cpp's temperature fallback (an unsure accurate decode
 is decoded again, up to several times: the prediction is that of one greedy
 pass, which is what a confident model does), beam search (``beam_size`` > 1:
 the prediction is that of a greedy decode, although both speeds default to 5
-beams, which cost about 1.1x greedy on tiny.en's accurate path and 2x on its
+beams, which cost about 1.2x greedy on tiny.en's accurate path and 2.2x on its
 fast path), and other processes competing for the CPUs after the machine was
 measured.
 """
