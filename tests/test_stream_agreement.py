@@ -75,3 +75,62 @@ def test_properties_over_random_hypothesis_sequences(seq):
         if previous is not None and now != stable_ids:      # grew: both of the last two agree
             assert ids[:len(now)] == now and previous[:len(now)] == now
         stable_ids, stable_text, previous = now, stable, ids
+
+
+VOCABULARY: dict[str, int] = {}
+
+
+def words(text: str) -> list[Token]:
+    """Whisper-like tokens of ``text``: one per word (leading space) and one per full stop."""
+    out = []
+    for word in text.split():
+        out.append(Token(VOCABULARY.setdefault(word.strip("."), 100 + len(VOCABULARY)),
+                         " " + word.strip("."), 1.0, 0.0, 0.0))
+        if word.endswith("."):
+            out.append(Token(13, ".", 1.0, 0.0, 0.0))
+    return out
+
+
+def test_a_contradicting_hypothesis_goes_on_after_the_words_it_shares_with_the_stable_ones():
+    # Real tiny.en at a pause inside "Remember to water the plants on the balcony while I am away.":
+    # the stable text ends with a full stop that the whole sentence's decode does not have. By
+    # token count the tail would start at " I" and "while" would be lost.
+    la = LocalAgreement()
+    la.update(words("water the balcony."))
+    la.update(words("water the balcony."))
+    assert la.update(words("water the balcony while I am away.")) == (
+        "water the balcony. while I am away.", "water the balcony.", " while I am away.")
+
+
+def test_a_changed_last_word_is_followed_by_the_new_words():
+    la = LocalAgreement()
+    la.update(words("the train leave now."))
+    la.update(words("the train leave now."))
+    # "now." was heard as "every": the stable words stay and nothing new is skipped.
+    text, stable, _ = la.update(words("the train leave every 20 minutes."))
+    assert (text, stable) == ("the train leave now. every 20 minutes.", "the train leave now.")
+
+
+def test_a_stable_word_heard_again_differently_is_not_shown_twice():
+    la = LocalAgreement()
+    la.update(words("We walk"))
+    la.update(words("We walk"))
+    assert la.update(words("We walked along the river."))[0] == "We walk along the river."
+
+
+def test_a_word_said_twice_lines_up_with_the_stable_end():
+    # Real tiny.en: stable "A children", then "The children built a sandcastle ...". Lining the
+    # stable "a" up with the later "a" would skip "built a".
+    la = LocalAgreement()
+    la.update(words("A children"))
+    la.update(words("A children"))
+    assert la.update(words("The children built a sandcastle and waited."))[0] == (
+        "A children built a sandcastle and waited.")
+
+
+def test_a_hypothesis_without_words_in_common_keeps_the_count_rule():
+    la = LocalAgreement()
+    la.update(words("alpha beta gamma"))
+    la.update(words("alpha beta gamma"))
+    assert la.update(words("one two three four five")) == (
+        "alpha beta gamma four five", "alpha beta gamma", " four five")

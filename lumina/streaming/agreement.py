@@ -5,15 +5,25 @@ a token sequence (a hypothesis). The tokens two consecutive hypotheses agree on,
 from the start, are unlikely to change when more audio arrives; they become
 *stable* and stay so. Tokens are compared by id, never by text, so that two
 spellings of one text (different tokenisations) do not count as agreement.
+
+When a hypothesis contradicts the stable prefix, the stable tokens stay and the
+hypothesis supplies only what comes after them. Where that starts is found by
+words, not by token count: a stable "...on the balcony." against a new "...on
+the balcony while I am away." must go on with "while", which the token count
+(the stable "." sits where the new " while" does) would skip. Real tiny.en did
+exactly that at a pause inside a sentence (``python benchmarks stream_real``).
 """
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 from lumina.asr.transcript import Token
 
 __all__ = ["LocalAgreement", "common_prefix_length"]
+
+_ALIKE_RATIO = 0.5   # difflib's ratio: "walk"/"walked" 0.8, "when"/"whether" 0.55, "now"/"every" 0
 
 
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -50,7 +60,80 @@ class LocalAgreement:
         if agreed > n_stable and common_prefix_length(ids, [t.id for t in self._stable]) == n_stable:
             self._stable.extend(tokens[n_stable:agreed])
         self._previous = ids
-        return _texts(self._stable, list(tokens[len(self._stable):]))
+        return _texts(self._stable, list(tokens[_tail_start(self._stable, tokens)]))
+
+
+def _tail_start(stable: Sequence[Token], tokens: Sequence[Token]) -> slice:
+    """The hypothesis tokens that follow the stable ones: after them when the hypothesis starts
+    with them, else after the hypothesis word that lines up with the end of the stable words."""
+    n_stable = len(stable)
+    if common_prefix_length([t.id for t in tokens], [t.id for t in stable]) == n_stable:
+        return slice(n_stable, None)
+    old, new = _words(stable), _words(tokens)
+    old_words, new_words = [w for w, _ in old], [w for w, _ in new]
+    anchor = _anchor(old_words, new_words)
+    if anchor is None:
+        return slice(n_stable, None)   # nothing to line up: the old rule, by count
+    i, j = anchor
+    following = j + 1
+    # Stable words after the anchor that the hypothesis spells alike ("walk" -> "walked") were
+    # heard again, differently: their new spelling is not shown a second time.
+    for stale in old_words[i + 1:]:
+        if following < len(new) and _alike(stale, new_words[following]):
+            following += 1
+        else:
+            break
+    return slice(new[following][1] if following < len(new) else len(tokens), None)
+
+
+def _alike(a: str, b: str) -> bool:
+    """Two spellings of one heard word ("walk", "walked"): at least half their letters in common."""
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio() >= _ALIKE_RATIO
+
+
+def _anchor(old: list[str], new: list[str]) -> tuple[int, int] | None:
+    """``(i, j)``: the last stable word ``old[i]`` that lines up with a hypothesis word ``new[j]``.
+
+    Each pair of equal words ``old[i] == new[j]`` is scored by the words that line up up to
+    it (a longest common subsequence ending there) less the stable words after it; the best
+    wins, the earliest ``j`` on a tie. Going on right after it never skips a word the new
+    hypothesis adds. Less than half the stable words lined up is no evidence, and gives None.
+    """
+    if not old or not new:
+        return None
+    upto = [[0] * (len(new) + 1) for _ in range(len(old) + 1)]   # LCS of old[:i], new[:j]
+    best: tuple[int, int, int] | None = None                       # (score, -j, i)
+    lined_up = 0
+    for i, a in enumerate(old):
+        for j, b in enumerate(new):
+            if a == b:
+                upto[i + 1][j + 1] = upto[i][j] + 1
+                key = (upto[i + 1][j + 1] - (len(old) - 1 - i), -j, i)
+                if best is None or key > best:
+                    best = key
+            else:
+                upto[i + 1][j + 1] = max(upto[i][j + 1], upto[i + 1][j])
+        lined_up = upto[i + 1][len(new)]
+    if best is None or 2 * lined_up < len(old):
+        return None
+    return best[2], -best[1]
+
+
+def _words(tokens: Sequence[Token]) -> list[tuple[str, int]]:
+    """``(word, index of its first token)`` for each word of ``tokens``, lower case, letters and
+    digits only (punctuation-only words are left out). Whisper's tokens that start a word
+    carry its leading space."""
+    words: list[tuple[str, int]] = []
+    current, first = "", 0
+    for i, token in enumerate(tokens):
+        if i == 0 or token.text[:1].isspace():
+            if current:
+                words.append((current, first))
+            current, first = "", i
+        current += "".join(c for c in token.text.lower() if c.isalnum())
+    if current:
+        words.append((current, first))
+    return words
 
 
 def _texts(stable: list[Token], tail: list[Token]) -> tuple[str, str, str]:
