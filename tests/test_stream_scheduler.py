@@ -24,12 +24,14 @@ def tone(seconds: float) -> np.ndarray:
 AUDIO = np.concatenate([silence(1.0), tone(1.0), silence(1.0)])
 
 
-def drive(lockstep: bool, busy=lambda dues: False, audio=AUDIO, step=0.25, texts=None, **options):
+def drive(lockstep: bool, busy=lambda dues: False, audio=AUDIO, step=0.25, texts=None,
+          shown: str | None = None, **options):
     """(scheduler, stream positions where a partial was due, finals as tuples, other dues).
 
     ``options`` go to the Scheduler; without them it runs the classic schedule
     (no speculation, first partial one step in, fixed hang-over). ``texts`` maps
-    a stream position to a text noted after the chunk that reaches it.
+    a stream position to a text noted after the chunk that reaches it; ``shown``,
+    when given, is noted as the text of every partial made due (a decode that hears words).
     """
     options = options or {"eager": False, "first_step": step, "hangover": None}
     sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), step, lockstep=lockstep, **options)
@@ -46,6 +48,8 @@ def drive(lockstep: bool, busy=lambda dues: False, audio=AUDIO, step=0.25, texts
                 sched.note_text(sched.open_utterance, text)
         if sched.partial_due(busy(dues)):
             dues.append((sched.open_utterance, sched.segmenter.samples_fed))
+            if shown is not None:
+                sched.note_text(sched.open_utterance, shown)
     for due in sched.flush(arrival=-1.0):
         finals.append((due.end.utterance_id, due.end.start_sample, due.end.end_sample,
                        due.arrival, due.abort_partial))
@@ -135,7 +139,7 @@ GAP = np.concatenate([silence(1.0), tone(0.5), silence(0.1), tone(0.5), silence(
 
 
 def test_the_first_partial_comes_as_soon_as_the_speech_is_confirmed():
-    _, dues, _, _ = drive(lockstep=True, **EAGER)
+    _, dues, _, _ = drive(lockstep=True, shown="words", **EAGER)
     # Speech from 16000; the segmenter confirms it after min_speech_ms (100 ms) at the chunk
     # ending at 17600, and the first partial is due there, then every step (at chunk ends).
     assert dues == [(0, 17600), (0, 21760), (0, 25920), (0, 30080)]
@@ -143,8 +147,18 @@ def test_the_first_partial_comes_as_soon_as_the_speech_is_confirmed():
     assert classic[0] == (0, 20160)    # one step after the onset, as before
 
 
+def test_partials_come_every_first_step_until_one_shows_text():
+    # Decodes that hear nothing yet: the next partial 100 ms of audio later, not a step later.
+    _, dues, _, _ = drive(lockstep=True, texts={21000: "Hello"}, **EAGER)
+    # Text is noted at the chunk reaching 21000: from the partial at 20800 on, a step (4000) apart.
+    assert dues == [(0, 17600), (0, 19200), (0, 20800), (0, 24960), (0, 29120)]
+    # No partial ever shows text: every 100 ms (1600 samples, at the next 320-sample chunk end).
+    _, dues, _, _ = drive(lockstep=True, **EAGER)
+    assert [at for _, at in dues] == list(range(17600, 32001, 1600))   # speech stops at 32000
+
+
 def test_speech_stopping_makes_a_speculation_due_at_once_and_the_final_uses_it():
-    sched, dues, finals, others = drive(lockstep=True, **EAGER)
+    sched, dues, finals, others = drive(lockstep=True, shown="words", **EAGER)
     # Speech stops at 32000: the first silent frame ends at 32320, and in that chunk the
     # speculation of the audio up to 32000 is due (its last sample arrived with chunk 99).
     assert others == [SpeculationDue(0, 32000, 1099.0, False)]
@@ -194,6 +208,7 @@ def test_live_mode_makes_up_for_a_partial_aborted_for_a_speculation_when_speech_
                     sched.partial_aborted()
         if sched.partial_due(busy=False):
             due_at.append(i + CHUNK)
+            sched.note_text(sched.open_utterance, "words")
     # Steps of 1 s from 17600. Speech resumes at 25600 (known at the chunk ending at 25920):
     # an aborted partial is made up for at once (and the step clock restarts); otherwise the
     # next is a whole step after the first.

@@ -15,7 +15,11 @@ The rules
 * An utterance opens at its :class:`~lumina.streaming.segmenter.SpeechStart`.
   Its first partial is due ``first_step`` after its first speech sample (as
   soon as the segmenter has confirmed the speech, by default), the next ones
-  every ``step`` of audio fed since the previous one.
+  every ``step`` of audio fed since the previous one; until the utterance has
+  shown text (:meth:`Scheduler.note_text`), every ``first_step``. On real tiny.en
+  a decode of the first 100-150 ms of speech is mostly empty (8 of 12 sentences at
+  150 ms), and waiting a whole ``step`` for the next one put the first words
+  about 460 ms after the onset (``python benchmarks stream_real``).
 * Eager end of utterance (``eager=True``): when speech stops inside an open
   utterance (:class:`~lumina.streaming.pauses.SpeechPause`), a speculation is
   due at once: the utterance up to that point decoded for a complete partial
@@ -202,6 +206,7 @@ class Scheduler:
         self._last_partial = 0        # stream position of the last partial (or where the step clock starts)
         self._last_skip = 0
         self._partial_utterance = -1  # utterance of the last partial made due
+        self._text_shown = False      # the open utterance has had a partial with text
         self._pause: tuple[int, int] | None = None        # (utterance, tentative end) while paused
         self._speculated: tuple[int, int] | None = None   # the speculation in force
         self._make_up = False         # a partial aborted for a speculation is owed after a resume
@@ -246,13 +251,14 @@ class Scheduler:
         if not seg.in_speech or self._pause is not None:
             return False
         fed = seg.samples_fed
+        step = self.step_samples if self._text_shown else self.first_step_samples
         if self._make_up and not (busy and not self.lockstep):
             self._make_up = False
-        elif fed - self._last_partial < self.step_samples:
+        elif fed - self._last_partial < step:
             return False
         elif busy and not self.lockstep:
             # Count each step interval spent waiting once, not every chunk of it.
-            if fed - max(self._last_partial, self._last_skip) >= self.step_samples:
+            if fed - max(self._last_partial, self._last_skip) >= step:
                 self._last_skip = fed
                 self.skipped_steps += 1
             return False
@@ -270,10 +276,13 @@ class Scheduler:
     def note_text(self, utterance_id: int, text: str) -> None:
         """The latest text decoded for ``utterance_id`` (a partial, complete or not).
 
-        Sets the open utterance's hang-over from it (see ``hangover``); text of
-        an utterance that is no longer open changes nothing.
+        Sets the open utterance's hang-over from it (see ``hangover``), and once
+        it is not empty, partials come every ``step`` (before, every
+        ``first_step``); text of an utterance that is no longer open changes nothing.
         """
         seg = self.segmenter
+        if utterance_id == self._open_utterance and text.strip():
+            self._text_shown = True
         if self.hangover is None or utterance_id != self._open_utterance or not seg.in_speech:
             return
         seg.utterance_hangover_ms = self.hangover.for_text(text, seg.hangover_ms)
@@ -286,6 +295,7 @@ class Scheduler:
                 # The step clock starts so that the first partial comes first_step in.
                 self._last_partial = event.start_sample + self.first_step_samples - self.step_samples
                 self._open_utterance = event.utterance_id
+                self._text_shown = False
                 self._pause = self._speculated = None
                 self._make_up = self._aborted_for_pause = False
             elif isinstance(event, SpeechPause):
