@@ -122,8 +122,11 @@ def test_stable_prefixes_never_change(micro_engine, speech_wav):
         assert p.stable.startswith(before)
         grew += len(p.stable) > len(before)
         last_stable[p.utterance_id] = p.stable
-    assert grew >= 2  # the seed's hypotheses do agree, in both utterances
-    assert all(last_stable.values())
+    # The seed's hypotheses agree in both utterances, but only words that both hypotheses go on
+    # after become stable: utterance 0's are one word each (nothing follows it), utterance 1's
+    # have two, and the first becomes stable.
+    assert grew >= 1
+    assert last_stable[0] == "" and last_stable[1] != ""
 
 
 @pytest.mark.speech
@@ -212,7 +215,7 @@ def test_one_model_serves_partials_fast_and_finals_accurate(speech):
 
 @pytest.mark.speech
 def test_local_agreement_in_the_pipeline(speech):
-    hypotheses = [[5, 6], [5, 6, 7], [5, 8, 9], [5, 8, 9, 10]]
+    hypotheses = [[5, 6, 7], [5, 6, 7, 11], [5, 8, 9], [5, 8, 9, 10]]
     fast_calls = []
 
     def script(i, audio, speed):
@@ -225,7 +228,9 @@ def test_local_agreement_in_the_pipeline(speech):
     one = speech[:round(2.2 * SR)]  # only the first utterance
     events = list(Stream(engine, source=chunks_of(one), options=LOCKSTEP))
     partials = [(e.stable, e.unstable) for e in events if isinstance(e, Partial)]
-    assert partials[:4] == [("", "w5 w6"), ("w5 w6", " w7"), ("w5 w6", " w9"), ("w5 w6", " w9 w10")]
+    # Agreed "w5 w6 w7", of which "w5 w6" are words both go on after; "w8" then replaces "w6"
+    # (the tail follows the stable words, lined up by word), "w9 w10" come after them.
+    assert partials[:4] == [("", "w5 w6 w7"), ("w5 w6", " w7 w11"), ("w5 w6", " w9"), ("w5 w6", " w9 w10")]
     final = events[-1]
     assert isinstance(final, Final) and final.text == "w5 w8 w9 w10"
 

@@ -23,6 +23,7 @@ from lumina.asr.transcript import Token
 
 __all__ = ["LocalAgreement", "common_prefix_length"]
 
+_MAX_SHIFT_WORDS = 2   # how far a stable word may have moved in a new hypothesis of the same audio
 _ALIKE_RATIO = 0.5   # difflib's ratio: "walk"/"walked" 0.8, "when"/"whether" 0.55, "now"/"every" 0
 
 
@@ -39,12 +40,16 @@ class LocalAgreement:
     """The stable prefix of one utterance's hypotheses (LocalAgreement with n = 2).
 
     The stable prefix only grows: it extends to the longest common prefix of the
-    last two hypotheses when that prefix starts with the current stable tokens.
+    last two hypotheses when that prefix starts with the current stable tokens,
+    cut back to the last word both hypotheses go on after (a new word follows in
+    each). A word at the end of the audio heard so far is often cut short ("walk"
+    for "walked", "Thursday" for "Thursdays"): two hypotheses that end with it
+    agree on it, and committed it would stay wrong in every later partial.
     A hypothesis that contradicts the stable tokens leaves them as they are.
     """
 
     def __init__(self) -> None:
-        self._previous: list[int] = []
+        self._previous: list[Token] = []
         self._stable: list[Token] = []
 
     @property
@@ -56,11 +61,19 @@ class LocalAgreement:
         """Take the next hypothesis; return ``(text, stable, unstable)`` with ``text == stable + unstable``."""
         ids = [t.id for t in tokens]
         n_stable = len(self._stable)
-        agreed = common_prefix_length(self._previous, ids)
+        agreed = common_prefix_length([t.id for t in self._previous], ids)
+        while agreed > n_stable and not (_word_starts(self._previous, agreed)
+                                         and _word_starts(tokens, agreed)):
+            agreed -= 1
         if agreed > n_stable and common_prefix_length(ids, [t.id for t in self._stable]) == n_stable:
             self._stable.extend(tokens[n_stable:agreed])
-        self._previous = ids
+        self._previous = list(tokens)
         return _texts(self._stable, list(tokens[_tail_start(self._stable, tokens)]))
+
+
+def _word_starts(tokens: Sequence[Token], index: int) -> bool:
+    """Whether a new word starts at ``tokens[index]`` (whisper's word tokens carry a leading space)."""
+    return index < len(tokens) and tokens[index].text[:1].isspace()
 
 
 def _tail_start(stable: Sequence[Token], tokens: Sequence[Token]) -> slice:
@@ -96,8 +109,10 @@ def _anchor(old: list[str], new: list[str]) -> tuple[int, int] | None:
 
     Each pair of equal words ``old[i] == new[j]`` is scored by the words that line up up to
     it (a longest common subsequence ending there) less the stable words after it; the best
-    wins, the earliest ``j`` on a tie. Going on right after it never skips a word the new
-    hypothesis adds. Less than half the stable words lined up is no evidence, and gives None.
+    wins, the earliest ``j`` on a tie; a pair more than :data:`_MAX_SHIFT_WORDS` apart is
+    not the same word heard again (both hypotheses read the same audio from its start: a
+    stable "A" is not the "a" of "The children built a sandcastle"). Going on right after
+    the anchor never skips a word the new hypothesis adds. Less than half the stable words lined up is no evidence, and gives None.
     """
     if not old or not new:
         return None
@@ -109,7 +124,7 @@ def _anchor(old: list[str], new: list[str]) -> tuple[int, int] | None:
             if a == b:
                 upto[i + 1][j + 1] = upto[i][j] + 1
                 key = (upto[i + 1][j + 1] - (len(old) - 1 - i), -j, i)
-                if best is None or key > best:
+                if abs(j - i) <= _MAX_SHIFT_WORDS and (best is None or key > best):
                     best = key
             else:
                 upto[i + 1][j + 1] = max(upto[i][j + 1], upto[i + 1][j])
