@@ -152,9 +152,10 @@ def test_partials_come_every_first_step_until_one_shows_text():
     _, dues, _, _ = drive(lockstep=True, texts={21000: "Hello"}, **EAGER)
     # Text is noted at the chunk reaching 21000: from the partial at 20800 on, a step (4000) apart.
     assert dues == [(0, 17600), (0, 19200), (0, 20800), (0, 24960), (0, 29120)]
-    # No partial ever shows text: every 100 ms (1600 samples, at the next 320-sample chunk end).
+    # No partial ever shows words: every 100 ms (1600 samples, at the next 320-sample chunk end)
+    # for the first 0.6 s of speech (from 16000 to 25600), then a step (4000) after the last.
     _, dues, _, _ = drive(lockstep=True, **EAGER)
-    assert [at for _, at in dues] == list(range(17600, 32001, 1600))   # speech stops at 32000
+    assert [at for _, at in dues] == [17600, 19200, 20800, 22400, 24000, 28160]
 
 
 def test_speech_stopping_makes_a_speculation_due_at_once_and_the_final_uses_it():

@@ -69,8 +69,9 @@ class StreamOptions:
     ----------
     step : float, default 0.25
         Seconds of new audio between partial decodes of an open utterance,
-        once one of its partials has had words; before that, every 0.1 s (a
-        decode of the first 100-150 ms of speech is mostly empty).
+        once one of its partials has had words; before that, every 0.1 s for
+        the first 0.6 s of speech (a decode of the first 100-150 ms of speech
+        is mostly empty).
     final_speed : {"accurate", "fast"}, default "fast"
         The speed of the final decode. ``"fast"`` (an encoder context cut to
         the utterance, :mod:`lumina.asr.speed`) was quicker on real speech

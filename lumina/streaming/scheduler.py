@@ -16,7 +16,9 @@ The rules
   Its first partial is due ``first_step`` after its first speech sample (as
   soon as the segmenter has confirmed the speech, by default), the next ones
   every ``step`` of audio fed since the previous one; until the utterance has
-  shown text (:meth:`Scheduler.note_text`), every ``first_step``. On real tiny.en
+  shown text (:meth:`Scheduler.note_text`), every ``first_step``, for at most
+  :data:`FIRST_WORDS_S` of its speech (a sound that stays wordless, a cough or a
+  hum Silero took for speech, then costs no more than any utterance). On real tiny.en
   a decode of the first 100-150 ms of speech is mostly empty (8 of 12 sentences at
   150 ms), and waiting a whole ``step`` for the next one put the first words
   about 460 ms after the onset (``python benchmarks stream_real``).
@@ -53,6 +55,8 @@ __all__ = ["ArrivalLog", "FinalDue", "Scheduler", "SpeculationCancelled", "Specu
 
 _NOTHING: tuple = ()          # returned when nothing is due: allocates nothing
 FIRST_STEP_S = 0.1            # the first partial: as soon as 100 ms of speech opened the utterance
+#: How long into an utterance partials keep coming every ``first_step`` while none has words.
+FIRST_WORDS_S = 0.6
 DEFAULT_HANGOVER = HangoverPolicy()   # frozen: one instance serves every scheduler
 
 
@@ -207,6 +211,8 @@ class Scheduler:
         self._last_skip = 0
         self._partial_utterance = -1  # utterance of the last partial made due
         self._text_shown = False      # the open utterance has had a partial with text
+        self._utterance_start = 0     # stream position of the open utterance's first speech sample
+        self._first_words_samples = round(FIRST_WORDS_S * rate)
         self._pause: tuple[int, int] | None = None        # (utterance, tentative end) while paused
         self._speculated: tuple[int, int] | None = None   # the speculation in force
         self._make_up = False         # a partial aborted for a speculation is owed after a resume
@@ -251,7 +257,9 @@ class Scheduler:
         if not seg.in_speech or self._pause is not None:
             return False
         fed = seg.samples_fed
-        step = self.step_samples if self._text_shown else self.first_step_samples
+        waiting_for_words = (not self._text_shown
+                             and fed - self._utterance_start < self._first_words_samples)
+        step = self.first_step_samples if waiting_for_words else self.step_samples
         if self._make_up and not (busy and not self.lockstep):
             self._make_up = False
         elif fed - self._last_partial < step:
@@ -296,6 +304,7 @@ class Scheduler:
                 self._last_partial = event.start_sample + self.first_step_samples - self.step_samples
                 self._open_utterance = event.utterance_id
                 self._text_shown = False
+                self._utterance_start = event.start_sample
                 self._pause = self._speculated = None
                 self._make_up = self._aborted_for_pause = False
             elif isinstance(event, SpeechPause):
