@@ -115,17 +115,14 @@ def test_events_arrive_in_order_and_every_utterance_gets_one_final(micro_engine,
 def test_stable_prefixes_never_change(micro_engine, speech_wav):
     events = run_lockstep(micro_engine, speech_wav)
     last_stable: dict[int, str] = {}
-    grew = 0
     for p in (e for e in events if isinstance(e, Partial)):
         assert p.text == p.stable + p.unstable
         before = last_stable.get(p.utterance_id, "")
         assert p.stable.startswith(before)
-        grew += len(p.stable) > len(before)
         last_stable[p.utterance_id] = p.stable
     # The seed's hypotheses agree in both utterances, but only words that both hypotheses go on
     # after become stable: utterance 0's are one word each (nothing follows it), utterance 1's
     # have two, and the first becomes stable.
-    assert grew >= 1
     assert last_stable[0] == "" and last_stable[1] != ""
 
 

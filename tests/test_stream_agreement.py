@@ -92,47 +92,45 @@ def words(text: str) -> list[Token]:
     return out
 
 
+def settled(text: str) -> LocalAgreement:
+    """An agreement that has heard ``text`` twice: its words but the last are stable."""
+    la = LocalAgreement()
+    la.update(words(text))
+    la.update(words(text))
+    return la
+
+
 def test_a_contradicting_hypothesis_goes_on_after_the_words_it_shares_with_the_stable_ones():
     # Real tiny.en at a pause inside "Remember to water the plants on the balcony while I am away.":
     # the stable text ends with a full stop that the whole sentence's decode does not have. By
     # token count the tail would start at " I" and "while" would be lost.
-    la = LocalAgreement()
-    la.update(words("water the balcony. I"))
-    la.update(words("water the balcony. I"))
+    la = settled("water the balcony. I")
     assert la.update(words("water the balcony while I am away.")) == (
         "water the balcony. while I am away.", "water the balcony.", " while I am away.")
 
 
 def test_a_changed_last_word_is_followed_by_the_new_words():
-    la = LocalAgreement()
-    la.update(words("the train leave now. 20"))
-    la.update(words("the train leave now. 20"))
+    la = settled("the train leave now. 20")
     # "now." was heard as "every": the stable words stay and nothing new is skipped.
     text, stable, _ = la.update(words("the train leave every 20 minutes."))
     assert (text, stable) == ("the train leave now. every 20 minutes.", "the train leave now.")
 
 
 def test_a_stable_word_heard_again_differently_is_not_shown_twice():
-    la = LocalAgreement()
-    la.update(words("We walk along"))
-    la.update(words("We walk along"))
+    la = settled("We walk along")
     assert la.update(words("We walked along the river."))[0] == "We walk along the river."
 
 
 def test_a_word_said_twice_lines_up_with_the_stable_end():
     # Real tiny.en: stable "A children", then "The children built a sandcastle ...". Lining the
     # stable "a" up with the later "a" would skip "built a".
-    la = LocalAgreement()
-    la.update(words("A children built"))
-    la.update(words("A children built"))
+    la = settled("A children built")
     assert la.update(words("The children built a sandcastle and waited."))[0] == (
         "A children built a sandcastle and waited.")
 
 
 def test_a_hypothesis_without_words_in_common_keeps_the_count_rule():
-    la = LocalAgreement()
-    la.update(words("alpha beta gamma delta"))
-    la.update(words("alpha beta gamma delta"))
+    la = settled("alpha beta gamma delta")
     assert la.update(words("one two three four five")) == (
         "alpha beta gamma four five", "alpha beta gamma", " four five")
 
@@ -151,8 +149,6 @@ def test_only_words_both_hypotheses_go_on_after_become_stable():
 
 
 def test_a_stable_word_does_not_line_up_with_the_same_word_far_later():
-    la = LocalAgreement()
-    la.update(words("A kid"))
-    la.update(words("A kid"))   # stable "A"
+    la = settled("A kid")   # stable "A"
     # Lining "A" up with the "a" of "built a sandcastle" would drop "children built".
     assert la.update(words("The children built a sandcastle."))[0] == "A children built a sandcastle."

@@ -112,13 +112,13 @@ def _anchor(old: list[str], new: list[str]) -> tuple[int, int] | None:
     wins, the earliest ``j`` on a tie; a pair more than :data:`_MAX_SHIFT_WORDS` apart is
     not the same word heard again (both hypotheses read the same audio from its start: a
     stable "A" is not the "a" of "The children built a sandcastle"). Going on right after
-    the anchor never skips a word the new hypothesis adds. Less than half the stable words lined up is no evidence, and gives None.
+    the anchor never skips a word the new hypothesis adds. Less than half the stable words
+    lined up is no evidence, and gives None.
     """
     if not old or not new:
         return None
     upto = [[0] * (len(new) + 1) for _ in range(len(old) + 1)]   # LCS of old[:i], new[:j]
     best: tuple[int, int, int] | None = None                       # (score, -j, i)
-    lined_up = 0
     for i, a in enumerate(old):
         for j, b in enumerate(new):
             if a == b:
@@ -128,8 +128,7 @@ def _anchor(old: list[str], new: list[str]) -> tuple[int, int] | None:
                     best = key
             else:
                 upto[i + 1][j + 1] = max(upto[i][j + 1], upto[i + 1][j])
-        lined_up = upto[i + 1][len(new)]
-    if best is None or 2 * lined_up < len(old):
+    if best is None or 2 * upto[-1][-1] < len(old):
         return None
     return best[2], -best[1]
 
