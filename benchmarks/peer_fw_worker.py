@@ -6,13 +6,15 @@ one JSON request per line on stdin and answers one JSON line on stdout:
 
     {"op": "load", "model": DIR, "compute_type": "int8", "threads": 2}
         -> {"ok": true}
-    {"op": "transcribe", "audio": WAV, "beam_size": 5, "batched": false, "vad": false}
+    {"op": "transcribe", "audio": WAV, "beam_size": 5, "batched": false, "vad": false,
+     "previous_text": true}
         -> {"text": "...", "seconds": 0.53, "segments": [[start, end, text], ...]}
     {"op": "quit"}
 
 ``seconds`` is the wall time of ``transcribe`` plus consuming its segment generator (faster-
 whisper decodes lazily), audio already in memory. ``batched`` uses
-``BatchedInferencePipeline`` (batch 8), faster-whisper's fastest long-file path.
+``BatchedInferencePipeline`` (batch 8), faster-whisper's fastest long-file path. ``previous_text`` is faster-whisper's
+``condition_on_previous_text`` (its default, True) for the sequential path.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def main() -> int:
             if request.get("batched"):
                 segments, _ = batched.transcribe(audio, batch_size=8, **options)
             else:
-                segments, _ = model.transcribe(audio, **options)
+                segments, _ = model.transcribe(
+                    audio, condition_on_previous_text=request.get("previous_text", True), **options)
             segments = [(s.start, s.end, s.text) for s in segments]
             answer = {"seconds": time.perf_counter() - started,
                       "text": " ".join(t.strip() for _, _, t in segments).strip(),

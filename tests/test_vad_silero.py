@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import subprocess
 import sys
@@ -18,7 +17,6 @@ from lumina.audio.vad.either import EitherVAD
 from lumina.audio.vad.gate import SpeechGate
 from lumina.evaluation.utterances import silence, speak
 from lumina import MissingDependencyError, Segmenter
-from lumina._core.vad import EnergyVAD
 from lumina.audio.vad import DEFAULT_VAD, FILE_VAD, VAD_KINDS, SileroVAD, make_vad
 from lumina.audio.vad.silero_model import WINDOW, SileroModel
 from lumina.errors import ArgumentError
