@@ -63,7 +63,7 @@ def reference_schedule(audio: np.ndarray, step: float = 0.25, chunk: int = CHUNK
     whether a decode would be running at each chunk. The text of each partial
     is handed to the scheduler where a lockstep stream hands it (right after
     each partial or speculation): with ``engine``, the text the stream shows
-    (its fast decode through LocalAgreement-2), else ``text_of(audio)``.
+    (its fast decode through LocalAgreement, as streams run it), else ``text_of(audio)``.
     """
     sched = Scheduler(segmenter or Segmenter(), step, lockstep=lockstep, eager=eager,
                       first_step=None if eager else step,

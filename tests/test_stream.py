@@ -32,7 +32,7 @@ def speech(speech_wav):
 
 
 def agreed(engine, decodes):
-    """(text, stable, unstable) of each reference window: its fast decode through LocalAgreement-2."""
+    """(text, stable, unstable) of each reference window: its fast decode through LocalAgreement, as streams run it."""
     policies = collections.defaultdict(LocalAgreement)
     return [policies[d.utterance_id].update(
         [t for s in engine.transcribe(d.audio, speed="fast", beam_size=1).segments for t in s.tokens])
@@ -120,10 +120,29 @@ def test_stable_prefixes_never_change(micro_engine, speech_wav):
         before = last_stable.get(p.utterance_id, "")
         assert p.stable.startswith(before)
         last_stable[p.utterance_id] = p.stable
-    # The seed's hypotheses agree in both utterances, but only words that both hypotheses go on
-    # after become stable: utterance 0's are one word each (nothing follows it), utterance 1's
-    # have two, and the first becomes stable.
-    assert last_stable[0] == "" and last_stable[1] != ""
+    # The seed's hypotheses never agree three times running on a word that another word follows.
+    assert last_stable == {0: "", 1: ""}
+
+
+@pytest.mark.speech
+def test_stable_prefixes_grow_by_the_words_three_hypotheses_share(speech):
+    """Fast decode k reads words 1..k+1 and a last word of its own: from the third on, the
+    words the last three share, less the last (a word follows it in each), are stable."""
+    fast_calls = []
+
+    def script(i, audio, speed):
+        if speed != "fast":
+            return [1, 2]
+        fast_calls.append(i)
+        k = len(fast_calls) - 1
+        return list(range(1, k + 2)) + [100 + k]
+
+    one = speech[:round(2.2 * SR)]  # only the first utterance
+    events = list(Stream(ScriptedEngine(script), source=chunks_of(one), options=LOCKSTEP))
+    partials = [e for e in events if isinstance(e, Partial)]
+    assert len(partials) == len(fast_calls) >= 5
+    for k, p in enumerate(partials):
+        assert p.stable == " ".join(f"w{n}" for n in range(1, k)) and p.text == p.stable + p.unstable
 
 
 @pytest.mark.speech
@@ -212,22 +231,23 @@ def test_one_model_serves_partials_fast_and_finals_accurate(speech):
 
 @pytest.mark.speech
 def test_local_agreement_in_the_pipeline(speech):
-    hypotheses = [[5, 6, 7], [5, 6, 7, 11], [5, 8, 9], [5, 8, 9, 10]]
+    hypotheses = [[5, 6, 7], [5, 6, 7, 11], [5, 6, 7, 12], [5, 8, 9], [5, 8, 9, 10]]
     fast_calls = []
 
     def script(i, audio, speed):
         if speed != "fast":
             return [5, 8, 9, 10]
         fast_calls.append(i)
-        return hypotheses[min(len(fast_calls) - 1, 3)]
+        return hypotheses[min(len(fast_calls) - 1, 4)]
 
     engine = ScriptedEngine(script)
     one = speech[:round(2.2 * SR)]  # only the first utterance
     events = list(Stream(engine, source=chunks_of(one), options=LOCKSTEP))
     partials = [(e.stable, e.unstable) for e in events if isinstance(e, Partial)]
-    # Agreed "w5 w6 w7", of which "w5 w6" are words both go on after; "w8" then replaces "w6"
-    # (the tail follows the stable words, lined up by word), "w9 w10" come after them.
-    assert partials[:4] == [("", "w5 w6 w7"), ("w5 w6", " w7 w11"), ("w5 w6", " w9"), ("w5 w6", " w9 w10")]
+    # Three agreed on "w5 w6 w7", of which "w5 w6" are words all three go on after; "w8" then
+    # replaces "w6" (the tail follows the stable words, lined up by word), "w9 w10" come after them.
+    assert partials[:5] == [("", "w5 w6 w7"), ("", "w5 w6 w7 w11"), ("w5 w6", " w7 w12"), ("w5 w6", " w9"),
+                            ("w5 w6", " w9 w10")]
     final = events[-1]
     assert isinstance(final, Final) and final.text == "w5 w8 w9 w10"
 

@@ -1,8 +1,11 @@
-"""LocalAgreement-2: exact stable/unstable splits, and properties against random hypothesis sequences."""
+"""LocalAgreement-n: exact stable/unstable splits, and properties against random hypothesis sequences."""
 
 from hypothesis import given, settings, strategies as st
 
-from lumina.streaming.agreement import LocalAgreement, common_prefix_length
+import pytest
+
+from lumina.errors import ArgumentError
+from lumina.streaming.agreement import AGREEING_HYPOTHESES, LocalAgreement, common_prefix_length
 from lumina.asr.transcript import Token
 
 
@@ -22,14 +25,42 @@ def test_first_hypothesis_is_all_unstable():
 
 
 def test_agreement_of_two_hypotheses_becomes_stable():
-    la = LocalAgreement()
+    la = LocalAgreement(2)
     la.update(toks(1, 2, 3))
     assert la.update(toks(1, 2, 4, 5)) == ("t1 t2 t4 t5", "t1 t2", " t4 t5")
     assert [t.id for t in la.stable_tokens] == [1, 2]
 
 
-def test_stable_never_shrinks_when_the_model_changes_its_mind():
+def test_streams_wait_for_three_hypotheses_to_agree():
+    assert AGREEING_HYPOTHESES == LocalAgreement().hypotheses == 3
     la = LocalAgreement()
+    la.update(toks(1, 2, 3))
+    assert la.update(toks(1, 2, 4, 5)) == ("t1 t2 t4 t5", "", "t1 t2 t4 t5")
+    assert la.update(toks(1, 6, 7)) == ("t1 t6 t7", "t1", " t6 t7")   # all three share t1
+
+
+def test_an_early_misreading_two_hypotheses_share_does_not_stay():
+    # Real tiny.en, "The children built a sandcastle and waited for the tide to come in.": with two
+    # hypotheses agreeing, "A" became stable and every later partial began "A children".
+    la = LocalAgreement()
+    for text in ("A children.", "A children bill.", "The children built us.", "The children will descend."):
+        la.update(words(text))
+    assert la.update(words("The children will descend, Castle.")) == (
+        "The children will descend, Castle.", "The children", " will descend, Castle.")
+    two = LocalAgreement(2)
+    for text in ("A children.", "A children bill.", "The children built us."):
+        out = two.update(words(text))
+    assert out[1] == "A"
+
+
+@pytest.mark.parametrize("bad", [1, 0, 2.0, True, "3"])
+def test_the_number_of_hypotheses_is_checked(bad):
+    with pytest.raises(ArgumentError, match="hypotheses must be an int >= 2"):
+        LocalAgreement(bad)
+
+
+def test_stable_never_shrinks_when_the_model_changes_its_mind():
+    la = LocalAgreement(2)
     la.update(toks(1, 2, 3))
     la.update(toks(1, 2, 3))
     # Stable: t1 t2 (t3 ends both hypotheses, so it is not known to be a whole word).
@@ -39,9 +70,12 @@ def test_stable_never_shrinks_when_the_model_changes_its_mind():
 
 
 def test_tokens_are_compared_by_id_not_text():
-    la = LocalAgreement()
-    la.update([Token(1, " a", 1.0, 0, 0)])
-    assert la.update([Token(2, " a", 1.0, 0, 0)]) == ("a", "", "a")
+    a, b = Token(1, " a", 1.0, 0, 0), Token(3, " b", 1.0, 0, 0)
+    same, other = LocalAgreement(2), LocalAgreement(2)
+    same.update([a, b])
+    other.update([a, b])
+    assert same.update([a, b]) == ("a b", "a", " b")
+    assert other.update([Token(2, " a", 1.0, 0, 0), b]) == ("a b", "", "a b")
 
 
 def test_empty_hypotheses():
@@ -51,7 +85,7 @@ def test_empty_hypotheses():
 
 
 def test_outer_whitespace_is_trimmed_and_text_is_stable_plus_unstable():
-    la = LocalAgreement()
+    la = LocalAgreement(2)
     la.update(toks(1, 2))
     text, stable, unstable = la.update(toks(1, 2, 3, text=lambda i: "  x " if i == 3 else f" t{i}"))
     assert (text, stable, unstable) == ("t1 t2  x", "t1", " t2  x")
@@ -61,21 +95,21 @@ hypotheses = st.lists(st.lists(st.integers(0, 4), max_size=8), min_size=1, max_s
 
 
 @settings(max_examples=300, deadline=None)
-@given(hypotheses)
-def test_properties_over_random_hypothesis_sequences(seq):
-    la = LocalAgreement()
+@given(hypotheses, st.integers(2, 4))
+def test_properties_over_random_hypothesis_sequences(seq, n):
+    la = LocalAgreement(n)
     stable_ids: list[int] = []
     stable_text = ""
-    previous = None
-    for ids in seq:
+    for k, ids in enumerate(seq):
         text, stable, unstable = la.update(toks(*ids))
         now = [t.id for t in la.stable_tokens]
         assert text == stable + unstable
         assert now[:len(stable_ids)] == stable_ids          # never shrinks or changes
         assert stable.startswith(stable_text)
-        if previous is not None and now != stable_ids:      # grew: both of the last two agree
-            assert ids[:len(now)] == now and previous[:len(now)] == now
-        stable_ids, stable_text, previous = now, stable, ids
+        if now != stable_ids:                               # grew: the last n all agree on it
+            assert k >= n - 1
+            assert all(h[:len(now)] == now for h in seq[k - n + 1:k + 1])
+        stable_ids, stable_text = now, stable
 
 
 VOCABULARY: dict[str, int] = {}
@@ -93,10 +127,10 @@ def words(text: str) -> list[Token]:
 
 
 def settled(text: str) -> LocalAgreement:
-    """An agreement that has heard ``text`` twice: its words but the last are stable."""
+    """An agreement that has heard ``text`` as often as it needs: its words but the last are stable."""
     la = LocalAgreement()
-    la.update(words(text))
-    la.update(words(text))
+    for _ in range(la.hypotheses):
+        la.update(words(text))
     return la
 
 
@@ -137,12 +171,12 @@ def test_a_hypothesis_without_words_in_common_keeps_the_count_rule():
 
 def test_only_words_both_hypotheses_go_on_after_become_stable():
     # "Thursday" ends both hypotheses: the audio may have cut "Thursdays" short, so it waits.
-    la = LocalAgreement()
+    la = LocalAgreement(2)
     la.update(words("open late on Thursday"))
     assert la.update(words("open late on Thursday")) == (
         "open late on Thursday", "open late on", " Thursday")
     # A word token followed by a suffix ("walk" + "ed") is not a whole word either.
-    la = LocalAgreement()
+    la = LocalAgreement(2)
     walk, ed, along = Token(1, " walk", 1.0, 0, 0), Token(2, "ed", 1.0, 0, 0), Token(3, " along", 1.0, 0, 0)
     la.update([walk, along])
     assert la.update([walk, ed, along]) == ("walked along", "", "walked along")

@@ -187,7 +187,7 @@ def test_micro_model_lockstep_speculations_and_one_final_per_utterance(micro_eng
     assert speculations > 2                   # speech paused inside the phrases too
     assert (stats.speculations, stats.speculative_used, stats.speculative_discarded) == (
         speculations, 2, speculations - 2)
-    # The complete partials: LocalAgreement-2 over the fast decodes, each of the audio up to a pause.
+    # The complete partials: LocalAgreement (as streams run it) over the fast decodes, each of the audio up to a pause.
     agreements = collections.defaultdict(LocalAgreement)
     texts = [(d.complete, agreements[d.utterance_id].update(
         [t for s in micro_engine.transcribe(d.audio, speed="fast", beam_size=1).segments for t in s.tokens])[0])

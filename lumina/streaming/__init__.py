@@ -10,7 +10,7 @@ Modules, from the audio in to the events out:
 ``pipeline``   the ``lumina-stream`` thread: source -> segmenter -> scheduler
 ``decoder``    the ``lumina-decode`` thread: decodes in order, emits the events
 ``speculation`` finals decoded when speech stops, held until the hang-over confirms
-``agreement``  LocalAgreement-2: the stable prefix of partial hypotheses
+``agreement``  LocalAgreement-n: the stable prefix of partial hypotheses
 ``delivery``   callbacks, ``for`` and ``async for``
 ``events``     :class:`SpeechStarted`, :class:`Partial`, :class:`SpeechStopped`, :class:`Final`,
                :class:`Dropped`, :class:`DeviceLost`

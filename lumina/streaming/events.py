@@ -79,8 +79,9 @@ class Partial:
     text : str
         The whole hypothesis; always ``stable + unstable``.
     stable : str
-        The prefix two consecutive hypotheses agreed on (LocalAgreement-2). Later
-        partials of the same utterance start with it: it never changes or shrinks.
+        The prefix three consecutive hypotheses agreed on (LocalAgreement-3,
+        :mod:`lumina.streaming.agreement`). Later partials of the same utterance
+        start with it: it never changes or shrinks.
     unstable : str
         The tail that may still change.
     utterance_id : int
