@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lumina import Segmenter
+from lumina.audio.vad.either import EitherVAD
 from lumina.audio.vad.gate import CONFIRM_PROBABILITY, CONFIRM_WINDOWS, SpeechGate
 from lumina.evaluation import (HIBARI_VOICES, ESPEAK_VOICES, NON_SPEECH, SENTENCES, SHORT_ANSWERS,
                                clips, mix_at_snr, non_speech)
@@ -83,6 +84,67 @@ def test_in_quiet_the_edges_hold_the_energy_vads_and_split_no_more(speech_track)
         mine, theirs = _inside(span, gated), _inside(span, energy)
         assert 1 <= len(mine) <= len(theirs)
         assert all(any(m[0] <= t[0] and t[1] <= m[1] for m in mine) for t in theirs)
+    # Where speech stops is the energy VAD's: Silero's flags, which outlast it, are not heard
+    # in its first 100 ms of silence.
+    assert [end for _, end in gated] == [end for _, end in energy]
+
+
+def _end_lags(segmenter, audio):
+    """Samples between each SpeechEnd's end and the end of the 20 ms chunk that brought it."""
+    lags = []
+    for i in range(0, len(audio), 320):
+        lags += [i + 320 - e.end_sample for e in segmenter.feed(audio[i:i + 320]) if isinstance(e, SpeechEnd)]
+    return lags
+
+
+@pytest.mark.speech
+def test_an_utterance_ends_a_hangover_after_the_energy_vads_end(speech_track):
+    """SpeechEnd comes with the hang-over's last frame, or at most one Silero window (32 ms)
+    later: at the hang-over's end Silero's flag counts again, and its window may not be
+    complete yet. (A plain union ended these up to 100 ms after the energy VAD, and decided
+    them up to 140 ms later.)"""
+    audio, spans = speech_track
+    energy, gated = _end_lags(Segmenter(vad="energy"), audio), _end_lags(Segmenter(), audio)
+    hangover = Segmenter().hangover_ms * 16
+    assert len(energy) >= len(spans) and energy == [hangover] * len(energy)
+    assert len(gated) == len(energy) and all(hangover <= lag <= hangover + 640 for lag in gated)
+
+
+class _Scripted:
+    """A raw-flag detector stand-in: frame k's flag is ``flags[k]``, handed out ``lag`` frames late."""
+
+    frame_samples = 320
+
+    def __init__(self, flags, lag=0):
+        self.flags, self.lag, self.fed, self.out = list(flags), lag, 0, 0
+
+    def process(self, samples):
+        self.fed += len(samples)
+        ready = max(0, self.fed // 320 - self.lag)
+        got, self.out = self.flags[self.out:ready], max(self.out, ready)
+        return np.array(got, np.int8)
+
+    def flush(self):
+        got, self.out = self.flags[self.out:self.fed // 320], self.fed // 320
+        return np.array(got, np.int8)
+
+    def reset(self):
+        self.fed = self.out = 0
+
+
+@pytest.mark.parametrize("chunk", [320, 100, 1000])
+def test_silero_is_heard_only_after_the_energy_vads_silence(chunk):
+    energy = [0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    silero = [1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0]   # at the start it counts; after speech it waits
+    joined = EitherVAD(_Scripted(energy), _Scripted(silero, lag=1), 1, 1, second_after=3)
+    audio = np.zeros(320 * len(energy), np.float32)
+    out = np.concatenate([joined.process(audio[i:i + chunk]) for i in range(0, len(audio), chunk)]
+                         + [joined.flush()])
+    # Frames 3-5 are the energy VAD's first three silent ones: Silero's flags there do not count.
+    assert out.tolist() == [1, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0]
+    plain = EitherVAD(_Scripted(energy), _Scripted(silero, lag=1), 1, 1)
+    assert np.concatenate([plain.process(audio), plain.flush()]).tolist() == \
+        [1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0]
 
 
 @pytest.mark.speech

@@ -76,14 +76,14 @@ class StreamOptions:
         The speed of the final decode. ``"fast"`` (an encoder context cut to
         the utterance, :mod:`lumina.asr.speed`) was quicker on real speech
         (``python benchmarks stream_real``, real tiny.en, 12 sentences: Final
-        361 ms after the end of speech at 5.7% WER, against 827 ms at 5.0% for
+        301 ms after the end of speech at 5.7% WER, against 789 ms at 4.3% for
         ``"accurate"``); ``"accurate"`` gives the exact whisper.cpp text of
         the utterance's audio.
     final_beam_size : int, default 1
         Beams of the final decode (1: greedy). Greedy, unlike files' 5 beams,
         because a Final is waited for: 5 beams read those 12 sentences at
-        4.3% WER but 498 ms after the end of speech (837 ms with another
-        process busy on one of the two cores), greedy 361 ms (381 busy).
+        2.9% WER but 455 ms after the end of speech, greedy at 5.7% in 301 ms
+        (311 ms with another process busy on one of the two cores).
         Partials, the complete one included, are always greedy: they must be cheap.
     eager : bool, default True
         End of utterance without waiting: a complete provisional partial and a

@@ -28,6 +28,13 @@ SILERO_MIN_SPEECH_MS = 200
 #: Speech probability at which Silero opens speech (it closes below this minus 0.15).
 SILERO_THRESHOLD = 0.7
 
+#: In the streams' default detector, Silero's speech counts only after the energy VAD has been
+#: silent this long, so that the energy VAD decides where speech stops: Silero's flags outlast
+#: the speech by up to 100 ms (:mod:`lumina.audio.vad.either`). Shorter than the hang-overs
+#: (300 ms by default; 160 ms is the fast trade HangoverPolicy describes), so in noise, where the
+#: energy VAD hears only the loudest syllables, the gaps this leaves do not end an utterance.
+SILERO_AFTER_ENERGY_MS = 100
+
 #: The detector of a segmenter or stream when none is named: the energy VAD decides where an
 #: utterance starts and ends (the hang-overs were tuned on its edges, so a pause mid-sentence
 #: splits no more often than with the energy VAD alone), and Silero must confirm speech in it
@@ -46,7 +53,8 @@ def make_gated(sample_rate: int = 16000, frame_ms: int = 20, *, start_frames: in
                end_frames: int = 15, threshold_db: float | None = None):
     """The default stream detector: ``(edges, gate)``.
 
-    The edges are speech wherever the energy VAD or Silero flags a frame
+    The edges are speech wherever the energy VAD flags a frame, or Silero does
+    once the energy VAD has been silent :data:`SILERO_AFTER_ENERGY_MS`
     (:class:`~lumina.audio.vad.either.EitherVAD`, one hysteresis over both);
     the gate (:class:`~lumina.audio.vad.gate.SpeechGate`) confirms each
     utterance with Silero before anything of it counts.
@@ -65,7 +73,8 @@ def make_gated(sample_rate: int = 16000, frame_ms: int = 20, *, start_frames: in
     from lumina.audio.vad.silero import SileroVAD
     raw_energy = make_energy(sample_rate, frame_ms, 1, 1, threshold_db)
     raw_silero = SileroVAD(sample_rate, frame_ms, threshold=SILERO_THRESHOLD, start_frames=1, end_frames=1)
-    return EitherVAD(raw_energy, raw_silero, start_frames, end_frames), SpeechGate()
+    silero_after = math.ceil(SILERO_AFTER_ENERGY_MS / frame_ms)
+    return EitherVAD(raw_energy, raw_silero, start_frames, end_frames, silero_after), SpeechGate()
 
 
 def make_vad(kind: str, sample_rate: int = 16000, frame_ms: int = 20, *, start_frames: int = 3,
