@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from lumina.asr.transcript import Token
 from lumina.errors import ArgumentError
 
-__all__ = ["LocalAgreement", "common_prefix_length"]
+__all__ = ["AGREEING_HYPOTHESES", "LocalAgreement", "common_prefix_length"]
 
 #: Consecutive hypotheses that must agree on a word before it becomes stable (streams' choice).
 AGREEING_HYPOTHESES = 3

@@ -39,7 +39,8 @@ _LONG_AGO = 1 << 30   # the first detector's silence before any speech: as long 
 
 
 class EitherVAD:
-    """Two raw-flag detectors (``start_frames=end_frames=1``) joined: speech if either says so.
+    """Two raw-flag detectors (``start_frames=end_frames=1``) joined: speech if the first says so,
+    or the second does once the first has been silent ``second_after`` frames.
 
     Parameters
     ----------
