@@ -165,7 +165,7 @@ def _words(tokens: Sequence[Token]) -> list[tuple[str, int]]:
     words: list[tuple[str, int]] = []
     current, first = "", 0
     for i, token in enumerate(tokens):
-        if i == 0 or token.text[:1].isspace():
+        if i == 0 or _word_starts(tokens, i):
             if current:
                 words.append((current, first))
             current, first = "", i
