@@ -287,3 +287,14 @@ def test_audio_must_be_contiguous_float32(micro_shared):
         micro_shared.run(np.zeros(16000, np.float64), _options())
     with pytest.raises(BackendError):
         micro_shared.run(np.zeros(32000, np.float32)[::2], _options())
+
+
+@pytest.mark.parametrize("kind", [WhisperModel, SharedModel])
+def test_special_tokens_are_known_after_close(micro_model, kind):
+    """The speech filter asks is_special of every token of a result, which may outlive its
+    model; WhisperModel once asked the freed context and crashed the process."""
+    model = kind(micro_model, 2) if kind is SharedModel else kind(micro_model)
+    eot = model.is_special
+    answers = [model.is_special(i) for i in (0, 1000, 50256, 50257, 50363)]
+    model.close()
+    assert [eot(i) for i in (0, 1000, 50256, 50257, 50363)] == answers == [False, False, True, True, True]

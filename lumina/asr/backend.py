@@ -218,6 +218,9 @@ class WhisperModel:
         self.gpu_backend = _gpu_backend_in(self.load_log) if use_gpu else None
         self.english_only = not _pw.whisper_is_multilingual(ctx)
         self.n_audio_ctx = _pw.whisper_model_n_audio_ctx(ctx)
+        # Read once: asking the context after close() would read freed memory (a crash), and
+        # the speech filter asks for every token.
+        self._eot = _pw.whisper_token_eot(ctx)
 
     @property
     def closed(self) -> bool:
@@ -252,7 +255,7 @@ class WhisperModel:
 
     def is_special(self, token_id: int) -> bool:
         """Whether a token id is a special token (end-of-text and above: timestamps, language...)."""
-        return token_id >= _pw.whisper_token_eot(self._ctx)
+        return token_id >= self._eot
 
     def close(self) -> None:
         """Free the context; waits for a call in progress. Calling it twice is harmless."""
