@@ -7,7 +7,7 @@ import pytest
 from lumina import Engine
 from lumina.asr.backend import RunResult, SegmentData, TokenData, WhisperModel
 from lumina.asr.shared_model import SharedModel
-from lumina.asr.speech_filter import SpeechFilter, heard_only_sound
+from lumina.asr.speech_filter import SpeechFilter, first_reading, heard_only_sound
 from lumina.testing import make_model, speechlike
 
 
@@ -56,6 +56,42 @@ def test_a_sentence_said_twice_stays_even_when_its_end_time_overshoots():
     # 5 beams on "The meeting starts at nine." + 3 s of beeps + the same: 6.95 s of audio.
     said = " The meeting starts at nine."
     assert _kept([_timed(0.0, 3.0, said), _timed(5.0, 8.0, said)], 6.95) == [said, said]
+
+
+def _read(pieces: list[str], start: float = 0.0, end: float = 5.12) -> SegmentData:
+    """One segment of these token texts, token ids by text (equal text, equal id)."""
+    ids = {piece: 100 + i for i, piece in enumerate(dict.fromkeys(pieces))}
+    tokens = tuple(TokenData(ids[piece], piece, 0.9, 0.0, 0.0) for piece in pieces)
+    return SegmentData(start, end, "".join(pieces), tokens, 0.1)
+
+
+_WINDOW = [" Close", " the", " window", "."]
+
+
+@pytest.mark.parametrize(("pieces", "duration", "kept"), [
+    # real tiny.en, greedy, 5.12 s context, "close the window" (hibari, 1.5 s): 15 tokens
+    (_WINDOW * 3 + _WINDOW[:3], 1.5, " Close the window."),
+    (_WINDOW * 2, 0.9, " Close the window."),                   # 8 tokens > 7.2 the audio holds
+    (_WINDOW * 2, 1.1, " Close the window. Close the window."),  # said twice: it fits
+    ([" Send", " it", "."] * 5, 1.2, " Send it."),
+    # not one phrase read again token for token, or one token again and again: left whole
+    ([" New", " paragraphs", " New", " paragraphs", " New", " paragraph"], 0.5,
+     " New paragraphs New paragraphs New paragraph"),
+    ([" no"] * 9, 1.0, " no" * 9),
+    ([" no", "."] * 4, 1.0, " no." * 4),   # 8 tokens fit 1 s (8 per second)
+    ([" no", "."] * 5, 1.0, " no."),
+])
+def test_a_phrase_read_over_and_over_inside_one_segment_keeps_its_first_reading(pieces, duration, kept):
+    got = _kept([_read(pieces)], duration)
+    assert got == ([kept] if kept else [])
+
+
+def test_a_loop_keeps_the_first_readings_tokens_and_times():
+    segment = _read(_WINDOW * 4, start=0.0, end=5.12)
+    cleaned = SpeechFilter(_not_special, 1.5).clean(segment)
+    assert [t.text for t in cleaned.data.tokens] == _WINDOW
+    assert (cleaned.data.start, cleaned.data.end) == (0.0, 5.12)
+    assert first_reading(segment.tokens, 1.5) == 4 and first_reading(segment.tokens, 2.0) == 16
 
 
 class BracketingBeams:

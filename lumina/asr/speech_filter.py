@@ -32,6 +32,14 @@ three things, each by a general rule (no phrase list):
    second of real audio do. (A sentence really said twice, with 5 beams:
    "The meeting starts at nine." at 0-3 s and again at 5-8 s of 6.95 s of
    audio; the loop it must not keep: 0-4 s and 4-8 s of 4.42 s.)
+   A greedy decode of a short phrase spoken alone loops *inside* one segment
+   ("Close the window. Close the window. Close the window. Close the window"
+   for 1.5 s of audio, real tiny.en in the 5.12 s fast context): when a
+   segment's words are one phrase read at least twice (the last reading may
+   stop early) and more tokens than the audio left could carry, the first
+   reading is kept (:func:`first_reading`) and the rest is the loop. Dropping
+   the whole segment, as before, lost what was said: 9 of 44 short commands
+   spoken by hibari-tts came out of a stream as an empty Final.
 
 A :class:`SpeechFilter` cleans the segments of one decode in order (rule 3
 looks at the segment before). :func:`heard_only_sound` says whether a whole
@@ -49,7 +57,7 @@ from collections.abc import Callable, Sequence
 from lumina.asr.decode_data import SegmentData, TokenData
 
 __all__ = ["LOGPROB_THRESHOLD", "MAX_TOKENS_PER_SECOND", "NO_SPEECH_THRESHOLD", "Cleaned", "SpeechFilter",
-           "clean_segment", "heard_only_sound", "strip_annotations"]
+           "clean_segment", "first_reading", "heard_only_sound", "strip_annotations"]
 
 #: A window whisper judges this likely to hold no speech ...
 NO_SPEECH_THRESHOLD = 0.6
@@ -129,6 +137,11 @@ def clean_segment(data: SegmentData, is_special: Callable[[int], bool], duration
     words = [t for t in data.tokens if not is_special(t.id)]
     if _looped_repeat(data, previous, duration):
         return Cleaned(None, "a repeat past the end of the audio")
+    reading = first_reading(words, max(0.0, duration - max(data.start, 0.0)))
+    if reading < len(words):
+        words = words[:reading]
+        data = SegmentData(data.start, data.end, "".join(t.text for t in words), tuple(words),
+                           data.no_speech_prob)
     if _past_the_end(data, words, duration):
         return Cleaned(None, "text past the end of the audio")
     if _hallucinated(data, words):
@@ -150,6 +163,26 @@ def _looped_repeat(data: SegmentData, previous: SegmentData | None, duration: fl
     if _words_of(data.text) != _words_of(previous.text):
         return False
     return duration - data.start < 0.5 * (previous.end - previous.start)
+
+
+def first_reading(words: Sequence[TokenData], seconds: float) -> int:
+    """How many of a segment's word tokens to keep: all, unless they loop.
+
+    They loop when they are one phrase of two tokens or more read at least twice, each
+    reading token for token the first (the last may stop early), and there are more of them
+    than ``seconds`` of audio could carry (:data:`MAX_TOKENS_PER_SECOND`); then the first
+    reading's length. A phrase really said twice fits its audio and is kept whole.
+    """
+    n = len(words)
+    # Without rule 3's two spare tokens: two readings or more of a phrase faster than twice
+    # fast speech ("Close the window." twice in 0.9 s) cannot have been said.
+    if n <= MAX_TOKENS_PER_SECOND * seconds:
+        return n
+    ids = [t.id for t in words]
+    for period in range(1, n // 2 + 1):   # the shortest phrase the tokens repeat
+        if all(ids[i] == ids[i - period] for i in range(period, n)):
+            return period if period > 1 else n   # one token again and again is no phrase
+    return n
 
 
 def _past_the_end(data: SegmentData, words: list[TokenData], duration: float) -> bool:
