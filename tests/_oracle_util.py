@@ -144,10 +144,18 @@ def run_queries(engine, queries, tally: Tally) -> Tally:
 
 
 def fill(engine, cache: FrozenCache, recordings) -> None:
-    """Transcribe ``(phrase, audio)`` recordings into the cache (misses), then freeze it."""
-    for phrase, audio in recordings:
-        hears(phrase)
-        assert engine.transcribe(audio).origin == "model"
+    """Transcribe ``(phrase, audio)`` recordings into the cache (misses), then freeze it.
+
+    While filling, only identical audio matches (threshold 1.0): the same phrase in another
+    voice would otherwise be a verified candidate and never get its own entry.
+    """
+    threshold, cache.threshold = cache.threshold, 1.0
+    try:
+        for phrase, audio in recordings:
+            hears(phrase)
+            assert engine.transcribe(audio).origin == "model"
+    finally:
+        cache.threshold = threshold
     cache.frozen = True
 
 

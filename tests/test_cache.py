@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from lumina import ArgumentError, AudioFormatError, CacheStats, PhraseCache
 from lumina.cache import fingerprint
-from lumina.cache.phrase_cache import DEFAULT_THRESHOLD, CacheWarning, canonical_key
+from lumina.cache.phrase_cache import (DEFAULT_THRESHOLD, UNVERIFIED_THRESHOLD, CacheWarning,
+                                       canonical_key)
 
 
 def tone(seed: int, seconds: float = 0.6) -> np.ndarray:
@@ -118,7 +119,10 @@ def test_bad_input_raises_clear_errors():
             PhraseCache(threshold=threshold)
     with pytest.raises(ArgumentError, match="fp must be a lumina.cache.Fingerprint, got str"):
         cache.lookup("fp", "k")
-    assert PhraseCache().threshold == DEFAULT_THRESHOLD
+    assert PhraseCache().threshold == DEFAULT_THRESHOLD == 0.30
+    # A match trusted without the model's check needs the higher, fingerprint-only bar.
+    assert PhraseCache(trust_fuzzy_hits_unverified=True).threshold == UNVERIFIED_THRESHOLD == 0.44
+    assert PhraseCache(threshold=0.5, trust_fuzzy_hits_unverified=True).threshold == 0.5
 
 
 def test_persistence_round_trip_and_permissions(tmp_path):

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import _oracle_util as ou
 import lumina.evaluation.phrases as su
 from lumina import PhraseCache
-from lumina.cache import fingerprint
+from lumina.cache import DEFAULT_THRESHOLD, UNVERIFIED_THRESHOLD, fingerprint
 
 KEY = ("tiny.en", "sha256:0", "en")
 
@@ -29,7 +29,8 @@ def bank(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def filled(bank):
-    cache = PhraseCache()
+    """The 44 phrases at the bar a match trusted unverified must clear (the fingerprint alone)."""
+    cache = PhraseCache(threshold=UNVERIFIED_THRESHOLD)
     for i, phrase in enumerate(su.PHRASES):
         cache.put(bank.at_16k(phrase, su.VOICES[i % len(su.VOICES)]), KEY, phrase)
     return cache
@@ -110,7 +111,7 @@ def test_identical_audio_is_always_an_exact_hit(bank):
 # ----------------------------------------------------------------------------- minimal pairs
 
 def pair_cache(bank, direction: int) -> PhraseCache:
-    cache = PhraseCache()
+    cache = PhraseCache(threshold=UNVERIFIED_THRESHOLD)
     for phrase in su.pair_sides(direction)[0]:
         for voice in su.VOICES:
             cache.put(bank.at_16k(phrase, voice), KEY, phrase)
@@ -166,7 +167,8 @@ def test_the_unsafe_option_puts_exactly_the_false_candidates_into_finals(bank, m
                                                                         oracle_eval):
     """trust_fuzzy_hits_unverified=True on the same minimal-pair queries: every candidate the
     verified run refused becomes a wrong Final (so the count above measures the verification)."""
-    unsafe = ou.pairs_only(bank, micro_model, direction=0, trust_fuzzy_hits_unverified=True)
+    unsafe = ou.pairs_only(bank, micro_model, direction=0, trust_fuzzy_hits_unverified=True,
+                           threshold=DEFAULT_THRESHOLD)   # the verified run's bar
     refused = oracle_eval[0][1].false_candidates
     names = {n for n, _, _ in su.pair_takes(bank, su.pair_sides(0)[1])}
     assert [(n, text) for n, text, _ in unsafe.wrong] == [(n, c) for n, c in refused if n in names]

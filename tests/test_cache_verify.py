@@ -41,6 +41,11 @@ from lumina.asr.speed import beam_size_for, fast_options
     ("costs $5", "costs 5", False),
     ("5% off", "5 off", False),
     ("twenty-one", "twenty one", False),
+    ("- Let me know.", "Let me know.", True),     # whisper's dash before a speaker's turn
+    ("Let me know \u2014 now", "let me know now", True),
+    ("-5 degrees", "5 degrees", False),           # a minus sign is not a dash on its own
+    ("twenty-", "twenty", False),
+    ("-", "-", False),                            # a dash alone is no word: never agrees
     ("meet me at seven", "meet me at seven please", False),
     ("", "", False),
     ("...", "...", False),                        # no words: never agrees

@@ -23,7 +23,8 @@ What "agrees" means
 The verification decode's text and the candidate have the same :func:`words`: the same
 sequence of whitespace-separated words after Unicode NFKC normalisation and case folding,
 with sentence punctuation (``. , ! ? ; :``, quotes, brackets, ellipses) stripped from the
-ends of each word only. Inner characters count ("can't" is not "cant", "3.5" is not "35"),
+ends of each word only, and a word that is nothing but dashes (whisper's "- " before a
+speaker's turn) dropped. Inner characters count ("can't" is not "cant", "3.5" is not "35"),
 and so do digits against words ("15" is not "fifteen"), hyphens, currency and percent signs.
 An empty word sequence never agrees. Comparing words rather than token ids lets an accurate
 decode's casing and final full stop differ from the shorter decode's without a miss; the
@@ -77,6 +78,10 @@ ORIGINS = ("model", "cache-exact", "cache-verified", "cache-unverified")
 
 # Stripped from both ends of each word before comparing: sentence punctuation only.
 _EDGE_PUNCTUATION = ".,!?;:\"'()[]{}\u2018\u2019\u201c\u201d\u00ab\u00bb\u2026\u00bf\u00a1"
+# A "word" made only of these is a dash, not a word: whisper opens a speaker's turn with "- "
+# ("- Let me know." and "Let me know." are the same words). A dash inside or at the end of a word
+# still counts ("-5" is not "5", "twenty-one" is not "twenty one").
+_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +170,8 @@ def answer(text: str, n_samples: int, language: str, origin: str, device: str,
 def words(text: str) -> tuple[str, ...]:
     """The words :func:`agrees` compares (see the module documentation)."""
     folded = unicodedata.normalize("NFKC", text).casefold()
-    return tuple(w for w in (w.strip(_EDGE_PUNCTUATION) for w in folded.split()) if w)
+    return tuple(w for w in (w.strip(_EDGE_PUNCTUATION) for w in folded.split())
+                 if w and not _DASHES.issuperset(w))
 
 
 def agrees(candidate: str, decoded: str) -> bool:
@@ -236,7 +242,7 @@ def verify(model: WhisperDecoder, samples: np.ndarray, options: DecodeOptions, c
     if result.aborted:
         return Verification(result, verify_options, False, True, "")
     text = spoken_text(result, model.is_special, len(samples) / SAMPLE_RATE)
-    suspect = fast_result_suspect(result, model, budget)
+    suspect = fast_result_suspect(result, model, budget, len(samples) / SAMPLE_RATE)
     return Verification(result, verify_options, not suspect and agrees(candidate, text), suspect, text)
 
 

@@ -57,6 +57,7 @@ from collections.abc import Sequence
 
 from lumina.asr.backend import DecodeOptions, RunResult
 from lumina.asr.model_protocol import WhisperDecoder
+from lumina.asr.speech_filter import first_reading
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import ArgumentError
 
@@ -149,10 +150,23 @@ def has_repetition_loop(token_ids: Sequence[int], *, min_repeats: int = 4, max_p
     return False
 
 
-def fast_result_suspect(result: RunResult, model: WhisperDecoder, budget: int) -> bool:
-    """A fast result that loops or used up its token budget is not trusted."""
+def fast_result_suspect(result: RunResult, model: WhisperDecoder, budget: int,
+                        seconds: float | None = None) -> bool:
+    """A fast result that loops or used up its token budget is not trusted.
+
+    With ``seconds`` (the audio's length), a segment that reads one phrase over and over
+    faster than the audio could hold it is judged by its first reading, which is what the
+    speech filter keeps (:func:`~lumina.asr.speech_filter.first_reading`): greedy decoding of
+    a short phrase spoken alone loops into the fast context's padding ("Best regards. Best
+    regards. ..." to the budget). The phrase cache's verification passes it (a loop of the
+    candidate confirms the candidate); the fast path does not, since a loop that began early
+    may hide words after it, which the full window then reads.
+    """
     for segment in result.segments:
-        ids = [t.id for t in segment.tokens if not model.is_special(t.id)]
+        words = [t for t in segment.tokens if not model.is_special(t.id)]
+        if seconds is not None:
+            words = words[:first_reading(words, max(0.0, seconds - max(segment.start, 0.0)))]
+        ids = [t.id for t in words]
         if len(ids) >= budget or has_repetition_loop(ids):
             return True
     return False

@@ -4,8 +4,8 @@ Imports the compiled core and sqlite3; knows nothing of the recognition layer's 
 """
 
 from lumina.cache.fingerprints import Fingerprint, fingerprint
-from lumina.cache.phrase_cache import DEFAULT_THRESHOLD, CacheWarning, PhraseCache
+from lumina.cache.phrase_cache import DEFAULT_THRESHOLD, UNVERIFIED_THRESHOLD, CacheWarning, PhraseCache
 from lumina.cache.results import CacheMatch, CacheStats
 
 __all__ = ["CacheMatch", "CacheStats", "CacheWarning", "DEFAULT_THRESHOLD", "Fingerprint",
-           "PhraseCache", "fingerprint"]
+           "PhraseCache", "UNVERIFIED_THRESHOLD", "fingerprint"]

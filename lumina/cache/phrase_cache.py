@@ -19,10 +19,24 @@ The alignment score (:meth:`Fingerprint.similarity`) is ``exp(-sqrt(D) / 1.4427)
 both path ends are anchored after trimming, and a high/low band tilt column (compared only
 when both takes are wideband) makes a final "s" or "z" cost what it should.
 
-Calibration (tests/test_cache_eval.py, espeak-ng speech, 44 cached phrases in 4 voices,
-15 takes each: tempo and pitch +-10%, gain +-6 dB, white noise at 20 dB SNR, 0-500 ms padding,
-8/22.05/44.1/48 kHz, stereo, all combined; 173 confusables: 26 phrases one word away, every
-cached phrase in the 3 other voices, silence, noise and tones):
+Two thresholds. A candidate the engine verifies needs :data:`DEFAULT_THRESHOLD` (0.30): a
+confusable that clears it costs one wasted verification decode, never a wrong answer. A match
+trusted unverified (``trust_fuzzy_hits_unverified=True``) needs :data:`UNVERIFIED_THRESHOLD`
+(0.44), above every confusable of the espeak-ng calibration set below.
+
+Calibration of the verified threshold (tests/test_real_cache.py, ``python benchmarks
+cache_real``; hibari-tts natural speech, the 44 phrases, 15 re-takes each: tempo +-10%, pitch
++-6%, gain +-6 dB, white noise at 20 dB SNR, padding, 8/24/44.1/48 kHz, stereo, all combined):
+605 of 660 re-takes find their own phrase as the candidate at 0.30, 459 at 0.44 (tempo, pitch
+and noise re-takes score 0.17-0.46 against their original); 4 find another phrase and 5 of the
+26 near misses find a candidate ("copy this" -> "copy that"), each refused by the verification.
+With the real tiny.en, 563 of 660 re-takes are answered from the cache (85%; 91% of those that
+change one thing), against 425 at 0.44.
+
+Calibration of the unverified threshold (tests/test_cache_eval.py, espeak-ng speech, 44 cached
+phrases in 4 voices, 15 takes each: tempo and pitch +-10%, gain +-6 dB, white noise at 20 dB
+SNR, 0-500 ms padding, 8/22.05/44.1/48 kHz, stereo, all combined; 173 confusables: 26 phrases
+one word away, every cached phrase in the 3 other voices, silence, noise and tones):
 
 * no candidate among those 173: the highest scores 0.409 ("full stop" by en+m3 against its
   en-gb entry), threshold 0.44, the lowest re-take that hits 0.441 (a thin margin);
@@ -57,10 +71,16 @@ from lumina.cache.results import CacheMatch, CacheStats
 from lumina.cache.store import CacheFile, CacheWarning, open_cache_file
 from lumina.errors import ArgumentError
 
-__all__ = ["CacheMatch", "CacheStats", "CacheWarning", "PhraseCache", "DEFAULT_THRESHOLD"]
+__all__ = ["CacheMatch", "CacheStats", "CacheWarning", "PhraseCache", "DEFAULT_THRESHOLD",
+           "UNVERIFIED_THRESHOLD"]
 
-#: Similarity a fuzzy hit needs by default (see the module docstring for the calibration).
-DEFAULT_THRESHOLD = 0.44
+#: Similarity a fuzzy candidate needs by default: the engine verifies every candidate with the
+#: model, so a low bar costs a wasted verification decode on a confusable, never a wrong answer
+#: (see the module docstring for the calibration).
+DEFAULT_THRESHOLD = 0.30
+#: Similarity a fuzzy match needs by default when it is trusted unverified
+#: (``trust_fuzzy_hits_unverified=True``): above every confusable of the calibration set.
+UNVERIFIED_THRESHOLD = 0.44
 #: Default bound on the memory the entries use.
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 _ENTRY_OVERHEAD = 256  # bytes of Python objects around each entry's arrays and text
@@ -83,7 +103,9 @@ class PhraseCache:
     max_entries : int, default 1000
         Most entries kept; the least recently used go first.
     threshold : float, optional
-        Similarity in (0, 1] a fuzzy candidate needs; default :data:`DEFAULT_THRESHOLD`.
+        Similarity in (0, 1] a fuzzy candidate needs; default :data:`DEFAULT_THRESHOLD`
+        (0.30: candidates are verified by the model), or :data:`UNVERIFIED_THRESHOLD` (0.44)
+        with ``trust_fuzzy_hits_unverified=True``.
     path : str or os.PathLike, optional
         SQLite file to persist entries in (fingerprints and text only, never audio). Made
         0600 in a 0700 directory. A file that cannot be read gives an empty cache and a
@@ -119,7 +141,8 @@ class PhraseCache:
         if not isinstance(trust_fuzzy_hits_unverified, bool):
             raise ArgumentError("trust_fuzzy_hits_unverified must be True or False, "
                                 f"got {trust_fuzzy_hits_unverified!r}")
-        thr = DEFAULT_THRESHOLD if threshold is None else _threshold(threshold)
+        default = UNVERIFIED_THRESHOLD if trust_fuzzy_hits_unverified else DEFAULT_THRESHOLD
+        thr = default if threshold is None else _threshold(threshold)
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self.threshold = thr

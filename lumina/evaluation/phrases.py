@@ -1,9 +1,13 @@
-"""Phrases said again, and their confusables: the phrase cache's evaluation set, spoken by espeak-ng.
+"""Phrases said again, and their confusables: the phrase cache's evaluation set, spoken by espeak-ng
+or by hibari-tts.
 
 Nothing large is stored: :class:`SpeechBank` renders each (text, voice, speed, pitch) once
 into a folder, and every other take (gain, noise, padding, sample rate, channels) is derived
-from those renderings with numpy and soxr, seeded. The tests and ``benchmarks/compare_cache.py``
-measure the cache on it. Needs Debian's ``espeak-ng``.
+from those renderings with numpy and soxr, seeded (:func:`retakes`). :func:`hibari_retakes`
+makes the same kinds of re-take from hibari-tts's natural speech (a
+:class:`lumina.evaluation.SpeechRenderer`). The tests, ``benchmarks/compare_cache.py`` and
+``benchmarks/compare_cache_real.py`` measure the cache on them. Needs Debian's ``espeak-ng``
+for :class:`SpeechBank`, hibari-tts for :func:`hibari_retakes`.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import soxr
 from lumina.audio.convert import SAMPLE_RATE as SR
 
 __all__ = ["MINIMAL_PAIRS", "NEAR_MISSES", "PHRASES", "SpeechBank", "Take", "VOICES", "add_noise",
-           "confusables", "gain", "labelled_confusables", "noise", "pad", "pair_sides", "pair_takes",
-           "resample", "retakes", "stereo", "tones"]
+           "confusables", "gain", "hibari_retakes", "labelled_confusables", "noise", "pad", "pair_sides", "pair_takes",
+           "resample", "retakes", "signal_retakes", "stereo", "tones"]
 
 #: Phrases people dictate again and again.  Several differ from another one by one word, so
 #: a re-take must not only hit, it must hit the right entry.
@@ -138,29 +142,62 @@ def stereo(audio: np.ndarray) -> np.ndarray:
 
 
 def retakes(bank: SpeechBank, text: str, voice: str, seed: int) -> list[Take]:
-    """Takes of one phrase by one voice that a user's repetition might differ by."""
+    """Takes of one phrase by one espeak-ng voice that a user's repetition might differ by."""
     native, nsr = bank.render(text, voice)
-    base = bank.at_16k(text, voice)
     takes = [
         Take(bank.at_16k(text, voice, speed=158), SR, "tempo -10%"),
         Take(bank.at_16k(text, voice, speed=192), SR, "tempo +10%"),
         Take(bank.at_16k(text, voice, pitch=45), SR, "pitch -10%"),
         Take(bank.at_16k(text, voice, pitch=55), SR, "pitch +10%"),
+    ]
+    fast = bank.at_16k(text, voice, speed=192, pitch=55)
+    return takes + signal_retakes(bank.at_16k(text, voice), (native, nsr), fast, seed)
+
+
+def hibari_retakes(speech, text: str, seed: int) -> list[Take]:
+    """Takes of one phrase by hibari-tts (natural speech) that a user's repetition might differ by.
+
+    ``speech`` is a :class:`lumina.evaluation.SpeechRenderer`; the original is
+    ``speech.render(text, HIBARI_VOICES[0])``. Tempo: hibari's own rate 0.9 and 1.1 (hibari
+    gives the same audio whatever its seed, so a re-take cannot be a second rendering); pitch:
+    the original played 6% slower or faster (resampled: pitch and tempo move together, as a
+    voice a little lower or higher and slower or quicker); then the signal re-takes of
+    :func:`retakes` (gain, noise, padding, sample rates, stereo, all combined).
+    """
+    from lumina.evaluation.speech import HIBARI_VOICES, Voice
+
+    voice = HIBARI_VOICES[0]
+    base = speech.render(text, voice)
+    quicker = speech.render(text, Voice(voice.engine, voice.name, 1.1))
+    takes = [
+        Take(speech.render(text, Voice(voice.engine, voice.name, 0.9)), SR, "tempo -10%"),
+        Take(quicker, SR, "tempo +10%"),
+        Take(resample(base, round(SR * 0.94), SR), SR, "pitch -6%"),
+        Take(resample(base, round(SR * 1.06), SR), SR, "pitch +6%"),
+    ]
+    native = resample(base, SR, 24000)   # hibari's own rate
+    return takes + signal_retakes(base, (native, 24000), resample(quicker, round(SR * 1.06), SR), seed)
+
+
+def signal_retakes(base: np.ndarray, native: tuple[np.ndarray, int], fast: np.ndarray,
+                   seed: int) -> list[Take]:
+    """Re-takes made from one recording: ``base`` at 16 kHz, ``native`` (samples, rate) at the
+    synthesiser's rate, ``fast`` a quicker, higher take for the combined re-take."""
+    audio, rate = native
+    return [
         Take(gain(base, 6.0), SR, "gain +6 dB"),
         Take(gain(base, -6.0), SR, "gain -6 dB"),
         Take(add_noise(base, 20.0, seed), SR, "noise 20 dB SNR"),
         Take(pad(base, SR, 0.5, 0.2), SR, "padding 500/200 ms"),
         Take(pad(base, SR, 0.1, 0.5), SR, "padding 100/500 ms"),
         Take(resample(base, SR, 8000), 8000, "8 kHz"),
-        Take(native, nsr, "22.05 kHz"),
-        Take(resample(native, nsr, 44100), 44100, "44.1 kHz"),
-        Take(resample(native, nsr, 48000), 48000, "48 kHz"),
+        Take(audio, rate, f"{rate / 1000:g} kHz"),
+        Take(resample(audio, rate, 44100), 44100, "44.1 kHz"),
+        Take(resample(audio, rate, 48000), 48000, "48 kHz"),
         Take(stereo(base), SR, "stereo"),
+        Take(stereo(resample(pad(add_noise(gain(fast, -6.0), 20.0, seed + 1), SR, 0.3, 0.3), SR, 48000)),
+             48000, "combined"),
     ]
-    fast = bank.at_16k(text, voice, speed=192, pitch=55)
-    takes.append(Take(stereo(resample(pad(add_noise(gain(fast, -6.0), 20.0, seed + 1), SR, 0.3, 0.3),
-                                      SR, 48000)), 48000, "combined"))
-    return takes
 
 
 def tones(seed: int, seconds: float = 1.5) -> np.ndarray:
