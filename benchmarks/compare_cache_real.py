@@ -18,8 +18,9 @@ spoken phrase against the cache's answers and against the model's own readings o
 re-takes, so a cache answer that differs from the model's can be seen to be better or worse.
 
 The cache holds each phrase's original take (its own voice, decoded once by the cached engine),
-and only those: every re-take is asked of a fresh copy of that cache (a PhraseCache opened on a
-copy of its SQLite file), so a miss that stores the re-take never answers a later re-take. Then
+and only those: it is a FrozenCache (lumina.evaluation.phrases), so a miss that would store a
+re-take stores nothing and never answers a later re-take; each threshold compared is set on it
+in turn. Then
 the confusables (lumina.evaluation.phrases.labelled_confusables: near misses, the phrases in the
 other voices, silence, noise, tones) are asked the same way: an answer from the cache is wrong when
 its words differ from the model's own.
@@ -34,14 +35,15 @@ from __future__ import annotations
 import argparse
 import collections
 import pathlib
-import shutil
 import statistics
 import tempfile
 
 import numpy as np
 
-from lumina import Engine, PhraseCache
+from lumina import Engine
 from lumina.asr.cached import words
+from lumina.cache import DEFAULT_THRESHOLD
+from lumina.evaluation.phrases import FrozenCache
 from lumina.evaluation import HIBARI_VOICES, SpeechRenderer, phrases, word_errors
 from lumina.models import ModelStore
 
@@ -87,27 +89,21 @@ class PhraseSet:
             yield f"tones {k}", "", phrases.tones(k)
 
 
-def fill(engine: Engine, chosen: PhraseSet, path: pathlib.Path) -> list[str]:
-    """Decode each phrase's original take once with a cache persisted at ``path``; their texts."""
-    engine.cache = PhraseCache(path=path)
+def fill(engine: Engine, chosen: PhraseSet) -> list[str]:
+    """Decode each phrase's original take once into the engine's (frozen) cache; their texts."""
     texts = [engine.transcribe(chosen.original(i)).text for i in range(len(chosen.texts))]
-    engine.cache.close()
+    engine.cache.frozen = True
     return texts
 
 
-def ask(cached: Engine, plain: Engine, filled: pathlib.Path, scratch: pathlib.Path, audio, sr: int,
-        thresholds: list[float | None]) -> list[dict]:
-    """One question to a fresh copy of the filled cache per threshold, then to the model alone."""
+def ask(cached: Engine, plain: Engine, audio, sr: int, thresholds: list[float]) -> list[dict]:
+    """One question to the cache at each threshold, then to the model alone."""
     asked = []
     for threshold in thresholds:
-        shutil.copyfile(filled, scratch)
-        cached.cache = PhraseCache(path=scratch, threshold=threshold)
+        cached.cache.threshold = threshold
         candidates: list[str] = []
-        try:
-            asked.append((cached.transcribe(audio, sample_rate=sr, on_candidate=candidates.append),
-                          bool(candidates)))
-        finally:
-            cached.cache.close()
+        asked.append((cached.transcribe(audio, sample_rate=sr, on_candidate=candidates.append),
+                      bool(candidates)))
     own = plain.transcribe(audio, sample_rate=sr)
     return [{"origin": answer.origin, "text": answer.text, "own": own.text, "candidate": candidate,
              "seconds": answer.timings.total, "model_seconds": own.timings.total,
@@ -126,33 +122,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=str(pathlib.Path(tempfile.gettempdir()) / "lumina-eval"))
     parser.add_argument("--show", action="store_true", help="print every re-take not answered or wrong")
     args = parser.parse_args(argv)
-    thresholds = [None if t.strip() == "default" else float(t) for t in args.thresholds.split(",")]
+    thresholds = [DEFAULT_THRESHOLD if t.strip() == "default" else float(t) for t in args.thresholds.split(",")]
     store = ModelStore(pathlib.Path(args.cache) / "models", offline=True)
     model = store.find("tiny.en")
     chosen = PhraseSet(args.set, pathlib.Path(args.cache), args.phrases)
-    work = pathlib.Path(tempfile.mkdtemp(prefix="lumina-cache-real-"))
     rows: dict[int, list[dict]] = collections.defaultdict(list)
     confusable_rows: dict[int, list[dict]] = collections.defaultdict(list)
-    try:
-        with Engine(model, threads=args.threads) as cached, Engine(model, threads=args.threads) as plain:
-            cached.wait_ready()
-            plain.wait_ready()
-            filled, scratch = work / "filled.sqlite", work / "ask.sqlite"
-            originals = fill(cached, chosen, filled)
-            for i, text in enumerate(chosen.texts):
-                for take in chosen.retakes(i):
-                    for k, row in enumerate(ask(cached, plain, filled, scratch, take.audio, take.sr, thresholds)):
-                        rows[k].append({**row, "kind": take.label, "phrase": text, "original": originals[i]})
-            for name, said, audio in ([] if args.no_confusables else chosen.confusables()):
-                for k, row in enumerate(ask(cached, plain, filled, scratch, audio, 16000, thresholds)):
-                    confusable_rows[k].append({**row, "kind": name, "phrase": said, "original": ""})
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with Engine(model, threads=args.threads, cache=FrozenCache()) as cached, \
+            Engine(model, threads=args.threads) as plain:
+        cached.wait_ready()
+        plain.wait_ready()
+        originals = fill(cached, chosen)
+        for i, text in enumerate(chosen.texts):
+            for take in chosen.retakes(i):
+                for k, row in enumerate(ask(cached, plain, take.audio, take.sr, thresholds)):
+                    rows[k].append({**row, "kind": take.label, "phrase": text, "original": originals[i]})
+        for name, said, audio in ([] if args.no_confusables else chosen.confusables()):
+            for k, row in enumerate(ask(cached, plain, audio, 16000, thresholds)):
+                confusable_rows[k].append({**row, "kind": name, "phrase": said, "original": ""})
     print(f"real tiny.en, {args.set} voices, {len(chosen.texts)} phrases, {len(rows[0])} re-takes, "
           f"{len(confusable_rows[0])} confusables, {args.threads} threads\n{GOAL}")
     for k, threshold in enumerate(thresholds):
-        shown = PhraseCache().threshold if threshold is None else threshold
-        print(f"\nthreshold {shown:g}{' (default)' if threshold is None else ''}")
+        default = " (default)" if threshold == DEFAULT_THRESHOLD else ""
+        print(f"\nthreshold {threshold:g}{default}")
         report(rows[k], confusable_rows[k], args.show)
     return 0
 

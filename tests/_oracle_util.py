@@ -21,7 +21,8 @@ import pytest
 import lumina.evaluation.phrases as su
 import lumina.asr.model_pool
 import lumina.asr.shared_model
-from lumina import Engine, PhraseCache
+from lumina import Engine
+from lumina.evaluation.phrases import FrozenCache
 from lumina.asr.backend import RunResult, SegmentData, TokenData
 
 EOT = 50256
@@ -122,16 +123,6 @@ def _words(text: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- the whole-set run
-
-class FrozenCache(PhraseCache):
-    """Stops learning once filled, so every query meets the same entries (order-free results)."""
-
-    frozen = False
-
-    def put(self, audio, key, text, **kwargs):
-        if not self.frozen:
-            super().put(audio, key, text, **kwargs)
-
 
 def run_queries(engine, queries, tally: Tally) -> Tally:
     """Transcribe ``(name, phrase, audio, sample_rate)`` queries, telling the oracle the phrase."""

@@ -7,9 +7,9 @@ with exact outcomes.
 
 import numpy as np
 import pytest
-from _oracle_util import FrozenCache
 
 import lumina.evaluation.phrases as su
+from lumina.evaluation.phrases import FrozenCache
 from lumina import Engine, PhraseCache
 from lumina.asr.backend import DecodeOptions, WhisperModel
 from lumina.asr.cached import verify, words

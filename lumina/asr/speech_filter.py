@@ -57,7 +57,7 @@ from collections.abc import Callable, Sequence
 from lumina.asr.decode_data import SegmentData, TokenData
 
 __all__ = ["LOGPROB_THRESHOLD", "MAX_TOKENS_PER_SECOND", "NO_SPEECH_THRESHOLD", "Cleaned", "SpeechFilter",
-           "clean_segment", "first_reading", "heard_only_sound", "strip_annotations"]
+           "clean_segment", "first_reading", "heard_only_sound", "seconds_left", "strip_annotations"]
 
 #: A window whisper judges this likely to hold no speech ...
 NO_SPEECH_THRESHOLD = 0.6
@@ -137,7 +137,7 @@ def clean_segment(data: SegmentData, is_special: Callable[[int], bool], duration
     words = [t for t in data.tokens if not is_special(t.id)]
     if _looped_repeat(data, previous, duration):
         return Cleaned(None, "a repeat past the end of the audio")
-    reading = first_reading(words, max(0.0, duration - max(data.start, 0.0)))
+    reading = first_reading(words, seconds_left(data, duration))
     if reading < len(words):
         words = words[:reading]
         data = SegmentData(data.start, data.end, "".join(t.text for t in words), tuple(words),
@@ -165,6 +165,11 @@ def _looped_repeat(data: SegmentData, previous: SegmentData | None, duration: fl
     return duration - data.start < 0.5 * (previous.end - previous.start)
 
 
+def seconds_left(data: SegmentData, duration: float) -> float:
+    """Seconds of the audio from the segment's start to the end (0 when it starts past it)."""
+    return max(0.0, duration - max(data.start, 0.0))
+
+
 def first_reading(words: Sequence[TokenData], seconds: float) -> int:
     """How many of a segment's word tokens to keep: all, unless they loop.
 
@@ -189,8 +194,7 @@ def _past_the_end(data: SegmentData, words: list[TokenData], duration: float) ->
     """The segment runs past the audio's end with more words than the audio left could hold."""
     if data.end <= duration:
         return False
-    left = max(0.0, duration - data.start)
-    return len(words) > MAX_TOKENS_PER_SECOND * left + 2
+    return len(words) > MAX_TOKENS_PER_SECOND * seconds_left(data, duration) + 2
 
 
 def _mean_logprob(words: list[TokenData]) -> float:

@@ -57,7 +57,7 @@ from collections.abc import Sequence
 
 from lumina.asr.backend import DecodeOptions, RunResult
 from lumina.asr.model_protocol import WhisperDecoder
-from lumina.asr.speech_filter import first_reading
+from lumina.asr.speech_filter import first_reading, seconds_left
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.errors import ArgumentError
 
@@ -165,7 +165,7 @@ def fast_result_suspect(result: RunResult, model: WhisperDecoder, budget: int,
     for segment in result.segments:
         words = [t for t in segment.tokens if not model.is_special(t.id)]
         if seconds is not None:
-            words = words[:first_reading(words, max(0.0, seconds - max(segment.start, 0.0)))]
+            words = words[:first_reading(words, seconds_left(segment, seconds))]
         ids = [t.id for t in words]
         if len(ids) >= budget or has_repetition_loop(ids):
             return True

@@ -22,8 +22,10 @@ import soundfile
 import soxr
 
 from lumina.audio.convert import SAMPLE_RATE as SR
+from lumina.cache.phrase_cache import PhraseCache
+from lumina.evaluation.speech import HIBARI_VOICES, Voice
 
-__all__ = ["MINIMAL_PAIRS", "NEAR_MISSES", "PHRASES", "SpeechBank", "Take", "VOICES", "add_noise",
+__all__ = ["MINIMAL_PAIRS", "NEAR_MISSES", "PHRASES", "FrozenCache", "SpeechBank", "Take", "VOICES", "add_noise",
            "confusables", "gain", "hibari_retakes", "labelled_confusables", "noise", "pad", "pair_sides", "pair_takes",
            "resample", "retakes", "signal_retakes", "stereo", "tones"]
 
@@ -141,6 +143,17 @@ def stereo(audio: np.ndarray) -> np.ndarray:
     return np.stack([audio, gain(audio, -2.0)], axis=1)
 
 
+class FrozenCache(PhraseCache):
+    """A phrase cache that stops learning once ``frozen`` is set: every query then meets the
+    same entries (a miss stores nothing), so the answers to re-takes do not depend on their order."""
+
+    frozen = False
+
+    def put(self, audio, key, text, **kwargs):
+        if not self.frozen:
+            super().put(audio, key, text, **kwargs)
+
+
 def retakes(bank: SpeechBank, text: str, voice: str, seed: int) -> list[Take]:
     """Takes of one phrase by one espeak-ng voice that a user's repetition might differ by."""
     native, nsr = bank.render(text, voice)
@@ -164,8 +177,6 @@ def hibari_retakes(speech, text: str, seed: int) -> list[Take]:
     voice a little lower or higher and slower or quicker); then the signal re-takes of
     :func:`retakes` (gain, noise, padding, sample rates, stereo, all combined).
     """
-    from lumina.evaluation.speech import HIBARI_VOICES, Voice
-
     voice = HIBARI_VOICES[0]
     base = speech.render(text, voice)
     quicker = speech.render(text, Voice(voice.engine, voice.name, 1.1))
@@ -175,7 +186,7 @@ def hibari_retakes(speech, text: str, seed: int) -> list[Take]:
         Take(resample(base, round(SR * 0.94), SR), SR, "pitch -6%"),
         Take(resample(base, round(SR * 1.06), SR), SR, "pitch +6%"),
     ]
-    native = resample(base, SR, 24000)   # hibari's own rate
+    native = resample(base, SR, 24000)   # at hibari's own rate (the renderer keeps 16 kHz only)
     return takes + signal_retakes(base, (native, 24000), resample(quicker, round(SR * 1.06), SR), seed)
 
 
