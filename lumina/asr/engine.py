@@ -39,6 +39,7 @@ from lumina.asr.speech_filter import heard_only_sound
 from lumina.asr.speed import (beam_size_for, check_speed, fast_options, fast_result_suspect,
                               full_window_options)
 from lumina.asr.threads import default_threads
+from lumina.asr.word_times import snap_to_sound
 from lumina.asr.transcript import (MIN_SAMPLES, Segment, Transcript, from_run, too_short,
                                    with_timings)
 from lumina.audio.convert import SAMPLE_RATE
@@ -251,7 +252,9 @@ class Engine:
         speed : {"accurate", "fast"}, default "accurate"
             See the module documentation.
         word_timestamps : bool, default False
-            Per-token times in ``Token.start`` / ``Token.end``.
+            Per-token times in ``Token.start`` / ``Token.end`` (whisper.cpp's, with
+            each word's edges moved out of silence onto its sound:
+            :mod:`lumina.asr.word_times`).
         translate : bool, default False
             Write English whatever the spoken language (whisper's translate
             task; ``language`` then names the spoken one). English-only
@@ -340,6 +343,8 @@ class Engine:
         transcript, runs = decode_or_confirm(
             loaded.model, loaded.device, samples, options, speed, found, should_abort, on_candidate,
             lambda *run: self._run(*run, relay=relay))
+        if word_timestamps and transcript.origin == "model":
+            transcript = dataclasses.replace(transcript, segments=snap_to_sound(transcript.segments, samples))
         if relay is not None:
             relay.finish(transcript)
         if transcript.origin == "model":
@@ -408,6 +413,8 @@ class Engine:
                                 beam_size=beam_size_for(speed, beam_size))
         result, used = self._run(loaded.model, samples, options, speed, should_abort)
         t = from_run(result, loaded.model.is_special, loaded.device, used, len(samples) / SAMPLE_RATE)
+        if word_timestamps:
+            t = dataclasses.replace(t, segments=snap_to_sound(t.segments, samples))
         return with_timings(t, load_s, 0.0, result.encode_s + result.mel_s, result.decode_s, started,
                             model=self.model_name)
 
