@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lumina.asr.transcript import Segment, Token
-from lumina.asr.word_times import snap_to_sound
+from lumina.asr.word_times import snap_segment, snap_to_sound
 
 SR = 16000
 
@@ -19,10 +19,11 @@ def signal(seconds, sounds, floor=0.0):
     return audio
 
 
-def segment(*words):
-    """One segment of (text, start, end) tokens; a text starting with a space starts a word."""
-    tokens = tuple(Token(i, text, 0.9, start, end) for i, (text, start, end) in enumerate(words))
-    return Segment(words[0][1], words[-1][2], "".join(w[0] for w in words), tokens)
+def segment(*words, end=None):
+    """One segment of (text, start, end) tokens, ending at ``end`` (default its last token's end);
+    a text starting with a space starts a word."""
+    tokens = tuple(Token(i, text, 0.9, start, stop) for i, (text, start, stop) in enumerate(words))
+    return Segment(words[0][1], words[-1][2] if end is None else end, "".join(w[0] for w in words), tokens)
 
 
 def times(segments):
@@ -32,8 +33,17 @@ def times(segments):
 def test_a_word_after_a_pause_starts_where_its_sound_starts():
     # Sound 0.50-1.00 and 1.60-2.00; whisper.cpp gives the second word the first one's end.
     audio = signal(2.5, [(0.5, 1.0), (1.6, 2.0)])
-    got = snap_to_sound((segment((" one", 0.30, 0.90), (" two", 0.90, 1.80)),), audio)
+    got = snap_to_sound((segment((" one", 0.30, 0.90), (" two", 0.90, 1.80), end=2.2),), audio)
     assert times(got) == [(" one", 0.5, 1.0), (" two", 1.6, 2.0)]
+
+
+def test_an_end_runs_on_no_further_than_its_segment():
+    audio = signal(2.5, [(0.5, 1.0), (1.6, 2.0)])
+    got = snap_to_sound((segment((" one", 0.30, 0.90), (" two", 0.90, 1.80), end=1.9),), audio)
+    assert times(got) == [(" one", 0.5, 1.0), (" two", 1.6, 1.9)]
+    # One segment alone (as on_segment hands it out) gets the times it has in the transcript.
+    alone = snap_segment(segment((" two", 0.90, 1.80), end=1.9), audio)
+    assert times((alone,)) == [(" two", 1.6, 1.9)]
 
 
 def test_a_start_in_the_tail_of_the_word_before_moves_past_the_pause():
@@ -73,7 +83,7 @@ def test_an_end_stops_at_the_next_word_and_tokens_stay_in_order():
 def test_words_across_segments_and_a_word_wholly_in_silence():
     # The last word's time lies wholly in silence: there is no sound of it to move onto.
     audio = signal(4.0, [(0.5, 1.0), (1.6, 2.0)])
-    got = snap_to_sound((segment((" one", 0.3, 0.9)), segment((" two", 0.9, 1.8)),
+    got = snap_to_sound((segment((" one", 0.3, 0.9), end=1.2), segment((" two", 0.9, 1.8), end=2.4),
                          segment((" three", 3.0, 3.5))), audio)
     assert times(got) == [(" one", 0.5, 1.0), (" two", 1.6, 2.0), (" three", 3.0, 3.5)]
 

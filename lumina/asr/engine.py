@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
+import functools
 import os
 import threading
 import time
@@ -39,7 +40,7 @@ from lumina.asr.speech_filter import heard_only_sound
 from lumina.asr.speed import (beam_size_for, check_speed, fast_options, fast_result_suspect,
                               full_window_options)
 from lumina.asr.threads import default_threads
-from lumina.asr.word_times import snap_to_sound
+from lumina.asr.word_times import snap_segment, snap_to_sound
 from lumina.asr.transcript import (MIN_SAMPLES, Segment, Transcript, from_run, too_short,
                                    with_timings)
 from lumina.audio.convert import SAMPLE_RATE
@@ -330,7 +331,8 @@ class Engine:
         key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature,
                beam_size)
         relay = None if on_segment is None else SegmentRelay(
-            on_segment, loaded.model.is_special, len(samples) / SAMPLE_RATE)
+            on_segment, loaded.model.is_special, len(samples) / SAMPLE_RATE,
+            functools.partial(snap_segment, samples=samples) if word_timestamps else None)
         found = (too_short(len(samples), language) if len(samples) < MIN_SAMPLES
                  else consult_or_answer(self.cache, samples, key, language, speed))
         if isinstance(found, Transcript):

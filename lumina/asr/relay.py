@@ -36,11 +36,15 @@ class SegmentRelay:
         The model's special-token test (special tokens are dropped, as in the transcript).
     duration : float
         Seconds of audio (segment times are clamped into it, as in the transcript).
+    retime : callable, optional
+        ``retime(segment) -> Segment`` applied to each live segment, as the transcript's
+        segments are (word times moved onto the sound: :func:`lumina.asr.word_times.snap_segment`).
     """
 
     def __init__(self, callback: Callable[[Segment], None], is_special: Callable[[int], bool],
-                 duration: float) -> None:
+                 duration: float, retime: Callable[[Segment], Segment] | None = None) -> None:
         self._callback = callback
+        self._retime = retime
         self._filter = SpeechFilter(is_special, duration)
         self._error: BaseException | None = None
         self.delivered = 0
@@ -49,7 +53,7 @@ class SegmentRelay:
         """The backend's ``on_segment``: pass on a segment whisper.cpp just finished."""
         segment = segment_from(data, self._filter)
         if segment is not None:  # nothing anybody said is never passed on
-            self._deliver(segment)
+            self._deliver(segment if self._retime is None else self._retime(segment))
 
     def _deliver(self, segment: Segment) -> None:
         if self._error is not None:

@@ -5,9 +5,10 @@ it: its first token starts where the previous token ended, inside the pause (rea
 words spoken apart: starts a median 140 ms off, a quarter of them 400-600 ms early; ends
 50 ms early). The audio says where the sound is, so where a word's time span begins or ends
 in silence, the edge moves to the sound inside that span (start) or to where the sound
-running through the edge stops (end, never past the next word's start). In continuous speech
-there is no silence between words and nothing moves; in noise louder than the silence bar
-nothing is silent and nothing moves.
+running through the edge stops (end, never past the next word's start nor the segment's end).
+Each segment is moved on its own, so ``on_segment`` hands out the times the transcript
+holds. In continuous speech there is no silence between words and nothing moves; in noise
+louder than the silence bar nothing is silent and nothing moves.
 
 ``python benchmarks accuracy`` reports the error against words spoken apart with measured pauses.
 """
@@ -21,7 +22,7 @@ import numpy as np
 from lumina.asr.transcript import Segment, Token
 from lumina.audio.convert import SAMPLE_RATE
 
-__all__ = ["SILENCE_BELOW_DB", "snap_to_sound"]
+__all__ = ["SILENCE_BELOW_DB", "snap_segment", "snap_to_sound"]
 
 #: A 10 ms frame is silence when its RMS lies this far under the clip's loud frames (the
 #: 99th percentile, so one click does not set the bar). The same bar the evaluation's word
@@ -40,19 +41,30 @@ def snap_to_sound(segments: tuple[Segment, ...], samples: np.ndarray) -> tuple[S
     """``segments`` with each word's start and end moved out of silence onto its sound.
 
     A word is a token starting with a space (or a segment's first token) and the tokens after
-    it; times are seconds into ``samples`` (float32 mono 16 kHz).
+    it; times are seconds into ``samples`` (float32 mono 16 kHz). Each segment is moved on its
+    own (:func:`snap_segment`), so segments handed out while decoding get the same times.
     """
     sound = _sound_frames(samples)
-    if sound is None or sound.all():
-        return segments
-    words = [word for segment in segments for word in _words(segment.tokens)]
+    return tuple(_snapped_segment(s, sound) for s in segments)
+
+
+def snap_segment(segment: Segment, samples: np.ndarray) -> Segment:
+    """One segment of :func:`snap_to_sound`; a word's end runs on at most to the segment's end."""
+    return _snapped_segment(segment, _sound_frames(samples))
+
+
+def _snapped_segment(segment: Segment, sound: np.ndarray | None) -> Segment:
+    if sound is None or sound.all() or not segment.tokens:
+        return segment
+    words = _words(segment.tokens)
     edges = [(word[0].start, word[-1].end) for word in words]
-    moved = _snapped_edges(edges, sound)
+    moved = _snapped_edges(edges, max(segment.end, edges[-1][1]), sound)
     new_times = {}
     for word, (start, end) in zip(words, moved):
         new_times.update(_retimed(word, start, end))
-    return tuple(dataclasses.replace(s, tokens=tuple(new_times.get(id(t), t) for t in s.tokens))
-                 for s in segments)
+    if not new_times:
+        return segment
+    return dataclasses.replace(segment, tokens=tuple(new_times.get(id(t), t) for t in segment.tokens))
 
 
 def _sound_frames(samples: np.ndarray) -> np.ndarray | None:
@@ -78,12 +90,14 @@ def _words(tokens: tuple[Token, ...]) -> list[list[Token]]:
     return words
 
 
-def _snapped_edges(edges: list[tuple[float, float]], sound: np.ndarray) -> list[tuple[float, float]]:
-    """Each (start, end) moved onto the sound; ends stop at the next word's new start."""
+def _snapped_edges(edges: list[tuple[float, float]], last_limit: float,
+                   sound: np.ndarray) -> list[tuple[float, float]]:
+    """Each (start, end) moved onto the sound; ends stop at the next word's new start (the last
+    word's at ``last_limit``)."""
     starts = [_start_on_sound(start, end, sound) for start, end in edges]
     out = []
     for i, ((start, end), new_start) in enumerate(zip(edges, starts)):
-        limit = starts[i + 1] if i + 1 < len(starts) else len(sound) / 100
+        limit = starts[i + 1] if i + 1 < len(starts) else last_limit
         new_end = _end_on_sound(new_start, end, limit, sound)
         out.append((new_start, max(new_start, new_end)))
     return out
