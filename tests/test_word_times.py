@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from lumina.asr.transcript import Segment, Token
-from lumina.asr.word_times import snap_segment, snap_to_sound
+from lumina.asr.word_times import SoundSnapper, snap_to_sound
 
 SR = 16000
 
@@ -42,7 +42,7 @@ def test_an_end_runs_on_no_further_than_its_segment():
     got = snap_to_sound((segment((" one", 0.30, 0.90), (" two", 0.90, 1.80), end=1.9),), audio)
     assert times(got) == [(" one", 0.5, 1.0), (" two", 1.6, 1.9)]
     # One segment alone (as on_segment hands it out) gets the times it has in the transcript.
-    alone = snap_segment(segment((" two", 0.90, 1.80), end=1.9), audio)
+    alone = SoundSnapper(audio).segment(segment((" two", 0.90, 1.80), end=1.9))
     assert times((alone,)) == [(" two", 1.6, 1.9)]
 
 

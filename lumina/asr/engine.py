@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import dataclasses
-import functools
 import os
 import threading
 import time
@@ -40,7 +39,7 @@ from lumina.asr.speech_filter import heard_only_sound
 from lumina.asr.speed import (beam_size_for, check_speed, fast_options, fast_result_suspect,
                               full_window_options)
 from lumina.asr.threads import default_threads
-from lumina.asr.word_times import snap_segment, snap_to_sound
+from lumina.asr.word_times import SoundSnapper, snap_to_sound
 from lumina.asr.transcript import (MIN_SAMPLES, Segment, Transcript, from_run, too_short,
                                    with_timings)
 from lumina.audio.convert import SAMPLE_RATE
@@ -330,9 +329,10 @@ class Engine:
         language = language or default_language(loaded.model)
         key = (loaded.identity, language, prompt, speed, word_timestamps, translate, temperature,
                beam_size)
+        snapper = SoundSnapper(samples) if word_timestamps else None
         relay = None if on_segment is None else SegmentRelay(
             on_segment, loaded.model.is_special, len(samples) / SAMPLE_RATE,
-            functools.partial(snap_segment, samples=samples) if word_timestamps else None)
+            None if snapper is None else snapper.segment)
         found = (too_short(len(samples), language) if len(samples) < MIN_SAMPLES
                  else consult_or_answer(self.cache, samples, key, language, speed))
         if isinstance(found, Transcript):
@@ -345,8 +345,8 @@ class Engine:
         transcript, runs = decode_or_confirm(
             loaded.model, loaded.device, samples, options, speed, found, should_abort, on_candidate,
             lambda *run: self._run(*run, relay=relay))
-        if word_timestamps and transcript.origin == "model":
-            transcript = dataclasses.replace(transcript, segments=snap_to_sound(transcript.segments, samples))
+        if snapper is not None and transcript.origin == "model":
+            transcript = dataclasses.replace(transcript, segments=snapper.segments(transcript.segments))
         if relay is not None:
             relay.finish(transcript)
         if transcript.origin == "model":

@@ -38,7 +38,7 @@ class SegmentRelay:
         Seconds of audio (segment times are clamped into it, as in the transcript).
     retime : callable, optional
         ``retime(segment) -> Segment`` applied to each live segment, as the transcript's
-        segments are (word times moved onto the sound: :func:`lumina.asr.word_times.snap_segment`).
+        segments are (word times moved onto the sound: :meth:`lumina.asr.word_times.SoundSnapper.segment`).
     """
 
     def __init__(self, callback: Callable[[Segment], None], is_special: Callable[[int], bool],

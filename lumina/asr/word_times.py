@@ -6,7 +6,7 @@ words spoken apart: starts a median 140 ms off, a quarter of them 400-600 ms ear
 50 ms early). The audio says where the sound is, so where a word's time span begins or ends
 in silence, the edge moves to the sound inside that span (start) or to where the sound
 running through the edge stops (end, never past the next word's start nor the segment's end).
-Each segment is moved on its own, so ``on_segment`` hands out the times the transcript
+Each segment is moved on its own (:class:`SoundSnapper`), so ``on_segment`` hands out the times the transcript
 holds. In continuous speech there is no silence between words and nothing moves; in noise
 louder than the silence bar nothing is silent and nothing moves.
 
@@ -22,7 +22,7 @@ import numpy as np
 from lumina.asr.transcript import Segment, Token
 from lumina.audio.convert import SAMPLE_RATE
 
-__all__ = ["SILENCE_BELOW_DB", "snap_segment", "snap_to_sound"]
+__all__ = ["SILENCE_BELOW_DB", "SoundSnapper", "snap_to_sound"]
 
 #: A 10 ms frame is silence when its RMS lies this far under the clip's loud frames (the
 #: 99th percentile, so one click does not set the bar). The same bar the evaluation's word
@@ -37,34 +37,48 @@ _TAIL_FRAMES = 3
 _MIN_GAP_S = 0.06
 
 
+class SoundSnapper:
+    """Moves word times onto the sound of one clip; the clip's silence is found once.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        The clip the times are seconds into (float32 mono 16 kHz).
+    """
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self._sound = _sound_frames(samples)
+
+    def segment(self, segment: Segment) -> Segment:
+        """``segment`` with each word's start and end on its sound; a word's end runs on at most
+        to the segment's end, so a segment moved alone (as ``on_segment`` hands it out) gets the
+        times it has among the others."""
+        sound = self._sound
+        if sound is None or sound.all() or not segment.tokens:
+            return segment
+        words = _words(segment.tokens)
+        edges = [(word[0].start, word[-1].end) for word in words]
+        moved = _snapped_edges(edges, max(segment.end, edges[-1][1]), sound)
+        new_times = {}
+        for word, (start, end) in zip(words, moved):
+            new_times.update(_retimed(word, start, end))
+        if not new_times:
+            return segment
+        return dataclasses.replace(segment, tokens=tuple(new_times.get(id(t), t) for t in segment.tokens))
+
+    def segments(self, segments: tuple[Segment, ...]) -> tuple[Segment, ...]:
+        """Every segment moved (:meth:`segment`)."""
+        return tuple(self.segment(s) for s in segments)
+
+
 def snap_to_sound(segments: tuple[Segment, ...], samples: np.ndarray) -> tuple[Segment, ...]:
     """``segments`` with each word's start and end moved out of silence onto its sound.
 
     A word is a token starting with a space (or a segment's first token) and the tokens after
     it; times are seconds into ``samples`` (float32 mono 16 kHz). Each segment is moved on its
-    own (:func:`snap_segment`), so segments handed out while decoding get the same times.
+    own (:meth:`SoundSnapper.segment`).
     """
-    sound = _sound_frames(samples)
-    return tuple(_snapped_segment(s, sound) for s in segments)
-
-
-def snap_segment(segment: Segment, samples: np.ndarray) -> Segment:
-    """One segment of :func:`snap_to_sound`; a word's end runs on at most to the segment's end."""
-    return _snapped_segment(segment, _sound_frames(samples))
-
-
-def _snapped_segment(segment: Segment, sound: np.ndarray | None) -> Segment:
-    if sound is None or sound.all() or not segment.tokens:
-        return segment
-    words = _words(segment.tokens)
-    edges = [(word[0].start, word[-1].end) for word in words]
-    moved = _snapped_edges(edges, max(segment.end, edges[-1][1]), sound)
-    new_times = {}
-    for word, (start, end) in zip(words, moved):
-        new_times.update(_retimed(word, start, end))
-    if not new_times:
-        return segment
-    return dataclasses.replace(segment, tokens=tuple(new_times.get(id(t), t) for t in segment.tokens))
+    return SoundSnapper(samples).segments(segments)
 
 
 def _sound_frames(samples: np.ndarray) -> np.ndarray | None:
@@ -72,8 +86,8 @@ def _sound_frames(samples: np.ndarray) -> np.ndarray | None:
     n = len(samples) // _FRAME
     if n == 0:
         return None
-    frames = samples[:n * _FRAME].reshape(n, _FRAME).astype(np.float64)
-    rms = np.sqrt(np.mean(frames ** 2, axis=1))
+    frames = np.asarray(samples[:n * _FRAME], np.float32).reshape(n, _FRAME)
+    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / _FRAME)  # no copy of an hour of audio
     loud = float(np.percentile(rms, 99))
     if loud <= 0.0:
         return None
