@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from lumina.asr.transcript import Segment, Token
+from lumina.asr.transcript import Segment, Token, word_tokens
 from lumina.asr.word_times import SoundSnapper, snap_to_sound
 
 SR = 16000
@@ -93,3 +93,9 @@ def test_silence_or_too_little_audio_changes_nothing(audio):
     words = (segment((" one", 0.1, 0.5)),)
     assert snap_to_sound(words, audio) == words
     assert snap_to_sound((), audio) == ()
+
+
+def test_a_token_starting_with_whitespace_starts_a_word():
+    tokens = segment((" wa", 0, 0), ("ter", 0, 0), ("\nfall", 0, 0), ("s", 0, 0), (" .", 0, 0)).tokens
+    assert [[t.text for t in word] for word in word_tokens(tokens)] == [[" wa", "ter"], ["\nfall", "s"], [" ."]]
+    assert word_tokens(tokens[1:2]) == [[tokens[1]]] and word_tokens(()) == []

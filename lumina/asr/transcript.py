@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from lumina.asr.speech_filter import SpeechFilter
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from lumina.asr.backend import RunResult, SegmentData
 
 __all__ = ["MIN_SAMPLES", "Segment", "Timings", "Token", "Transcript", "from_run", "segment_from", "spoken_text",
-           "too_short", "with_timings"]
+           "too_short", "with_timings", "word_tokens"]
 
 MIN_SAMPLES = SAMPLE_RATE // 10  # whisper.cpp returns nothing for less than 100 ms
 
@@ -147,6 +147,18 @@ class Transcript:
         """True when the text came from the phrase cache (``origin`` starts with ``"cache-"``);
         for ``"cache-verified"`` the model ran a short check."""
         return self.origin.startswith("cache-")
+
+
+def word_tokens(tokens: Iterable[Token]) -> list[list[Token]]:
+    """``tokens`` grouped into words: a token whose text starts with whitespace (or the first
+    token) starts a word, and the tokens after it up to the next such token belong to it."""
+    words: list[list[Token]] = []
+    for token in tokens:
+        if words and not token.text[:1].isspace():
+            words[-1].append(token)
+        else:
+            words.append([token])
+    return words
 
 
 def from_run(result: RunResult, is_special: Callable[[int], bool], device: str, speed: str,

@@ -16,10 +16,11 @@ louder than the silence bar nothing is silent and nothing moves.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
-from lumina.asr.transcript import Segment, Token
+from lumina.asr.transcript import Segment, Token, word_tokens
 from lumina.audio.convert import SAMPLE_RATE
 
 __all__ = ["SILENCE_BELOW_DB", "SoundSnapper", "snap_to_sound"]
@@ -38,7 +39,7 @@ _MIN_GAP_S = 0.06
 
 
 class SoundSnapper:
-    """Moves word times onto the sound of one clip; the clip's silence is found once.
+    """Moves word times onto the sound of one clip; the clip's silence is found once, when first needed.
 
     Parameters
     ----------
@@ -47,7 +48,12 @@ class SoundSnapper:
     """
 
     def __init__(self, samples: np.ndarray) -> None:
-        self._sound = _sound_frames(samples)
+        self._samples = samples
+
+    @functools.cached_property
+    def _sound(self) -> np.ndarray | None:
+        # Found at the first segment, so a cache answer or a too-short clip costs nothing.
+        return _sound_frames(self._samples)
 
     def segment(self, segment: Segment) -> Segment:
         """``segment`` with each word's start and end on its sound; a word's end runs on at most
@@ -56,7 +62,7 @@ class SoundSnapper:
         sound = self._sound
         if sound is None or sound.all() or not segment.tokens:
             return segment
-        words = _words(segment.tokens)
+        words = word_tokens(segment.tokens)
         edges = [(word[0].start, word[-1].end) for word in words]
         moved = _snapped_edges(edges, max(segment.end, edges[-1][1]), sound)
         new_times = {}
@@ -92,16 +98,6 @@ def _sound_frames(samples: np.ndarray) -> np.ndarray | None:
     if loud <= 0.0:
         return None
     return rms > loud * 10 ** (-SILENCE_BELOW_DB / 20)
-
-
-def _words(tokens: tuple[Token, ...]) -> list[list[Token]]:
-    words: list[list[Token]] = []
-    for token in tokens:
-        if words and not token.text.startswith(" "):
-            words[-1].append(token)
-        else:
-            words.append([token])
-    return words
 
 
 def _snapped_edges(edges: list[tuple[float, float]], last_limit: float,

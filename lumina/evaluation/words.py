@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from lumina.asr.transcript import word_tokens
 from lumina.audio.convert import SAMPLE_RATE
 from lumina.evaluation.speech import SpeechRenderer, Voice
 from lumina.evaluation.wer import normalise
@@ -61,19 +62,11 @@ def word_recording(renderer: SpeechRenderer, words: Sequence[str], voice: Voice,
 
 
 def words_of(segments) -> list[TimedWord]:
-    """The words of transcript segments with their times: a token starting with a space (or a
-    segment's first token) starts a word; a word spans its tokens' times."""
-    out: list[TimedWord] = []
-    for segment in segments:
-        current: list = []
-        for token in segment.tokens:
-            if current and token.text.startswith(" "):
-                out.append(_joined(current))
-                current = []
-            current.append(token)
-        if current:
-            out.append(_joined(current))
-    return [w for w in out if normalise(w.text)]
+    """The words of transcript segments with their times (a word as
+    :func:`lumina.asr.transcript.word_tokens` groups them, within one segment); a word spans
+    its tokens' times."""
+    words = [_joined(tokens) for segment in segments for tokens in word_tokens(segment.tokens)]
+    return [w for w in words if normalise(w.text)]
 
 
 def _joined(tokens) -> TimedWord:

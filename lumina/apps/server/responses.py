@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 
 from lumina.asr.formats import render
+from lumina.asr.transcript import word_tokens
 from lumina.apps.server.languages import language_name
 
 __all__ = ["FORMATS", "logprobs", "render_response", "sse_delta", "sse_done", "sse_events", "verbose",
@@ -84,21 +85,13 @@ def _segment(index: int, segment, temperature: float) -> dict:
 
 
 def words(transcript) -> list[dict]:
-    """Words with times, from token times: a token starting with a space starts a new word."""
+    """Words with times, from token times (grouped by :func:`lumina.asr.transcript.word_tokens`
+    within each segment; whitespace-only tokens are left out)."""
     out: list[dict] = []
     for segment in transcript.segments:
-        for token in segment.tokens:
-            text = token.text
-            if not text.strip():
-                continue
-            if out and not text[0].isspace() and out[-1]["_segment"] is segment:
-                out[-1]["word"] += text
-                out[-1]["end"] = round(token.end, 3)
-            else:
-                out.append({"word": text.strip(), "start": round(token.start, 3),
-                            "end": round(token.end, 3), "_segment": segment})
-    for w in out:
-        del w["_segment"]
+        for tokens in word_tokens(t for t in segment.tokens if t.text.strip()):
+            out.append({"word": "".join(t.text for t in tokens).strip(), "start": round(tokens[0].start, 3),
+                        "end": round(tokens[-1].end, 3)})
     return out
 
 
