@@ -142,17 +142,20 @@ def short_audio(contenders: dict[str, Callable], corpus, tmp: pathlib.Path, repe
     return {n: {"texts": texts[n], "times": times[n]} for n in names}
 
 
-def long_file(engines: dict[str, Engine], peer: Peer | None, rec, tmp: pathlib.Path) -> dict:
-    """The long recording through every long-file path of each engine (label -> engine) and the peer."""
+def long_file(engines: dict[str, Engine], peer: Peer | None, rec, tmp: pathlib.Path,
+              parallel: dict[str, Engine] | None = None) -> dict:
+    """The long recording through every long-file path of each engine (label -> engine) and the
+    peer; ``parallel`` (label -> engine with two slots of one thread) decodes two windows at once."""
     wav = tmp / "long.wav"
     soundfile.write(wav, rec.audio, SR, subtype="FLOAT")
     runs: dict[str, Callable[[], str]] = {}
-    for label, engine in engines.items():
-        # Beams against greedy on 30 s windows: is the short clips' default right for long files?
-        for suffix, options in (("", {}), (" vad", {"vad": True}), (" beam 1", {"beam_size": 1}),
-                                (" vad beam 1", {"vad": True, "beam_size": 1})):
-            runs[f"lumina transcribe_iter{suffix}{label}"] = functools.partial(
-                _long_text, engine, str(wav), {"vad": False} | options)
+    for how, chosen in (("", engines), (", 2 windows at once x 1 thread", parallel or {})):
+        for label, engine in chosen.items():
+            # Beams against greedy on 30 s windows: is the short clips' default right for long files?
+            for suffix, options in (("", {}), (" vad", {"vad": True}), (" beam 1", {"beam_size": 1}),
+                                    (" vad beam 1", {"vad": True, "beam_size": 1})):
+                runs[f"lumina transcribe_iter{suffix}{label}{how}"] = functools.partial(
+                    _long_text, engine, str(wav), {"vad": False} | options)
     if peer is not None:
         runs["faster-whisper int8 beam 5 sequential"] = lambda: peer.transcribe(str(wav), "int8", 5)[0]
         # faster-whisper prompts each window with the text before it (up to 224 tokens). The
@@ -292,7 +295,9 @@ def main(argv: list[str] | None = None) -> int:
                 long_voices = HIBARI_VOICES + (ESPEAK_VOICES[:2] if args.set == "main" else ESPEAK_VOICES[2:4])
                 rec = recording(speech, SENTENCES if args.set == "main" else HELD_OUT, long_voices,
                                 args.long_minutes)
-                long = long_file(engines, peer, rec, tmp)
+                parallel = {label: stack.enter_context(Engine(path, threads=1, concurrency=2))
+                            for label, path in zip(engines, models.values())}
+                long = long_file(engines, peer, rec, tmp, parallel)
                 print(f"\nlong file: {len(rec.audio) / SR:.0f} s, {len(rec.sentences)} sentences")
                 print("| path | WER | time | real-time factor |\n|---|---|---|---|")
                 for name, r in long.items():

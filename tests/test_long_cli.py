@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -64,9 +65,33 @@ def test_segments_are_printed_before_the_file_is_done(micro_model, talk, capsys,
         return original(self, audio, **kw)
 
     monkeypatch.setattr(lumina.Engine, "_decode_window", spy)
-    assert main(["transcribe", str(talk), "--model", str(micro_model), "--vad"]) == 0
+    assert main(["transcribe", str(talk), "--model", str(micro_model), "--vad", "--parallel", "1"]) == 0
     assert len(seen_at_second_decode) == 2
     assert seen_at_second_decode[0] == "" and seen_at_second_decode[1] != ""
+
+
+def test_two_windows_are_decoded_at_once_by_default(micro_model, talk, capsys, monkeypatch):
+    """The default engine has two slots; both windows decode at once and print in order."""
+    meet = threading.Barrier(2, timeout=30)   # passed only when both decodes run together
+    engines = []
+    original = lumina.Engine._decode_window
+
+    def meeting(self, audio, **kw):
+        engines.append(self.concurrency)
+        meet.wait()
+        return original(self, audio, **kw)
+
+    monkeypatch.setattr(lumina.Engine, "_decode_window", meeting)
+    assert main(["transcribe", str(talk), "--model", str(micro_model), "--vad"]) == 0
+    monkeypatch.undo()
+    with lumina.Engine(micro_model) as engine:
+        expected = engine.transcribe(talk, vad=True)
+    assert engines == [2, 2] and capsys.readouterr().out == render(expected, "txt")
+
+
+def test_a_bad_parallel_count_is_an_error(micro_model, capsys):
+    assert main(["transcribe", str(HELLO_WAV), "--model", str(micro_model), "--parallel", "0"]) == 1
+    assert capsys.readouterr().err == "lumina: error: concurrency must be an int >= 1, got 0\n"
 
 
 def test_the_progress_bar_reaches_the_end(micro_model, talk, capsys, monkeypatch, tmp_path):

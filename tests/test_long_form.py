@@ -303,6 +303,120 @@ def test_transcript_says_the_speed_that_ran_not_the_one_asked_for(talk, ran, rep
     assert silent.transcript().speed == "fast"      # nothing ran: the speed asked for
 
 
+class TwoSlots(FakeEngine):
+    """An engine with two decode slots; each window's text is its length, whatever the order of
+    the calls. Records the language each decode was asked for and how many ran at once."""
+
+    concurrency = 2
+
+    def __init__(self, meet: bool = False, hold: bool = False):
+        super().__init__()
+        self.meet = threading.Barrier(2, timeout=20) if meet else None  # passed only by 2 at once
+        self.hold = hold                 # the first decode ends once a second runs; the others
+        self.second = threading.Event()  # run until should_abort
+        self.lock = threading.Lock()
+        self.running = self.most = 0
+        self.asked: list[tuple[str | None, int]] = []   # (language, decodes running), by call
+        self.aborted = 0
+
+    def _decode_window(self, audio, *, language, should_abort, **kw):
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.asked.append((language, self.running))
+            first = len(self.asked) == 1
+            if not first:
+                self.second.set()
+        try:
+            if self.meet is not None and len(self.asked) <= 2:
+                self.meet.wait()
+            if self.hold and first:
+                assert self.second.wait(20)
+            while self.hold and not first:
+                if should_abort():
+                    with self.lock:
+                        self.aborted += 1
+                    raise TranscriptionAborted("stopped")
+                threading.Event().wait(0.005)
+            return dataclasses.replace(_length_named(audio), language="en" if language == "auto" else language)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def _length_named(audio) -> Transcript:
+    end = len(audio) / SR
+    segment = Segment(0.0, end, f"n{len(audio)}", (Token(1, " a", 0.9, 0.0, end),))
+    return Transcript(segment.text, (segment,), "en", "cpu", Timings(encode=1.0, decode=2.0))
+
+
+class OneSlot(FakeEngine):
+    def _decode_window(self, audio, **kw):
+        super()._decode_window(audio, **kw)
+        return _length_named(audio)
+
+
+@pytest.fixture(scope="module")
+def four_windows(phrase):
+    """About 100 s of the phrase and pauses: four windows without a detector."""
+    return np.tile(np.concatenate([phrase, silence(2.0)]), int(100 * SR / (len(phrase) + 2 * SR)) + 1)
+
+
+def test_an_engine_with_two_slots_decodes_two_windows_at_once_and_hands_them_out_in_order(
+        four_windows):
+    parallel = TwoSlots(meet=True)   # the first two windows wait for each other: both must run
+    progress = []
+    got, _ = fake_iter(parallel, four_windows, vad=False, language="en",
+                       on_progress=lambda done, total: progress.append(done))
+    got = got.transcript()
+    one, _ = fake_iter(OneSlot(), four_windows, vad=False, language="en")
+    assert got.segments == one.transcript().segments and len(got.segments) == 4
+    assert parallel.most == 2                       # two at once, never more
+    assert got.timings.encode == 4.0 and got.timings.decode == 8.0
+    assert progress == sorted(progress) and progress[-1] == len(four_windows) / SR
+
+
+def test_the_first_window_finds_the_language_alone(four_windows):
+    class Multilingual(TwoSlots):
+        def _language_for(self, language):
+            return language or "auto"
+
+    parallel = Multilingual()
+    got = fake_iter(parallel, four_windows, vad=False)[0].transcript()
+    assert parallel.asked[0] == ("auto", 1)         # decoded alone, to find the language
+    assert [language for language, _ in parallel.asked] == ["auto", "en", "en", "en"]
+    assert got.language == "en" and len(got.segments) == 4
+    english = TwoSlots(meet=True)                   # an English model: two at once from the start
+    fake_iter(english, four_windows, vad=False)[0].transcript()
+    assert [language for language, _ in english.asked] == ["en"] * 4 and english.most == 2
+    assert got.language == "en" and len(got.segments) == 4
+
+
+def test_closing_early_stops_the_windows_decoding_ahead(four_windows):
+    parallel = TwoSlots(hold=True)
+    segments, _ = fake_iter(parallel, four_windows, vad=False, language="en")
+    first = next(segments)
+    assert first.text.startswith("n") and parallel.running >= 1   # the next decoding ahead
+    segments.close()
+    assert parallel.running == 0 and parallel.aborted == len(parallel.asked) - 1 >= 1
+    assert not [t for t in threading.enumerate() if t.name.startswith("lumina-window")]
+    assert segments._blocks._closers == []
+
+
+def test_a_failing_window_fails_the_iteration_in_order(four_windows):
+    class ThirdFails(TwoSlots):
+        def _decode_window(self, audio, **kw):
+            got = super()._decode_window(audio, **kw)
+            if len(self.asked) == 3:
+                raise TranscriptionAborted("the third window failed")
+            return got
+
+    segments, _ = fake_iter(ThirdFails(), four_windows, vad=False, language="en")
+    assert len([next(segments), next(segments)]) == 2   # the windows before it come first
+    with pytest.raises(TranscriptionAborted, match="the third window failed"):
+        next(segments)
+
+
 def test_bad_arguments(talk):
     with pytest.raises(ArgumentError, match="vad must be True, False or one of"):
         fake_iter(FakeEngine(), talk[0], vad="loud")
@@ -396,3 +510,19 @@ def test_memory_for_a_file_does_not_grow_with_its_length(phrase, tmp_path, vad):
     assert peaks[4] < 4 * window_bytes        # a few windows and blocks, not the 4 minutes (15 MB)
     # Longer input, the same peak, within a quarter of one window (where the windows fall).
     assert max(peaks[8], peaks[16]) < peaks[4] + window_bytes // 4
+
+
+@pytest.mark.real
+def test_two_slots_give_the_real_model_s_text_of_one_decode_after_another(real_tiny_en, speech):
+    """A minute of real speech in three windows: two windows at a time (two states, one thread
+    each) hands out exactly the segments, tokens and word times of one window after another."""
+    from lumina.evaluation import HIBARI_VOICES, SENTENCES, recording, word_errors
+
+    rec = recording(speech, SENTENCES[:10], HIBARI_VOICES, 1.1)
+    got = {}
+    for concurrency in (1, 2):
+        with Engine(real_tiny_en, threads=1, concurrency=concurrency) as engine:
+            got[concurrency] = engine.transcribe_iter(rec.audio, vad=False,
+                                                      word_timestamps=True)[0].transcript()
+    assert got[2].segments == got[1].segments and len(got[1].segments) >= 10
+    assert word_errors(" ".join(rec.sentences), got[2].text).rate <= 0.05

@@ -90,6 +90,10 @@ def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:
                                                    "instead of printing")
     p.add_argument("--language", help="language code or 'auto' (default: the model's)")
     p.add_argument("--threads", type=int, help="CPU threads (default min(4, cores))")
+    p.add_argument("--parallel", type=int, default=2, metavar="N",
+                   help="windows of a long file decoded at once, each with --threads threads "
+                        "(default 2: two decodes at once get through a long file about twice as "
+                        "fast on a CPU; one extra whisper.cpp state, ~60 MB for tiny.en)")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, vulkan or metal")
     p.add_argument("--vad", action="store_true",
                    help="decode only the speech a voice activity detector finds (pauses, noise and "
@@ -115,7 +119,8 @@ def _cmd_transcribe(args: argparse.Namespace) -> int:
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
     status = 0
-    with lumina.Engine(args.model, device=args.device, threads=args.threads) as engine:
+    with lumina.Engine(args.model, device=args.device, threads=args.threads,
+                       concurrency=args.parallel) as engine:
         engine.wait_ready()
         files = tqdm(args.files, unit="file", disable=len(args.files) < 2 or not sys.stderr.isatty())
         for path in files:

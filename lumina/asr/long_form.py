@@ -16,10 +16,12 @@ detector's undecided audio, whatever the length of the recording.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -140,6 +142,8 @@ class SegmentIterator:
         self._decoding = decoding          # translate, temperature, beam_size
         self._on_progress, self._user_abort = on_progress, should_abort
         self._cancelled = threading.Event()
+        self._stopping = threading.Event()  # iteration ended early: windows decoding ahead stop
+        self._in_flight: Sequence[tuple[_Window, object]] = ()  # windows decoding ahead, in order
         self._timings = [0.0, 0.0, 0.0]    # audio, encode, decode
         self._speeds: set[str] = set()     # the speeds the windows were decoded at
         self._started = False
@@ -211,28 +215,18 @@ class SegmentIterator:
     _device = "none"
 
     def _should_abort(self) -> bool:
-        return self._cancelled.is_set() or (self._user_abort is not None and self._user_abort())
+        return (self._cancelled.is_set() or self._stopping.is_set()
+                or (self._user_abort is not None and self._user_abort()))
 
     def _check(self) -> None:
         if self._should_abort():
             raise TranscriptionAborted("the transcription was cancelled")
 
     def _run(self) -> Iterator[Segment]:
-        window = _Window()
         try:
-            for pieces in self._pieces():
-                for piece in pieces:
-                    if not window.fits(piece) and window.pieces:
-                        yield from self._decode(window)
-                        window = _Window()
-                    window.add(piece)
-                if window.pieces and (self._regions.decided - window.pieces[-1].end
-                                      > _FLUSH_AFTER_S * SAMPLE_RATE):
-                    yield from self._decode(window)
-                    window = _Window()
-                self._progress(window)
-            if window.pieces:
-                yield from self._decode(window)
+            for window, result in self._decoded(self._windows()):
+                yield from self._segments(window, result)
+                del window, result     # not held while the next window is read (memory: one window)
             self.position = self.info.duration
             self._report(self.position)
             if self._device == "none":
@@ -242,6 +236,23 @@ class SegmentIterator:
                 self.reason = self._empty_reason or "no speech: whisper wrote nothing"
         finally:
             self._blocks.close()
+
+    def _windows(self) -> Iterator[_Window]:
+        """The input's speech packed into windows of at most 30 s, in order, as it is read."""
+        window = _Window()
+        for pieces in self._pieces():
+            for piece in pieces:
+                if not window.fits(piece) and window.pieces:
+                    yield window
+                    window = _Window()
+                window.add(piece)
+            if window.pieces and (self._regions.decided - window.pieces[-1].end
+                                  > _FLUSH_AFTER_S * SAMPLE_RATE):
+                yield window
+                window = _Window()
+            self._progress(window)
+        if window.pieces:
+            yield window
 
     def _pieces(self) -> Iterator[list[Piece]]:
         t = time.perf_counter()
@@ -253,15 +264,58 @@ class SegmentIterator:
             t = time.perf_counter()
         yield self._regions.flush()
 
-    def _decode(self, window: _Window) -> Iterator[Segment]:
-        """Decode one window; yield its segments (those with text) in input time."""
+    def _decoded(self, windows: Iterator[_Window]) -> Iterator[tuple[_Window, Transcript | None]]:
+        """Each window with its decode, in order; up to ``engine.concurrency`` decoding at once.
+
+        Windows are decoded independently (each is prompted with the caller's prompt only), so
+        the engine's slots can decode the next ones while the caller reads this one: on a CPU,
+        two one-thread decodes at once get through a recording faster than one two-thread
+        decode after another (``benchmarks/compare_accuracy.py``, long-file rows). Where the
+        language is to be detected (a multilingual model, no ``language``), the first window
+        is decoded alone: every later window is decoded in the language it finds.
+        """
+        workers = max(1, int(getattr(self._engine, "concurrency", 1)))
+        if workers == 1:
+            for window in windows:
+                yield window, self._decode(window, self.language)
+                del window
+            return
+        pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="lumina-window")
+        pending: collections.deque = collections.deque()
+        self._in_flight = pending
+        try:
+            for window in windows:
+                language = self.language or self._engine._language_for(None)
+                if language == "auto":
+                    while pending:
+                        yield _done(pending.popleft())
+                    yield window, self._decode(window, language)
+                    continue
+                pending.append((window, pool.submit(self._decode, window, language)))
+                del window
+                while len(pending) > workers or (pending and pending[0][1].done()):
+                    yield _done(pending.popleft())
+            while pending:
+                yield _done(pending.popleft())
+        finally:
+            self._stopping.set()          # decodes still running (the caller stopped early) end soon
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._in_flight = ()
+
+    def _decode(self, window: _Window, language: str | None) -> Transcript | None:
+        """Decode one window (on any thread); None when it is too short for whisper."""
         self._check()
         audio = window.audio()
         if len(audio) < MIN_SAMPLES:
-            return
-        result = self._engine._decode_window(
-            audio, language=self.language, prompt=self._prompt, speed=self._speed,
+            return None
+        return self._engine._decode_window(
+            audio, language=language, prompt=self._prompt, speed=self._speed,
             word_timestamps=self._words, should_abort=self._should_abort, **self._decoding)
+
+    def _segments(self, window: _Window, result: Transcript | None) -> Iterator[Segment]:
+        """Record what a window's decode says; yield its segments (those with text) in input time."""
+        if result is None:
+            return
         self._device = result.device
         self._speeds.add(result.speed)
         if self.language in (None, "auto"):   # detected once, then kept for every window
@@ -277,8 +331,10 @@ class SegmentIterator:
 
     def _progress(self, window: _Window) -> None:
         done = self._regions.settled
-        if window.pieces:
-            done = min(done, window.pieces[0].start)
+        for waiting in (*(w for w, _ in self._in_flight), window):  # read, not yet handed out
+            if waiting.pieces:
+                done = min(done, waiting.pieces[0].start)
+                break
         self.position = max(self.position, done / SAMPLE_RATE)
         self._report(self.position)
 
@@ -291,6 +347,12 @@ class SegmentIterator:
             return (f"audio is {self.info.duration * 1000:.0f} ms long; "
                     "whisper needs at least 100 ms")
         return f"no speech found by the {self.info.vad} VAD in {self.info.duration:.2f} s of audio"
+
+
+def _done(item: tuple[_Window, concurrent.futures.Future]) -> tuple[_Window, Transcript | None]:
+    """A window and its decode's result (its exception, raised here, in the iterating thread)."""
+    window, future = item
+    return window, future.result()
 
 
 def _mapped(segment: Segment, window: _Window, words: bool) -> Segment:
@@ -317,7 +379,11 @@ def transcribe_iter(self, audio, *, vad=True, language: str | None = None,
     The audio is read in blocks (WAV memory-mapped, other formats through
     soundfile), the speech is decoded in windows of at most 30 s, and
     memory does not grow with the length of the input. Nothing is decoded
-    before the first segment is asked for.
+    before the first segment is asked for. An engine made with
+    ``concurrency=N`` decodes up to N windows at once (segments still come
+    in order, and are the same as one window after another): on a CPU,
+    ``Engine(model, threads=1, concurrency=2)`` gets through a long file
+    about twice as fast as ``threads=2`` on two cores.
 
     Parameters
     ----------
