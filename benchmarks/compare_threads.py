@@ -2,6 +2,7 @@
 
 Run: python benchmarks threads [--arch tiny.en] [--repeat 9]
          [--seconds 1.5] [--conditions idle,loaded,pinned]
+         [--real tiny.en-q8_0 [--cache DIR]]   (a real model on a real sentence)
 
 ggml runs every graph on an OpenMP team that meets at a barrier after each
 operation. GNU OpenMP reads how a waiting worker waits once, when the library
@@ -9,8 +10,13 @@ loads, so every contender is its own worker process with its own environment:
 
   spin      GOMP_SPINCOUNT=300000: libgomp's default when nothing is set (spin
             about 3 ms at a barrier, then sleep); what lumina did before
-  passive   OMP_WAIT_POLICY=passive: sleep at once; lumina's default now
+  passive   OMP_WAIT_POLICY=passive: sleep at once; lumina's default before
   spin1k    GOMP_SPINCOUNT=1000: a short spin, then sleep
+  spin500   OMP_WAIT_POLICY=passive, GOMP_SPINCOUNT=500 (about 5 us, libgomp's
+            100000 spins per ms): lumina's default now. A decoder step of a
+            small model is a few hundred operations of microseconds each, with a
+            barrier after each; sleeping at every one of them cost a real
+            tiny.en decode a third of its decoder time
 
 each with 1 and 2 threads, plus
 
@@ -24,7 +30,10 @@ they are: the load average is printed); ``loaded`` runs a Python busy loop in
 another process; ``pinned`` pins that loop to the last allowed CPU. Within a
 condition the contenders take turns, call by call, and medians are reported:
 wall time and CPU time of the worker per decode (CPU time counts spinning).
-Every call decodes the same clip with lumina's fast path (one greedy pass).
+Every call decodes the same clip with lumina's fast path (one greedy pass): a
+speech-like random signal, or with ``--real`` one sentence of real speech
+(hibari-tts) read by a real model from the store in ``--cache``, so that the
+decoder runs for as many tokens as real speech takes.
 """
 
 from __future__ import annotations
@@ -41,7 +50,8 @@ from pathlib import Path
 from benchmarks._helpers import child_command, model_path
 
 POLICIES = {"spin": {"GOMP_SPINCOUNT": "300000"}, "passive": {"OMP_WAIT_POLICY": "passive"},
-            "spin1k": {"GOMP_SPINCOUNT": "1000"}}
+            "spin1k": {"GOMP_SPINCOUNT": "1000"},
+            "spin500": {"OMP_WAIT_POLICY": "passive", "GOMP_SPINCOUNT": "500"}}
 SAMPLE_S = 0.1
 
 
@@ -74,16 +84,24 @@ def adaptive_threads(max_threads: int) -> int:
     return max(1, min(max_threads, free))
 
 
-def worker(model: str, seconds: float) -> None:
-    """Read thread counts (or "adaptive:N") on stdin; answer [wall_s, cpu_s, threads] per decode."""
+def clip(seconds: float, cache: str | None):
+    """The decoded clip: speech-like noise of ``seconds``, or (``cache`` given) a real sentence."""
     import numpy as np
 
-    from lumina.testing import speechlike
+    if cache is None:
+        from lumina.testing import speechlike
+        return np.ascontiguousarray(speechlike(seconds))
+    from lumina.evaluation import HIBARI_VOICES, SENTENCES, SpeechRenderer, clips
+    return np.ascontiguousarray(clips(SpeechRenderer(cache), SENTENCES[:1], HIBARI_VOICES[:1])[0].audio)
+
+
+def worker(model: str, seconds: float, cache: str | None = None) -> None:
+    """Read thread counts (or "adaptive:N") on stdin; answer [wall_s, cpu_s, threads] per decode."""
     from lumina.asr.backend import DecodeOptions, WhisperModel
     from lumina.asr.speed import fast_options
 
     engine = WhisperModel(model)
-    audio = np.ascontiguousarray(speechlike(seconds))
+    audio = clip(seconds, cache)
     for line in sys.stdin:
         ask = line.strip()
         threads = adaptive_threads(int(ask.split(":")[1])) if ask.startswith("adaptive") else int(ask)
@@ -98,10 +116,11 @@ def worker(model: str, seconds: float) -> None:
 # --------------------------------------------------------------------------- driver side
 
 class Worker:
-    def __init__(self, model: str, seconds: float, env: dict[str, str]) -> None:
+    def __init__(self, model: str, seconds: float, env: dict[str, str], cache: str | None) -> None:
         environ = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
         environ.update(env)
-        self.proc = subprocess.Popen(child_command("threads", "--worker", model, str(seconds)),
+        real = ["--real", "clip", "--cache", cache] if cache else []
+        self.proc = subprocess.Popen(child_command("threads", "--worker", model, str(seconds), *real),
                                      env=environ, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)
 
@@ -127,8 +146,8 @@ def start_load(condition: str) -> subprocess.Popen | None:
     return load
 
 
-def run(model: str, seconds: float, repeat: int, conditions: list[str]) -> dict:
-    workers = {name: Worker(model, seconds, env) for name, env in POLICIES.items()}
+def run(model: str, seconds: float, repeat: int, conditions: list[str], cache: str | None = None) -> dict:
+    workers = {name: Worker(model, seconds, env, cache) for name, env in POLICIES.items()}
     contenders = [(f"{name} {n}t", workers[name], str(n)) for name in POLICIES for n in (1, 2)]
     contenders.append(("adaptive", workers["passive"], "adaptive:2"))
     for _, w, ask in contenders:  # first calls pay first-use costs
@@ -174,14 +193,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--seconds", type=float, default=1.5, help="clip length (default 1.5 s)")
     parser.add_argument("--conditions", default="idle,loaded,pinned")
+    parser.add_argument("--real", metavar="NAME",
+                        help="a real model of the store in --cache (tiny.en, tiny.en-q8_0) on a real "
+                             "sentence, instead of --arch's random weights on --seconds of noise")
+    parser.add_argument("--cache", default=os.environ.get("LUMINA_TEST_CACHE", "/tmp/lumina-eval"),
+                        help="--real's model store and speech cache (as `benchmarks accuracy`)")
     parser.add_argument("--json", help="also write the raw samples here")
     args = parser.parse_args(argv)
     if args.worker:
-        worker(args.worker[0], float(args.worker[1]))
+        worker(args.worker[0], float(args.worker[1]), args.cache if args.real else None)
         return 0
-    model = str(model_path(args.arch))
-    print(f"{args.arch}, {args.seconds} s clip, fast path; {args.repeat} rounds per condition")
-    results = run(model, args.seconds, args.repeat, args.conditions.split(","))
+    cache = None
+    if args.real:
+        from lumina.models import ModelStore
+        model = str(ModelStore(Path(args.cache) / "models", offline=True).find(args.real))
+        cache = args.cache
+        print(f"{args.real} (real), one hibari-tts sentence, fast path; {args.repeat} rounds per condition")
+    else:
+        model = str(model_path(args.arch))
+        print(f"{args.arch}, {args.seconds} s clip, fast path; {args.repeat} rounds per condition")
+    results = run(model, args.seconds, args.repeat, args.conditions.split(","), cache)
     report(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))

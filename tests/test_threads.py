@@ -90,8 +90,8 @@ def _omp_settings(module: str, **env: str) -> dict[str, str]:
     return settings
 
 
-def test_whisper_cpp_workers_sleep_at_barriers_instead_of_spinning():
-    assert _omp_settings("lumina") == {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "0",
+def test_whisper_cpp_workers_spin_500_times_at_barriers_then_sleep():
+    assert _omp_settings("lumina") == {"OMP_WAIT_POLICY": "PASSIVE", "GOMP_SPINCOUNT": "500",
                                        "after": "None"}
 
 
@@ -113,7 +113,8 @@ def test_openmp_wait_policy_restores_the_environment(monkeypatch):
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
     with openmp_wait_policy() as policy:
         assert policy == os.environ["OMP_WAIT_POLICY"] == "passive"
-    assert "OMP_WAIT_POLICY" not in os.environ
+        assert os.environ["GOMP_SPINCOUNT"] == "500"
+    assert "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ
     monkeypatch.setenv("GOMP_SPINCOUNT", "5")
     with openmp_wait_policy() as policy:
         assert policy is None and "OMP_WAIT_POLICY" not in os.environ

@@ -18,10 +18,22 @@ Waiting
     another process took 6.5 s with 2 spinning threads (1.2 s of CPU),
     0.83-0.96 s with 1 thread and 0.30 s with 2 passive threads (0.16 s of
     CPU, as much as 1 thread uses); without the busy loop 5.1 s, 0.55 s and
-    0.47 s. :func:`openmp_wait_policy` makes the workers sleep at once
-    (``OMP_WAIT_POLICY=passive``). Choosing fewer threads per call when other
-    processes are busy was measured too, and lost to 2 passive threads
-    (it picked 1 thread: 0.93 s under the busy loop).
+    0.47 s. Choosing fewer threads per call when other processes are busy was
+    measured too, and lost to 2 passive threads (it picked 1 thread: 0.93 s
+    under the busy loop).
+
+    Sleeping at once has its own price: a decoder step of a small model is a
+    few hundred operations of microseconds each, with a barrier after each,
+    and a sleeping worker takes longer to wake than the operation took. On a
+    real tiny.en (q8_0) reading a real sentence (``python benchmarks threads
+    --real tiny.en-q8_0``, 15 rounds, 2 threads), a short spin before
+    sleeping, ``GOMP_SPINCOUNT=500`` (about 5 us), took an idle machine's fast
+    decode from 318 to 206 ms (200 spins: 241, 300: 234) and cost 7% under a
+    busy loop in another process (340 -> 364 ms) and 14% with that loop pinned
+    to one of the two cores (369 -> 421 ms); a second run gave -34% / +15%.
+    :func:`openmp_wait_policy` sets both: ``OMP_WAIT_POLICY=passive`` (what
+    other OpenMP runtimes read) and ``GOMP_SPINCOUNT=500`` (GNU OpenMP's
+    spin count, which wins over the policy where both are set).
 
     GNU OpenMP reads its environment once, when the library loads, so the
     backend imports pywhispercpp inside :func:`openmp_wait_policy`, which sets
@@ -42,13 +54,15 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["MAX_DEFAULT_THREADS", "available_cpus", "cgroup_cpu_limit", "default_threads",
+__all__ = ["MAX_DEFAULT_THREADS", "SPIN_COUNT", "available_cpus", "cgroup_cpu_limit", "default_threads",
            "openmp_wait_policy"]
 
 #: The default thread count's ceiling: whisper's small models gain little past four threads.
 MAX_DEFAULT_THREADS = 4
 #: What :func:`openmp_wait_policy` sets when the user set nothing.
 WAIT_POLICY = "passive"
+#: GNU OpenMP's spins at a barrier before a worker sleeps (its default: 300000, about 3 ms).
+SPIN_COUNT = "500"
 _USER_KNOBS = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
 _CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
@@ -92,17 +106,19 @@ def default_threads() -> int:
 
 @contextlib.contextmanager
 def openmp_wait_policy() -> Iterator[str | None]:
-    """Load an OpenMP library inside this block to make its idle workers sleep instead of spin.
+    """Load an OpenMP library inside this block to make its idle workers spin briefly, then sleep.
 
-    Yields the policy set (``"passive"``), or None when the user's own
-    ``OMP_WAIT_POLICY`` / ``GOMP_SPINCOUNT`` is left to apply. The
-    environment is restored on exit.
+    Yields the policy set (``"passive"``, with ``GOMP_SPINCOUNT`` =
+    :data:`SPIN_COUNT`), or None when the user's own ``OMP_WAIT_POLICY`` /
+    ``GOMP_SPINCOUNT`` is left to apply. The environment is restored on exit.
     """
     if any(knob in os.environ for knob in _USER_KNOBS):
         yield None
         return
     os.environ["OMP_WAIT_POLICY"] = WAIT_POLICY
+    os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
     try:
         yield WAIT_POLICY
     finally:
-        os.environ.pop("OMP_WAIT_POLICY", None)
+        for knob in _USER_KNOBS:
+            os.environ.pop(knob, None)
