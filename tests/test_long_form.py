@@ -190,7 +190,7 @@ class FakeEngine:
         return language or "en"
 
     def _decode_window(self, audio, *, language, prompt, speed, word_timestamps, translate,
-                       temperature, beam_size, should_abort):
+                       temperature, beam_size, should_abort, threads=None):
         self.windows.append(len(audio))
         self.entered.set()
         while self.gate is not None and not self.gate.wait(0.01):
@@ -308,6 +308,7 @@ class TwoSlots(FakeEngine):
     the calls. Records the language each decode was asked for and how many ran at once."""
 
     concurrency = 2
+    threads = 4
 
     def __init__(self, meet: bool = False, hold: bool = False):
         super().__init__()
@@ -317,6 +318,7 @@ class TwoSlots(FakeEngine):
         self.lock = threading.Lock()
         self.running = self.most = 0
         self.asked: list[tuple[str | None, int]] = []   # (language, decodes running), by call
+        self.threads_asked: list[int | None] = []
         self.aborted = 0
 
     def _decode_window(self, audio, *, language, should_abort, **kw):
@@ -324,6 +326,7 @@ class TwoSlots(FakeEngine):
             self.running += 1
             self.most = max(self.most, self.running)
             self.asked.append((language, self.running))
+            self.threads_asked.append(kw.get("threads"))
             first = len(self.asked) == 1
             if not first:
                 self.second.set()
@@ -374,6 +377,15 @@ def test_an_engine_with_two_slots_decodes_two_windows_at_once_and_hands_them_out
     assert parallel.most == 2                       # two at once, never more
     assert got.timings.encode == 4.0 and got.timings.decode == 8.0
     assert progress == sorted(progress) and progress[-1] == len(four_windows) / SR
+
+
+def test_the_engine_s_threads_are_shared_out_only_when_windows_decode_side_by_side(four_windows, phrase):
+    parallel = TwoSlots()                             # 4 threads, 2 slots
+    fake_iter(parallel, four_windows, vad=False, language="en")[0].transcript()
+    assert parallel.threads_asked == [2, 2, 2, 2]     # every window of a long input: 4 // 2
+    short = TwoSlots()
+    fake_iter(short, np.concatenate([phrase, silence(1.0)]), vad=False, language="en")[0].transcript()
+    assert short.threads_asked == [None]              # one window: the engine's own 4
 
 
 def test_the_first_window_finds_the_language_alone(four_windows):

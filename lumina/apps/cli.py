@@ -91,9 +91,10 @@ def _add_transcribe_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--language", help="language code or 'auto' (default: the model's)")
     p.add_argument("--threads", type=int, help="CPU threads (default min(4, cores))")
     p.add_argument("--parallel", type=int, default=2, metavar="N",
-                   help="windows of a long file decoded at once, each with --threads threads "
-                        "(default 2: two decodes at once get through a long file about twice as "
-                        "fast on a CPU; one extra whisper.cpp state, ~60 MB for tiny.en)")
+                   help="windows of a long file decoded at once, sharing --threads between them "
+                        "(default 2: two one-thread decodes side by side get through a long file "
+                        "faster than one two-thread decode after another; one extra whisper.cpp "
+                        "state, ~60 MB for tiny.en)")
     p.add_argument("--device", default="auto", help="auto, cpu, gpu, cuda, vulkan or metal")
     p.add_argument("--vad", action="store_true",
                    help="decode only the speech a voice activity detector finds (pauses, noise and "

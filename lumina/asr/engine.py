@@ -405,11 +405,13 @@ class Engine:
 
     def _decode_window(self, samples: np.ndarray, *, language: str | None, prompt: str | None,
                        speed: str, word_timestamps: bool, translate: bool, temperature: float,
-                       beam_size: int | None, should_abort: Callable[[], bool] | None) -> Transcript:
-        """One decode of at most 30 s for :mod:`lumina.asr.long_form`: times in window seconds."""
+                       beam_size: int | None, should_abort: Callable[[], bool] | None,
+                       threads: int | None = None) -> Transcript:
+        """One decode of at most 30 s for :mod:`lumina.asr.long_form`: times in window seconds;
+        ``threads`` (default the engine's) when windows decode side by side."""
         started = time.perf_counter()
         loaded, load_s = self._loaded()
-        options = DecodeOptions(n_threads=self.threads, language=self._language_for(language),
+        options = DecodeOptions(n_threads=threads or self.threads, language=self._language_for(language),
                                 prompt=prompt, token_timestamps=word_timestamps,
                                 translate=translate, temperature=float(temperature),
                                 beam_size=beam_size_for(speed, beam_size))
