@@ -145,11 +145,12 @@ def short_audio(contenders: dict[str, Callable], corpus, tmp: pathlib.Path, repe
 def long_file(engines: dict[str, Engine], peer: Peer | None, rec, tmp: pathlib.Path,
               parallel: dict[str, Engine] | None = None) -> dict:
     """The long recording through every long-file path of each engine (label -> engine) and the
-    peer; ``parallel`` (label -> engine with two slots of one thread) decodes two windows at once."""
+    peer; ``parallel`` (label -> engine with ``concurrency=2``) decodes two windows at once, the
+    threads shared out between them."""
     wav = tmp / "long.wav"
     soundfile.write(wav, rec.audio, SR, subtype="FLOAT")
     runs: dict[str, Callable[[], str]] = {}
-    for how, chosen in (("", engines), (", 2 windows at once x 1 thread", parallel or {})):
+    for how, chosen in (("", engines), (", concurrency=2", parallel or {})):
         for label, engine in chosen.items():
             # Beams against greedy on 30 s windows: is the short clips' default right for long files?
             for suffix, options in (("", {}), (" vad", {"vad": True}), (" beam 1", {"beam_size": 1}),
@@ -295,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                 long_voices = HIBARI_VOICES + (ESPEAK_VOICES[:2] if args.set == "main" else ESPEAK_VOICES[2:4])
                 rec = recording(speech, SENTENCES if args.set == "main" else HELD_OUT, long_voices,
                                 args.long_minutes)
-                parallel = {label: stack.enter_context(Engine(path, threads=1, concurrency=2))
+                parallel = {label: stack.enter_context(Engine(path, threads=args.threads, concurrency=2))
                             for label, path in zip(engines, models.values())}
                 long = long_file(engines, peer, rec, tmp, parallel)
                 print(f"\nlong file: {len(rec.audio) / SR:.0f} s, {len(rec.sentences)} sentences")
