@@ -91,6 +91,8 @@ class Engine:
     concurrency : int, default 1
         Calls that may decode at the same time (each with ``threads``
         threads); more wait for a free slot. 1 keeps one whisper.cpp context.
+        :meth:`transcribe_iter` also uses the slots for one recording: up to
+        ``concurrency`` of its windows decode side by side, sharing ``threads``.
     shared_weights : bool, optional
         How ``concurrency > 1`` is served: True (the default then) loads the
         weights once with one whisper.cpp state per slot; False loads one
