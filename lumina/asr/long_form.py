@@ -295,9 +295,7 @@ class SegmentIterator:
                 alone = index == 0 and self._read_all      # the input is one window
                 threads = None if alone else shared
                 language = self.language or self._engine._language_for(None)
-                if language == "auto":
-                    while pending:
-                        yield _done(pending.popleft())
+                if language == "auto":   # only before the first result: nothing is pending then
                     yield window, self._decode(window, language, threads)
                     continue
                 pending.append((window, pool.submit(self._decode, window, language, threads)))
@@ -319,10 +317,9 @@ class SegmentIterator:
         audio = window.audio()
         if len(audio) < MIN_SAMPLES:
             return None
-        extra = {} if threads is None else {"threads": threads}
         return self._engine._decode_window(
-            audio, language=language, prompt=self._prompt, speed=self._speed,
-            word_timestamps=self._words, should_abort=self._should_abort, **extra, **self._decoding)
+            audio, language=language, prompt=self._prompt, speed=self._speed, threads=threads,
+            word_timestamps=self._words, should_abort=self._should_abort, **self._decoding)
 
     def _segments(self, window: _Window, result: Transcript | None) -> Iterator[Segment]:
         """Record what a window's decode says; yield its segments (those with text) in input time."""
