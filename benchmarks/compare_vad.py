@@ -1,6 +1,6 @@
 """Compare the voice activity detectors: accuracy on a labelled corpus, CPU, throughput.
 
-Run:  python benchmarks vad [--seeds 2] [--policy] [--no-throughput]
+Run:  python benchmarks vad [--seeds 2] [--policy] [--silence-skip] [--no-throughput]
                                                     [--no-listen] [--quick]
 
 1. Accuracy (energy, webrtc, silero), on a corpus made now with espeak-ng
@@ -16,7 +16,9 @@ Run:  python benchmarks vad [--seeds 2] [--policy] [--no-throughput]
    speech R seconds after the last reset, priming a reset state with the
    last P seconds) on the same corpus and on the noise-swell scenes that
    motivated it (``lumina.audio.vad.silero`` explains the choice).
-3. Throughput of the energy VAD against a numpy baseline, and CPU while
+3. ``--silence-skip``: Silero with and without its near-silence skip on the corpus turned
+   down as a quiet microphone records it (speech found, CPU), and on a -60 dBFS floor alone.
+4. Throughput of the energy VAD against a numpy baseline, and CPU while
    listening to a silent PulseAudio monitor (as before).
 """
 
@@ -38,7 +40,7 @@ from lumina import MicrophoneSource, Segmenter
 from lumina.audio.convert import SAMPLE_RATE as SR
 from lumina.audio.vad import EnergyVAD, make_vad
 from lumina.audio.vad.factory import SILERO_MIN_SPEECH_MS, SILERO_THRESHOLD
-from lumina.audio.vad.silero import SileroVAD
+from lumina.audio.vad.silero import SILENCE_DB, SileroVAD
 from lumina.evaluation.phrases import SpeechBank
 from lumina.evaluation.scenes import (KINDS, SNRS, FrameRates, Scene, noise_scene, scene, score,
                                       swell_scene)
@@ -59,13 +61,19 @@ CHUNK = 320                                      # fed as a live source would: 2
 
 
 def contender(name: str):
-    """A fresh detector by report name: "energy", "webrtc", "silero" or "silero K/R[/P]"."""
+    """A fresh detector by report name: "energy", "webrtc", "silero" or "silero K/R[/P[/S]]".
+
+    S is the near-silence level in dBFS under which Silero skips its network, or "off"
+    (default: lumina's :data:`~lumina.audio.vad.silero.SILENCE_DB`).
+    """
     if name.startswith("silero "):
-        quiet, max_state, *prime = name.split()[1].split("/")
+        quiet, max_state, *rest = name.split()[1].split("/")
+        prime = float(rest[0]) if rest else 0.0
+        silence = SILENCE_DB if len(rest) < 2 else None if rest[1] == "off" else float(rest[1])
         return SileroVAD(frame_ms=FRAME_MS, threshold=SILERO_THRESHOLD, start_frames=SILERO_START,
                          end_frames=END_FRAMES,
                          reset_quiet_windows=int(quiet), max_state_s=float(max_state),
-                         prime_s=float(prime[0]) if prime else 0.0)
+                         prime_s=prime, silence_db=silence)
     return make_vad(name, SR, FRAME_MS, start_frames=START_FRAMES, end_frames=END_FRAMES)
 
 
@@ -208,6 +216,28 @@ def policy(bank, seeds: int, n_utterances: int) -> None:
     print("(cell: seconds the utterance ran past the speech, + utterances opened on the swell)")
 
 
+# Silero's near-silence skip: lumina's setting against the network on every window and a lower level.
+SKIP_CONTENDERS = ("silero 3/1/0.5/off", "silero 3/1/0.5", "silero 3/1/0.5/-60")
+QUIET_GAINS_DB = (0.0, -20.0, -25.0, -30.0)   # speech at -26, -46, -51 and -56 dBFS
+
+
+def silence_skip(bank, seeds: int, n_utterances: int) -> None:
+    """The corpus's quieter scenes (20 and 10 dB SNR over white, pink noise and clicks), turned
+    down as a quiet microphone would record them: what skipping near-silence costs in speech
+    found, and saves in CPU; then the -60 dBFS floor alone (where the skip applies)."""
+    print("\n== Silero near-silence skip: the corpus turned down (speech level = -26 dBFS + gain) ==")
+    base = [scene(bank, kind, snr, 100 * s + k, n_utterances) for s in range(seeds)
+            for k, kind in enumerate(("white", "pink", "clicks")) for snr in (20.0, 10.0)]
+    scenes = [dataclasses.replace(sc, name=f"gain {gain:g} dB", audio=(sc.audio * 10 ** (gain / 20)).astype(np.float32))
+              for gain in QUIET_GAINS_DB for sc in base]
+    tallies = evaluate(SKIP_CONTENDERS, scenes, key=lambda sc: sc.name)
+    print_accuracy(SKIP_CONTENDERS, tallies, [f"gain {gain:g} dB" for gain in QUIET_GAINS_DB])
+    print_cpu(SKIP_CONTENDERS, tallies)
+    floor = [noise_scene(bank, "white", 30.0, -60.0, 7 + s) for s in range(seeds)]
+    print("-- white floor at -60 dBFS alone --")
+    print_cpu(SKIP_CONTENDERS, evaluate(SKIP_CONTENDERS, floor, key=lambda sc: sc.name))
+
+
 def throughput_table(repeats):
     x = _signal()
     seconds = len(x) / SR
@@ -276,6 +306,8 @@ def main(argv: list[str] | None = None) -> int | None:
     parser.add_argument("--utterances", type=int, default=4, help="utterances per scene")
     parser.add_argument("--quick", action="store_true", help="1 seed, 2 utterances per scene")
     parser.add_argument("--policy", action="store_true", help="also sweep Silero's reset policy")
+    parser.add_argument("--silence-skip", action="store_true",
+                        help="also compare Silero with and without its near-silence skip on quiet scenes")
     parser.add_argument("--no-accuracy", action="store_true")
     parser.add_argument("--no-throughput", action="store_true")
     parser.add_argument("--repeats", type=int, default=7)
@@ -288,6 +320,8 @@ def main(argv: list[str] | None = None) -> int | None:
         accuracy(bank, seeds, n_utt)
     if args.policy:
         policy(bank, seeds, n_utt)
+    if args.silence_skip:
+        silence_skip(bank, seeds, n_utt)
     if not args.no_throughput:
         print("\n== energy VAD throughput ==")
         throughput_table(args.repeats)

@@ -18,7 +18,9 @@ from lumina.audio.vad.gate import SpeechGate
 from lumina.evaluation.utterances import silence, speak
 from lumina import MissingDependencyError, Segmenter
 from lumina.audio.vad import DEFAULT_VAD, FILE_VAD, VAD_KINDS, SileroVAD, make_vad
+from lumina.audio.vad.silero import SILENCE_WINDOWS
 from lumina.audio.vad.silero_model import WINDOW, SileroModel
+from lumina.evaluation import non_speech
 from lumina.errors import ArgumentError
 
 @pytest.fixture(scope="module")
@@ -152,7 +154,54 @@ def test_frames_are_handed_out_only_by_a_call_that_completes_a_frame():
     assert vad.flush().tolist() == [0]
 
 
+class CountingModel:
+    """Wraps a SileroVAD's network and counts the windows it runs."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, 0
+
+    def __call__(self, window):
+        self.calls += 1
+        return self.model(window)
+
+    def reset(self):
+        self.model.reset()
+
+
+def test_a_quiet_room_runs_the_network_on_its_first_windows_only():
+    floor = non_speech("noise floor -60 dB", 10.0, seed=3)   # what a quiet microphone hears
+    vad = SileroVAD()
+    vad._model = counting = CountingModel(vad._model)
+    decisions = run(vad, floor, 320)
+    windows = -(-len(floor) // WINDOW)   # the flush decides the last, padded window too
+    assert (counting.calls, vad.skipped) == (SILENCE_WINDOWS, windows - SILENCE_WINDOWS)
+    assert decisions.tolist() == run(SileroVAD(silence_db=None), floor, 320).tolist() == [0] * 500
+
+
+def test_the_first_loud_window_after_a_skip_catches_the_network_up_on_the_quiet():
+    """20 near-silent windows (8 run, 12 skipped), then a loud one: the 12 skipped windows are run
+    first (outputs discarded, no reset), then the loud one."""
+    vad = SileroVAD()
+    vad._model = counting = CountingModel(vad._model)
+    vad.process(np.zeros(20 * WINDOW, np.float32))
+    assert (counting.calls, vad.skipped) == (8, 12)
+    loud = np.sin(np.arange(WINDOW) * 0.3).astype(np.float32) * 0.1
+    vad.process(loud)
+    assert (counting.calls, vad.skipped, vad.resets) == (8 + 12 + 1, 12, 0)
+
+
+@pytest.mark.parametrize("gain_db", [0.0, -30.0])
+def test_skipping_near_silence_finds_speech_where_the_network_alone_does(speech, gain_db):
+    """The fixture's two sentences with digital silence around them (-25 dBFS speech, and turned
+    down 30 dB as a quiet microphone records it): the same decisions with and without the skip."""
+    signal = (speech[0] * 10 ** (gain_db / 20)).astype(np.float32)
+    skipping = SileroVAD()
+    assert np.array_equal(run(skipping, signal, 320), run(SileroVAD(silence_db=None), signal, 320))
+    assert skipping.skipped > len(signal) // WINDOW // 3   # the silences (3.2 s of 6.9 s) were skipped
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
+    ({"silence_windows": -1}, "silence_windows must be >= 0, got -1"),
     ({"sample_rate": 8000}, "vad='silero' runs at 16000 Hz, got 8000"),
     ({"frame_ms": 25}, "frame_ms must be 10, 20 or 30, got 25"),
     ({"threshold": 0.3, "neg_threshold": 0.4}, "0 < neg_threshold <= threshold < 1"),

@@ -52,6 +52,17 @@ without resets). Priming costs about 35% more CPU (5.7 against 4.2 ms per
 second of audio, measured on a busy machine).
 Resets never happen in a stretch with nothing speech-like, so music or noise
 alone is judged by one state that has listened to it all along.
+
+Near-silence skips the network. Once ``silence_windows`` windows in a row have
+stayed under ``silence_db`` dBFS (default :data:`SILENCE_DB`, 5 dB under the
+energy VAD's lowest threshold, so quieter than anything either detector is set
+to call speech), each further such window is decided as silence (probability 0)
+without running the network. The first louder window after them first runs the
+state over the last ``prime_s`` seconds heard (outputs discarded, no reset), so
+the network judges it having heard the quiet before it, as it would have
+without the skip. The network is most of the detector's cost (4.1 of 4.8 ms
+per second of audio here), and a dictation app listens to a quiet room most of
+the day.
 """
 
 from __future__ import annotations
@@ -64,7 +75,13 @@ from lumina._core.vad import Hysteresis
 from lumina.audio.vad.silero_model import NETWORK_RATE, WINDOW, SileroModel
 from lumina.errors import ArgumentError
 
-__all__ = ["SileroVAD"]
+__all__ = ["SILENCE_DB", "SILENCE_WINDOWS", "SileroVAD"]
+
+#: Windows under this level (mean square, dBFS) count as near-silence: see the module notes.
+SILENCE_DB = -55.0
+#: Near-silent windows in a row that still run the network before the rest are skipped
+#: (256 ms: longer than the pauses inside words, and past the state reset after speech).
+SILENCE_WINDOWS = 8
 
 _NO_FRAMES = np.empty(0, dtype=np.int8)
 _NO_FRAMES.flags.writeable = False
@@ -96,6 +113,11 @@ class SileroVAD:
     prime_s : float, default 0.5
         Seconds of the latest audio a reset state is run over before it
         decides again; 0 starts from a bare state.
+    silence_db : float or None, default SILENCE_DB
+        Near-silence level in dBFS; None runs the network on every window.
+    silence_windows : int, default SILENCE_WINDOWS
+        Near-silent windows in a row decided by the network before the rest
+        of the stretch is decided as silence without it.
 
     Raises
     ------
@@ -108,9 +130,16 @@ class SileroVAD:
     def __init__(self, sample_rate: int = NETWORK_RATE, frame_ms: int = 20, *,
                  threshold: float = 0.5, neg_threshold: float | None = None,
                  start_frames: int = 3, end_frames: int = 15, reset_quiet_windows: int = 3,
-                 max_state_s: float = 1.0, prime_s: float = 0.5) -> None:
+                 max_state_s: float = 1.0, prime_s: float = 0.5,
+                 silence_db: float | None = SILENCE_DB, silence_windows: int = SILENCE_WINDOWS) -> None:
         neg = max(threshold - 0.15, 0.01) if neg_threshold is None else neg_threshold
         _check(sample_rate, frame_ms, threshold, neg, reset_quiet_windows, max_state_s, prime_s)
+        if silence_windows < 0:
+            raise ArgumentError(f"silence_windows must be >= 0, got {silence_windows}")
+        # Compared with a window's mean square, which needs no logarithm.
+        self._silence_power = None if silence_db is None else 10.0 ** (float(silence_db) / 10.0)
+        self._silence_windows = int(silence_windows)
+        self.skipped = 0   # windows decided as near-silence without the network
         self.sample_rate = sample_rate
         self.frame_ms = frame_ms
         self.frame_samples = sample_rate * frame_ms // 1000
@@ -138,6 +167,7 @@ class SileroVAD:
         self._heard = False      # a window since then reached neg_threshold
         self._seen = 0           # windows seen since the last flush (for priming)
         self._held = _NO_FRAMES  # frames decided inside the current frame: out with the next
+        self._silent_run = 0     # near-silent windows in a row (see silence_db)
         self.last_probability = 0.0
 
     # ------------------------------------------------------------------ interface
@@ -228,8 +258,24 @@ class SileroVAD:
             self._buf_len += rest
         return out
 
+    def _probability(self, window: np.ndarray) -> float:
+        """The network's speech probability of ``window``, or 0.0 for a skipped near-silent one."""
+        if self._silence_power is None:
+            return self._model(window)
+        if float(np.dot(window, window)) < self._silence_power * WINDOW:
+            self._silent_run += 1
+            if self._silent_run > self._silence_windows:
+                self.skipped += 1
+                return 0.0
+        else:
+            skipped = self._silent_run - self._silence_windows
+            if skipped > 0:   # let the network hear the quiet it missed (its latest prime_s)
+                self._prime(skipped)
+            self._silent_run = 0
+        return self._model(window)
+
     def _decide(self, window: np.ndarray) -> int:
-        p = self._model(window)
+        p = self._probability(window)
         self.last_probability = p
         if len(self._recent):
             self._recent[self._seen % len(self._recent)] = window
@@ -252,9 +298,9 @@ class SileroVAD:
             self._heard = False
         return self._raw
 
-    def _prime(self) -> None:
-        """Run the fresh state over the last windows heard (oldest first), discarding the output."""
-        n = min(self._seen, len(self._recent))
+    def _prime(self, windows: int | None = None) -> None:
+        """Run the state over the last ``windows`` heard (default all kept; oldest first), discarding the output."""
+        n = min(self._seen, len(self._recent), len(self._recent) if windows is None else windows)
         for i in range(self._seen - n, self._seen):
             self._model(self._recent[i % len(self._recent)])
 
