@@ -309,3 +309,15 @@ def test_latency_fields_are_measured_from_arrival(micro_engine, speech_wav):
     # audio_time is where the partial's window ends: a whole number of 20 ms chunks.
     times = [e.audio_time for e in run_lockstep(micro_engine, speech_wav) if isinstance(e, Partial)]
     assert all(round(t * SR) % 320 == 0 for t in times)
+
+
+@pytest.mark.speech
+def test_a_live_stream_keeps_the_decode_time_of_each_utterance_for_its_budget(speech):
+    """The decoder adds up each utterance's decode seconds (what live mode's decode budget reads);
+    with one utterance that is every decode the stream made."""
+    one = speech[:round(2.2 * SR)]  # only the first utterance
+    stream = Stream(ScriptedEngine(lambda i, audio, speed: [1]), source=chunks_of(one))
+    assert stream._scheduler.decode_budget == StreamOptions().decode_budget == 0.15
+    finals = [e for e in stream if isinstance(e, Final)]
+    assert [f.utterance_id for f in finals] == [0]
+    assert stream._decoder.decoded == (0, stream.stats.decode_s)

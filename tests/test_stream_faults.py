@@ -233,6 +233,9 @@ def test_misuse_raises_clear_errors(speech, tmp_path):
         Stream(ScriptedEngine(), options=StreamOptions(step=0))
     with pytest.raises(ValueError, match="final_speed must be 'accurate' or 'fast', got 'best'"):
         Stream(ScriptedEngine(), options=StreamOptions(final_speed="best"))
+    for budget in (0, -0.1, True, "0.1"):
+        with pytest.raises(ValueError, match=f"decode_budget must be > 0 or None, got {budget!r}"):
+            StreamOptions(decode_budget=budget)
     with pytest.raises(TypeError, match="source must be None, 'microphone', a path"):
         Stream(ScriptedEngine(), source=42)
 

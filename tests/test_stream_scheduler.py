@@ -216,6 +216,44 @@ def test_live_mode_makes_up_for_a_partial_aborted_for_a_speculation_when_speech_
     assert due_at == expected
 
 
+def budget_dues(budget, cost: float, lockstep: bool = False, audio=AUDIO):
+    """Stream positions of the partials made due when each partial decode takes ``cost`` seconds
+    and shows words (the eager schedule, never busy)."""
+    sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), 0.25, lockstep=lockstep,
+                      decode_budget=budget)
+    spent, dues = 0.0, []
+    for i in range(0, len(audio), CHUNK):
+        sched.feed(audio[i:i + CHUNK])
+        sched.note_decoding(sched.open_utterance, spent)
+        if sched.partial_due(busy=False):
+            dues.append(sched.segmenter.samples_fed)
+            sched.note_text(sched.open_utterance, "words")
+            spent += cost
+    return dues
+
+
+def test_the_decode_budget_holds_partials_back_until_the_decodes_fit_it():
+    # Without a budget: the first partial once speech is confirmed, then a step (4000) apart.
+    assert budget_dues(None, 0.05) == [17600, 21760, 25920, 30080]
+    # Budget 0.1, 50 ms per decode: the budget starts at the first step past the first words
+    # (21760, the first partial's 50 ms not counted); the partial there spends 50 ms, which
+    # 0.1 of real time pays for after 8000 samples (0.5 s): the next is due at 29760, not 25920.
+    assert budget_dues(0.1, 0.05) == [17600, 21760, 29760]
+    # A budget the decodes fit holds nothing back; lockstep ignores the budget (no clock).
+    assert budget_dues(0.5, 0.05) == budget_dues(0.1, 0.05, lockstep=True) == budget_dues(None, 0.05)
+
+
+def test_the_decode_budget_counts_only_the_open_utterance():
+    sched = Scheduler(Segmenter(vad="energy", threshold_db=-40.0), 0.25, decode_budget=0.1)
+    for i in range(0, 20000, CHUNK):
+        sched.feed(AUDIO[i:i + CHUNK])
+    sched.note_decoding(sched.open_utterance + 1, 9.0)   # another utterance's decodes: ignored
+    sched.note_decoding(sched.open_utterance - 1, 9.0)
+    assert sched._decoded_s == 0.0
+    sched.note_decoding(sched.open_utterance, 0.25)
+    assert sched._decoded_s == 0.25
+
+
 def test_no_speculation_without_eager():
     _, _, finals, others = drive(lockstep=True, audio=GAP)
     assert others == []

@@ -160,6 +160,9 @@ class Decoder:
         #: ``(utterance_id, text)`` of the latest partial emitted (complete or not), or None.
         self.latest_text: tuple[int, str] | None = None
         self._complete_text: tuple[int, str] | None = None   # the same, of a complete partial
+        #: ``(utterance_id, seconds)``: how long the decodes of the latest utterance decoded have
+        #: taken so far (replaced whole, so a reader on another thread sees a consistent pair).
+        self.decoded: tuple[int, float] = (-1, 0.0)
 
     @property
     def busy(self) -> bool:
@@ -260,7 +263,10 @@ class Decoder:
         except TranscriptionAborted:  # its utterance ended (partials), speech resumed, or the stream stops
             return None
         finally:
-            self._counters.decode(final, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self._counters.decode(final, seconds)
+            utterance, before = self.decoded
+            self.decoded = (job.utterance_id, seconds + (before if utterance == job.utterance_id else 0.0))
 
     def _run_partial(self, job: DecodeJob, agreement: LocalAgreement, complete: bool = False):
         """Decode and emit a partial; return its transcript (None when aborted)."""

@@ -107,6 +107,13 @@ class StreamOptions:
         depend only on the audio (tests, offline runs; a live source may then
         drop audio). A speculation then decodes only its complete partial; the
         final waits for the hang-over (decoding it earlier would gain nothing).
+    decode_budget : float or None, default 0.15
+        Live mode: the share of real time the decodes of an utterance may take
+        before its next partial is held back, counted from its first words.
+        Partials then come less often than ``step`` on a slow CPU instead of
+        keeping a core busy; the first words, the complete partial and the
+        Final are never held back. None: a partial every ``step`` (skipped
+        only while a decode runs). Lockstep ignores it.
     ring_seconds : float, default 10.0
         Audio a live source (``"microphone"``, :meth:`~lumina.Stream.feed`)
         buffers while the pipeline is behind; older audio is dropped and
@@ -124,6 +131,7 @@ class StreamOptions:
     eager: bool = True
     hangover: HangoverPolicy | None = HangoverPolicy()
     lockstep: bool = False
+    decode_budget: float | None = 0.15
     ring_seconds: float = 10.0
 
     def __post_init__(self) -> None:
@@ -137,6 +145,8 @@ class StreamOptions:
                 raise ArgumentError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not (self.hangover is None or isinstance(self.hangover, HangoverPolicy)):
             raise ArgumentError(f"hangover must be a HangoverPolicy or None, got {self.hangover!r}")
+        if self.decode_budget is not None and not _positive(self.decode_budget):
+            raise ArgumentError(f"decode_budget must be > 0 or None, got {self.decode_budget!r}")
         if not _positive(self.ring_seconds):
             raise ArgumentError(f"ring_seconds must be > 0, got {self.ring_seconds!r}")
 

@@ -126,6 +126,7 @@ class Pipeline:
         arrival = time.monotonic()
         lockstep = self._scheduler.lockstep
         if not lockstep:
+            self._scheduler.note_decoding(*self._decoder.decoded)
             self._note_text()
         due = self._scheduler.feed(chunk, arrival)
         self._counters.chunk(len(chunk), time.perf_counter() - started)

@@ -37,8 +37,16 @@ The rules
   utterance's partial decode still running, so it starts at once; a partial
   aborted for a speculation (:meth:`Scheduler.partial_aborted`) is made up
   for by one due as soon as speech resumes.
+* Decode budget (live mode, ``decode_budget``): once an utterance is past its
+  first words (text shown, or :data:`FIRST_WORDS_S` of speech), a due partial is
+  held back while the decodes of that utterance since then (:meth:`Scheduler.note_decoding`:
+  partials and speculations) have taken more than ``decode_budget`` of the
+  audio fed since then, so partials on a slow CPU come less often than ``step``
+  instead of keeping a core busy. The first words and the ends of utterances
+  (speculations, finals) are never held back: they are what the user waits for.
 * Lockstep: a due partial is always due (the caller waits for the running
-  decode first) and nothing is aborted, so the events depend only on the audio.
+  decode first) and nothing is aborted, so the events depend only on the audio;
+  the decode budget, which reads the clock, does not apply.
 """
 
 from __future__ import annotations
@@ -185,6 +193,10 @@ class Scheduler:
     hangover : HangoverPolicy or None, default HangoverPolicy()
         How :meth:`note_text` sets the open utterance's hang-over; None keeps
         the segmenter's fixed.
+    decode_budget : float or None, default None
+        Live mode: the share of real time an utterance's decodes may take
+        before its next partial is held back (see the module documentation);
+        None holds nothing back.
 
     Notes
     -----
@@ -194,7 +206,8 @@ class Scheduler:
 
     def __init__(self, segmenter: Segmenter, step: float, *, lockstep: bool = False,
                  eager: bool = True, first_step: float | None = None,
-                 hangover: HangoverPolicy | None = DEFAULT_HANGOVER) -> None:
+                 hangover: HangoverPolicy | None = DEFAULT_HANGOVER,
+                 decode_budget: float | None = None) -> None:
         self.segmenter = segmenter
         rate = segmenter.sample_rate
         self.step_samples = round(step * rate)
@@ -203,6 +216,7 @@ class Scheduler:
         self.lockstep = lockstep
         self.eager = eager
         self.hangover = hangover
+        self.decode_budget = decode_budget
         segmenter.report_pauses = eager
         self.arrivals = ArrivalLog()
         self.skipped_steps = 0
@@ -217,6 +231,8 @@ class Scheduler:
         self._speculated: tuple[int, int] | None = None   # the speculation in force
         self._make_up = False         # a partial aborted for a speculation is owed after a resume
         self._aborted_for_pause = False
+        self._decoded_s = 0.0         # seconds the open utterance's decodes have taken (note_decoding)
+        self._budget_from: tuple[int, float] | None = None   # (position, _decoded_s) past the first words
 
     @property
     def open_utterance(self) -> int:
@@ -264,6 +280,8 @@ class Scheduler:
             self._make_up = False
         elif fed - self._last_partial < step:
             return False
+        elif not waiting_for_words and self._over_budget(fed):
+            return False
         elif busy and not self.lockstep:
             # Count each step interval spent waiting once, not every chunk of it.
             if fed - max(self._last_partial, self._last_skip) >= step:
@@ -273,6 +291,20 @@ class Scheduler:
         self._last_partial = fed
         self._partial_utterance = self._open_utterance
         return True
+
+    def _over_budget(self, fed: int) -> bool:
+        """Whether the open utterance's decodes since its first words exceed the decode budget."""
+        if self.decode_budget is None or self.lockstep:
+            return False
+        if self._budget_from is None:   # the first words are over: the budget starts now
+            self._budget_from = (fed, self._decoded_s)
+        start, spent_before = self._budget_from
+        return self._decoded_s - spent_before > self.decode_budget * (fed - start) / self.segmenter.sample_rate
+
+    def note_decoding(self, utterance_id: int, seconds: float) -> None:
+        """Seconds the decodes of ``utterance_id`` have taken so far (live mode's decode budget)."""
+        if utterance_id == self._open_utterance:
+            self._decoded_s = seconds
 
     def partial_aborted(self) -> None:
         """The caller aborted a partial decode that had not finished, for a speculation.
@@ -307,6 +339,7 @@ class Scheduler:
                 self._utterance_start = event.start_sample
                 self._pause = self._speculated = None
                 self._make_up = self._aborted_for_pause = False
+                self._decoded_s, self._budget_from = 0.0, None
             elif isinstance(event, SpeechPause):
                 self._pause = (event.utterance_id, event.end_sample)
             elif isinstance(event, SpeechResume):

@@ -146,7 +146,7 @@ class Stream:
         self._scheduler = Scheduler(segmenter, options.step, lockstep=options.lockstep,
                                     eager=options.eager,
                                     first_step=None if options.eager else options.step,
-                                    hangover=options.hangover)
+                                    hangover=options.hangover, decode_budget=options.decode_budget)
         self._decoder = Decoder(self._partial_engine, self._final_engine,
                                 final_speed=options.final_speed, language=language,
                                 final_beam_size=options.final_beam_size,
