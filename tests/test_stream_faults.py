@@ -9,7 +9,7 @@ import pytest
 from lumina import StreamOptions
 from lumina import (AudioFormatError, DeviceError, DeviceLost, Dropped, FileSource, Final, LuminaError,
                     ModelNotFoundError, Partial, SpeechStarted, SpeechStopped, Stream)
-from lumina.errors import StateError, TranscriptionAborted
+from lumina.errors import StateError
 from lumina.audio.sources import AudioSource
 from _stream_util import LOCKSTEP, ScriptedEngine, chunks_of, reference_schedule, two_utterances
 from _server_util import until
