@@ -147,6 +147,20 @@ def test_silero_is_heard_only_after_the_energy_vads_silence(chunk):
         [1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0]
 
 
+def test_frames_the_energy_vad_decides_alone_do_not_wait_for_silero():
+    """Fed a frame at a time with Silero 3 frames late: the frames before the energy VAD's
+    speech wait for Silero (its flag counts in a long silence); the speech and the first
+    three silent frames after it come out as soon as the energy VAD has decided them; from
+    the fourth silent frame on Silero's flag counts again, so they wait for it."""
+    energy = [0, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    silero = [0, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]
+    joined = EitherVAD(_Scripted(energy), _Scripted(silero, lag=3), 1, 1, second_after=3)
+    frame = np.zeros(320, np.float32)
+    per_call = [joined.process(frame).tolist() for _ in energy]
+    assert per_call == [[], [], [], [0, 1, 1, 1], [0], [0], [0], [], [], [], [1], [0]]
+    assert joined.flush().tolist() == [0, 0, 0]
+
+
 @pytest.mark.speech
 @pytest.mark.parametrize("chunk", [17, 509, 4096])
 def test_decisions_do_not_depend_on_chunking(speech_track, chunk):

@@ -23,11 +23,18 @@ silence gives the energy VAD's ends exactly.
 
 The frame interface is the one :class:`~lumina.streaming.pauses.FrameView`
 relies on, as :class:`~lumina.audio.vad.silero.SileroVAD` offers it: decisions
-come out only of calls that complete a frame, up to one Silero window (32 ms)
-late, and ``pending_frames`` counts only the hysteresis's held frames.
+come out only of calls that complete a frame, and ``pending_frames`` counts only
+the hysteresis's held frames. A frame whose value the first detector decides
+alone (its speech, and its first ``second_after`` frames of silence) comes out
+as soon as the first detector has decided it; only where the second's flag
+counts does the frame wait for it, up to one Silero window (32 ms). So the
+energy VAD's pauses inside speech reach the stream without Silero's lag, which
+was up to 32 ms on the time from the end of speech to the whole text.
 """
 
 from __future__ import annotations
+
+import collections
 
 import numpy as np
 
@@ -85,7 +92,9 @@ class EitherVAD:
         self._reset_joining()
 
     def _reset_joining(self) -> None:
-        self._queues = [np.empty(0, np.int8), np.empty(0, np.int8)]
+        self._first_flags: collections.deque = collections.deque()    # decided by the first, not joined yet
+        self._second_flags: collections.deque = collections.deque()   # the second's flags of those frames
+        self._second_owed = 0           # frames joined without the second: its next flags are dropped
         self._first_quiet = _LONG_AGO   # frames in a row the first detector has called silence
 
     @property
@@ -94,17 +103,30 @@ class EitherVAD:
         return self._hyst.pending
 
     def _joined(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """The frames both detectors have decided so far, OR-ed; the rest waits in the queues."""
-        qa = np.concatenate([self._queues[0], a]) if len(self._queues[0]) else a
-        qb = np.concatenate([self._queues[1], b]) if len(self._queues[1]) else b
-        n = min(len(qa), len(qb))
-        self._queues = [qa[n:].copy(), qb[n:].copy()]
-        if not self._second_after:
-            return (qa[:n] | qb[:n]).astype(np.int8)
-        out = np.empty(n, np.int8)
+        """The frames whose joined flag is known so far, in order; the rest waits in the queues."""
+        firsts, seconds = self._first_flags, self._second_flags
+        firsts.extend(a.tolist())
+        b = b.tolist()
+        dropped = min(self._second_owed, len(b))   # flags of frames already joined without them
+        self._second_owed -= dropped
+        seconds.extend(b[dropped:])
+        out = []
         quiet = self._first_quiet
-        for i in range(n):   # usually one frame per call
-            quiet = 0 if qa[i] else quiet + 1
-            out[i] = 1 if qa[i] or (qb[i] and quiet > self._second_after) else 0
+        while firsts:
+            first = firsts[0]
+            quiet_then = 0 if first else quiet + 1
+            if first or quiet_then <= self._second_after:   # the first detector decides alone
+                flag = first
+                if seconds:
+                    seconds.popleft()
+                else:
+                    self._second_owed += 1
+            elif seconds:
+                flag = seconds.popleft()
+            else:   # the second's flag counts and is not known yet
+                break
+            firsts.popleft()
+            quiet = quiet_then
+            out.append(flag)
         self._first_quiet = quiet
-        return out
+        return np.array(out, np.int8)
