@@ -110,7 +110,7 @@ def test_live_mode_aborts_a_running_speculation_when_speech_resumes():
     def source():
         for i, chunk in enumerate(chunks_of(GAP)):
             yield chunk
-            if (i + 1) * CHUNK == 24320:       # the chunk that showed speech stopping was processed:
+            if (i + 1) * CHUNK == 24640:       # the pause (its 2nd silent frame) was processed:
                 assert engine.holding.wait(10)  # the speculation's decode is running; read on
 
     stream = Stream(engine, source=source(), segmenter=tone_segmenter(),

@@ -160,12 +160,24 @@ def test_partials_come_every_first_step_until_one_shows_text():
 
 def test_speech_stopping_makes_a_speculation_due_at_once_and_the_final_uses_it():
     sched, dues, finals, others = drive(lockstep=True, shown="words", **EAGER)
-    # Speech stops at 32000: the first silent frame ends at 32320, and in that chunk the
+    # Speech stops at 32000: once the pause has lasted PAUSE_MIN_MS (two frames, at 32640) the
     # speculation of the audio up to 32000 is due (its last sample arrived with chunk 99).
     assert others == [SpeculationDue(0, 32000, 1099.0, False)]
     assert sched.segmenter.tentative_end is None        # flushed
     assert finals == [(0, 16000, 32000, 1099.0, False)]
     assert dues[-1] == (0, 30080)                        # no partial while speech is paused
+
+
+def test_a_moment_of_silence_is_no_pause_and_delays_a_partial_to_the_next_speech_frame():
+    # One silent frame (20 ms, < PAUSE_MIN_MS) where a partial step falls due (21760): no
+    # speculation, and the partial waits for the speech frame after it (22080), so no decode
+    # starts in a silence that may be the start of a pause.
+    audio = AUDIO.copy()
+    audio[21440:21760] = 0.0
+    _, dues, finals, others = drive(lockstep=True, shown="words", audio=audio, **EAGER)
+    assert [at for _, at in dues] == [17600, 22080, 26240, 30400]
+    assert others == [SpeculationDue(0, 32000, 1099.0, False)]   # only the end of speech
+    assert [f[:3] for f in finals] == [(0, 16000, 32000)]
 
 
 def test_a_resumed_pause_cancels_its_speculation_and_the_next_one_answers_the_final():
@@ -174,9 +186,11 @@ def test_a_resumed_pause_cancels_its_speculation_and_the_next_one_answers_the_fi
     for k, i in enumerate(range(0, len(GAP), CHUNK)):
         for due in sched.feed(GAP[i:i + CHUNK], arrival=float(k)):
             log.append((i + CHUNK, due))
+    # A pause is reported (and speculated on) once it has lasted PAUSE_MIN_MS (two frames):
+    # at the end of its second silent frame, 24640 and 34240; it still ends where speech stopped.
     assert [(at, type(d).__name__) for at, d in log] == [
-        (17600, "SpeechStart"), (24320, "SpeculationDue"), (25920, "SpeculationCancelled"),
-        (33920, "SpeculationDue"), (38400, "FinalDue")]
+        (17600, "SpeechStart"), (24640, "SpeculationDue"), (25920, "SpeculationCancelled"),
+        (34240, "SpeculationDue"), (38400, "FinalDue")]
     assert log[0][1] == SpeechStart(0, 16000, 12800)   # the segmenter's event, passed on
     assert log[1][1] == SpeculationDue(0, 24000, 74.0, False)
     assert log[2][1] == SpeculationCancelled(0, 24000)

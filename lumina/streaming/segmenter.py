@@ -33,6 +33,10 @@ _SLICE_S = 1.0
 _SPLIT_SEARCH_S = 1.0
 # The longest hang-over the setter accepts; the history buffer has room for it.
 _MAX_HANGOVER_MS = 3000
+#: Silence inside an utterance shorter than this is no pause (no SpeechPause, so no speculative
+#: decode): on 12 real sentences the energy VAD reported 90 pauses that speech resumed from, 57
+#: of them one 20 ms frame long (a closure before a consonant), and each cost a whole encoder run.
+PAUSE_MIN_MS = 40
 
 
 SegmentEvent = SpeechStart | SpeechEnd
@@ -88,10 +92,11 @@ class Segmenter:
     ----------
     report_pauses : bool, default False
         Also report :class:`~lumina.streaming.pauses.SpeechPause` when speech
-        stops inside an utterance (its tentative end, a hang-over before the
+        has stopped inside an utterance for :data:`PAUSE_MIN_MS` (its
+        tentative end, the first silent sample, a hang-over before the
         :class:`SpeechEnd` is sure) and
         :class:`~lumina.streaming.pauses.SpeechResume` when speech comes back
-        before the hang-over has passed. Like every event, they depend only on
+        after such a pause before the hang-over has passed. Like every event, they depend only on
         the audio (and on the hang-over in force), never on the chunking.
 
     Notes
@@ -136,6 +141,7 @@ class Segmenter:
         self._start_frames = start_frames
         self._frame_ms = frame_ms
         self._default_hang = self._hang_frames = _frames_of(hangover_ms, frame_ms)
+        self._pause_min_frames = _frames_of(PAUSE_MIN_MS, frame_ms)
         self._slice = int(_SLICE_S * sample_rate)
         longest_hang = max(self._default_hang, _frames_of(_MAX_HANGOVER_MS, frame_ms))
         lag = (max(start_frames, longest_hang) + 2) * self.frame_samples
@@ -155,6 +161,7 @@ class Segmenter:
         self._utt_audio_start = 0
         self._last_end = 0       # pre-roll never reaches back into the previous utterance
         self._pause = -1         # first frame of the current pause of the open utterance, or -1
+        self._pause_reported = False   # the current pause was reported (report_pauses)
         self._onset = -1         # first frame of a speech run not yet long enough to open, or -1
         self._held: list | None = None  # the open utterance's events while the gate has not confirmed it
         self._gate_fed = 0       # stream position up to which the gate has heard the open utterance
@@ -324,9 +331,10 @@ class Segmenter:
             if not self._open:
                 return
             if self._pause < 0:
-                self._pause = a
-                if self.report_pauses:
-                    self._emit(SpeechPause(self._utt_id, a * F), events)
+                self._pause, self._pause_reported = a, False
+            if self.report_pauses and not self._pause_reported and b - self._pause >= self._pause_min_frames:
+                self._pause_reported = True
+                self._emit(SpeechPause(self._utt_id, self._pause * F), events)
             if b - self._pause >= self._hang_frames:
                 self._close(self._pause * F, events)
             return
@@ -334,7 +342,7 @@ class Segmenter:
             if a - self._pause >= self._hang_frames:   # the hang-over was shortened meanwhile
                 self._close(self._pause * F, events)
             else:
-                if self.report_pauses:
+                if self._pause_reported:
                     self._emit(SpeechResume(self._utt_id, a * F), events)
                 self._pause = -1
         if not self._open:
