@@ -55,6 +55,7 @@ CONTENDERS = {
     "fast beam 1": {"final_speed": "fast", "final_beam_size": 1},
     "fast beam 5": {"final_speed": "fast", "final_beam_size": 5},
     "accurate beam 5": {"final_speed": "accurate", "final_beam_size": 5},
+    "no budget": {"decode_budget": None},   # a partial every step: the baseline of the decode budget
 }
 NON_SPEECH_SCENE = ("music -25 dB", "mains hum -30 dB", "keyboard clicks -35 dB", "pink noise -30 dB")
 
