@@ -270,9 +270,9 @@ class Scheduler:
             then (and counts it); lockstep ignores it (the caller waits).
         """
         seg = self.segmenter
-        # Eager: no partial in a silence either, even one not long enough to be a pause yet (it
-        # would hold up the speculation a pause brings a frame later: an encoder cannot be aborted).
-        if not seg.in_speech or self._pause is not None or (self.eager and seg.tentative_end is not None):
+        # Eager: no partial in a silence, a pause or one not long enough to be a pause yet (it would
+        # hold up the speculation a pause brings a frame later: an encoder cannot be aborted).
+        if not seg.in_speech or (self.eager and seg.tentative_end is not None):
             return False
         fed = seg.samples_fed
         waiting_for_words = (not self._text_shown

@@ -161,7 +161,6 @@ class Segmenter:
         self._utt_audio_start = 0
         self._last_end = 0       # pre-roll never reaches back into the previous utterance
         self._pause = -1         # first frame of the current pause of the open utterance, or -1
-        self._pause_reported = False   # the current pause was reported (report_pauses)
         self._onset = -1         # first frame of a speech run not yet long enough to open, or -1
         self._held: list | None = None  # the open utterance's events while the gate has not confirmed it
         self._gate_fed = 0       # stream position up to which the gate has heard the open utterance
@@ -331,9 +330,9 @@ class Segmenter:
             if not self._open:
                 return
             if self._pause < 0:
-                self._pause, self._pause_reported = a, False
-            if self.report_pauses and not self._pause_reported and b - self._pause >= self._pause_min_frames:
-                self._pause_reported = True
+                self._pause = a
+            # Reported in the run that takes the silence to PAUSE_MIN_MS (runs are contiguous).
+            if self.report_pauses and a - self._pause < self._pause_min_frames <= b - self._pause:
                 self._emit(SpeechPause(self._utt_id, self._pause * F), events)
             if b - self._pause >= self._hang_frames:
                 self._close(self._pause * F, events)
@@ -342,7 +341,7 @@ class Segmenter:
             if a - self._pause >= self._hang_frames:   # the hang-over was shortened meanwhile
                 self._close(self._pause * F, events)
             else:
-                if self._pause_reported:
+                if self.report_pauses and a - self._pause >= self._pause_min_frames:   # it was reported
                     self._emit(SpeechResume(self._utt_id, a * F), events)
                 self._pause = -1
         if not self._open:

@@ -58,9 +58,9 @@ stayed under ``silence_db`` dBFS (default :data:`SILENCE_DB`, 5 dB under the
 energy VAD's lowest threshold, so quieter than anything either detector is set
 to call speech), each further such window is decided as silence (probability 0)
 without running the network. The first louder window after them first runs the
-state over the last ``prime_s`` seconds heard (outputs discarded, no reset), so
-the network judges it having heard the quiet before it, as it would have
-without the skip. The network is most of the detector's cost (4.1 of 4.8 ms
+state over the windows it skipped (at most the last ``prime_s`` seconds; outputs
+discarded, no reset), so the network judges it having heard the quiet before
+it, as it would have without the skip. The network is most of the detector's cost (4.1 of 4.8 ms
 per second of audio here), and a dictation app listens to a quiet room most of
 the day.
 """
